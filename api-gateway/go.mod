@@ -1,0 +1,7 @@
+module github.com/parleychat/parley/api-gateway
+
+go 1.26.0
+
+require github.com/parleychat/parley/platform v0.0.0
+
+replace github.com/parleychat/parley/platform => ../platform

@@ -1,0 +1,69 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// NATS is the broker for several replicas: every replica publishes what it
+// commits and receives what the others committed.
+type NATS struct {
+	nc *nats.Conn
+}
+
+// NewNATS connects to url. It keeps retrying in the background when the
+// server is not up yet, so start-up order does not matter; Check reports
+// the state for readiness.
+func NewNATS(url, name string) (*NATS, error) {
+	nc, err := nats.Connect(url,
+		nats.Name(name),
+		nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(500*time.Millisecond),
+		nats.ReconnectBufSize(16<<20),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("nats %s: %w", url, err)
+	}
+	return &NATS{nc: nc}, nil
+}
+
+// Publish sends data on subject.
+func (n *NATS) Publish(_ context.Context, subject string, data []byte) error {
+	if err := n.nc.Publish(subject, data); err != nil {
+		return fmt.Errorf("nats publish: %w", err)
+	}
+	return nil
+}
+
+// Subscribe delivers messages on pattern to h in one goroutine, in order.
+func (n *NATS) Subscribe(pattern string, h Handler) (func(), error) {
+	sub, err := n.nc.Subscribe(pattern, func(m *nats.Msg) { h(m.Subject, m.Data) })
+	if err != nil {
+		return nil, fmt.Errorf("nats subscribe %s: %w", pattern, err)
+	}
+	// A fan-out subscriber must not be cut off by the default pending limits
+	// during a burst; memory is bounded by the per-connection queues above it.
+	_ = sub.SetPendingLimits(1<<20, 256<<20)
+	return func() { _ = sub.Unsubscribe() }, nil
+}
+
+// Check fails unless the connection is up.
+func (n *NATS) Check(ctx context.Context) error {
+	if !n.nc.IsConnected() {
+		return errors.New("nats: not connected (" + n.nc.Status().String() + ")")
+	}
+	return n.nc.FlushWithContext(ctx)
+}
+
+// Close drains subscriptions and closes the connection.
+func (n *NATS) Close() error {
+	if err := n.nc.Drain(); err != nil {
+		n.nc.Close()
+	}
+	return nil
+}
