@@ -57,6 +57,11 @@ func (n *NATS) Check(ctx context.Context) error {
 	if !n.nc.IsConnected() {
 		return errors.New("nats: not connected (" + n.nc.Status().String() + ")")
 	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+	}
 	return n.nc.FlushWithContext(ctx)
 }
 

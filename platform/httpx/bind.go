@@ -45,9 +45,9 @@ func BindJSON(c *gin.Context, dst any) error {
 
 func decodeError(err error) error {
 	var (
-		syn  *json.SyntaxError
-		typ  *json.UnmarshalTypeError
-		mbe  *http.MaxBytesError
+		syn *json.SyntaxError
+		typ *json.UnmarshalTypeError
+		mbe *http.MaxBytesError
 	)
 	switch {
 	case errors.As(err, &mbe):

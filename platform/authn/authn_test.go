@@ -1,0 +1,179 @@
+package authn_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/parleychat/parley/platform/apperr"
+	"github.com/parleychat/parley/platform/authn"
+	"github.com/parleychat/parley/platform/authn/authntest"
+	"github.com/parleychat/parley/platform/httpx"
+)
+
+func newVerifier(t *testing.T, is *authntest.Issuer) *authn.Verifier {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	v, err := authn.NewJWKSVerifier(ctx, is.JWKSURL, authn.DefaultIssuer, authn.DefaultAudience)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func claims(sub, name, role string, exp time.Time) authn.Claims {
+	return authn.Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject: sub, Issuer: authn.DefaultIssuer, Audience: jwt.ClaimStrings{authn.DefaultAudience},
+			IssuedAt: jwt.NewNumericDate(time.Now()), ExpiresAt: jwt.NewNumericDate(exp),
+		},
+		Name: name, Role: role,
+	}
+}
+
+func sign(t *testing.T, m jwt.SigningMethod, c jwt.Claims, kid string, key any) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(m, c)
+	tok.Header["kid"] = kid
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestVerify(t *testing.T) {
+	is := authntest.New(t)
+	v := newVerifier(t, is)
+	future := time.Now().Add(time.Hour)
+	_, otherKey, _ := ed25519.GenerateKey(rand.Reader)
+	pub := is.Key.Public().(ed25519.PublicKey)
+
+	wrongAud := claims("7", "ann", "user", future)
+	wrongAud.Audience = jwt.ClaimStrings{"someone-else"}
+	wrongIss := claims("7", "ann", "user", future)
+	wrongIss.Issuer = "evil"
+	noExp := claims("7", "ann", "user", future)
+	noExp.ExpiresAt = nil
+
+	tests := []struct {
+		name     string
+		token    string
+		wantCode string
+	}{
+		{"valid", is.Token(t, 7, "ann", "user", time.Minute), ""},
+		{"admin", is.Token(t, 1, "root", "admin", time.Minute), ""},
+		{"expired", is.Token(t, 7, "ann", "user", -time.Hour), "token_expired"},
+		{"alg none", sign(t, jwt.SigningMethodNone, claims("7", "ann", "admin", future), is.KID, jwt.UnsafeAllowNoneSignatureType), "invalid_token"},
+		{"HS256 with public key as secret", sign(t, jwt.SigningMethodHS256, claims("7", "ann", "admin", future), is.KID, []byte(pub)), "invalid_token"},
+		{"other key same kid", sign(t, jwt.SigningMethodEdDSA, claims("7", "ann", "admin", future), is.KID, otherKey), "invalid_token"},
+		{"unknown kid", sign(t, jwt.SigningMethodEdDSA, claims("7", "ann", "admin", future), "nope", otherKey), "invalid_token"},
+		{"wrong audience", sign(t, jwt.SigningMethodEdDSA, wrongAud, is.KID, is.Key), "invalid_token"},
+		{"wrong issuer", sign(t, jwt.SigningMethodEdDSA, wrongIss, is.KID, is.Key), "invalid_token"},
+		{"no expiry", sign(t, jwt.SigningMethodEdDSA, noExp, is.KID, is.Key), "invalid_token"},
+		{"non-numeric sub", sign(t, jwt.SigningMethodEdDSA, claims("ann", "ann", "user", future), is.KID, is.Key), "invalid_token"},
+		{"unknown role", sign(t, jwt.SigningMethodEdDSA, claims("7", "ann", "root", future), is.KID, is.Key), "invalid_token"},
+		{"garbage", "not.a.token", "invalid_token"},
+		{"empty", "", "invalid_token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id, err := v.Verify(tt.token)
+			if tt.wantCode == "" {
+				if err != nil {
+					t.Fatalf("Verify: %v", err)
+				}
+				if id.UserID <= 0 || id.Username == "" {
+					t.Fatalf("identity = %+v", id)
+				}
+				return
+			}
+			e, ok := apperr.From(err)
+			if err == nil || !ok || e.Code != tt.wantCode || e.Status() != http.StatusUnauthorized {
+				t.Fatalf("Verify err = %v, want 401 %s", err, tt.wantCode)
+			}
+		})
+	}
+	if err := v.Check(context.Background()); err != nil {
+		t.Fatalf("Check after keys were fetched: %v", err)
+	}
+}
+
+func TestJWKSFetchedWhenIssuerStartsLate(t *testing.T) {
+	// The verifier is created while nothing answers at the JWKS URL, as when
+	// the gateway starts before auth-service.
+	is := authntest.New(t)
+	late := http.NewServeMux()
+	srv := httptest.NewUnstartedServer(late)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v, err := authn.NewJWKSVerifier(ctx, "http://"+srv.Listener.Addr().String()+"/jwks", authn.DefaultIssuer, authn.DefaultAudience)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Check(ctx) == nil {
+		t.Fatal("Check passed with no keys")
+	}
+	late.HandleFunc("/jwks", func(w http.ResponseWriter, r *http.Request) {
+		resp, err := http.Get(is.JWKSURL)
+		if err != nil {
+			http.Error(w, err.Error(), 502)
+			return
+		}
+		defer resp.Body.Close()
+		w.Header().Set("Content-Type", "application/json")
+		buf := make([]byte, 4096)
+		n, _ := resp.Body.Read(buf)
+		_, _ = w.Write(buf[:n])
+	})
+	srv.Start()
+	defer srv.Close()
+	if _, err := v.Verify(is.Token(t, 3, "bo", "user", time.Minute)); err != nil {
+		t.Fatalf("Verify after issuer came up: %v", err)
+	}
+}
+
+func TestRequireMiddleware(t *testing.T) {
+	is := authntest.New(t)
+	v := newVerifier(t, is)
+	e := httpx.NewEngine(httpx.Options{})
+	e.GET("/me", authn.Require(v, httpx.Error), func(c *gin.Context) {
+		id, err := authn.MustIdentity(c)
+		if err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		c.String(200, strconv.FormatInt(id.UserID, 10)+" "+id.Username)
+	})
+	tests := []struct {
+		header string
+		status int
+		body   string
+	}{
+		{"Bearer " + is.Token(t, 42, "zoe", "user", time.Minute), 200, "42 zoe"},
+		{"bearer " + is.Token(t, 42, "zoe", "user", time.Minute), 200, "42 zoe"},
+		{"", 401, `{"error":{"code":"missing_token","message":"an Authorization: Bearer token is required"}}`},
+		{"Basic abc", 401, `{"error":{"code":"missing_token","message":"an Authorization: Bearer token is required"}}`},
+		{"Bearer x.y.z", 401, `{"error":{"code":"invalid_token","message":"access token is invalid"}}`},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest("GET", "/me", nil)
+		if tt.header != "" {
+			req.Header.Set("Authorization", tt.header)
+		}
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, req)
+		if w.Code != tt.status || w.Body.String() != tt.body {
+			t.Errorf("%q: %d %s, want %d %s", tt.header, w.Code, w.Body.String(), tt.status, tt.body)
+		}
+	}
+}

@@ -1,0 +1,8 @@
+CREATE TABLE things (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+CREATE TABLE parts (
+    id INTEGER PRIMARY KEY,
+    thing_id INTEGER NOT NULL REFERENCES things(id)
+);
