@@ -17,6 +17,7 @@ import (
 
 	"github.com/parleychat/parley/platform/apperr"
 	"github.com/parleychat/parley/platform/logx"
+	"github.com/parleychat/parley/platform/sqldb"
 )
 
 // HeaderRequestID is the header that carries the request id on every hop.
@@ -179,6 +180,12 @@ func BodyLimit(n int64) gin.HandlerFunc {
 // with a bare 500.
 func Error(c *gin.Context, err error) {
 	e, ok := apperr.From(err)
+	if !ok && sqldb.IsUnavailable(err) {
+		// A database that is down or locked past the busy timeout is a
+		// dependency failure the client may retry, not a bug.
+		LoggerFrom(c).WarnContext(c.Request.Context(), "database unavailable", "error", err, "route", c.FullPath())
+		e, ok = apperr.Unavailable("database_unavailable", "the database is unavailable; try again shortly", err), true
+	}
 	if !ok {
 		LoggerFrom(c).ErrorContext(c.Request.Context(), "request failed", "error", err, "route", c.FullPath())
 	}

@@ -1,0 +1,8 @@
+CREATE TABLE things (
+    id BIGSERIAL PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+CREATE TABLE parts (
+    id BIGSERIAL PRIMARY KEY,
+    thing_id BIGINT NOT NULL REFERENCES things(id)
+);

@@ -1,0 +1,2 @@
+CREATE TABLE counter (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL);
+INSERT INTO counter (id, n) VALUES (1, 0);
