@@ -1,0 +1,154 @@
+// Package auth holds Parley's identity domain: users, passwords, sessions
+// made of an access token and a rotating refresh token, and the rules about
+// them (DESIGN §4). It knows nothing of HTTP or SQL: storage sits behind
+// Store and token signing behind TokenIssuer.
+package auth
+
+import (
+	"context"
+	"time"
+
+	"github.com/parleychat/parley/platform/apperr"
+)
+
+// Roles a user may hold. They equal platform/authn's RoleUser and RoleAdmin;
+// they are repeated here so the domain does not import the HTTP middleware.
+const (
+	RoleUser  = "user"
+	RoleAdmin = "admin"
+)
+
+// User is an account. The password hash never leaves the store except
+// through Store.Credentials.
+type User struct {
+	ID        int64     `json:"id"`
+	Username  string    `json:"username"`
+	Email     string    `json:"email,omitempty"`
+	Role      string    `json:"role"`
+	Disabled  bool      `json:"disabled"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// IsAdmin reports whether the user holds the admin role.
+func (u User) IsAdmin() bool { return u.Role == RoleAdmin }
+
+// NewUser is a user about to be stored.
+type NewUser struct {
+	Username     string
+	UsernameKey  string // lowercased username; unique
+	Email        string
+	PasswordHash string
+	Role         string
+	Now          time.Time
+}
+
+// UserFilter selects a page of users, ordered by id.
+type UserFilter struct {
+	AfterID int64  // cursor: only ids greater than this
+	Prefix  string // optional username prefix, already lowercased
+	Limit   int
+}
+
+// UserPage is one page of users and the cursor of the next (0 = none).
+type UserPage struct {
+	Users      []User
+	NextCursor int64
+}
+
+// UserUpdate is what an admin may change on an account; nil fields stay.
+type UserUpdate struct {
+	Role     *string
+	Disabled *bool
+}
+
+// NewRefreshToken is a refresh token about to be stored (only its hash).
+type NewRefreshToken struct {
+	Hash      []byte
+	Now       time.Time
+	ExpiresAt time.Time
+}
+
+// RefreshSession is what a presented refresh token refers to.
+type RefreshSession struct {
+	TokenID       int64
+	FamilyID      int64
+	User          User
+	ExpiresAt     time.Time
+	Used          bool // already rotated: presenting it again is reuse
+	FamilyRevoked bool
+}
+
+// Verdict is what to do with a presented refresh token.
+type Verdict int
+
+// The verdicts Store.UseRefreshToken carries out in one transaction.
+const (
+	// Rotate marks the token used and stores its successor in the family.
+	Rotate Verdict = iota
+	// RevokeFamily revokes the token's whole family (reuse detected) and
+	// commits that, then fails.
+	RevokeFamily
+	// Reject changes nothing and fails.
+	Reject
+)
+
+// Store persists users and refresh tokens. Every method is one short
+// transaction: nothing is ever half-written.
+type Store interface {
+	// CreateUser inserts a user and, when session is non-nil, opens a refresh
+	// token family for it in the same transaction. A taken username is
+	// ErrUsernameTaken.
+	CreateUser(ctx context.Context, u NewUser, session *NewRefreshToken) (User, error)
+	// UserByID is ErrUserNotFound for an unknown id.
+	UserByID(ctx context.Context, id int64) (User, error)
+	// Credentials returns the user with that username key and its password
+	// hash, or ErrUserNotFound.
+	Credentials(ctx context.Context, usernameKey string) (User, string, error)
+	// ListUsers returns up to f.Limit users after f.AfterID.
+	ListUsers(ctx context.Context, f UserFilter) ([]User, error)
+	// UpdateUser applies upd. Disabling a user also revokes all their refresh
+	// token families. An update that would leave no enabled admin is
+	// ErrLastAdmin; an unknown id is ErrUserNotFound.
+	UpdateUser(ctx context.Context, id int64, upd UserUpdate, now time.Time) (User, error)
+	// SetPasswordHash replaces a password hash; revokeSessions also revokes
+	// every refresh token family of the user.
+	SetPasswordHash(ctx context.Context, id int64, hash string, revokeSessions bool, now time.Time) error
+	// CreateSession opens a new refresh token family with its first token.
+	CreateSession(ctx context.Context, userID int64, t NewRefreshToken) error
+	// UseRefreshToken looks up the token with hash, asks decide what to do
+	// and does it, all in one transaction. Rotate stores next and returns
+	// the session; RevokeFamily commits the revocation and returns decide's
+	// error; Reject returns decide's error. An unknown hash is
+	// ErrRefreshInvalid.
+	UseRefreshToken(ctx context.Context, hash []byte, next NewRefreshToken, decide func(RefreshSession) (Verdict, error)) (RefreshSession, error)
+	// RevokeFamilyOf revokes the family of the token with hash; an unknown
+	// or already revoked token is not an error.
+	RevokeFamilyOf(ctx context.Context, hash []byte, reason string, now time.Time) error
+	// PruneRefreshTokens deletes tokens expired before now and families left
+	// without tokens, returning how many tokens went.
+	PruneRefreshTokens(ctx context.Context, now time.Time) (int64, error)
+}
+
+// TokenIssuer signs access tokens.
+type TokenIssuer interface {
+	// IssueAccess signs an access token for the user, valid until the
+	// returned time.
+	IssueAccess(userID int64, username, role string, now time.Time) (token string, expires time.Time, err error)
+}
+
+// The domain's client-facing errors.
+var (
+	ErrUserNotFound       = apperr.NotFound("user_not_found", "user does not exist")
+	ErrUsernameTaken      = apperr.Conflict("username_taken", "that username is already taken")
+	ErrInvalidCredentials = apperr.Unauthenticated("invalid_credentials", "username or password is wrong")
+	ErrAccountDisabled    = apperr.Forbidden("account_disabled", "this account is disabled")
+	ErrRefreshInvalid     = apperr.Unauthenticated("invalid_refresh_token", "refresh token is invalid")
+	ErrRefreshExpired     = apperr.Unauthenticated("refresh_token_expired", "refresh token has expired; log in again")
+	ErrRefreshRevoked     = apperr.Unauthenticated("refresh_token_revoked", "refresh token was revoked; log in again")
+	ErrRefreshReused      = apperr.Unauthenticated("refresh_token_reused", "refresh token was already used; every session of this login was revoked")
+	ErrAdminRequired      = apperr.Forbidden("admin_required", "this endpoint is for administrators")
+	ErrSelfModification   = apperr.Forbidden("cannot_modify_self", "administrators cannot demote or disable their own account")
+	ErrLastAdmin          = apperr.Conflict("last_admin", "this change would leave no enabled administrator")
+	ErrWrongPassword      = apperr.Forbidden("wrong_password", "current password is wrong")
+)

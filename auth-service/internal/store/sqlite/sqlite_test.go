@@ -1,0 +1,377 @@
+package sqlite_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parleychat/parley/auth-service/internal/auth"
+	"github.com/parleychat/parley/auth-service/internal/store/sqlite"
+	"github.com/parleychat/parley/platform/sqldb"
+)
+
+var (
+	t0      = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	errPeek = errors.New("peek")
+)
+
+// open opens (and migrates) the SQLite file at path.
+func open(t *testing.T, path string) *sqlite.Store {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqldb.Open(ctx, sqldb.Target{Dialect: sqldb.SQLite, Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := sqlite.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	return sqlite.New(db)
+}
+
+func newStore(t *testing.T) *sqlite.Store {
+	t.Helper()
+	return open(t, filepath.Join(t.TempDir(), "auth.db"))
+}
+
+func counts(t *testing.T, s *sqlite.Store) map[string]int {
+	t.Helper()
+	c, err := s.Counts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func mkUser(t *testing.T, s *sqlite.Store, name, role string) auth.User {
+	t.Helper()
+	u, err := s.CreateUser(context.Background(), auth.NewUser{
+		Username: name, UsernameKey: auth.UsernameKey(name), PasswordHash: "x", Role: role, Now: t0,
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func tok(b byte, expires time.Time) auth.NewRefreshToken {
+	return auth.NewRefreshToken{Hash: bytes.Repeat([]byte{b}, 32), Now: t0, ExpiresAt: expires}
+}
+
+func TestMigrateTwice(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "auth.db")
+	open(t, path)
+	open(t, path) // second start on the same file: nothing to do, no error
+}
+
+func TestCreateUser(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	sess := tok(1, t0.Add(time.Hour))
+	u, err := s.CreateUser(ctx, auth.NewUser{
+		Username: "Alice", UsernameKey: "alice", Email: "a@example.com", PasswordHash: "h", Role: auth.RoleUser, Now: t0,
+	}, &sess)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.ID <= 0 || u.Username != "Alice" || u.Email != "a@example.com" || u.Role != "user" || u.Disabled || !u.CreatedAt.Equal(t0) {
+		t.Fatalf("created %+v", u)
+	}
+	if c := counts(t, s); c["users"] != 1 || c["refresh_families"] != 1 || c["refresh_tokens"] != 1 {
+		t.Fatalf("counts %v", c)
+	}
+
+	// Same name in other case: taken, and the session of the failed insert
+	// must not be left behind.
+	sess2 := tok(2, t0.Add(time.Hour))
+	_, err = s.CreateUser(ctx, auth.NewUser{Username: "ALICE", UsernameKey: "alice", PasswordHash: "h", Role: auth.RoleUser, Now: t0}, &sess2)
+	if !errors.Is(err, auth.ErrUsernameTaken) {
+		t.Fatalf("duplicate: %v", err)
+	}
+	if c := counts(t, s); c["users"] != 1 || c["refresh_families"] != 1 || c["refresh_tokens"] != 1 {
+		t.Fatalf("counts after duplicate %v", c)
+	}
+
+	got, hash, err := s.Credentials(ctx, "alice")
+	if err != nil || got.ID != u.ID || hash != "h" {
+		t.Fatalf("credentials %+v %q %v", got, hash, err)
+	}
+	if _, _, err := s.Credentials(ctx, "nobody"); !errors.Is(err, auth.ErrUserNotFound) {
+		t.Fatalf("unknown credentials: %v", err)
+	}
+	if _, err := s.UserByID(ctx, 999); !errors.Is(err, auth.ErrUserNotFound) {
+		t.Fatalf("unknown id: %v", err)
+	}
+	noEmail := mkUser(t, s, "bob", auth.RoleUser)
+	if noEmail.Email != "" {
+		t.Fatalf("email %q", noEmail.Email)
+	}
+}
+
+func TestListUsers(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	for _, n := range []string{"ann", "a_b", "axb", "bob", "ann2"} {
+		mkUser(t, s, n, auth.RoleUser)
+	}
+	all, err := s.ListUsers(ctx, auth.UserFilter{Limit: 10})
+	if err != nil || len(all) != 5 {
+		t.Fatalf("all: %d %v", len(all), err)
+	}
+	page, _ := s.ListUsers(ctx, auth.UserFilter{AfterID: all[1].ID, Limit: 2})
+	if len(page) != 2 || page[0].ID != all[2].ID || page[1].ID != all[3].ID {
+		t.Fatalf("page %+v", page)
+	}
+	// '_' is a LIKE wildcard: it must match only itself.
+	pre, _ := s.ListUsers(ctx, auth.UserFilter{Prefix: "a_", Limit: 10})
+	if len(pre) != 1 || pre[0].Username != "a_b" {
+		t.Fatalf("prefix a_: %+v", pre)
+	}
+	pre, _ = s.ListUsers(ctx, auth.UserFilter{Prefix: "ann", Limit: 10})
+	if len(pre) != 2 {
+		t.Fatalf("prefix ann: %+v", pre)
+	}
+}
+
+func TestUpdateUser(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	admin := mkUser(t, s, "root", auth.RoleAdmin)
+	u := mkUser(t, s, "carol", auth.RoleUser)
+	for i := byte(1); i <= 2; i++ {
+		if err := s.CreateSession(ctx, u.ID, tok(i, t0.Add(time.Hour))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateSession(ctx, admin.ID, tok(9, t0.Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	yes, adminRole := true, auth.RoleAdmin
+	later := t0.Add(time.Minute)
+	got, err := s.UpdateUser(ctx, u.ID, auth.UserUpdate{Disabled: &yes}, later)
+	if err != nil || !got.Disabled || !got.UpdatedAt.Equal(later) {
+		t.Fatalf("disable: %+v %v", got, err)
+	}
+	// Both of carol's logins are revoked, root's is not.
+	for i, want := range map[byte]bool{1: true, 2: true, 9: false} {
+		var revoked bool
+		_, err := s.UseRefreshToken(ctx, tok(i, time.Time{}).Hash, tok(100+i, t0.Add(time.Hour)),
+			func(rs auth.RefreshSession) (auth.Verdict, error) {
+				revoked = rs.FamilyRevoked
+				return auth.Reject, errPeek
+			})
+		if !errors.Is(err, errPeek) {
+			t.Fatalf("token %d: %v", i, err)
+		}
+		if revoked != want {
+			t.Fatalf("token %d revoked=%v, want %v", i, revoked, want)
+		}
+	}
+	got, err = s.UpdateUser(ctx, u.ID, auth.UserUpdate{Role: &adminRole}, later)
+	if err != nil || got.Role != "admin" {
+		t.Fatalf("promote: %+v %v", got, err)
+	}
+	if _, err := s.UpdateUser(ctx, 12345, auth.UserUpdate{Role: &adminRole}, later); !errors.Is(err, auth.ErrUserNotFound) {
+		t.Fatalf("unknown: %v", err)
+	}
+
+	// root is the only enabled admin (carol is a disabled admin): demoting
+	// or disabling root would leave none.
+	user := auth.RoleUser
+	if _, err := s.UpdateUser(ctx, admin.ID, auth.UserUpdate{Role: &user}, later); !errors.Is(err, auth.ErrLastAdmin) {
+		t.Fatalf("demote last admin: %v", err)
+	}
+	if _, err := s.UpdateUser(ctx, admin.ID, auth.UserUpdate{Disabled: &yes}, later); !errors.Is(err, auth.ErrLastAdmin) {
+		t.Fatalf("disable last admin: %v", err)
+	}
+	no := false
+	if _, err := s.UpdateUser(ctx, u.ID, auth.UserUpdate{Disabled: &no}, later); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.UpdateUser(ctx, admin.ID, auth.UserUpdate{Role: &user}, later); err != nil || got.Role != "user" {
+		t.Fatalf("demote with another admin: %+v %v", got, err)
+	}
+}
+
+func TestUseRefreshToken(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	u := mkUser(t, s, "dave", auth.RoleUser)
+	if err := s.CreateSession(ctx, u.ID, tok(1, t0.Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	rotate := func(rs auth.RefreshSession) (auth.Verdict, error) {
+		if rs.Used {
+			return auth.RevokeFamily, auth.ErrRefreshReused
+		}
+		if rs.FamilyRevoked {
+			return auth.Reject, auth.ErrRefreshRevoked
+		}
+		return auth.Rotate, nil
+	}
+	rs, err := s.UseRefreshToken(ctx, tok(1, time.Time{}).Hash, tok(2, t0.Add(2*time.Hour)), rotate)
+	if err != nil || rs.User.ID != u.ID || rs.Used || rs.FamilyRevoked || !rs.ExpiresAt.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("rotate: %+v %v", rs, err)
+	}
+	if c := counts(t, s); c["refresh_tokens"] != 2 || c["refresh_families"] != 1 {
+		t.Fatalf("counts %v", c)
+	}
+	// Old token again: reuse; the revocation is committed even though the
+	// call fails, and nothing new is stored.
+	if _, err := s.UseRefreshToken(ctx, tok(1, time.Time{}).Hash, tok(3, t0.Add(2*time.Hour)), rotate); !errors.Is(err, auth.ErrRefreshReused) {
+		t.Fatalf("reuse: %v", err)
+	}
+	if _, err := s.UseRefreshToken(ctx, tok(2, time.Time{}).Hash, tok(4, t0.Add(2*time.Hour)), rotate); !errors.Is(err, auth.ErrRefreshRevoked) {
+		t.Fatalf("successor after reuse: %v", err)
+	}
+	if c := counts(t, s); c["refresh_tokens"] != 2 {
+		t.Fatalf("counts after reuse %v", c)
+	}
+	if _, err := s.UseRefreshToken(ctx, []byte("nope"), tok(5, t0), rotate); !errors.Is(err, auth.ErrRefreshInvalid) {
+		t.Fatalf("unknown: %v", err)
+	}
+
+	// Logout revokes the family; unknown tokens are fine.
+	if err := s.CreateSession(ctx, u.ID, tok(6, t0.Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeFamilyOf(ctx, tok(6, time.Time{}).Hash, "logout", t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeFamilyOf(ctx, []byte("unknown"), "logout", t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UseRefreshToken(ctx, tok(6, time.Time{}).Hash, tok(7, t0), rotate); !errors.Is(err, auth.ErrRefreshRevoked) {
+		t.Fatalf("after logout: %v", err)
+	}
+}
+
+// Concurrent use of one token: exactly one rotation wins, the others see
+// reuse. BEGIN IMMEDIATE serializes them.
+func TestUseRefreshTokenConcurrent(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "auth.db")
+	s := open(t, path)
+	u := mkUser(t, s, "erin", auth.RoleUser)
+	if err := s.CreateSession(ctx, u.ID, tok(1, t0.Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	stores := []*sqlite.Store{s, open(t, path), open(t, path), open(t, path)}
+	var (
+		wg              sync.WaitGroup
+		mu              sync.Mutex
+		rotated, reused int
+	)
+	for i, st := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := st.UseRefreshToken(ctx, tok(1, time.Time{}).Hash, tok(byte(10+i), t0.Add(time.Hour)),
+				func(rs auth.RefreshSession) (auth.Verdict, error) {
+					if rs.Used {
+						return auth.RevokeFamily, auth.ErrRefreshReused
+					}
+					return auth.Rotate, nil
+				})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				rotated++
+			case errors.Is(err, auth.ErrRefreshReused):
+				reused++
+			default:
+				t.Errorf("store %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if rotated != 1 || reused != len(stores)-1 {
+		t.Fatalf("rotated %d reused %d", rotated, reused)
+	}
+}
+
+func TestSetPasswordHash(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	u := mkUser(t, s, "fay", auth.RoleUser)
+	_ = s.CreateSession(ctx, u.ID, tok(1, t0.Add(time.Hour)))
+	if err := s.SetPasswordHash(ctx, u.ID, "new", false, t0); err != nil {
+		t.Fatal(err)
+	}
+	var revoked bool
+	peek := func(rs auth.RefreshSession) (auth.Verdict, error) {
+		revoked = rs.FamilyRevoked
+		return auth.Reject, errPeek
+	}
+	_, _ = s.UseRefreshToken(ctx, tok(1, time.Time{}).Hash, tok(2, t0), peek)
+	if revoked {
+		t.Fatal("rehash revoked sessions")
+	}
+	if err := s.SetPasswordHash(ctx, u.ID, "newer", true, t0); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = s.UseRefreshToken(ctx, tok(1, time.Time{}).Hash, tok(2, t0), peek)
+	if !revoked {
+		t.Fatal("password change kept sessions")
+	}
+	if _, h, _ := s.Credentials(ctx, "fay"); h != "newer" {
+		t.Fatalf("hash %q", h)
+	}
+	if err := s.SetPasswordHash(ctx, 999, "x", true, t0); !errors.Is(err, auth.ErrUserNotFound) {
+		t.Fatalf("unknown: %v", err)
+	}
+}
+
+func TestPruneRefreshTokens(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	u := mkUser(t, s, "gus", auth.RoleUser)
+	_ = s.CreateSession(ctx, u.ID, tok(1, t0.Add(time.Hour)))
+	_ = s.CreateSession(ctx, u.ID, tok(2, t0.Add(3*time.Hour)))
+	n, err := s.PruneRefreshTokens(ctx, t0.Add(2*time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("pruned %d %v", n, err)
+	}
+	if c := counts(t, s); c["refresh_tokens"] != 1 || c["refresh_families"] != 1 {
+		t.Fatalf("counts %v", c)
+	}
+}
+
+// Replicas racing to store the first signing key all get the same one.
+func TestSigningKeyRace(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "auth.db")
+	stores := make([]*sqlite.Store, 4)
+	for i := range stores {
+		stores[i] = open(t, path)
+	}
+	got := make([][]byte, len(stores))
+	var wg sync.WaitGroup
+	for i, st := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k, err := st.SigningKey(ctx, "primary", fmt.Sprint("kid", i), []byte(fmt.Sprint("key", i)), t0)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = k
+		}()
+	}
+	wg.Wait()
+	for i := range got {
+		if !bytes.Equal(got[i], got[0]) || len(got[i]) == 0 {
+			t.Fatalf("replica %d got %q, replica 0 got %q", i, got[i], got[0])
+		}
+	}
+	if c := counts(t, stores[0]); c["signing_keys"] != 1 {
+		t.Fatalf("counts %v", c)
+	}
+}
