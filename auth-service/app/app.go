@@ -1,0 +1,295 @@
+// Package app wires auth-service together. Run is the whole program; main
+// calls it with the process's arguments and environment, tests call it with
+// their own.
+package app
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/parleychat/parley/auth-service/internal/auth"
+	"github.com/parleychat/parley/auth-service/internal/httpapi"
+	"github.com/parleychat/parley/auth-service/internal/store/sqlite"
+	"github.com/parleychat/parley/auth-service/internal/token"
+	"github.com/parleychat/parley/platform/authn"
+	"github.com/parleychat/parley/platform/config"
+	"github.com/parleychat/parley/platform/health"
+	"github.com/parleychat/parley/platform/httpx"
+	"github.com/parleychat/parley/platform/logx"
+	"github.com/parleychat/parley/platform/ratelimit"
+	"github.com/parleychat/parley/platform/serve"
+	"github.com/parleychat/parley/platform/sqldb"
+)
+
+// Version is set at build time with -ldflags "-X .../app.Version=...".
+var Version = "dev"
+
+const (
+	service     = "auth-service"
+	defaultPort = 5001
+	// maxBody bounds request bodies: the largest legitimate one is a few
+	// hundred bytes.
+	maxBody = 64 << 10
+	// jwksMaxAge is how long verifiers may cache the key set.
+	jwksMaxAge = 300
+	// pruneEvery is how often expired refresh tokens are deleted.
+	pruneEvery = time.Hour
+)
+
+// settings is auth-service's configuration (DESIGN §2 and §4).
+type settings struct {
+	config.Common
+	DB             sqldb.Target
+	KeyFile        string
+	AccessTTL      time.Duration
+	RefreshTTL     time.Duration
+	BcryptCost     int
+	AdminUsername  string
+	AdminPassword  string
+	LoginUser      limit
+	LoginIP        limit
+	RegisterIP     limit
+	TrustedProxies []string
+}
+
+// limit is a token bucket: Burst attempts at once, then one per Interval.
+// Burst 0 turns it off.
+type limit struct {
+	Burst    int
+	Interval time.Duration
+}
+
+func (l limit) keyed() auth.Limiter {
+	if l.Burst == 0 {
+		return nil
+	}
+	return ratelimit.New(1/l.Interval.Seconds(), l.Burst)
+}
+
+func readSettings(getenv func(string) string) (settings, error) {
+	env := config.New(getenv)
+	s := settings{
+		Common:        env.ReadCommon(defaultPort),
+		KeyFile:       env.String("JWT_PRIVATE_KEY_FILE", ""),
+		AccessTTL:     env.Duration("ACCESS_TOKEN_TTL", 15*time.Minute),
+		RefreshTTL:    env.Duration("REFRESH_TOKEN_TTL", 720*time.Hour),
+		BcryptCost:    env.Int("BCRYPT_COST", 12, 4, 16),
+		AdminUsername: env.String("ADMIN_USERNAME", "admin"),
+		AdminPassword: env.Secret("ADMIN_PASSWORD", ""),
+		// A person mistyping gets 5 tries, then one every 12 s (5 a minute):
+		// slow enough to make guessing one account's password hopeless.
+		LoginUser: limit{env.Int("LOGIN_RATE_USER_BURST", 5, 0, 1000), env.Duration("LOGIN_RATE_USER_INTERVAL", 12*time.Second)},
+		// One address may fail 20 times at once, then once a second: an
+		// office behind one NAT still logs in, a spray across accounts crawls.
+		LoginIP: limit{env.Int("LOGIN_RATE_IP_BURST", 20, 0, 100000), env.Duration("LOGIN_RATE_IP_INTERVAL", time.Second)},
+		// Each sign-up costs a bcrypt hash, so sign-ups per address are
+		// bounded too: 30 at once, then one every 2 s.
+		RegisterIP: limit{env.Int("REGISTER_RATE_IP_BURST", 30, 0, 100000), env.Duration("REGISTER_RATE_IP_INTERVAL", 2*time.Second)},
+		// The gateway sets X-Forwarded-For to the browser's address; trusting
+		// the private networks it runs on by default lets per-address login
+		// throttling see the browser rather than the gateway. Narrow it with
+		// TRUSTED_PROXIES where other hosts on those networks can reach
+		// this service.
+		TrustedProxies: env.List("TRUSTED_PROXIES", []string{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"}),
+	}
+	if err := env.Err(); err != nil {
+		return s, err
+	}
+	db, err := sqldb.ParseURL(env.Raw("DATABASE_URL"), s.DataDir, "auth.db")
+	if err != nil {
+		return s, err
+	}
+	if db.Dialect != sqldb.SQLite {
+		// The platform speaks PostgreSQL; this service's store/postgres is
+		// not written yet. Refuse rather than run SQLite SQL against it.
+		return s, fmt.Errorf("config: DATABASE_URL: auth-service has no PostgreSQL store yet; use sqlite:// (the default)")
+	}
+	s.DB = db
+	if err := auth.ValidateUsername(s.AdminUsername); err != nil {
+		return s, fmt.Errorf("config: ADMIN_USERNAME: must be 3 to 32 of [A-Za-z0-9_.-] (got %q)", s.AdminUsername)
+	}
+	if s.AdminPassword != "" {
+		if err := auth.ValidatePassword(s.AdminPassword); err != nil {
+			name := "ADMIN_PASSWORD"
+			if env.Raw("ADMIN_PASSWORD_FILE") != "" {
+				name = "ADMIN_PASSWORD_FILE"
+			}
+			return s, fmt.Errorf("config: %s: the password must be 8 to 72 bytes and not only whitespace", name)
+		}
+	}
+	for _, p := range s.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if net.ParseIP(p) == nil {
+				return s, fmt.Errorf("config: TRUSTED_PROXIES: %q is neither an IP address nor a CIDR", p)
+			}
+		}
+	}
+	return s, nil
+}
+
+// Run runs auth-service until ctx ends. args[1] == "healthcheck" runs the
+// container health check instead.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if serve.IsHealthcheck(args) {
+		env := config.New(getenv)
+		port := env.Int("PORT", defaultPort, 1, 65535)
+		if err := env.Err(); err != nil {
+			return err
+		}
+		return serve.Healthcheck(ctx, port, stdout)
+	}
+	cfg, err := readSettings(getenv)
+	if err != nil {
+		return err
+	}
+	log := logx.New(stdout, service, cfg.LogLevel, cfg.LogFormat)
+
+	db, err := sqldb.Open(ctx, cfg.DB)
+	if err != nil {
+		return err
+	}
+	closeDB := func(context.Context) error { return db.Close() }
+	started := false
+	defer func() {
+		if !started {
+			_ = db.Close()
+		}
+	}()
+	if err := sqlite.Migrate(ctx, db); err != nil {
+		return fmt.Errorf("migrate %s: %w", db.Location, err)
+	}
+	store := sqlite.New(db)
+
+	key, err := signingKey(ctx, cfg, store)
+	if err != nil {
+		return err
+	}
+	signer, err := token.NewSigner(ctx, key, authn.DefaultIssuer, authn.DefaultAudience, cfg.AccessTTL)
+	if err != nil {
+		return err
+	}
+	svc, err := auth.NewService(store, signer, auth.Config{
+		BcryptCost: cfg.BcryptCost,
+		AccessTTL:  cfg.AccessTTL,
+		RefreshTTL: cfg.RefreshTTL,
+		LoginUser:  cfg.LoginUser.keyed(),
+		LoginIP:    cfg.LoginIP.keyed(),
+		Register:   cfg.RegisterIP.keyed(),
+		Logger:     log,
+	})
+	if err != nil {
+		return err
+	}
+	if err := bootstrapAdmin(ctx, log, svc, cfg); err != nil {
+		return err
+	}
+	log.Info("signing key ready", "kid", signer.KID(), "source", keySource(cfg))
+
+	h := health.New(service, Version)
+	h.Add(health.Check{Name: "database", Critical: true, Fn: db.Check})
+	engine := httpx.NewEngine(httpx.Options{
+		Service: service, Logger: log, Registry: h.Registry,
+		MaxBodyBytes: maxBody, TrustedProxies: cfg.TrustedProxies,
+	})
+	h.Register(engine)
+	httpapi.Routes(engine, httpapi.Deps{
+		Service: svc, Verifier: signer.Verifier(), JWKS: signer.JWKS(), JWKSMaxAge: jwksMaxAge,
+	})
+
+	pruneCtx, stopPrune := context.WithCancel(ctx)
+	pruned := make(chan struct{})
+	go func() {
+		defer close(pruned)
+		prune(pruneCtx, log, svc)
+	}()
+	stopPruner := func(context.Context) error {
+		stopPrune()
+		<-pruned
+		return nil
+	}
+
+	started = true
+	srv := serve.Server{
+		Addr:       net.JoinHostPort("", strconv.Itoa(cfg.Port)),
+		Handler:    engine,
+		Logger:     log,
+		Health:     h,
+		OnShutdown: []func(context.Context) error{stopPruner, closeDB},
+	}
+	return srv.Run(ctx)
+}
+
+func keySource(cfg settings) string {
+	if cfg.KeyFile != "" {
+		return "JWT_PRIVATE_KEY_FILE"
+	}
+	return "database"
+}
+
+// signingKey reads JWT_PRIVATE_KEY_FILE, or else the key stored in the
+// database, generating and storing one on the very first start.
+func signingKey(ctx context.Context, cfg settings, ks token.KeyStore) (ed25519.PrivateKey, error) {
+	if cfg.KeyFile == "" {
+		key, err := token.LoadOrCreate(ctx, ks, time.Now())
+		if err != nil {
+			return nil, fmt.Errorf("signing key: %w", err)
+		}
+		return key, nil
+	}
+	b, err := os.ReadFile(cfg.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("config: JWT_PRIVATE_KEY_FILE: cannot read %q: %v", cfg.KeyFile, err)
+	}
+	key, err := token.ParsePEM(b)
+	if err != nil {
+		return nil, fmt.Errorf("config: JWT_PRIVATE_KEY_FILE: %q must hold a PKCS#8 PEM Ed25519 private key: %v", cfg.KeyFile, err)
+	}
+	return key, nil
+}
+
+// bootstrapAdmin creates the first admin. A generated password is logged
+// here, once, and nowhere else is a password ever logged.
+func bootstrapAdmin(ctx context.Context, log *slog.Logger, svc *auth.Service, cfg settings) error {
+	res, err := svc.EnsureAdmin(ctx, cfg.AdminUsername, cfg.AdminPassword)
+	if err != nil {
+		return fmt.Errorf("create first admin %q: %w", cfg.AdminUsername, err)
+	}
+	switch {
+	case res.GeneratedPassword != "":
+		log.Warn("created the first admin with a generated password; it is shown only this once: sign in and change it (POST /api/auth/password)",
+			"username", cfg.AdminUsername, "password", res.GeneratedPassword)
+	case res.Created:
+		log.Info("created the first admin from ADMIN_PASSWORD", "username", cfg.AdminUsername)
+	case res.NotAdmin:
+		log.Warn("ADMIN_USERNAME names an existing account without the admin role; it was left unchanged", "username", cfg.AdminUsername)
+	}
+	return nil
+}
+
+// prune deletes expired refresh tokens now and then every pruneEvery.
+func prune(ctx context.Context, log *slog.Logger, svc *auth.Service) {
+	t := time.NewTicker(pruneEvery)
+	defer t.Stop()
+	for {
+		n, err := svc.PruneExpired(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("prune expired refresh tokens", "error", err)
+		case n > 0:
+			log.Info("pruned expired refresh tokens", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,40 @@
+// Package httpapi is auth-service's HTTP transport: routes.go lists every
+// route; handlers are built by functions that take their dependencies.
+package httpapi
+
+import (
+	"github.com/gin-gonic/gin"
+
+	"github.com/parleychat/parley/auth-service/internal/auth"
+	"github.com/parleychat/parley/platform/authn"
+	"github.com/parleychat/parley/platform/httpx"
+)
+
+// Deps is what the handlers need.
+type Deps struct {
+	Service  *auth.Service
+	Verifier *authn.Verifier
+	// JWKS is the public key set document; JWKSMaxAge its cache lifetime in
+	// seconds.
+	JWKS       []byte
+	JWKSMaxAge int
+}
+
+// Routes mounts every auth-service endpoint at the root (the gateway strips
+// /api/auth).
+func Routes(r gin.IRouter, d Deps) {
+	r.POST("/register", register(d.Service))
+	r.POST("/login", login(d.Service))
+	r.POST("/refresh", refresh(d.Service))
+	r.POST("/logout", logout(d.Service))
+	r.POST("/verify", verify(d.Service, d.Verifier))
+	r.GET("/.well-known/jwks.json", jwks(d.JWKS, d.JWKSMaxAge))
+
+	user := r.Group("", authn.Require(d.Verifier, httpx.Error), activeUser(d.Service))
+	user.GET("/me", me())
+	user.POST("/password", changePassword(d.Service))
+
+	admin := r.Group("", authn.Require(d.Verifier, httpx.Error), requireAdmin(d.Service))
+	admin.GET("/users", listUsers(d.Service))
+	admin.PATCH("/users/:id", updateUser(d.Service))
+}
