@@ -147,10 +147,11 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	transport := proxy.NewTransport(cfg.UpstreamTimeout)
 	owned := []string{"X-Request-Id", "X-Content-Type-Options", "X-Frame-Options"}
+	keep := []string{httpapi.HeaderUserID, httpapi.HeaderUserName, httpapi.HeaderUserRole, "X-Request-Id"}
 	upstream := func(name, prefix string, target *url.URL, ownsCC func(string) bool) *proxy.Upstream {
 		return proxy.New(proxy.Options{
 			Name: name, Prefix: prefix, Target: target, Transport: transport,
-			Timeout: cfg.ExchangeTimeout(), OwnedHeaders: owned, OwnsCacheControl: ownsCC, Logger: log,
+			Timeout: cfg.ExchangeTimeout(), OwnedHeaders: owned, OwnsCacheControl: ownsCC, KeepHeaders: keep, Logger: log,
 		})
 	}
 	var limiter *ratelimit.Keyed

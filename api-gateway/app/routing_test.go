@@ -133,6 +133,16 @@ func TestHeadersForwardedAndIdentityNotForgeable(t *testing.T) {
 			}
 		}
 	})
+	t.Run("client cannot make identity headers hop-by-hop", func(t *testing.T) {
+		s := f.do(t, request{path: "/api/chat/rooms", token: tok, header: map[string]string{
+			"Connection": "X-User-ID, X-User-Role, X-Request-ID", "X-Request-ID": "keep-me",
+		}}).seen(t)
+		for k, v := range map[string]string{"X-User-Id": "42", "X-User-Role": "user", "X-Request-Id": "keep-me"} {
+			if got := s.Header[k]; len(got) != 1 || got[0] != v {
+				t.Errorf("upstream header %s = %q, want [%q]", k, got, v)
+			}
+		}
+	})
 	t.Run("public route gets no identity at all", func(t *testing.T) {
 		s := f.do(t, request{method: "POST", path: "/api/auth/login", header: forged}).seen(t)
 		for k := range s.Header {

@@ -88,7 +88,12 @@ type Options struct {
 	// OwnsCacheControl reports, for an upstream path, whether the gateway
 	// sets Cache-Control itself (the upstream's is then dropped).
 	OwnsCacheControl func(path string) bool
-	Logger           *slog.Logger
+	// KeepHeaders are request headers the gateway set on the inbound
+	// request (identity, request id) that must reach the upstream even if
+	// the client named them in its Connection header, which would make
+	// them hop-by-hop and strip them.
+	KeepHeaders []string
+	Logger      *slog.Logger
 }
 
 // Upstream is one backend service behind a path prefix.
@@ -99,6 +104,7 @@ type Upstream struct {
 	timeout time.Duration
 	owned   []string
 	ownsCC  func(string) bool
+	keep    []string
 	log     *slog.Logger
 	rp      *httputil.ReverseProxy
 }
@@ -107,7 +113,7 @@ type Upstream struct {
 func New(o Options) *Upstream {
 	u := &Upstream{
 		name: o.Name, prefix: o.Prefix, target: o.Target, timeout: o.Timeout,
-		owned: o.OwnedHeaders, ownsCC: o.OwnsCacheControl, log: o.Logger,
+		owned: o.OwnedHeaders, ownsCC: o.OwnsCacheControl, keep: canonical(o.KeepHeaders), log: o.Logger,
 	}
 	if u.log == nil {
 		u.log = slog.New(slog.DiscardHandler)
@@ -150,6 +156,11 @@ func (u *Upstream) rewrite(pr *httputil.ProxyRequest) {
 		out.URL.RawPath = stripPrefix(in.URL.RawPath, u.prefix)
 	}
 	pr.SetURL(u.target)
+	for _, k := range u.keep {
+		if v, ok := in.Header[k]; ok {
+			out.Header[k] = v
+		}
+	}
 	// ReverseProxy removed the client's X-Forwarded-*: what the upstream
 	// gets is only what the gateway itself resolved.
 	if ip := in.Header.Get(HeaderClientIP); ip != "" {
@@ -163,6 +174,14 @@ func (u *Upstream) rewrite(pr *httputil.ProxyRequest) {
 	} else {
 		out.Header.Set(HeaderForwardedProto, "http")
 	}
+}
+
+func canonical(keys []string) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = http.CanonicalHeaderKey(k)
+	}
+	return out
 }
 
 func stripPrefix(p, prefix string) string {
