@@ -1,0 +1,264 @@
+package profile
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/parleychat/parley/platform/apperr"
+
+	"github.com/parleychat/parley/user-service/internal/avatar"
+)
+
+// Stats is a user's activity as chat-service counts it.
+type Stats struct {
+	UserID       int64
+	MessagesSent int64
+	RoomsCreated int64
+	RoomsJoined  int64
+	LastActiveAt *time.Time
+	// Degraded is true when chat-service could not answer and the numbers
+	// are placeholders.
+	Degraded bool
+}
+
+// StatsSource asks chat-service for a user's stats. authorization is the
+// caller's Authorization header, forwarded so chat-service can check it.
+type StatsSource interface {
+	UserStats(ctx context.Context, userID int64, authorization string) (Stats, error)
+}
+
+// Service holds the business rules of user-service.
+type Service struct {
+	store Store
+	stats StatsSource
+	now   func() time.Time
+	log   *slog.Logger
+	// onDegraded is called each time stats are answered degraded (metrics).
+	onDegraded func()
+}
+
+// Options configures NewService.
+type Options struct {
+	Store Store
+	Stats StatsSource
+	// Now defaults to time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+	// OnStatsDegraded, when set, is called for every degraded stats answer.
+	OnStatsDegraded func()
+}
+
+// NewService returns a Service.
+func NewService(o Options) *Service {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.OnStatsDegraded == nil {
+		o.OnStatsDegraded = func() {}
+	}
+	return &Service{store: o.Store, stats: o.Stats, now: func() time.Time { return o.Now().UTC() }, log: o.Logger, onDegraded: o.OnStatsDegraded}
+}
+
+// EnsureProfile creates the actor's profile on first use, from the token's
+// claims, so registration needs no call between services.
+func (s *Service) EnsureProfile(ctx context.Context, a Actor) error {
+	return s.store.EnsureProfile(ctx, a.UserID, a.Username, s.now())
+}
+
+// Me is the actor's own profile, created if needed.
+func (s *Service) Me(ctx context.Context, a Actor) (Profile, error) {
+	if err := s.EnsureProfile(ctx, a); err != nil {
+		return Profile{}, err
+	}
+	return s.store.Profile(ctx, a.UserID)
+}
+
+// Profile is the profile of user id.
+func (s *Service) Profile(ctx context.Context, id int64) (Profile, error) {
+	return s.store.Profile(ctx, id)
+}
+
+// Profiles returns the existing profiles among ids, in the order of ids,
+// each once. Unknown ids are left out.
+func (s *Service) Profiles(ctx context.Context, ids []int64) ([]Profile, error) {
+	if len(ids) > MaxBatch {
+		return nil, apperr.Invalid("invalid_ids", "at most 200 ids may be asked for at once")
+	}
+	unique := make([]int64, 0, len(ids))
+	seen := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			unique = append(unique, id)
+		}
+	}
+	if len(unique) == 0 {
+		return []Profile{}, nil
+	}
+	found, err := s.store.Profiles(ctx, unique)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[int64]Profile, len(found))
+	for _, p := range found {
+		byID[p.ID] = p
+	}
+	out := make([]Profile, 0, len(found))
+	for _, id := range unique {
+		if p, ok := byID[id]; ok {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// FindProfiles lists profiles by id, optionally matching a search text. The
+// cursor is the id to continue after, nil on the last page.
+func (s *Service) FindProfiles(ctx context.Context, f ProfileFilter) ([]Profile, *int64, error) {
+	if len([]rune(f.Query)) > MaxQuery {
+		return nil, nil, apperr.Invalid("invalid_query", "q must be at most 64 characters")
+	}
+	if f.Limit <= 0 || f.Limit > MaxBatch {
+		f.Limit = 50
+	}
+	want := f.Limit
+	f.Limit++ // one more tells whether there is a next page
+	ps, err := s.store.FindProfiles(ctx, f)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(ps) <= want {
+		return ps, nil, nil
+	}
+	ps = ps[:want]
+	next := ps[want-1].ID
+	return ps, &next, nil
+}
+
+// CanEdit reports whether the actor may change user id's profile: their own,
+// or anyone's for an admin.
+func (s *Service) CanEdit(a Actor, id int64) error {
+	if a.UserID == id || a.Admin {
+		return nil
+	}
+	return apperr.Forbidden("forbidden", "you can only change your own profile")
+}
+
+// UpdateProfile merges the patch into user id's profile.
+func (s *Service) UpdateProfile(ctx context.Context, a Actor, id int64, p ProfilePatch) (Profile, error) {
+	if err := s.CanEdit(a, id); err != nil {
+		return Profile{}, err
+	}
+	p = p.Normalize()
+	if err := p.Validate(); err != nil {
+		return Profile{}, err
+	}
+	if a.UserID == id {
+		if err := s.EnsureProfile(ctx, a); err != nil {
+			return Profile{}, err
+		}
+	}
+	if p.Empty() {
+		return s.store.Profile(ctx, id)
+	}
+	return s.store.UpdateProfile(ctx, id, p, s.now())
+}
+
+// SetAvatar checks the uploaded bytes and makes them user id's avatar.
+func (s *Service) SetAvatar(ctx context.Context, a Actor, id int64, data []byte) (Profile, error) {
+	if err := s.CanEdit(a, id); err != nil {
+		return Profile{}, err
+	}
+	img, err := avatar.Inspect(data)
+	if err != nil {
+		return Profile{}, err
+	}
+	if a.UserID == id {
+		if err := s.EnsureProfile(ctx, a); err != nil {
+			return Profile{}, err
+		}
+	}
+	return s.store.SetAvatar(ctx, Avatar{UserID: id, ContentType: img.ContentType, Data: img.Data, Hash: img.Hash, UpdatedAt: s.now()})
+}
+
+// DeleteAvatar goes back to the default avatar.
+func (s *Service) DeleteAvatar(ctx context.Context, a Actor, id int64) (Profile, error) {
+	if err := s.CanEdit(a, id); err != nil {
+		return Profile{}, err
+	}
+	if a.UserID == id {
+		if err := s.EnsureProfile(ctx, a); err != nil {
+			return Profile{}, err
+		}
+	}
+	return s.store.DeleteAvatar(ctx, id, s.now())
+}
+
+// AvatarImage is the picture to show for user id: the uploaded one, else the
+// generated default. A user without a profile gets a default too (a "?" on
+// their colour), so an <img> never breaks.
+func (s *Service) AvatarImage(ctx context.Context, id int64) (avatar.Image, error) {
+	a, err := s.store.Avatar(ctx, id)
+	if err == nil {
+		return avatar.Image{ContentType: a.ContentType, Data: a.Data, Hash: a.Hash}, nil
+	}
+	if !isNotFound(err) {
+		return avatar.Image{}, err
+	}
+	p, err := s.store.Profile(ctx, id)
+	if isNotFound(err) {
+		return avatar.Default(id, "?"), nil
+	}
+	if err != nil {
+		return avatar.Image{}, err
+	}
+	return p.DefaultAvatar(), nil
+}
+
+// Settings are the actor's settings, the defaults until they save some.
+func (s *Service) Settings(ctx context.Context, a Actor) (Settings, error) {
+	st, err := s.store.Settings(ctx, a.UserID)
+	if isNotFound(err) {
+		return DefaultSettings(a.UserID), nil
+	}
+	return st, err
+}
+
+// UpdateSettings merges the patch into the actor's settings.
+func (s *Service) UpdateSettings(ctx context.Context, a Actor, p SettingsPatch) (Settings, error) {
+	if err := p.Validate(); err != nil {
+		return Settings{}, err
+	}
+	if p.Empty() {
+		return s.Settings(ctx, a)
+	}
+	if err := s.EnsureProfile(ctx, a); err != nil {
+		return Settings{}, err
+	}
+	return s.store.UpdateSettings(ctx, a.UserID, p, DefaultSettings(a.UserID), s.now())
+}
+
+// Stats asks chat-service for user id's stats. It never fails: when
+// chat-service is down, slow or confused the answer is zeros marked
+// Degraded, so a profile card still renders.
+func (s *Service) Stats(ctx context.Context, id int64, authorization string) Stats {
+	st, err := s.stats.UserStats(ctx, id, authorization)
+	if err != nil {
+		s.onDegraded()
+		s.log.WarnContext(ctx, "chat-service stats unavailable; answering degraded", "user_id", id, "error", err)
+		return Stats{UserID: id, Degraded: true}
+	}
+	st.UserID = id
+	st.Degraded = false
+	return st
+}
+
+func isNotFound(err error) bool {
+	var e *apperr.Error
+	return errors.As(err, &e) && e.Kind == apperr.KindNotFound
+}
