@@ -1,0 +1,164 @@
+// Package app wires user-service together. Run is the whole program; main
+// calls it with the process's arguments and environment, tests call it with
+// their own.
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/parleychat/parley/platform/authn"
+	"github.com/parleychat/parley/platform/config"
+	"github.com/parleychat/parley/platform/health"
+	"github.com/parleychat/parley/platform/httpx"
+	"github.com/parleychat/parley/platform/logx"
+	"github.com/parleychat/parley/platform/serve"
+	"github.com/parleychat/parley/platform/sqldb"
+
+	"github.com/parleychat/parley/user-service/internal/chatstats"
+	"github.com/parleychat/parley/user-service/internal/httpapi"
+	"github.com/parleychat/parley/user-service/internal/profile"
+	"github.com/parleychat/parley/user-service/internal/store/sqlite"
+)
+
+// Version is set at build time with -ldflags "-X .../app.Version=...".
+var Version = "dev"
+
+const (
+	service     = "user-service"
+	defaultPort = 5002
+	// maxStatsTimeout keeps a stats call well inside the gateway's own
+	// upstream timeout, so a slow chat-service degrades the answer instead
+	// of failing it.
+	maxStatsTimeout = 30 * time.Second
+)
+
+// settings is user-service's configuration (DESIGN §2 and §5).
+type settings struct {
+	config.Common
+	DB             sqldb.Target
+	ChatServiceURL string
+	JWKSURL        string
+	StatsTimeout   time.Duration
+	TrustedProxies []string
+}
+
+func readSettings(getenv func(string) string) (settings, error) {
+	env := config.New(getenv)
+	s := settings{Common: env.ReadCommon(defaultPort)}
+	authURL := env.URL("AUTH_SERVICE_URL", "http://localhost:5001")
+	s.ChatServiceURL = env.URL("CHAT_SERVICE_URL", "http://localhost:5003")
+	s.JWKSURL = env.URL("JWKS_URL", authURL+"/.well-known/jwks.json")
+	s.StatsTimeout = env.Duration("STATS_TIMEOUT", 2*time.Second)
+	// Client addresses are only logged here; trusting the gateway's private
+	// networks makes the logs show the browser rather than the gateway.
+	s.TrustedProxies = env.List("TRUSTED_PROXIES", []string{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"})
+	if err := env.Err(); err != nil {
+		return s, err
+	}
+	if s.StatsTimeout > maxStatsTimeout {
+		return s, fmt.Errorf("config: STATS_TIMEOUT: must be at most %s (got %s)", maxStatsTimeout, s.StatsTimeout)
+	}
+	for _, p := range s.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil && net.ParseIP(p) == nil {
+			return s, fmt.Errorf("config: TRUSTED_PROXIES: %q is neither an IP address nor a CIDR", p)
+		}
+	}
+	db, err := sqldb.ParseURL(env.Raw("DATABASE_URL"), s.DataDir, "users.db")
+	if err != nil {
+		return s, err
+	}
+	if db.Dialect != sqldb.SQLite {
+		// The platform may speak PostgreSQL; this service's store/postgres is
+		// not written yet. Refuse rather than run SQLite SQL against it.
+		return s, fmt.Errorf("config: DATABASE_URL: user-service has no PostgreSQL store yet; use sqlite:// (the default)")
+	}
+	s.DB = db
+	return s, nil
+}
+
+// Run runs user-service until ctx ends. args[1] == "healthcheck" runs the
+// container health check instead.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if serve.IsHealthcheck(args) {
+		env := config.New(getenv)
+		port := env.Int("PORT", defaultPort, 1, 65535)
+		if err := env.Err(); err != nil {
+			return err
+		}
+		return serve.Healthcheck(ctx, port, stdout)
+	}
+	cfg, err := readSettings(getenv)
+	if err != nil {
+		return err
+	}
+	log := logx.New(stdout, service, cfg.LogLevel, cfg.LogFormat)
+
+	db, err := sqldb.Open(ctx, cfg.DB)
+	if err != nil {
+		return err
+	}
+	started := false
+	defer func() {
+		if !started {
+			_ = db.Close()
+		}
+	}()
+	if err := sqlite.Migrate(ctx, db); err != nil {
+		return fmt.Errorf("migrate %s: %w", db.Location, err)
+	}
+
+	// The verifier refreshes keys in the background until Run returns.
+	vctx, stopVerifier := context.WithCancel(ctx)
+	defer stopVerifier()
+	verifier, err := authn.NewJWKSVerifier(vctx, cfg.JWKSURL, authn.DefaultIssuer, authn.DefaultAudience)
+	if err != nil {
+		return fmt.Errorf("config: JWKS_URL: %w", err)
+	}
+
+	h := health.New(service, Version)
+	chat := chatstats.New(cfg.ChatServiceURL, cfg.StatsTimeout)
+	h.Add(health.Check{Name: "database", Critical: true, Fn: db.Check})
+	// Neither takes the service out of rotation: without chat-service only
+	// stats degrade, and keys are fetched again on the first unknown kid.
+	h.Add(health.Check{Name: "chat-service", Critical: false, Fn: chat.Check})
+	h.Add(health.Check{Name: "jwks", Critical: false, Fn: verifier.Check})
+
+	degraded := prometheus.NewCounter(prometheus.CounterOpts{
+		Name:        "user_stats_degraded_total",
+		Help:        "Stats answers served degraded because chat-service failed.",
+		ConstLabels: prometheus.Labels{"service": service},
+	})
+	h.Registry.MustRegister(degraded)
+
+	svc := profile.NewService(profile.Options{
+		Store:           sqlite.New(db),
+		Stats:           chat,
+		Logger:          log,
+		OnStatsDegraded: degraded.Inc,
+	})
+	engine := httpx.NewEngine(httpx.Options{
+		Service: service, Logger: log, Registry: h.Registry,
+		MaxBodyBytes: httpapi.MaxBody, TrustedProxies: cfg.TrustedProxies,
+	})
+	h.Register(engine)
+	httpapi.Routes(engine, httpapi.Deps{Service: svc, Verifier: verifier})
+
+	started = true
+	srv := serve.Server{
+		Addr:       net.JoinHostPort("", strconv.Itoa(cfg.Port)),
+		Handler:    engine,
+		Logger:     log,
+		Health:     h,
+		OnShutdown: []func(context.Context) error{func(context.Context) error { return db.Close() }},
+	}
+	log.Info("starting", "version", Version, "database", db.Location, "chat_service", cfg.ChatServiceURL, "jwks_url", cfg.JWKSURL)
+	return srv.Run(ctx)
+}

@@ -1,0 +1,11 @@
+// Command user-service serves Parley profiles, avatars, settings and the
+// stats view (DESIGN §5).
+package main
+
+import (
+	"github.com/parleychat/parley/platform/serve"
+
+	"github.com/parleychat/parley/user-service/app"
+)
+
+func main() { serve.Main(app.Run) }
