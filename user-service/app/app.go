@@ -126,10 +126,11 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	h := health.New(service, Version)
 	chat := chatstats.New(cfg.ChatServiceURL, cfg.StatsTimeout)
 	h.Add(health.Check{Name: "database", Critical: true, Fn: db.Check})
-	// Neither takes the service out of rotation: without chat-service only
-	// stats degrade, and keys are fetched again on the first unknown kid.
+	// Without chat-service only stats degrade: shown in /health, but it
+	// does not take the service out of rotation. There is deliberately no
+	// JWKS check: keys load lazily on the first unknown kid, so "no keys
+	// yet" right after a start is not a fault.
 	h.Add(health.Check{Name: "chat-service", Critical: false, Fn: chat.Check})
-	h.Add(health.Check{Name: "jwks", Critical: false, Fn: verifier.Check})
 
 	degraded := prometheus.NewCounter(prometheus.CounterOpts{
 		Name:        "user_stats_degraded_total",
