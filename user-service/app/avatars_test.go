@@ -119,7 +119,7 @@ func TestAvatarUploadRoundTrip(t *testing.T) {
 
 	// Deleting goes back to the default, and the URL changes again.
 	var p3 profileView
-	h.call(http.MethodDelete, "/profiles/9/avatar", tok, nil, http.StatusOK, &p3)
+	h.call(http.MethodDelete, "/profiles/me/avatar", tok, nil, http.StatusOK, &p3)
 	if p3.AvatarURL != before.AvatarURL {
 		t.Fatalf("after delete avatar_url = %q, want the default %q", p3.AvatarURL, before.AvatarURL)
 	}

@@ -195,6 +195,12 @@ func TestUpdateProfile(t *testing.T) {
 		t.Fatal("avatar_url did not change with the initial")
 	}
 
+	// "me" names the caller in every authenticated :id route.
+	h.call(http.MethodPut, "/profiles/me", tok, `{"status_text":"via me"}`, http.StatusOK, &p)
+	if p.ID != 5 || p.StatusText != "via me" {
+		t.Fatalf("PUT /profiles/me = %+v", p)
+	}
+
 	// An empty object changes nothing and answers the profile.
 	var same profileView
 	h.call(http.MethodPut, "/profiles/5", tok, `{}`, http.StatusOK, &same)

@@ -42,6 +42,13 @@ func TestStats(t *testing.T) {
 		t.Fatalf("chat-service saw %s auth=%q req_id=%q", r.URL.Path, r.Header.Get("Authorization"), r.Header.Get("X-Request-ID"))
 	}
 	wantError(t, h.request(http.MethodGet, "/stats/abc", tok, nil), http.StatusNotFound, "not_found")
+	wantError(t, h.request(http.MethodGet, "/stats/0", tok, nil), http.StatusNotFound, "not_found")
+
+	// "me" is the caller.
+	h.call(http.MethodGet, "/stats/me", h.token(7, "gil"), nil, http.StatusOK, &s)
+	if s.UserID != 7 || s.MessagesSent != 42 {
+		t.Fatalf("stats/me = %+v", s)
+	}
 }
 
 func TestStatsNeverActive(t *testing.T) {

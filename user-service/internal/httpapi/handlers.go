@@ -140,12 +140,21 @@ func getProfile(svc *profile.Service) gin.HandlerFunc {
 	}
 }
 
-// profileID reads the :id path parameter; an id that cannot exist names no
-// profile.
+// profileID reads the :id path parameter of an authenticated route: a user
+// id, or "me" for the caller. An id that cannot exist names no profile.
 func profileID(c *gin.Context) (int64, error) {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	return userID(c, "profile_not_found")
+}
+
+func userID(c *gin.Context, notFoundCode string) (int64, error) {
+	raw := c.Param("id")
+	if raw == "me" {
+		a, err := actor(c)
+		return a.UserID, err
+	}
+	id, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil || id <= 0 {
-		return 0, apperr.NotFound("profile_not_found", "no profile with id "+strconv.Quote(c.Param("id")))
+		return 0, apperr.NotFound(notFoundCode, "no user with id "+strconv.Quote(raw))
 	}
 	return id, nil
 }
@@ -400,7 +409,7 @@ func putSettings(svc *profile.Service) gin.HandlerFunc {
 // zeros and "degraded" is true.
 func getStats(svc *profile.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		id, err := httpx.ParamID(c, "id")
+		id, err := userID(c, "not_found")
 		if err != nil {
 			httpx.Error(c, err)
 			return
