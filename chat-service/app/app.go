@@ -1,0 +1,181 @@
+// Package app is chat-service's composition root: Run reads configuration,
+// opens the database and broker, and serves HTTP and WebSocket until its
+// context ends. Tests (and other modules' end-to-end tests) call Run directly.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/parleychat/parley/chat-service/internal/chat"
+	"github.com/parleychat/parley/chat-service/internal/httpapi"
+	"github.com/parleychat/parley/chat-service/internal/hub"
+	"github.com/parleychat/parley/chat-service/internal/store/sqlite"
+	"github.com/parleychat/parley/platform/authn"
+	"github.com/parleychat/parley/platform/broker"
+	"github.com/parleychat/parley/platform/config"
+	"github.com/parleychat/parley/platform/health"
+	"github.com/parleychat/parley/platform/httpx"
+	"github.com/parleychat/parley/platform/logx"
+	"github.com/parleychat/parley/platform/serve"
+	"github.com/parleychat/parley/platform/sqldb"
+)
+
+// Version is set at build time with -ldflags "-X .../app.Version=...".
+var Version = "dev"
+
+const service = "chat-service"
+
+// Config is chat-service's configuration (DESIGN §2 names plus its own).
+type Config struct {
+	config.Common
+	DatabaseURL    string
+	JWKSURL        string
+	NATSURL        string
+	AllowedOrigins []string
+	// SendRate/SendBurst: messages per user per second (SEND_RATE, SEND_BURST).
+	SendRate  float64
+	SendBurst int
+	// WebSocket tuning.
+	QueueSize   int
+	AuthTimeout time.Duration
+	PingPeriod  time.Duration
+	PongWait    time.Duration
+	// Presence across replicas.
+	PresenceHeartbeat time.Duration
+	PresenceTTL       time.Duration
+	// DrainDelay keeps /readyz failing before the listener closes.
+	DrainDelay time.Duration
+}
+
+// ReadConfig reads and checks the environment.
+func ReadConfig(env *config.Env) (Config, error) {
+	c := Config{Common: env.ReadCommon(5003)}
+	c.DatabaseURL = env.String("DATABASE_URL", "")
+	auth := env.URL("AUTH_SERVICE_URL", "http://localhost:5001")
+	c.JWKSURL = env.URL("JWKS_URL", auth+"/.well-known/jwks.json")
+	c.NATSURL = env.String("NATS_URL", "")
+	c.AllowedOrigins = env.List("ALLOWED_ORIGINS", []string{"http://localhost:8080"})
+	c.SendRate = env.Float("SEND_RATE", 10, 0.01, 1e6)
+	c.SendBurst = env.Int("SEND_BURST", 30, 1, 1_000_000)
+	c.QueueSize = env.Int("WS_QUEUE_SIZE", 256, 8, 1<<16)
+	c.AuthTimeout = env.Duration("WS_AUTH_TIMEOUT", 10*time.Second)
+	c.PingPeriod = env.Duration("WS_PING_PERIOD", 25*time.Second)
+	c.PongWait = env.Duration("WS_PONG_WAIT", 60*time.Second)
+	c.PresenceHeartbeat = env.Duration("PRESENCE_HEARTBEAT", 5*time.Second)
+	c.PresenceTTL = env.Duration("PRESENCE_TTL", 15*time.Second)
+	c.DrainDelay = env.Duration("SHUTDOWN_DRAIN_DELAY", 0)
+	if err := env.Err(); err != nil {
+		return Config{}, err
+	}
+	if c.PongWait <= c.PingPeriod {
+		return Config{}, errors.New("config: WS_PONG_WAIT: must be longer than WS_PING_PERIOD")
+	}
+	if c.PresenceTTL <= c.PresenceHeartbeat {
+		return Config{}, errors.New("config: PRESENCE_TTL: must be longer than PRESENCE_HEARTBEAT")
+	}
+	if c.NATSURL != "" && !strings.Contains(c.NATSURL, "://") {
+		return Config{}, fmt.Errorf("config: NATS_URL: must look like nats://host:4222 (got %q)", c.NATSURL)
+	}
+	return c, nil
+}
+
+// Run is the whole service: main calls it with the process's arguments and
+// environment; tests call it with their own.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	env := config.New(getenv)
+	if serve.IsHealthcheck(args) {
+		common := env.ReadCommon(5003)
+		if err := env.Err(); err != nil {
+			return err
+		}
+		return serve.Healthcheck(ctx, common.Port, stdout)
+	}
+	cfg, err := ReadConfig(env)
+	if err != nil {
+		return err
+	}
+	log := logx.New(stdout, service, cfg.LogLevel, cfg.LogFormat)
+
+	target, err := sqldb.ParseURL(cfg.DatabaseURL, cfg.DataDir, "chat.db")
+	if err != nil {
+		return err
+	}
+	store, db, err := sqlite.Open(ctx, target)
+	if err != nil {
+		return err
+	}
+	closeDB := func(context.Context) error { return db.Close() }
+
+	replica := hub.NewReplicaID()
+	var b broker.Broker = broker.NewMemory()
+	if cfg.NATSURL != "" {
+		nb, err := broker.NewNATS(cfg.NATSURL, service+"/"+replica)
+		if err != nil {
+			db.Close()
+			return fmt.Errorf("config: NATS_URL: %w", err)
+		}
+		b = nb
+	}
+
+	h := health.New(service, Version)
+	h.Add(health.Check{Name: "database", Critical: true, Fn: db.Check})
+	if cfg.NATSURL != "" {
+		h.Add(health.Check{Name: "broker", Critical: true, Fn: b.Check})
+	}
+	verifier, err := authn.NewJWKSVerifier(ctx, cfg.JWKSURL, authn.DefaultIssuer, authn.DefaultAudience)
+	if err != nil {
+		b.Close()
+		db.Close()
+		return err
+	}
+	// Keys are fetched on the first token; not having them yet is not a
+	// reason to take the replica out of rotation.
+	h.Add(health.Check{Name: "jwks", Critical: false, Fn: verifier.Check})
+
+	hb, err := hub.New(hub.Options{
+		Broker: b, Logger: log, ReplicaID: replica, Registry: h.Registry,
+		QueueSize: cfg.QueueSize, PingPeriod: cfg.PingPeriod,
+		PresenceHeartbeat: cfg.PresenceHeartbeat, PresenceTTL: cfg.PresenceTTL,
+	})
+	if err != nil {
+		b.Close()
+		db.Close()
+		return err
+	}
+	svc := chat.NewService(chat.Options{
+		Store: store, Publisher: hb, Presence: hb, Logger: log,
+		SendRate: cfg.SendRate, SendBurst: cfg.SendBurst,
+	})
+
+	engine := httpx.NewEngine(httpx.Options{Service: service, Logger: log, Registry: h.Registry, MaxBodyBytes: 256 << 10})
+	h.Register(engine)
+	httpapi.Routes(engine, httpapi.Deps{
+		Service: svc, Hub: hb, Verifier: verifier, Logger: log, AllowedOrigins: cfg.AllowedOrigins,
+		WS: httpapi.WSOptions{AuthTimeout: cfg.AuthTimeout, PongWait: cfg.PongWait},
+	})
+	log.Info("starting", "version", Version, "replica", replica, "database", db.Location, "broker", brokerName(cfg.NATSURL))
+
+	srv := serve.Server{
+		Addr: fmt.Sprintf(":%d", cfg.Port), Handler: engine, Logger: log, Health: h, DrainDelay: cfg.DrainDelay,
+		// Shutdown does not wait for hijacked WebSockets: close them (1012)
+		// first, then the broker, then the database.
+		OnShutdown: []func(context.Context) error{
+			hb.Close,
+			func(context.Context) error { return b.Close() },
+			closeDB,
+		},
+	}
+	return srv.Run(ctx)
+}
+
+func brokerName(natsURL string) string {
+	if natsURL == "" {
+		return "memory"
+	}
+	return "nats"
+}

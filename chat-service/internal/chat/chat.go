@@ -1,0 +1,237 @@
+// Package chat is the centre of chat-service: rooms, members, messages,
+// reactions and read markers, the rules about who may do what with them, and
+// the Store and Publisher interfaces that adapters (SQLite, the broker hub)
+// implement. It imports no transport or SQL package.
+package chat
+
+import (
+	"context"
+	"time"
+)
+
+// Room kinds.
+const (
+	KindPublic  = "public"
+	KindPrivate = "private"
+	KindDM      = "dm"
+)
+
+// Member roles.
+const (
+	RoleOwner  = "owner"
+	RoleMember = "member"
+)
+
+// Limits of user-supplied text, counted in Unicode code points.
+const (
+	MaxBodyRunes        = 4000
+	MaxRoomNameRunes    = 64
+	MaxDescriptionRunes = 500
+	MaxClientMsgIDLen   = 64
+	MaxUsernameRunes    = 64
+	// MaxDistinctReactions caps the different emoji on one message.
+	MaxDistinctReactions = 50
+	// MaxSearchRunes caps a search query.
+	MaxSearchRunes = 256
+)
+
+// Room is a conversation: a public or private channel, or a direct message
+// between two users.
+type Room struct {
+	ID          int64     `json:"id"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	Kind        string    `json:"kind"`
+	CreatedBy   int64     `json:"created_by"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	Archived    bool      `json:"archived"`
+	// LastSeq is the seq of the newest message (0 when empty).
+	LastSeq int64 `json:"last_seq"`
+	// IsDefault marks the General room every user joins on first sight.
+	IsDefault bool `json:"is_default"`
+}
+
+// Member is one user's membership of a room.
+type Member struct {
+	RoomID      int64     `json:"room_id"`
+	UserID      int64     `json:"user_id"`
+	Username    string    `json:"username"`
+	Role        string    `json:"role"`
+	LastReadSeq int64     `json:"last_read_seq"`
+	JoinedAt    time.Time `json:"joined_at"`
+	// Online is filled from presence by list endpoints.
+	Online bool `json:"online"`
+}
+
+// UserRef names a user.
+type UserRef struct {
+	UserID   int64  `json:"user_id"`
+	Username string `json:"username"`
+}
+
+// RoomView is a room as one user sees it in lists.
+type RoomView struct {
+	Room
+	MemberCount int64   `json:"member_count"`
+	IsMember    bool    `json:"is_member"`
+	Role        *string `json:"role"`
+	LastReadSeq int64   `json:"last_read_seq"`
+	// Unread counts messages after the caller's read marker that are not
+	// theirs and not deleted (0 for non-members).
+	Unread      int64    `json:"unread"`
+	LastMessage *Message `json:"last_message"`
+	// DMUser is the other user of a direct message, nil for channels.
+	DMUser *UserRef `json:"dm_user"`
+}
+
+// Message is one chat message. Deleted messages stay as tombstones with an
+// empty body.
+type Message struct {
+	ID          int64           `json:"id"`
+	RoomID      int64           `json:"room_id"`
+	Seq         int64           `json:"seq"`
+	UserID      int64           `json:"user_id"`
+	Username    string          `json:"username"`
+	Body        string          `json:"body"`
+	ClientMsgID *string         `json:"client_msg_id"`
+	CreatedAt   time.Time       `json:"created_at"`
+	EditedAt    *time.Time      `json:"edited_at"`
+	Deleted     bool            `json:"deleted"`
+	Reactions   []ReactionGroup `json:"reactions"`
+}
+
+// ReactionGroup is every reaction with one emoji on a message, in the order
+// users reacted.
+type ReactionGroup struct {
+	Emoji   string  `json:"emoji"`
+	Count   int     `json:"count"`
+	UserIDs []int64 `json:"user_ids"`
+}
+
+// SearchHit is a message found by search, with its room's name.
+type SearchHit struct {
+	Message
+	RoomName string `json:"room_name"`
+}
+
+// ReadState is a member's read marker after an update.
+type ReadState struct {
+	RoomID      int64 `json:"room_id"`
+	LastReadSeq int64 `json:"last_read_seq"`
+	Unread      int64 `json:"unread"`
+}
+
+// Stats is the activity summary user-service shows on profiles.
+type Stats struct {
+	UserID       int64      `json:"user_id"`
+	MessagesSent int64      `json:"messages_sent"`
+	RoomsCreated int64      `json:"rooms_created"`
+	RoomsJoined  int64      `json:"rooms_joined"`
+	LastActiveAt *time.Time `json:"last_active_at"`
+}
+
+// Actor is the authenticated user a request or frame speaks for.
+type Actor struct {
+	UserID   int64
+	Username string
+	Admin    bool
+}
+
+// RoomPatch names the room fields to change; nil fields stay.
+type RoomPatch struct {
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
+	Archived    *bool   `json:"archived"`
+}
+
+// NewRoom is a room to create.
+type NewRoom struct {
+	Name        string
+	Description string
+	Kind        string
+	CreatedBy   int64
+	CreatorName string
+	At          time.Time
+}
+
+// NewMessage is a message to store.
+type NewMessage struct {
+	RoomID      int64
+	UserID      int64
+	Username    string
+	Body        string
+	ClientMsgID string
+	At          time.Time
+}
+
+// MessageFilter selects a page of a room's history: messages with
+// AfterSeq < seq < BeforeSeq (0 = unbounded). With AfterSeq set the page is
+// the oldest Limit messages after it; otherwise the newest Limit.
+type MessageFilter struct {
+	RoomID    int64
+	BeforeSeq int64
+	AfterSeq  int64
+	Limit     int
+}
+
+// SearchFilter selects search results: an FTS5 expression over the rooms
+// UserID can read, newest first, ids below BeforeID when set.
+type SearchFilter struct {
+	UserID   int64
+	Match    string
+	RoomID   int64
+	BeforeID int64
+	Limit    int
+}
+
+// Store persists chat data. Implementations return *apperr.Error values for
+// missing rows (404) and conflicts (409) and wrap anything else.
+type Store interface {
+	// TouchUser records the user's current name; the first time a user is
+	// seen they join the default room, returned as joined.
+	TouchUser(ctx context.Context, u UserRef, at time.Time) (joined *Member, err error)
+	// Username is the last name seen for a user ("" when unknown).
+	Username(ctx context.Context, userID int64) (string, error)
+
+	CreateRoom(ctx context.Context, r NewRoom) (Room, error)
+	Room(ctx context.Context, id int64) (Room, error)
+	// RoomViews lists the rooms userID may see with id > afterID.
+	RoomViews(ctx context.Context, userID, afterID int64, limit int) ([]RoomView, error)
+	RoomView(ctx context.Context, roomID, userID int64) (RoomView, error)
+	UpdateRoom(ctx context.Context, id int64, p RoomPatch, at time.Time) (Room, error)
+	DeleteRoom(ctx context.Context, id int64) error
+	// OpenDM finds or creates the one DM room of a pair.
+	OpenDM(ctx context.Context, a, b UserRef, at time.Time) (room Room, created bool, err error)
+
+	// Member returns the membership or ok=false.
+	Member(ctx context.Context, roomID, userID int64) (m Member, ok bool, err error)
+	Members(ctx context.Context, roomID, afterUserID int64, limit int) ([]Member, error)
+	// AddMember inserts m unless present; it returns the stored member.
+	AddMember(ctx context.Context, m Member) (stored Member, created bool, err error)
+	// RemoveMember deletes the membership; when the last owner leaves, the
+	// longest-standing member becomes owner (promoted).
+	RemoveMember(ctx context.Context, roomID, userID int64) (removed bool, promoted *Member, err error)
+	MarkRead(ctx context.Context, roomID, userID, seq int64) (ReadState, error)
+
+	// CreateMessage allocates the room's next seq and stores the message,
+	// unless (UserID, ClientMsgID) exists: then it returns that message
+	// with created=false.
+	CreateMessage(ctx context.Context, m NewMessage) (msg Message, created bool, err error)
+	Message(ctx context.Context, id int64) (Message, error)
+	Messages(ctx context.Context, f MessageFilter) (msgs []Message, hasOlder bool, err error)
+	EditMessage(ctx context.Context, id int64, body string, at time.Time) (Message, error)
+	// DeleteMessage turns the message into a tombstone and drops its reactions.
+	DeleteMessage(ctx context.Context, id int64) (Message, error)
+	// AddReaction returns changed=false when the reaction was there.
+	AddReaction(ctx context.Context, messageID, userID int64, emoji string, at time.Time) (changed bool, err error)
+	RemoveReaction(ctx context.Context, messageID, userID int64, emoji string) (changed bool, err error)
+
+	Search(ctx context.Context, f SearchFilter) ([]SearchHit, error)
+	Stats(ctx context.Context, userID int64) (Stats, error)
+}
+
+// Presence answers who is online in a room across every replica.
+type Presence interface {
+	Online(roomID int64) []UserRef
+}

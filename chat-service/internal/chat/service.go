@@ -1,0 +1,697 @@
+package chat
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/parleychat/parley/platform/apperr"
+	"github.com/parleychat/parley/platform/ratelimit"
+)
+
+// Options configures a Service.
+type Options struct {
+	Store     Store
+	Publisher Publisher
+	Presence  Presence
+	Logger    *slog.Logger
+	Now       func() time.Time
+	// SendRate and SendBurst limit messages per user (HTTP and WebSocket
+	// together, per replica).
+	SendRate  float64
+	SendBurst int
+	// TypingInterval is the least time between two typing events of one
+	// user in one room; more frequent ones are dropped.
+	TypingInterval time.Duration
+}
+
+// Service holds every business rule of chat. Transports call it with the
+// Actor they authenticated.
+type Service struct {
+	store    Store
+	pub      Publisher
+	presence Presence
+	log      *slog.Logger
+	now      func() time.Time
+	send     *ratelimit.Keyed
+	typing   *ratelimit.Keyed
+
+	// seen caches the username last recorded per user id, so TouchUser
+	// writes only when a user is new or renamed.
+	seen sync.Map
+	// roomLocks order commit-then-publish of messages per room, so one
+	// replica publishes a room's messages in seq order.
+	roomLocks [64]sync.Mutex
+}
+
+// NewService builds a Service.
+func NewService(o Options) *Service {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.SendRate <= 0 {
+		o.SendRate = 10
+	}
+	if o.SendBurst <= 0 {
+		o.SendBurst = 30
+	}
+	if o.TypingInterval <= 0 {
+		o.TypingInterval = 2 * time.Second
+	}
+	return &Service{
+		store: o.Store, pub: o.Publisher, presence: o.Presence, log: o.Logger, now: o.Now,
+		send:   ratelimit.NewWithClock(o.SendRate, o.SendBurst, o.Now),
+		typing: ratelimit.NewWithClock(1/o.TypingInterval.Seconds(), 1, o.Now),
+	}
+}
+
+func (s *Service) at() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+// publish hands an event to the broker. A failure is logged, not returned:
+// the change is committed, and clients that missed the event catch up by
+// seq on resume or through HTTP history.
+func (s *Service) publish(ctx context.Context, e Event) {
+	if s.pub == nil {
+		return
+	}
+	if err := s.pub.Publish(ctx, e); err != nil {
+		s.log.WarnContext(ctx, "publish event", "type", e.Type, "room_id", e.RoomID, "error", err)
+	}
+}
+
+var (
+	errRoomNotFound    = apperr.NotFound("room_not_found", "room not found")
+	errMessageNotFound = apperr.NotFound("message_not_found", "message not found")
+	errNotMember       = apperr.Forbidden("not_member", "join the room first")
+	errArchived        = apperr.Conflict("room_archived", "the room is archived")
+	errDMFixed         = apperr.Forbidden("forbidden", "direct messages cannot be changed")
+)
+
+// SeeUser records the actor's username the first time it is seen (or when
+// it changed); a new user joins the default room.
+func (s *Service) SeeUser(ctx context.Context, a Actor) error {
+	if name, ok := s.seen.Load(a.UserID); ok && name.(string) == a.Username {
+		return nil
+	}
+	joined, err := s.store.TouchUser(ctx, UserRef{UserID: a.UserID, Username: a.Username}, s.at())
+	if err != nil {
+		return err
+	}
+	s.seen.Store(a.UserID, a.Username)
+	if joined != nil {
+		if room, err := s.store.Room(ctx, joined.RoomID); err == nil {
+			s.publish(ctx, Event{Type: EventMemberJoined, RoomID: room.ID,
+				Frame: MemberJoinedFrame{Type: EventMemberJoined, RoomID: room.ID, Member: *joined, Room: room}})
+		}
+	}
+	return nil
+}
+
+// access loads a room the actor may read: every public room, and private
+// rooms and DMs they belong to. Anything else is 404, never 403, so private
+// rooms do not leak. member is nil for non-members of public rooms.
+func (s *Service) access(ctx context.Context, a Actor, roomID int64) (Room, *Member, error) {
+	if roomID <= 0 {
+		return Room{}, nil, errRoomNotFound
+	}
+	room, err := s.store.Room(ctx, roomID)
+	if err != nil {
+		return Room{}, nil, err
+	}
+	m, ok, err := s.store.Member(ctx, roomID, a.UserID)
+	if err != nil {
+		return Room{}, nil, err
+	}
+	if !ok {
+		if room.Kind != KindPublic {
+			return Room{}, nil, errRoomNotFound
+		}
+		return room, nil, nil
+	}
+	return room, &m, nil
+}
+
+// ReadableRoom returns the room when the actor may read it (404 otherwise).
+func (s *Service) ReadableRoom(ctx context.Context, a Actor, roomID int64) (Room, error) {
+	room, _, err := s.access(ctx, a, roomID)
+	return room, err
+}
+
+func canModerate(a Actor, m *Member) bool {
+	return a.Admin || (m != nil && m.Role == RoleOwner)
+}
+
+// ListRooms pages through the rooms the actor may see, by id.
+func (s *Service) ListRooms(ctx context.Context, a Actor, afterID int64, limit int) ([]RoomView, *int64, error) {
+	rooms, err := s.store.RoomViews(ctx, a.UserID, afterID, limit+1)
+	if err != nil {
+		return nil, nil, err
+	}
+	var next *int64
+	if len(rooms) > limit {
+		rooms = rooms[:limit]
+		id := rooms[limit-1].ID
+		next = &id
+	}
+	return rooms, next, nil
+}
+
+// CreateRoom creates a public or private room owned by the actor.
+func (s *Service) CreateRoom(ctx context.Context, a Actor, name, description, kind string) (RoomView, error) {
+	name, err := CleanRoomName(name)
+	if err != nil {
+		return RoomView{}, err
+	}
+	description, err = CleanDescription(description)
+	if err != nil {
+		return RoomView{}, err
+	}
+	switch kind {
+	case "":
+		kind = KindPublic
+	case KindPublic, KindPrivate:
+	default:
+		return RoomView{}, apperr.Validation("invalid_kind", `kind must be "public" or "private"`)
+	}
+	room, err := s.store.CreateRoom(ctx, NewRoom{Name: name, Description: description, Kind: kind,
+		CreatedBy: a.UserID, CreatorName: a.Username, At: s.at()})
+	if err != nil {
+		return RoomView{}, err
+	}
+	return s.store.RoomView(ctx, room.ID, a.UserID)
+}
+
+// GetRoom is one room as the actor sees it.
+func (s *Service) GetRoom(ctx context.Context, a Actor, roomID int64) (RoomView, error) {
+	if _, _, err := s.access(ctx, a, roomID); err != nil {
+		return RoomView{}, err
+	}
+	return s.store.RoomView(ctx, roomID, a.UserID)
+}
+
+// UpdateRoom changes name, description or archived; owners and admins only.
+func (s *Service) UpdateRoom(ctx context.Context, a Actor, roomID int64, p RoomPatch) (RoomView, error) {
+	room, m, err := s.access(ctx, a, roomID)
+	if err != nil {
+		return RoomView{}, err
+	}
+	if room.Kind == KindDM {
+		return RoomView{}, errDMFixed
+	}
+	if !canModerate(a, m) {
+		return RoomView{}, apperr.Forbidden("forbidden", "only the room owner or an admin may change the room")
+	}
+	if p.Name != nil {
+		n, err := CleanRoomName(*p.Name)
+		if err != nil {
+			return RoomView{}, err
+		}
+		p.Name = &n
+	}
+	if p.Description != nil {
+		d, err := CleanDescription(*p.Description)
+		if err != nil {
+			return RoomView{}, err
+		}
+		p.Description = &d
+	}
+	if p.Archived != nil && *p.Archived && room.IsDefault {
+		return RoomView{}, apperr.Conflict("default_room", "the default room cannot be archived")
+	}
+	if p.Name != nil || p.Description != nil || p.Archived != nil {
+		room, err = s.store.UpdateRoom(ctx, roomID, p, s.at())
+		if err != nil {
+			return RoomView{}, err
+		}
+		s.publish(ctx, Event{Type: EventRoomUpdated, RoomID: roomID,
+			Frame: RoomUpdatedFrame{Type: EventRoomUpdated, Room: room}})
+	}
+	return s.store.RoomView(ctx, roomID, a.UserID)
+}
+
+// DeleteRoom deletes a room with its messages; owners and admins only.
+func (s *Service) DeleteRoom(ctx context.Context, a Actor, roomID int64) error {
+	room, m, err := s.access(ctx, a, roomID)
+	if err != nil {
+		return err
+	}
+	if room.Kind == KindDM {
+		return errDMFixed
+	}
+	if !canModerate(a, m) {
+		return apperr.Forbidden("forbidden", "only the room owner or an admin may delete the room")
+	}
+	if room.IsDefault {
+		return apperr.Conflict("default_room", "the default room cannot be deleted")
+	}
+	if err := s.store.DeleteRoom(ctx, roomID); err != nil {
+		return err
+	}
+	s.publish(ctx, Event{Type: EventRoomUpdated, RoomID: roomID, DropRoom: true,
+		Frame: RoomUpdatedFrame{Type: EventRoomUpdated, Room: room, Deleted: true}})
+	return nil
+}
+
+// JoinRoom makes the actor a member of a public room. Joining a private
+// room one already belongs to is a no-op; otherwise private rooms are 404.
+func (s *Service) JoinRoom(ctx context.Context, a Actor, roomID int64) (RoomView, error) {
+	room, m, err := s.access(ctx, a, roomID)
+	if err != nil {
+		return RoomView{}, err
+	}
+	if m == nil {
+		if room.Archived {
+			return RoomView{}, errArchived
+		}
+		stored, created, err := s.store.AddMember(ctx, Member{RoomID: roomID, UserID: a.UserID, Username: a.Username,
+			Role: RoleMember, JoinedAt: s.at()})
+		if err != nil {
+			return RoomView{}, err
+		}
+		if created {
+			s.publish(ctx, Event{Type: EventMemberJoined, RoomID: roomID,
+				Frame: MemberJoinedFrame{Type: EventMemberJoined, RoomID: roomID, Member: stored, Room: room}})
+		}
+	}
+	return s.store.RoomView(ctx, roomID, a.UserID)
+}
+
+// LeaveRoom removes the actor from a room. Leaving a public room one is not
+// in is a no-op; DMs cannot be left.
+func (s *Service) LeaveRoom(ctx context.Context, a Actor, roomID int64) error {
+	room, m, err := s.access(ctx, a, roomID)
+	if err != nil {
+		return err
+	}
+	if room.Kind == KindDM {
+		return apperr.Forbidden("forbidden", "direct messages cannot be left")
+	}
+	if m == nil {
+		return nil
+	}
+	return s.removeMember(ctx, room, *m, nil)
+}
+
+func (s *Service) removeMember(ctx context.Context, room Room, m Member, by *int64) error {
+	removed, _, err := s.store.RemoveMember(ctx, room.ID, m.UserID)
+	if err != nil || !removed {
+		return err
+	}
+	e := Event{Type: EventMemberLeft, RoomID: room.ID, Users: []int64{m.UserID},
+		Frame: MemberLeftFrame{Type: EventMemberLeft, RoomID: room.ID, UserID: m.UserID, Username: m.Username, RemovedBy: by}}
+	if room.Kind != KindPublic {
+		e.RevokeUsers = []int64{m.UserID}
+	}
+	s.publish(ctx, e)
+	return nil
+}
+
+// ListMembers pages through a room's members by user id.
+func (s *Service) ListMembers(ctx context.Context, a Actor, roomID, afterUserID int64, limit int) ([]Member, *int64, error) {
+	if _, _, err := s.access(ctx, a, roomID); err != nil {
+		return nil, nil, err
+	}
+	ms, err := s.store.Members(ctx, roomID, afterUserID, limit+1)
+	if err != nil {
+		return nil, nil, err
+	}
+	var next *int64
+	if len(ms) > limit {
+		ms = ms[:limit]
+		id := ms[limit-1].UserID
+		next = &id
+	}
+	if s.presence != nil {
+		online := map[int64]bool{}
+		for _, u := range s.presence.Online(roomID) {
+			online[u.UserID] = true
+		}
+		for i := range ms {
+			ms[i].Online = online[ms[i].UserID]
+		}
+	}
+	return ms, next, nil
+}
+
+// AddMember adds a user to a room (an invite). Any member may invite. The
+// username comes from the request, else from the users chat-service has
+// seen, else stays empty until that user first connects.
+func (s *Service) AddMember(ctx context.Context, a Actor, roomID, userID int64, username string) (Member, bool, error) {
+	room, m, err := s.access(ctx, a, roomID)
+	if err != nil {
+		return Member{}, false, err
+	}
+	if room.Kind == KindDM {
+		return Member{}, false, errDMFixed
+	}
+	if m == nil && !a.Admin {
+		return Member{}, false, errNotMember
+	}
+	if room.Archived {
+		return Member{}, false, errArchived
+	}
+	if userID <= 0 {
+		return Member{}, false, apperr.Validation("invalid_user_id", "user_id must be a positive integer")
+	}
+	username, err = s.resolveUsername(ctx, userID, username)
+	if err != nil {
+		return Member{}, false, err
+	}
+	stored, created, err := s.store.AddMember(ctx, Member{RoomID: roomID, UserID: userID, Username: username,
+		Role: RoleMember, JoinedAt: s.at()})
+	if err != nil {
+		return Member{}, false, err
+	}
+	if created {
+		s.publish(ctx, Event{Type: EventMemberJoined, RoomID: roomID, Users: []int64{userID},
+			Frame: MemberJoinedFrame{Type: EventMemberJoined, RoomID: roomID, Member: stored, Room: room}})
+	}
+	return stored, created, nil
+}
+
+func (s *Service) resolveUsername(ctx context.Context, userID int64, given string) (string, error) {
+	given, err := CleanUsername(given)
+	if err != nil || given != "" {
+		return given, err
+	}
+	return s.store.Username(ctx, userID)
+}
+
+// RemoveMember removes userID from a room: the user themself (leave), or an
+// owner or admin (kick).
+func (s *Service) RemoveMember(ctx context.Context, a Actor, roomID, userID int64) error {
+	if userID == a.UserID {
+		return s.LeaveRoom(ctx, a, roomID)
+	}
+	room, m, err := s.access(ctx, a, roomID)
+	if err != nil {
+		return err
+	}
+	if room.Kind == KindDM {
+		return errDMFixed
+	}
+	if !canModerate(a, m) {
+		return apperr.Forbidden("forbidden", "only the room owner or an admin may remove members")
+	}
+	target, ok, err := s.store.Member(ctx, roomID, userID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return apperr.NotFound("member_not_found", "that user is not a member of the room")
+	}
+	by := a.UserID
+	return s.removeMember(ctx, room, target, &by)
+}
+
+// OpenDM returns the one DM room between the actor and userID, creating it
+// (created=true) the first time.
+func (s *Service) OpenDM(ctx context.Context, a Actor, userID int64, username string) (RoomView, bool, error) {
+	if userID <= 0 {
+		return RoomView{}, false, apperr.Validation("invalid_user_id", "user_id must be a positive integer")
+	}
+	if userID == a.UserID {
+		return RoomView{}, false, apperr.Validation("invalid_user_id", "you cannot open a direct message with yourself")
+	}
+	username, err := s.resolveUsername(ctx, userID, username)
+	if err != nil {
+		return RoomView{}, false, err
+	}
+	room, created, err := s.store.OpenDM(ctx, UserRef{UserID: a.UserID, Username: a.Username},
+		UserRef{UserID: userID, Username: username}, s.at())
+	if err != nil {
+		return RoomView{}, false, err
+	}
+	if created {
+		s.publish(ctx, Event{Type: EventMemberJoined, RoomID: room.ID, Users: []int64{userID, a.UserID},
+			Frame: MemberJoinedFrame{Type: EventMemberJoined, RoomID: room.ID, Room: room,
+				Member: Member{RoomID: room.ID, UserID: userID, Username: username, Role: RoleMember, JoinedAt: room.CreatedAt}}})
+	}
+	v, err := s.store.RoomView(ctx, room.ID, a.UserID)
+	return v, created, err
+}
+
+// ListMessages returns a page of history in ascending seq order and the
+// cursor (a before_seq) of the next older page, if any.
+func (s *Service) ListMessages(ctx context.Context, a Actor, f MessageFilter) ([]Message, *int64, error) {
+	if _, _, err := s.access(ctx, a, f.RoomID); err != nil {
+		return nil, nil, err
+	}
+	if f.BeforeSeq < 0 || f.AfterSeq < 0 {
+		return nil, nil, apperr.Invalid("invalid_query", "before_seq and after_seq must not be negative")
+	}
+	msgs, hasOlder, err := s.store.Messages(ctx, f)
+	if err != nil {
+		return nil, nil, err
+	}
+	var next *int64
+	if hasOlder && len(msgs) > 0 {
+		seq := msgs[0].Seq
+		next = &seq
+	}
+	return msgs, next, nil
+}
+
+// Replay returns up to limit messages after afterSeq for a WebSocket resume.
+func (s *Service) Replay(ctx context.Context, roomID, afterSeq int64, limit int) ([]Message, error) {
+	msgs, _, err := s.store.Messages(ctx, MessageFilter{RoomID: roomID, AfterSeq: afterSeq, Limit: limit})
+	return msgs, err
+}
+
+// SendMessage posts a message. It is idempotent on (actor, clientMsgID): a
+// retry returns the stored message with created=false and publishes nothing.
+func (s *Service) SendMessage(ctx context.Context, a Actor, roomID int64, body, clientMsgID string) (Message, bool, error) {
+	if err := ValidateBody(body); err != nil {
+		return Message{}, false, err
+	}
+	if err := ValidateClientMsgID(clientMsgID); err != nil {
+		return Message{}, false, err
+	}
+	if ok, wait := s.send.Allow(strconv.FormatInt(a.UserID, 10)); !ok {
+		return Message{}, false, apperr.RateLimited("too many messages; retry with the same client_msg_id", ratelimit.RetryAfterSeconds(wait))
+	}
+	room, m, err := s.access(ctx, a, roomID)
+	if err != nil {
+		return Message{}, false, err
+	}
+	if m == nil {
+		return Message{}, false, errNotMember
+	}
+	if room.Archived {
+		return Message{}, false, errArchived
+	}
+	lock := &s.roomLocks[uint64(roomID)%uint64(len(s.roomLocks))]
+	lock.Lock()
+	defer lock.Unlock()
+	msg, created, err := s.store.CreateMessage(ctx, NewMessage{RoomID: roomID, UserID: a.UserID, Username: a.Username,
+		Body: body, ClientMsgID: clientMsgID, At: s.at()})
+	if err != nil {
+		return Message{}, false, err
+	}
+	if !created && msg.RoomID != roomID {
+		return Message{}, false, apperr.Conflict("client_msg_id_reused", "client_msg_id was already used for a message in another room")
+	}
+	if created {
+		s.publish(ctx, Event{Type: EventMessage, RoomID: roomID, Seq: msg.Seq,
+			Frame: MessageFrame{Type: EventMessage, Message: msg}})
+	}
+	return msg, created, nil
+}
+
+// messageAccess loads a message and its room for the actor; messages of
+// rooms the actor cannot read are 404.
+func (s *Service) messageAccess(ctx context.Context, a Actor, messageID int64) (Message, Room, *Member, error) {
+	if messageID <= 0 {
+		return Message{}, Room{}, nil, errMessageNotFound
+	}
+	msg, err := s.store.Message(ctx, messageID)
+	if err != nil {
+		return Message{}, Room{}, nil, err
+	}
+	room, m, err := s.access(ctx, a, msg.RoomID)
+	if err != nil {
+		if e, ok := apperr.From(err); ok && e.Kind == apperr.KindNotFound {
+			return Message{}, Room{}, nil, errMessageNotFound
+		}
+		return Message{}, Room{}, nil, err
+	}
+	return msg, room, m, nil
+}
+
+// EditMessage replaces a message's body; the author only.
+func (s *Service) EditMessage(ctx context.Context, a Actor, messageID int64, body string) (Message, error) {
+	msg, room, _, err := s.messageAccess(ctx, a, messageID)
+	if err != nil {
+		return Message{}, err
+	}
+	if msg.UserID != a.UserID {
+		return Message{}, apperr.Forbidden("not_author", "only the author may edit a message")
+	}
+	if err := ValidateBody(body); err != nil {
+		return Message{}, err
+	}
+	if msg.Deleted {
+		return Message{}, apperr.Conflict("message_deleted", "the message was deleted")
+	}
+	if room.Archived {
+		return Message{}, errArchived
+	}
+	msg, err = s.store.EditMessage(ctx, messageID, body, s.at())
+	if err != nil {
+		return Message{}, err
+	}
+	s.publish(ctx, Event{Type: EventMessageUpdated, RoomID: msg.RoomID,
+		Frame: MessageFrame{Type: EventMessageUpdated, Message: msg}})
+	return msg, nil
+}
+
+// DeleteMessage tombstones a message: its author, the room owner or an
+// admin. Deleting a tombstone again returns it unchanged.
+func (s *Service) DeleteMessage(ctx context.Context, a Actor, messageID int64) (Message, error) {
+	msg, _, m, err := s.messageAccess(ctx, a, messageID)
+	if err != nil {
+		return Message{}, err
+	}
+	if msg.UserID != a.UserID && !canModerate(a, m) {
+		return Message{}, apperr.Forbidden("forbidden", "only the author, the room owner or an admin may delete a message")
+	}
+	if msg.Deleted {
+		return msg, nil
+	}
+	msg, err = s.store.DeleteMessage(ctx, messageID)
+	if err != nil {
+		return Message{}, err
+	}
+	s.publish(ctx, Event{Type: EventMessageDeleted, RoomID: msg.RoomID,
+		Frame: MessageDeletedFrame{Type: EventMessageDeleted, RoomID: msg.RoomID, MessageID: msg.ID, Seq: msg.Seq, Message: msg}})
+	return msg, nil
+}
+
+// React adds or removes the actor's reaction; members only.
+func (s *Service) React(ctx context.Context, a Actor, messageID int64, emoji string, add bool) (Message, error) {
+	if err := ValidateEmoji(emoji); err != nil {
+		return Message{}, err
+	}
+	msg, room, m, err := s.messageAccess(ctx, a, messageID)
+	if err != nil {
+		return Message{}, err
+	}
+	if m == nil {
+		return Message{}, errNotMember
+	}
+	if msg.Deleted {
+		return Message{}, apperr.Conflict("message_deleted", "the message was deleted")
+	}
+	if room.Archived {
+		return Message{}, errArchived
+	}
+	var changed bool
+	if add {
+		changed, err = s.store.AddReaction(ctx, messageID, a.UserID, emoji, s.at())
+	} else {
+		changed, err = s.store.RemoveReaction(ctx, messageID, a.UserID, emoji)
+	}
+	if err != nil {
+		return Message{}, err
+	}
+	if msg, err = s.store.Message(ctx, messageID); err != nil {
+		return Message{}, err
+	}
+	if changed {
+		s.publish(ctx, Event{Type: EventReaction, RoomID: msg.RoomID, Frame: ReactionFrame{Type: EventReaction,
+			RoomID: msg.RoomID, MessageID: msg.ID, Seq: msg.Seq, UserID: a.UserID, Username: a.Username,
+			Emoji: emoji, Added: add, Reactions: msg.Reactions}})
+	}
+	return msg, nil
+}
+
+// MarkRead moves the actor's read marker forward to seq (clamped to the
+// room's last seq; it never moves backwards).
+func (s *Service) MarkRead(ctx context.Context, a Actor, roomID, seq int64) (ReadState, error) {
+	if seq < 0 {
+		return ReadState{}, apperr.Validation("invalid_seq", "seq must not be negative")
+	}
+	_, m, err := s.access(ctx, a, roomID)
+	if err != nil {
+		return ReadState{}, err
+	}
+	if m == nil {
+		return ReadState{}, errNotMember
+	}
+	st, err := s.store.MarkRead(ctx, roomID, a.UserID, seq)
+	if err != nil {
+		return ReadState{}, err
+	}
+	if st.LastReadSeq != m.LastReadSeq {
+		s.publish(ctx, Event{Type: EventRead, Users: []int64{a.UserID},
+			Frame: ReadFrame{Type: EventRead, RoomID: roomID, LastReadSeq: st.LastReadSeq, Unread: st.Unread}})
+	}
+	return st, nil
+}
+
+// Typing announces that the actor is typing; members only, and at most one
+// event per TypingInterval (extra ones are dropped silently).
+func (s *Service) Typing(ctx context.Context, a Actor, roomID int64) error {
+	_, m, err := s.access(ctx, a, roomID)
+	if err != nil {
+		return err
+	}
+	if m == nil {
+		return errNotMember
+	}
+	if ok, _ := s.typing.Allow(strconv.FormatInt(a.UserID, 10) + ":" + strconv.FormatInt(roomID, 10)); !ok {
+		return nil
+	}
+	s.publish(ctx, Event{Type: EventTyping, RoomID: roomID, ExceptUser: a.UserID,
+		Frame: TypingFrame{Type: EventTyping, RoomID: roomID, UserID: a.UserID, Username: a.Username}})
+	return nil
+}
+
+// Online lists users with a live subscription to the room on any replica.
+func (s *Service) Online(ctx context.Context, a Actor, roomID int64) ([]UserRef, error) {
+	if _, _, err := s.access(ctx, a, roomID); err != nil {
+		return nil, err
+	}
+	if s.presence == nil {
+		return []UserRef{}, nil
+	}
+	return s.presence.Online(roomID), nil
+}
+
+// Search finds messages in the rooms the actor can read, newest first.
+func (s *Service) Search(ctx context.Context, a Actor, q string, roomID, beforeID int64, limit int) ([]SearchHit, *int64, error) {
+	match, err := FTSQuery(q)
+	if err != nil {
+		return nil, nil, err
+	}
+	if roomID != 0 {
+		if _, _, err := s.access(ctx, a, roomID); err != nil {
+			return nil, nil, err
+		}
+	}
+	hits, err := s.store.Search(ctx, SearchFilter{UserID: a.UserID, Match: match, RoomID: roomID, BeforeID: beforeID, Limit: limit + 1})
+	if err != nil {
+		return nil, nil, err
+	}
+	var next *int64
+	if len(hits) > limit {
+		hits = hits[:limit]
+		id := hits[limit-1].ID
+		next = &id
+	}
+	return hits, next, nil
+}
+
+// Stats summarises a user's chat activity. Users chat-service never saw get
+// zeros, not 404: it does not own the user list.
+func (s *Service) Stats(ctx context.Context, userID int64) (Stats, error) {
+	if userID <= 0 {
+		return Stats{}, apperr.NotFound("user_not_found", "user not found")
+	}
+	return s.store.Stats(ctx, userID)
+}

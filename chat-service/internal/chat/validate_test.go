@@ -1,0 +1,103 @@
+package chat
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestValidateEmoji(t *testing.T) {
+	cases := []struct {
+		in string
+		ok bool
+	}{
+		{"👍", true},
+		{"👍🏽", true},
+		{"❤️", true},
+		{"❤", true},
+		{"🇫🇷", true},
+		{"#️⃣", true},
+		{"1⃣", true},
+		{"👨‍👩‍👧", true},
+		{"🏳️‍🌈", true},
+		{"🏴󠁧󠁢󠁳󠁣󠁴󠁿", true},
+		{":tada:", true},
+		{":+1:", true},
+		{":party_parrot-2:", true},
+		{"", false},
+		{"a", false},
+		{"1", false},
+		{"ok", false},
+		{"👍👍", false},
+		{"👍 ", false},
+		{"🇫", false},
+		{"\u200d👍", false},
+		{"👍\u200d", false},
+		{"::", false},
+		{":Tada:", false},
+		{":ta da:", false},
+		{"<script>", false},
+		{":" + strings.Repeat("a", 31) + ":", false},
+		{"🏽", false},
+	}
+	for _, c := range cases {
+		if err := ValidateEmoji(c.in); (err == nil) != c.ok {
+			t.Errorf("ValidateEmoji(%q) = %v, want ok=%v", c.in, err, c.ok)
+		}
+	}
+}
+
+func TestValidateBody(t *testing.T) {
+	cases := []struct {
+		in string
+		ok bool
+	}{
+		{"hi", true},
+		{" hi ", true},
+		{"", false},
+		{" \n\t ", false},
+		{strings.Repeat("é", MaxBodyRunes), true},
+		{strings.Repeat("é", MaxBodyRunes+1), false},
+		{strings.Repeat("😀", MaxBodyRunes), true},
+	}
+	for _, c := range cases {
+		if err := ValidateBody(c.in); (err == nil) != c.ok {
+			t.Errorf("ValidateBody(%d runes) = %v, want ok=%v", len([]rune(c.in)), err, c.ok)
+		}
+	}
+}
+
+func TestFTSQuery(t *testing.T) {
+	cases := map[string]string{
+		"hello":              `"hello"*`,
+		"hello world":        `"hello" "world"*`,
+		`say "hi" OR NOT x*`: `"say" """hi""" "OR" "NOT" "x*"*`,
+		"  a  ":              `"a"*`,
+	}
+	for in, want := range cases {
+		if got, err := FTSQuery(in); err != nil || got != want {
+			t.Errorf("FTSQuery(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := FTSQuery("   "); err == nil {
+		t.Error("blank query accepted")
+	}
+	if _, err := FTSQuery(strings.Repeat("a", MaxSearchRunes+1)); err == nil {
+		t.Error("long query accepted")
+	}
+}
+
+func TestCleanRoomName(t *testing.T) {
+	for in, ok := range map[string]bool{
+		"general":               true,
+		"  spaced  ":            true,
+		"":                      false,
+		"   ":                   false,
+		"a\nb":                  false,
+		strings.Repeat("x", 64): true,
+		strings.Repeat("x", 65): false,
+	} {
+		if _, err := CleanRoomName(in); (err == nil) != ok {
+			t.Errorf("CleanRoomName(%q) = %v, want ok=%v", in, err, ok)
+		}
+	}
+}

@@ -1,0 +1,61 @@
+// Package httpapi is chat-service's HTTP and WebSocket transport: routes,
+// request decoding and response shapes. Rules live in package chat.
+package httpapi
+
+import (
+	"log/slog"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/parleychat/parley/chat-service/internal/chat"
+	"github.com/parleychat/parley/chat-service/internal/hub"
+	"github.com/parleychat/parley/platform/authn"
+	"github.com/parleychat/parley/platform/httpx"
+)
+
+// Deps are what the handlers need.
+type Deps struct {
+	Service  *chat.Service
+	Hub      *hub.Hub
+	Verifier *authn.Verifier
+	Logger   *slog.Logger
+	// AllowedOrigins may open WebSockets from a browser ("*" allows any).
+	AllowedOrigins []string
+	WS             WSOptions
+}
+
+// Routes mounts every chat-service route on e. The gateway strips its
+// /api/chat prefix, so routes sit at the root.
+func Routes(e *gin.Engine, d Deps) {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	svc := d.Service
+
+	// The WebSocket authenticates with its first frame, not a header: a
+	// browser cannot set headers on a WebSocket handshake.
+	e.GET("/ws", newWSServer(d).handle)
+
+	api := e.Group("/", authn.Require(d.Verifier, httpx.Error), seeUser(svc, d.Logger))
+	api.GET("/rooms", listRooms(svc))
+	api.POST("/rooms", createRoom(svc))
+	api.GET("/rooms/:id", getRoom(svc))
+	api.PATCH("/rooms/:id", updateRoom(svc))
+	api.DELETE("/rooms/:id", deleteRoom(svc))
+	api.POST("/rooms/:id/join", joinRoom(svc))
+	api.POST("/rooms/:id/leave", leaveRoom(svc))
+	api.GET("/rooms/:id/members", listMembers(svc))
+	api.POST("/rooms/:id/members", addMember(svc))
+	api.DELETE("/rooms/:id/members/:uid", removeMember(svc))
+	api.GET("/rooms/:id/messages", listMessages(svc))
+	api.POST("/rooms/:id/messages", sendMessage(svc))
+	api.POST("/rooms/:id/read", markRead(svc))
+	api.GET("/rooms/:id/online", online(svc))
+	api.POST("/dms", openDM(svc))
+	api.PATCH("/messages/:id", editMessage(svc))
+	api.DELETE("/messages/:id", deleteMessage(svc))
+	api.POST("/messages/:id/reactions/:emoji", react(svc, true))
+	api.DELETE("/messages/:id/reactions/:emoji", react(svc, false))
+	api.GET("/search", search(svc))
+	api.GET("/users/:id/stats", userStats(svc))
+}

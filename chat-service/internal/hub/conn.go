@@ -1,0 +1,322 @@
+package hub
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Close codes (DESIGN §6).
+const (
+	CloseUnauthenticated = 4401
+	CloseForbidden       = 4403
+	CloseServiceRestart  = websocket.CloseServiceRestart // 1012
+	CloseTryAgainLater   = websocket.CloseTryAgainLater  // 1013, too slow
+	CloseMessageTooBig   = websocket.CloseMessageTooBig  // 1009
+)
+
+// ErrClosing is returned when a frame is queued on a connection that is
+// closing.
+var ErrClosing = errors.New("hub: connection closing")
+
+// textFrame encodes payload as one unmasked, unfragmented WebSocket text
+// frame (the server→client form), so one event is encoded once and the same
+// bytes are written to every connection.
+func textFrame(payload []byte) []byte {
+	var hdr [10]byte
+	hdr[0] = 0x80 | websocket.TextMessage // FIN + text
+	n, h := len(payload), 2
+	switch {
+	case n < 126:
+		hdr[1] = byte(n)
+	case n <= 0xffff:
+		hdr[1] = 126
+		binary.BigEndian.PutUint16(hdr[2:], uint16(n))
+		h = 4
+	default:
+		hdr[1] = 127
+		binary.BigEndian.PutUint64(hdr[2:], uint64(n))
+		h = 10
+	}
+	out := make([]byte, h+n)
+	copy(out, hdr[:h])
+	copy(out[h:], payload)
+	return out
+}
+
+// JSONFrame marshals v and encodes it as a text frame.
+func JSONFrame(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return textFrame(b), nil
+}
+
+// pending is a room event held back while its subscription replays history.
+type pending struct {
+	frame []byte
+	isMsg bool
+	seq   int64
+}
+
+type subState struct {
+	// replaying is true while history is read from the database; live
+	// events wait in buf.
+	replaying bool
+	buf       []pending
+	// replayedMax is the highest message seq sent from the database; live
+	// message events at or below it are duplicates and are skipped.
+	replayedMax int64
+}
+
+// Conn is one WebSocket connection. Only its writer goroutine writes data
+// frames; everyone else queues. The queue is bounded: a connection that
+// cannot keep up is closed with 1013 instead of slowing anybody down.
+type Conn struct {
+	hub *Hub
+	ws  *websocket.Conn
+	nc  net.Conn
+
+	// Ctx ends when the connection is finished.
+	Ctx    context.Context
+	cancel context.CancelFunc
+
+	mu         sync.Mutex
+	queue      [][]byte
+	queueBytes int
+	subs       map[int64]*subState
+	userID     int64
+	username   string
+	closing    bool
+	closeCode  int
+	closeText  string
+	finished   bool
+
+	wake       chan struct{}
+	drained    chan struct{}
+	writerDone chan struct{}
+}
+
+// WS is the underlying gorilla connection, for reading.
+func (c *Conn) WS() *websocket.Conn { return c.ws }
+
+// User is the authenticated user id (0 before auth).
+func (c *Conn) User() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.userID
+}
+
+// Closing reports whether a close was started.
+func (c *Conn) Closing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing
+}
+
+func (c *Conn) signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// pushLocked queues a frame without blocking; a full queue closes the
+// connection as too slow. c.mu must be held.
+func (c *Conn) pushLocked(frame []byte) bool {
+	if c.closing {
+		return false
+	}
+	if len(c.queue) >= c.hub.o.QueueSize || c.queueBytes+len(frame) > c.hub.o.QueueBytes {
+		c.hub.m.slow.Inc()
+		c.closeLocked(CloseTryAgainLater, "too slow")
+		return false
+	}
+	c.queue = append(c.queue, frame)
+	c.queueBytes += len(frame)
+	c.signal(c.wake)
+	return true
+}
+
+// Push queues a frame for this connection only.
+func (c *Conn) Push(frame []byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pushLocked(frame)
+}
+
+// PushJSON marshals v and queues it.
+func (c *Conn) PushJSON(v any) bool {
+	f, err := JSONFrame(v)
+	if err != nil {
+		return false
+	}
+	return c.Push(f)
+}
+
+// pushWait queues a frame, waiting for room in the queue (replays use it:
+// they come from the connection's own reader, never from the hub). A
+// consumer that makes no room within WriteWait is too slow.
+func (c *Conn) pushWait(ctx context.Context, frame []byte) error {
+	timer := time.NewTimer(c.hub.o.WriteWait)
+	defer timer.Stop()
+	for {
+		c.mu.Lock()
+		if c.closing {
+			c.mu.Unlock()
+			return ErrClosing
+		}
+		if len(c.queue) < c.hub.o.QueueSize && c.queueBytes+len(frame) <= c.hub.o.QueueBytes {
+			c.queue = append(c.queue, frame)
+			c.queueBytes += len(frame)
+			c.signal(c.wake)
+			c.mu.Unlock()
+			return nil
+		}
+		c.mu.Unlock()
+		select {
+		case <-c.drained:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+			c.hub.m.slow.Inc()
+			c.CloseWith(CloseTryAgainLater, "too slow")
+			return ErrClosing
+		}
+	}
+}
+
+// deliverRoom hands a room event to this connection's subscription.
+func (c *Conn) deliverRoom(room int64, isMsg bool, seq int64, frame []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.subs[room]
+	if s == nil || (isMsg && seq <= s.replayedMax) {
+		return
+	}
+	if s.replaying {
+		if len(s.buf) >= c.hub.o.ReplayBuffer {
+			c.hub.m.slow.Inc()
+			c.closeLocked(CloseTryAgainLater, "too slow")
+			return
+		}
+		s.buf = append(s.buf, pending{frame: frame, isMsg: isMsg, seq: seq})
+		return
+	}
+	c.pushLocked(frame)
+}
+
+// CloseWith starts closing: the writer sends what is queued (nothing when
+// the connection is too slow), then a close frame with code.
+func (c *Conn) CloseWith(code int, text string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closeLocked(code, text)
+}
+
+func (c *Conn) closeLocked(code int, text string) {
+	if c.closing {
+		return
+	}
+	c.closing, c.closeCode, c.closeText = true, code, text
+	if code == CloseTryAgainLater {
+		clear(c.queue)
+		c.queue, c.queueBytes = nil, 0
+	}
+	c.signal(c.wake)
+}
+
+// writeLoop is the connection's only writer of data frames. It writes every
+// queued frame in one writev, pings on a timer, and ends with the close
+// handshake.
+func (c *Conn) writeLoop() {
+	defer close(c.writerDone)
+	ping := time.NewTicker(c.hub.o.PingPeriod)
+	defer ping.Stop()
+	var batch [][]byte
+	for {
+		select {
+		case <-c.wake:
+		case <-ping.C:
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.hub.o.WriteWait)); err != nil {
+				c.abort()
+				return
+			}
+			continue
+		}
+		c.mu.Lock()
+		batch, c.queue = c.queue, batch[:0]
+		c.queueBytes = 0
+		closing, code, text := c.closing, c.closeCode, c.closeText
+		if cap(c.queue) > 64 {
+			c.queue = nil // let a burst's buffer go
+		}
+		c.mu.Unlock()
+		c.signal(c.drained)
+		if len(batch) > 0 {
+			// Writing the shared frame bytes straight to the socket batches
+			// many frames per syscall; gorilla's own writes (control frames)
+			// are whole frames too, and net.Conn serialises whole writes.
+			_ = c.nc.SetWriteDeadline(time.Now().Add(c.hub.o.WriteWait))
+			bufs := net.Buffers(batch)
+			_, err := bufs.WriteTo(c.nc)
+			c.hub.m.delivered.Add(float64(len(batch)))
+			clear(batch)
+			batch = batch[:0]
+			if err != nil {
+				c.abort()
+				return
+			}
+		}
+		if closing {
+			_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(c.hub.o.WriteWait))
+			// The reader ends on the peer's close reply, EOF, or this deadline.
+			_ = c.nc.SetReadDeadline(time.Now().Add(c.hub.o.CloseGrace))
+			return
+		}
+	}
+}
+
+// abort marks the connection closed after a write failure and unblocks the
+// reader.
+func (c *Conn) abort() {
+	c.mu.Lock()
+	c.closing = true
+	c.queue, c.queueBytes = nil, 0
+	c.mu.Unlock()
+	_ = c.nc.SetReadDeadline(time.Now())
+}
+
+// Finish is called once by the reader when it is done: it completes the
+// close, releases the socket and unregisters the connection.
+func (c *Conn) Finish(code int, text string) { c.finish(code, text, false) }
+
+// FinishDraining is Finish for a connection whose input is out of step (an
+// oversize frame was cut short): it reads and discards what the peer still
+// sends until it closes or CloseGrace passes, so closing the socket does not
+// reset it before the peer has read the close frame.
+func (c *Conn) FinishDraining(code int, text string) { c.finish(code, text, true) }
+
+func (c *Conn) finish(code int, text string, drain bool) {
+	c.CloseWith(code, text)
+	select {
+	case <-c.writerDone:
+	case <-time.After(c.hub.o.CloseGrace):
+	}
+	if drain {
+		_ = c.nc.SetReadDeadline(time.Now().Add(c.hub.o.CloseGrace))
+		_, _ = io.Copy(io.Discard, c.nc)
+	}
+	_ = c.nc.Close()
+	<-c.writerDone
+	c.cancel()
+	c.hub.unregister(c)
+}

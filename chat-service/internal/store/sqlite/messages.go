@@ -1,0 +1,335 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/parleychat/parley/chat-service/internal/chat"
+	"github.com/parleychat/parley/platform/apperr"
+)
+
+var errMessageNotFound = apperr.NotFound("message_not_found", "message not found")
+
+const messageColumns = `m.id, m.room_id, m.seq, m.user_id, m.username, m.body, m.client_msg_id, m.created_at, m.edited_at, m.deleted`
+
+func scanMessage(row scanner, extra ...any) (chat.Message, error) {
+	var (
+		m       chat.Message
+		cmid    sql.NullString
+		created string
+		edited  sql.NullString
+	)
+	dest := append([]any{&m.ID, &m.RoomID, &m.Seq, &m.UserID, &m.Username, &m.Body, &cmid, &created, &edited, &m.Deleted}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return chat.Message{}, err
+	}
+	if cmid.Valid {
+		v := cmid.String
+		m.ClientMsgID = &v
+	}
+	m.CreatedAt = parseTime(created)
+	if edited.Valid {
+		t := parseTime(edited.String)
+		m.EditedAt = &t
+	}
+	m.Reactions = []chat.ReactionGroup{}
+	return m, nil
+}
+
+func collectMessages(rows *sql.Rows) ([]chat.Message, error) {
+	defer rows.Close()
+	out := []chat.Message{}
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// attachReactions loads the reactions of msgs in one query, grouped by
+// emoji in the order they were first used.
+func (s *Store) attachReactions(ctx context.Context, q querier, msgs []chat.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(msgs))
+	idx := make(map[int64]int, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+		idx[m.ID] = i
+	}
+	rows, err := q.QueryContext(ctx, `SELECT message_id, emoji, user_id FROM reactions
+		WHERE message_id IN (`+placeholders(len(ids))+`) ORDER BY message_id, id`, int64Args(ids)...)
+	if err != nil {
+		return wrap("load reactions", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			msgID, userID int64
+			emoji         string
+		)
+		if err := rows.Scan(&msgID, &emoji, &userID); err != nil {
+			return wrap("load reactions", err)
+		}
+		m := &msgs[idx[msgID]]
+		found := false
+		for g := range m.Reactions {
+			if m.Reactions[g].Emoji == emoji {
+				m.Reactions[g].Count++
+				m.Reactions[g].UserIDs = append(m.Reactions[g].UserIDs, userID)
+				found = true
+				break
+			}
+		}
+		if !found {
+			m.Reactions = append(m.Reactions, chat.ReactionGroup{Emoji: emoji, Count: 1, UserIDs: []int64{userID}})
+		}
+	}
+	return wrap("load reactions", rows.Err())
+}
+
+func (s *Store) getMessage(ctx context.Context, q querier, id int64) (chat.Message, error) {
+	m, err := scanMessage(q.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages m WHERE m.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return chat.Message{}, errMessageNotFound
+	}
+	if err != nil {
+		return chat.Message{}, wrap("get message", err)
+	}
+	msgs := []chat.Message{m}
+	if err := s.attachReactions(ctx, q, msgs); err != nil {
+		return chat.Message{}, err
+	}
+	return msgs[0], nil
+}
+
+// Message loads one message with its reactions.
+func (s *Store) Message(ctx context.Context, id int64) (chat.Message, error) {
+	return s.getMessage(ctx, s.db, id)
+}
+
+// CreateMessage allocates the next seq of the room and inserts the message
+// in one BEGIN IMMEDIATE transaction: the write lock is held from the seq
+// bump to the commit, so seqs are gap-free and increasing however many
+// processes or handles share the file, and a failed insert rolls the bump
+// back. The (user, client_msg_id) lookup runs under the same lock, so a
+// retry racing the original still finds it.
+func (s *Store) CreateMessage(ctx context.Context, nm chat.NewMessage) (chat.Message, bool, error) {
+	var (
+		msg     chat.Message
+		created bool
+	)
+	var cmid any
+	if nm.ClientMsgID != "" {
+		cmid = nm.ClientMsgID
+	}
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		if cmid != nil {
+			var id int64
+			err := tx.QueryRowContext(ctx, `SELECT id FROM messages WHERE user_id = ? AND client_msg_id = ?`, nm.UserID, cmid).Scan(&id)
+			if err == nil {
+				msg, err = s.getMessage(ctx, tx, id)
+				return err
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		var seq int64
+		err := tx.QueryRowContext(ctx, `UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq`, nm.RoomID).Scan(&seq)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errRoomNotFound
+		}
+		if err != nil {
+			return err
+		}
+		var id int64
+		err = tx.QueryRowContext(ctx, `INSERT INTO messages (room_id, seq, user_id, username, body, client_msg_id, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			nm.RoomID, seq, nm.UserID, nm.Username, nm.Body, cmid, fmtTime(nm.At)).Scan(&id)
+		if err != nil {
+			return err
+		}
+		created = true
+		msg = chat.Message{ID: id, RoomID: nm.RoomID, Seq: seq, UserID: nm.UserID, Username: nm.Username, Body: nm.Body,
+			CreatedAt: nm.At.UTC(), Reactions: []chat.ReactionGroup{}}
+		if cmid != nil {
+			v := nm.ClientMsgID
+			msg.ClientMsgID = &v
+		}
+		return nil
+	})
+	return msg, created, wrap("create message", err)
+}
+
+// Messages returns a page of a room's history in ascending seq order, and
+// whether older messages exist before the page.
+func (s *Store) Messages(ctx context.Context, f chat.MessageFilter) ([]chat.Message, bool, error) {
+	where := `m.room_id = ?`
+	args := []any{f.RoomID}
+	if f.AfterSeq > 0 {
+		where += ` AND m.seq > ?`
+		args = append(args, f.AfterSeq)
+	}
+	if f.BeforeSeq > 0 {
+		where += ` AND m.seq < ?`
+		args = append(args, f.BeforeSeq)
+	}
+	order := `DESC`
+	if f.AfterSeq > 0 {
+		order = `ASC`
+	}
+	args = append(args, f.Limit)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+messageColumns+` FROM messages m WHERE `+where+` ORDER BY m.seq `+order+` LIMIT ?`, args...)
+	if err != nil {
+		return nil, false, wrap("list messages", err)
+	}
+	msgs, err := collectMessages(rows)
+	if err != nil {
+		return nil, false, wrap("list messages", err)
+	}
+	if order == `DESC` {
+		for i, j := 0, len(msgs)-1; i < j; i, j = i+1, j-1 {
+			msgs[i], msgs[j] = msgs[j], msgs[i]
+		}
+	}
+	if err := s.attachReactions(ctx, s.db, msgs); err != nil {
+		return nil, false, err
+	}
+	hasOlder := false
+	if len(msgs) > 0 {
+		err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM messages WHERE room_id = ? AND seq < ?)`,
+			f.RoomID, msgs[0].Seq).Scan(&hasOlder)
+		if err != nil {
+			return nil, false, wrap("list messages", err)
+		}
+	}
+	return msgs, hasOlder, nil
+}
+
+// EditMessage replaces a body and stamps edited_at.
+func (s *Store) EditMessage(ctx context.Context, id int64, body string, at time.Time) (chat.Message, error) {
+	var msg chat.Message
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE messages SET body = ?, edited_at = ? WHERE id = ? AND deleted = 0`, body, fmtTime(at), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errMessageNotFound
+		}
+		msg, err = s.getMessage(ctx, tx, id)
+		return err
+	})
+	return msg, wrap("edit message", err)
+}
+
+// DeleteMessage empties the body, marks the tombstone and drops reactions.
+func (s *Store) DeleteMessage(ctx context.Context, id int64) (chat.Message, error) {
+	var msg chat.Message
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE messages SET body = '', deleted = 1 WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errMessageNotFound
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM reactions WHERE message_id = ?`, id); err != nil {
+			return err
+		}
+		msg, err = s.getMessage(ctx, tx, id)
+		return err
+	})
+	return msg, wrap("delete message", err)
+}
+
+// AddReaction adds one user's reaction, refusing a new emoji past
+// MaxDistinctReactions.
+func (s *Store) AddReaction(ctx context.Context, messageID, userID int64, emoji string, at time.Time) (bool, error) {
+	var changed bool
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var exists, distinct int
+		err := tx.QueryRowContext(ctx, `SELECT
+			EXISTS (SELECT 1 FROM reactions WHERE message_id = ?1 AND emoji = ?2),
+			(SELECT COUNT(DISTINCT emoji) FROM reactions WHERE message_id = ?1)`, messageID, emoji).Scan(&exists, &distinct)
+		if err != nil {
+			return err
+		}
+		if exists == 0 && distinct >= chat.MaxDistinctReactions {
+			return apperr.Conflict("too_many_reactions", "this message has the most different reactions allowed")
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO reactions (message_id, user_id, emoji, created_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT DO NOTHING`, messageID, userID, emoji, fmtTime(at))
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		changed = n == 1
+		return nil
+	})
+	return changed, wrap("add reaction", err)
+}
+
+// RemoveReaction removes one user's reaction.
+func (s *Store) RemoveReaction(ctx context.Context, messageID, userID int64, emoji string) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM reactions WHERE message_id = ? AND user_id = ? AND emoji = ?`, messageID, userID, emoji)
+	if err != nil {
+		return false, wrap("remove reaction", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// Search runs an FTS5 expression over the rooms the user can read.
+func (s *Store) Search(ctx context.Context, f chat.SearchFilter) ([]chat.SearchHit, error) {
+	where := `messages_fts MATCH ? AND m.deleted = 0 AND (r.kind = 'public' OR mm.user_id IS NOT NULL)`
+	args := []any{f.UserID, f.Match}
+	if f.RoomID > 0 {
+		where += ` AND m.room_id = ?`
+		args = append(args, f.RoomID)
+	}
+	if f.BeforeID > 0 {
+		where += ` AND m.id < ?`
+		args = append(args, f.BeforeID)
+	}
+	args = append(args, f.Limit)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+messageColumns+`, r.name FROM messages_fts
+		JOIN messages m ON m.id = messages_fts.rowid
+		JOIN rooms r ON r.id = m.room_id
+		LEFT JOIN members mm ON mm.room_id = m.room_id AND mm.user_id = ?
+		WHERE `+where+` ORDER BY m.id DESC LIMIT ?`, args...)
+	if err != nil {
+		return nil, wrap("search", err)
+	}
+	defer rows.Close()
+	hits := []chat.SearchHit{}
+	for rows.Next() {
+		var roomName string
+		m, err := scanMessage(rows, &roomName)
+		if err != nil {
+			return nil, wrap("search", err)
+		}
+		hits = append(hits, chat.SearchHit{Message: m, RoomName: roomName})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("search", err)
+	}
+	msgs := make([]chat.Message, len(hits))
+	for i := range hits {
+		msgs[i] = hits[i].Message
+	}
+	if err := s.attachReactions(ctx, s.db, msgs); err != nil {
+		return nil, err
+	}
+	for i := range hits {
+		hits[i].Message = msgs[i]
+	}
+	return hits, nil
+}

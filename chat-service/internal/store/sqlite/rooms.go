@@ -1,0 +1,398 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/parleychat/parley/chat-service/internal/chat"
+	"github.com/parleychat/parley/platform/apperr"
+	"github.com/parleychat/parley/platform/sqldb"
+)
+
+var errRoomNotFound = apperr.NotFound("room_not_found", "room not found")
+
+const roomColumns = `r.id, r.name, r.description, r.kind, r.created_by, r.created_at, r.updated_at, r.archived, r.last_seq, r.is_default`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanRoom(row scanner, extra ...any) (chat.Room, error) {
+	var r chat.Room
+	var created, updated string
+	dest := append([]any{&r.ID, &r.Name, &r.Description, &r.Kind, &r.CreatedBy, &created, &updated, &r.Archived, &r.LastSeq, &r.IsDefault}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return chat.Room{}, err
+	}
+	r.CreatedAt, r.UpdatedAt = parseTime(created), parseTime(updated)
+	return r, nil
+}
+
+func getRoom(ctx context.Context, q querier, id int64) (chat.Room, error) {
+	r, err := scanRoom(q.QueryRowContext(ctx, `SELECT `+roomColumns+` FROM rooms r WHERE r.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return chat.Room{}, errRoomNotFound
+	}
+	return r, wrap("get room", err)
+}
+
+// Room loads one room.
+func (s *Store) Room(ctx context.Context, id int64) (chat.Room, error) { return getRoom(ctx, s.db, id) }
+
+// CreateRoom inserts a room and its owner in one transaction.
+func (s *Store) CreateRoom(ctx context.Context, nr chat.NewRoom) (chat.Room, error) {
+	var room chat.Room
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var id int64
+		err := tx.QueryRowContext(ctx, `INSERT INTO rooms (name, description, kind, created_by, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+			nr.Name, nr.Description, nr.Kind, nr.CreatedBy, fmtTime(nr.At), fmtTime(nr.At)).Scan(&id)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO members (room_id, user_id, username, role, joined_at) VALUES (?, ?, ?, 'owner', ?)`,
+			id, nr.CreatedBy, nr.CreatorName, fmtTime(nr.At)); err != nil {
+			return err
+		}
+		room, err = getRoom(ctx, tx, id)
+		return err
+	})
+	if sqldb.IsUniqueViolation(err) {
+		return chat.Room{}, apperr.Conflict("room_name_taken", "a public room with that name exists")
+	}
+	return room, wrap("create room", err)
+}
+
+// UpdateRoom applies a patch.
+func (s *Store) UpdateRoom(ctx context.Context, id int64, p chat.RoomPatch, at time.Time) (chat.Room, error) {
+	var room chat.Room
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var archived *int
+		if p.Archived != nil {
+			v := boolInt(*p.Archived)
+			archived = &v
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE rooms SET
+				name = COALESCE(?, name), description = COALESCE(?, description), archived = COALESCE(?, archived), updated_at = ?
+			WHERE id = ?`, p.Name, p.Description, archived, fmtTime(at), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errRoomNotFound
+		}
+		room, err = getRoom(ctx, tx, id)
+		return err
+	})
+	if sqldb.IsUniqueViolation(err) {
+		return chat.Room{}, apperr.Conflict("room_name_taken", "a public room with that name exists")
+	}
+	return room, wrap("update room", err)
+}
+
+// DeleteRoom removes a room and everything in it.
+func (s *Store) DeleteRoom(ctx context.Context, id int64) error {
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		for _, q := range []string{
+			`DELETE FROM reactions WHERE message_id IN (SELECT id FROM messages WHERE room_id = ?)`,
+			`DELETE FROM messages WHERE room_id = ?`,
+			`DELETE FROM members WHERE room_id = ?`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+				return err
+			}
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM rooms WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errRoomNotFound
+		}
+		return nil
+	})
+	return wrap("delete room", err)
+}
+
+// OpenDM finds or creates the DM room of a pair.
+func (s *Store) OpenDM(ctx context.Context, a, b chat.UserRef, at time.Time) (chat.Room, bool, error) {
+	lo, hi := a.UserID, b.UserID
+	if lo > hi {
+		lo, hi = hi, lo
+	}
+	key := strconv.FormatInt(lo, 10) + ":" + strconv.FormatInt(hi, 10)
+	var (
+		room    chat.Room
+		created bool
+	)
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var id int64
+		err := tx.QueryRowContext(ctx, `SELECT id FROM rooms WHERE dm_key = ?`, key).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			err = tx.QueryRowContext(ctx, `INSERT INTO rooms (name, description, kind, created_by, created_at, updated_at, dm_key)
+				VALUES ('', '', 'dm', ?, ?, ?, ?) RETURNING id`, a.UserID, fmtTime(at), fmtTime(at), key).Scan(&id)
+			if err != nil {
+				return err
+			}
+			for _, u := range []chat.UserRef{a, b} {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO members (room_id, user_id, username, role, joined_at) VALUES (?, ?, ?, 'member', ?)`,
+					id, u.UserID, u.Username, fmtTime(at)); err != nil {
+					return err
+				}
+			}
+			created = true
+		} else if err != nil {
+			return err
+		}
+		room, err = getRoom(ctx, tx, id)
+		return err
+	})
+	return room, created, wrap("open dm", err)
+}
+
+// roomViewSelect yields a room plus the viewer's membership, member count
+// and unread count; ?1 is the viewer.
+const roomViewSelect = `SELECT ` + roomColumns + `,
+	(SELECT COUNT(*) FROM members c WHERE c.room_id = r.id),
+	m.role, COALESCE(m.last_read_seq, 0),
+	CASE WHEN m.user_id IS NULL THEN 0 ELSE
+		(SELECT COUNT(*) FROM messages x WHERE x.room_id = r.id AND x.seq > m.last_read_seq AND x.user_id <> ?1 AND x.deleted = 0)
+	END
+	FROM rooms r LEFT JOIN members m ON m.room_id = r.id AND m.user_id = ?1`
+
+func scanRoomView(row scanner) (chat.RoomView, error) {
+	var v chat.RoomView
+	var role sql.NullString
+	room, err := scanRoom(row, &v.MemberCount, &role, &v.LastReadSeq, &v.Unread)
+	if err != nil {
+		return chat.RoomView{}, err
+	}
+	v.Room = room
+	if role.Valid {
+		r := role.String
+		v.Role, v.IsMember = &r, true
+	}
+	return v, nil
+}
+
+// RoomViews lists rooms the user may see, by id.
+func (s *Store) RoomViews(ctx context.Context, userID, afterID int64, limit int) ([]chat.RoomView, error) {
+	rows, err := s.db.QueryContext(ctx, roomViewSelect+`
+		WHERE (r.kind = 'public' OR m.user_id IS NOT NULL) AND r.id > ?2
+		ORDER BY r.id LIMIT ?3`, userID, afterID, limit)
+	if err != nil {
+		return nil, wrap("list rooms", err)
+	}
+	defer rows.Close()
+	views := []chat.RoomView{}
+	for rows.Next() {
+		v, err := scanRoomView(rows)
+		if err != nil {
+			return nil, wrap("list rooms", err)
+		}
+		views = append(views, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("list rooms", err)
+	}
+	return views, s.decorate(ctx, views, userID)
+}
+
+// RoomView is one room as userID sees it (visibility is the caller's job).
+func (s *Store) RoomView(ctx context.Context, roomID, userID int64) (chat.RoomView, error) {
+	v, err := scanRoomView(s.db.QueryRowContext(ctx, roomViewSelect+` WHERE r.id = ?2`, userID, roomID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return chat.RoomView{}, errRoomNotFound
+	}
+	if err != nil {
+		return chat.RoomView{}, wrap("get room view", err)
+	}
+	views := []chat.RoomView{v}
+	if err := s.decorate(ctx, views, userID); err != nil {
+		return chat.RoomView{}, err
+	}
+	return views[0], nil
+}
+
+// decorate fills last_message and, for DMs, the other user and a name.
+func (s *Store) decorate(ctx context.Context, views []chat.RoomView, userID int64) error {
+	if len(views) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(views))
+	byID := make(map[int64]*chat.RoomView, len(views))
+	var dms []int64
+	for i := range views {
+		ids[i] = views[i].ID
+		byID[views[i].ID] = &views[i]
+		if views[i].Kind == chat.KindDM {
+			dms = append(dms, views[i].ID)
+		}
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+messageColumns+` FROM rooms r
+		JOIN messages m ON m.id = (SELECT id FROM messages WHERE room_id = r.id AND deleted = 0 ORDER BY seq DESC LIMIT 1)
+		WHERE r.id IN (`+placeholders(len(ids))+`)`, int64Args(ids)...)
+	if err != nil {
+		return wrap("last messages", err)
+	}
+	msgs, err := collectMessages(rows)
+	if err != nil {
+		return wrap("last messages", err)
+	}
+	if err := s.attachReactions(ctx, s.db, msgs); err != nil {
+		return err
+	}
+	for i := range msgs {
+		byID[msgs[i].RoomID].LastMessage = &msgs[i]
+	}
+	if len(dms) == 0 {
+		return nil
+	}
+	args := append(int64Args(dms), userID)
+	rows, err = s.db.QueryContext(ctx, `SELECT room_id, user_id, username FROM members
+		WHERE room_id IN (`+placeholders(len(dms))+`) AND user_id <> ?`, args...)
+	if err != nil {
+		return wrap("dm users", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var roomID int64
+		var u chat.UserRef
+		if err := rows.Scan(&roomID, &u.UserID, &u.Username); err != nil {
+			return wrap("dm users", err)
+		}
+		v := byID[roomID]
+		v.DMUser = &u
+		v.Name = u.Username
+		if v.Name == "" {
+			v.Name = "user " + strconv.FormatInt(u.UserID, 10)
+		}
+	}
+	return wrap("dm users", rows.Err())
+}
+
+const memberColumns = `room_id, user_id, username, role, last_read_seq, joined_at`
+
+func scanMember(row scanner) (chat.Member, error) {
+	var m chat.Member
+	var joined string
+	if err := row.Scan(&m.RoomID, &m.UserID, &m.Username, &m.Role, &m.LastReadSeq, &joined); err != nil {
+		return chat.Member{}, err
+	}
+	m.JoinedAt = parseTime(joined)
+	return m, nil
+}
+
+// Member loads one membership.
+func (s *Store) Member(ctx context.Context, roomID, userID int64) (chat.Member, bool, error) {
+	m, err := scanMember(s.db.QueryRowContext(ctx, `SELECT `+memberColumns+` FROM members WHERE room_id = ? AND user_id = ?`, roomID, userID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return chat.Member{}, false, nil
+	}
+	if err != nil {
+		return chat.Member{}, false, wrap("get member", err)
+	}
+	return m, true, nil
+}
+
+// Members pages through a room's members by user id.
+func (s *Store) Members(ctx context.Context, roomID, afterUserID int64, limit int) ([]chat.Member, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+memberColumns+` FROM members
+		WHERE room_id = ? AND user_id > ? ORDER BY user_id LIMIT ?`, roomID, afterUserID, limit)
+	if err != nil {
+		return nil, wrap("list members", err)
+	}
+	defer rows.Close()
+	out := []chat.Member{}
+	for rows.Next() {
+		m, err := scanMember(rows)
+		if err != nil {
+			return nil, wrap("list members", err)
+		}
+		out = append(out, m)
+	}
+	return out, wrap("list members", rows.Err())
+}
+
+// AddMember inserts a membership unless present.
+func (s *Store) AddMember(ctx context.Context, m chat.Member) (chat.Member, bool, error) {
+	var (
+		stored  chat.Member
+		created bool
+	)
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO members (room_id, user_id, username, role, joined_at)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, m.RoomID, m.UserID, m.Username, m.Role, fmtTime(m.JoinedAt))
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		created = n == 1
+		stored, err = scanMember(tx.QueryRowContext(ctx, `SELECT `+memberColumns+` FROM members WHERE room_id = ? AND user_id = ?`, m.RoomID, m.UserID))
+		return err
+	})
+	if sqldb.IsForeignKeyViolation(err) {
+		return chat.Member{}, false, errRoomNotFound
+	}
+	return stored, created, wrap("add member", err)
+}
+
+// RemoveMember deletes a membership, promoting the longest-standing member
+// when the room's last owner leaves.
+func (s *Store) RemoveMember(ctx context.Context, roomID, userID int64) (bool, *chat.Member, error) {
+	var (
+		removed  bool
+		promoted *chat.Member
+	)
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var role string
+		err := tx.QueryRowContext(ctx, `DELETE FROM members WHERE room_id = ? AND user_id = ? RETURNING role`, roomID, userID).Scan(&role)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		removed = true
+		if role != chat.RoleOwner {
+			return nil
+		}
+		var owners int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM members WHERE room_id = ? AND role = 'owner'`, roomID).Scan(&owners); err != nil {
+			return err
+		}
+		if owners > 0 {
+			return nil
+		}
+		m, err := scanMember(tx.QueryRowContext(ctx, `UPDATE members SET role = 'owner'
+			WHERE room_id = ?1 AND user_id = (SELECT user_id FROM members WHERE room_id = ?1 ORDER BY joined_at, user_id LIMIT 1)
+			RETURNING `+memberColumns, roomID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		promoted = &m
+		return nil
+	})
+	return removed, promoted, wrap("remove member", err)
+}
+
+// MarkRead moves a read marker forward, clamped to the room's last seq.
+func (s *Store) MarkRead(ctx context.Context, roomID, userID, seq int64) (chat.ReadState, error) {
+	st := chat.ReadState{RoomID: roomID}
+	err := s.db.QueryRowContext(ctx, `UPDATE members
+		SET last_read_seq = MAX(last_read_seq, MIN(?1, (SELECT last_seq FROM rooms WHERE id = ?2)))
+		WHERE room_id = ?2 AND user_id = ?3 RETURNING last_read_seq`, seq, roomID, userID).Scan(&st.LastReadSeq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return chat.ReadState{}, apperr.Forbidden("not_member", "join the room first")
+	}
+	if err != nil {
+		return chat.ReadState{}, wrap("mark read", err)
+	}
+	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM messages WHERE room_id = ? AND seq > ? AND user_id <> ? AND deleted = 0`,
+		roomID, st.LastReadSeq, userID).Scan(&st.Unread)
+	return st, wrap("count unread", err)
+}
