@@ -1,0 +1,211 @@
+package deploy
+
+import (
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+// composeFile is the part of docker-compose.yml the tests check.
+type composeFile struct {
+	Services map[string]composeService `json:"services"`
+	Volumes  map[string]any            `json:"volumes"`
+}
+
+type composeService struct {
+	Image string `json:"image"`
+	Build *struct {
+		Context    string            `json:"context"`
+		Dockerfile string            `json:"dockerfile"`
+		Args       map[string]string `json:"args"`
+	} `json:"build"`
+	Environment map[string]string `json:"environment"`
+	Ports       []string          `json:"ports"`
+	Volumes     []string          `json:"volumes"`
+	Profiles    []string          `json:"profiles"`
+	Healthcheck *struct {
+		Test []string `json:"test"`
+	} `json:"healthcheck"`
+	DependsOn map[string]struct {
+		Condition string `json:"condition"`
+	} `json:"depends_on"`
+	ReadOnly bool     `json:"read_only"`
+	CapDrop  []string `json:"cap_drop"`
+	Command  []string `json:"command"`
+}
+
+func loadCompose(t testing.TB) *composeFile {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c composeFile
+	if err := yaml.Unmarshal(data, &c); err != nil {
+		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	return &c
+}
+
+var interpolation = regexp.MustCompile(`\$\{([A-Z_][A-Z0-9_]*)(?::?-([^}]*))?\}`)
+
+// expandDefaults resolves ${VAR:-default} the way compose does when VAR is unset.
+func expandDefaults(s string) string {
+	return interpolation.ReplaceAllString(s, "$2")
+}
+
+func TestComposeFile(t *testing.T) {
+	c := loadCompose(t)
+	names := []string{}
+	for n := range c.Services {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	want := []string{"api-gateway", "auth-service", "chat-service", "chat-service-2", "frontend", "nats", "user-service"}
+	if !slices.Equal(names, want) {
+		t.Fatalf("compose services %v, want %v", names, want)
+	}
+	published := map[string]string{"frontend": "8080:8080", "api-gateway": "5000:5000", "chat-service": "5003:5003", "chat-service-2": "5004:5003"}
+	volumes := map[string]string{"auth-service": "auth-data:/data", "user-service": "users-data:/data", "chat-service": "chat-data:/data", "chat-service-2": "chat-data:/data"}
+	for _, v := range []string{"auth-data", "users-data", "chat-data"} {
+		if _, ok := c.Volumes[v]; !ok {
+			t.Errorf("named volume %s is not declared", v)
+		}
+	}
+	env := func(svc string) map[string]string {
+		out := map[string]string{}
+		for k, v := range c.Services[svc].Environment {
+			out[k] = expandDefaults(v)
+		}
+		return out
+	}
+	for _, name := range names {
+		s := c.Services[name]
+		if name == "nats" {
+			if !slices.Equal(s.Profiles, []string{"scale"}) || !strings.HasPrefix(s.Image, "nats:") {
+				t.Errorf("nats: want an official nats image in the scale profile, got %q %v", s.Image, s.Profiles)
+			}
+			continue
+		}
+		svcName := strings.TrimSuffix(name, "-2")
+		spec, _ := serviceByName(svcName)
+		if img := "parley/" + svcName + ":${TAG:-latest}"; s.Image != img {
+			t.Errorf("%s: image %q, want %q", name, s.Image, img)
+		}
+		if name == svcName {
+			if s.Build == nil || s.Build.Context != "." || s.Build.Dockerfile != svcName+"/Dockerfile" {
+				t.Errorf("%s: build should be context . with dockerfile %s/Dockerfile", name, svcName)
+			} else if s.Build.Args["GO_IMAGE"] == "" {
+				t.Errorf("%s: build args should pass GO_IMAGE through", name)
+			}
+			if len(s.Profiles) > 0 {
+				t.Errorf("%s: the five services run without a profile", name)
+			}
+		} else if !slices.Equal(s.Profiles, []string{"scale"}) {
+			t.Errorf("%s: should be in the scale profile only", name)
+		}
+		if s.Healthcheck == nil || !slices.Equal(s.Healthcheck.Test, []string{"CMD", "/app", "healthcheck"}) {
+			t.Errorf("%s: healthcheck should run [/app healthcheck]", name)
+		}
+		if !s.ReadOnly || !slices.Equal(s.CapDrop, []string{"ALL"}) {
+			t.Errorf("%s: want read_only and cap_drop ALL", name)
+		}
+		e := env(name)
+		if e["PORT"] != strconv.Itoa(spec.Port) {
+			t.Errorf("%s: PORT=%q, want %d", name, e["PORT"], spec.Port)
+		}
+		if p := published[name]; !slices.Equal(s.Ports, nonEmpty(p)) {
+			t.Errorf("%s: ports %v, want %v", name, s.Ports, nonEmpty(p))
+		}
+		if v := volumes[name]; !slices.Equal(s.Volumes, nonEmpty(v)) {
+			t.Errorf("%s: volumes %v, want %v", name, s.Volumes, nonEmpty(v))
+		}
+		if spec.DB != "" && e["DATA_DIR"] != "/data" {
+			t.Errorf("%s: DATA_DIR=%q, want /data", name, e["DATA_DIR"])
+		}
+		// Service URLs use compose service names and the design's ports.
+		for _, k := range []string{"AUTH_SERVICE_URL", "USER_SERVICE_URL", "CHAT_SERVICE_URL", "JWKS_URL"} {
+			v, ok := e[k]
+			if !ok {
+				continue
+			}
+			u, err := url.Parse(v)
+			target, known := serviceByName(u.Hostname())
+			if err != nil || !known || u.Port() != strconv.Itoa(target.Port) {
+				t.Errorf("%s: %s=%q should name a compose service and its port", name, k, v)
+			}
+		}
+		for dep, cond := range s.DependsOn {
+			if _, ok := c.Services[dep]; !ok {
+				t.Errorf("%s: depends on unknown service %s", name, dep)
+			}
+			wantCond := "service_healthy"
+			if dep == "nats" {
+				wantCond = "service_started" // no HEALTHCHECK in a scratch NATS image; chat reconnects by itself
+			}
+			if cond.Condition != wantCond {
+				t.Errorf("%s: depends_on %s condition %q, want %q", name, dep, cond.Condition, wantCond)
+			}
+		}
+	}
+	// What the browser and the services are told (DESIGN §9).
+	for svc, kv := range map[string]map[string]string{
+		"auth-service":   {"ADMIN_PASSWORD": "", "ALLOWED_ORIGINS": "http://localhost:8080"},
+		"user-service":   {"JWKS_URL": "http://auth-service:5001/.well-known/jwks.json", "CHAT_SERVICE_URL": "http://chat-service:5003"},
+		"chat-service":   {"JWKS_URL": "http://auth-service:5001/.well-known/jwks.json", "ALLOWED_ORIGINS": "http://localhost:8080", "NATS_URL": ""},
+		"chat-service-2": {"JWKS_URL": "http://auth-service:5001/.well-known/jwks.json", "ALLOWED_ORIGINS": "http://localhost:8080", "NATS_URL": ""},
+		"api-gateway": {"AUTH_SERVICE_URL": "http://auth-service:5001", "USER_SERVICE_URL": "http://user-service:5002",
+			"CHAT_SERVICE_URL": "http://chat-service:5003", "ALLOWED_ORIGINS": "http://localhost:8080"},
+		"frontend": {"API_BASE_URL": "http://localhost:5000", "CHAT_WS_URL": "ws://localhost:5003/ws"},
+	} {
+		e := env(svc)
+		for k, v := range kv {
+			if got, ok := e[k]; !ok || got != v {
+				t.Errorf("%s: %s=%q (set: %v), want %q by default", svc, k, got, ok, v)
+			}
+		}
+	}
+	// No committed secret: the admin password only ever comes from the caller's environment.
+	if raw := c.Services["auth-service"].Environment["ADMIN_PASSWORD"]; raw != "${ADMIN_PASSWORD:-}" {
+		t.Errorf("auth-service: ADMIN_PASSWORD=%q; it must only pass the caller's value through", raw)
+	}
+	for _, s := range []string{"chat-service", "chat-service-2"} {
+		if raw := c.Services[s].Environment["NATS_URL"]; raw != "${NATS_URL:-}" {
+			t.Errorf("%s: NATS_URL=%q, want ${NATS_URL:-} (the scale profile is started with NATS_URL set)", s, raw)
+		}
+	}
+}
+
+func nonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
+}
+
+// TestComposeConfig asks the real Compose tools to parse and validate the
+// file, with and without the scale profile.
+func TestComposeConfig(t *testing.T) {
+	root := repoRoot(t)
+	tools := composeCommands()
+	if len(tools) == 0 {
+		missing(t, "neither `docker compose` nor `docker-compose` is installed")
+	}
+	for _, tool := range tools {
+		for _, profile := range [][]string{nil, {"--profile", "scale"}} {
+			args := append(append(tool[1:], profile...), "config", "-q")
+			out, err := run(t, time.Minute, root, []string{"NATS_URL=nats://nats:4222"}, tool[0], args...)
+			if err != nil {
+				t.Errorf("%s %s: %v\n%s", tool[0], strings.Join(args, " "), err, out)
+			}
+		}
+	}
+}
