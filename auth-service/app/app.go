@@ -202,6 +202,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	h.Register(engine)
 	httpapi.Routes(engine, httpapi.Deps{
 		Service: svc, Verifier: signer.Verifier(), JWKS: signer.JWKS(), JWKSMaxAge: jwksMaxAge,
+		Registry: h.Registry,
 	})
 
 	pruneCtx, stopPrune := context.WithCancel(ctx)

@@ -811,8 +811,17 @@ func TestHealth(t *testing.T) {
 		t.Fatalf("health %+v", h)
 	}
 	must(t, 200, "GET", s.URL+"/healthz", nil, nil)
-	if m := must(t, 200, "GET", s.URL+"/metrics", nil, nil); !bytes.Contains(m.Body, []byte("http_request_duration_seconds")) {
-		t.Fatal("no request metrics")
+	must(t, 401, "POST", s.URL+"/login", map[string]string{"username": "admin", "password": "wrong-password"}, nil)
+	login(t, s.URL, "admin", adminPassword)
+	m := must(t, 200, "GET", s.URL+"/metrics", nil, nil).Body
+	for _, want := range []string{
+		"http_request_duration_seconds",
+		`auth_events_total{event="login",outcome="invalid_credentials"} 1`,
+		`auth_events_total{event="login",outcome="ok"} 1`,
+	} {
+		if !bytes.Contains(m, []byte(want)) {
+			t.Fatalf("metrics lack %s", want)
+		}
 	}
 
 	var out bytes.Buffer
@@ -832,5 +841,29 @@ func TestHealth(t *testing.T) {
 	}
 	if r := must(t, 405, "GET", s.URL+"/login", nil, nil); r.code(t) != "method_not_allowed" {
 		t.Fatal(string(r.Body))
+	}
+}
+
+// Logs never carry passwords or tokens, and refresh token reuse is logged
+// as a security event.
+func TestLogsCarryNoSecrets(t *testing.T) {
+	url, logs := runLogged(t, map[string]string{
+		"DATA_DIR": t.TempDir(), "BCRYPT_COST": "4", "ADMIN_PASSWORD": adminPassword, "LOG_LEVEL": "debug",
+	})
+	reg := register(t, url, "quinn", "secret-password-1")
+	var r1 session
+	must(t, 200, "POST", url+"/refresh", map[string]string{"refresh_token": reg.RefreshToken}, &r1)
+	must(t, 401, "POST", url+"/refresh", map[string]string{"refresh_token": reg.RefreshToken}, nil)
+	must(t, 401, "POST", url+"/login", map[string]string{"username": "quinn", "password": "wrong-password-2"}, nil)
+	must(t, 200, "GET", url+"/me", nil, nil, bearer(r1.AccessToken)...)
+	must(t, 204, "POST", url+"/logout", map[string]string{"refresh_token": r1.RefreshToken}, nil)
+	out := logs.String()
+	for _, secret := range []string{"secret-password-1", "wrong-password-2", adminPassword, reg.AccessToken, reg.RefreshToken, r1.AccessToken, r1.RefreshToken} {
+		if strings.Contains(out, secret) {
+			t.Fatalf("a secret reached the logs:\n%s", out)
+		}
+	}
+	if !strings.Contains(out, "refresh token reused") || !strings.Contains(out, fmt.Sprintf(`"user_id":%d`, reg.User.ID)) {
+		t.Fatalf("reuse not logged:\n%s", out)
 	}
 }

@@ -118,9 +118,9 @@ type Store interface {
 	CreateSession(ctx context.Context, userID int64, t NewRefreshToken) error
 	// UseRefreshToken looks up the token with hash, asks decide what to do
 	// and does it, all in one transaction. Rotate stores next and returns
-	// the session; RevokeFamily commits the revocation and returns decide's
-	// error; Reject returns decide's error. An unknown hash is
-	// ErrRefreshInvalid.
+	// the session; RevokeFamily commits the revocation and returns the
+	// session with decide's error; Reject returns decide's error. An unknown
+	// hash is ErrRefreshInvalid.
 	UseRefreshToken(ctx context.Context, hash []byte, next NewRefreshToken, decide func(RefreshSession) (Verdict, error)) (RefreshSession, error)
 	// RevokeFamilyOf revokes the family of the token with hash; an unknown
 	// or already revoked token is not an error.

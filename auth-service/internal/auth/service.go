@@ -188,6 +188,12 @@ func (s *Service) Refresh(ctx context.Context, raw string) (Session, error) {
 	sess, err := s.store.UseRefreshToken(ctx, HashRefreshToken(raw), next, func(rs RefreshSession) (Verdict, error) {
 		return decideRefresh(rs, now)
 	})
+	if errors.Is(err, ErrRefreshReused) {
+		// A security event worth an operator's attention: a refresh token
+		// was copied, or a client retried a refresh it had already made.
+		s.cfg.Logger.WarnContext(ctx, "refresh token reused; its login was revoked",
+			"user_id", sess.User.ID, "family_id", sess.FamilyID)
+	}
 	if err != nil {
 		return Session{}, err
 	}

@@ -19,7 +19,7 @@ func noStore(c *gin.Context) {
 	c.Header("Pragma", "no-cache")
 }
 
-func register(svc *auth.Service) gin.HandlerFunc {
+func register(svc *auth.Service, m *metrics) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var in auth.RegisterInput
 		if err := httpx.BindJSON(c, &in); err != nil {
@@ -27,6 +27,7 @@ func register(svc *auth.Service) gin.HandlerFunc {
 			return
 		}
 		s, err := svc.Register(c.Request.Context(), in, c.ClientIP())
+		m.observe("register", err)
 		if err != nil {
 			httpx.Error(c, err)
 			return
@@ -36,7 +37,7 @@ func register(svc *auth.Service) gin.HandlerFunc {
 	}
 }
 
-func login(svc *auth.Service) gin.HandlerFunc {
+func login(svc *auth.Service, m *metrics) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var in auth.LoginInput
 		if err := httpx.BindJSON(c, &in); err != nil {
@@ -44,6 +45,7 @@ func login(svc *auth.Service) gin.HandlerFunc {
 			return
 		}
 		s, err := svc.Login(c.Request.Context(), in, c.ClientIP())
+		m.observe("login", err)
 		if err != nil {
 			httpx.Error(c, err)
 			return
@@ -53,7 +55,7 @@ func login(svc *auth.Service) gin.HandlerFunc {
 	}
 }
 
-func refresh(svc *auth.Service) gin.HandlerFunc {
+func refresh(svc *auth.Service, m *metrics) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var in auth.RefreshInput
 		if err := httpx.BindJSON(c, &in); err != nil {
@@ -61,6 +63,7 @@ func refresh(svc *auth.Service) gin.HandlerFunc {
 			return
 		}
 		s, err := svc.Refresh(c.Request.Context(), in.RefreshToken)
+		m.observe("refresh", err)
 		if err != nil {
 			httpx.Error(c, err)
 			return
@@ -73,14 +76,16 @@ func refresh(svc *auth.Service) gin.HandlerFunc {
 // logout needs no access token: holding the refresh token is the right to
 // end its login, and a client whose access token expired must still be able
 // to log out.
-func logout(svc *auth.Service) gin.HandlerFunc {
+func logout(svc *auth.Service, m *metrics) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var in auth.RefreshInput
 		if err := httpx.BindJSON(c, &in); err != nil {
 			httpx.Error(c, err)
 			return
 		}
-		if err := svc.Logout(c.Request.Context(), in.RefreshToken); err != nil {
+		err := svc.Logout(c.Request.Context(), in.RefreshToken)
+		m.observe("logout", err)
+		if err != nil {
 			httpx.Error(c, err)
 			return
 		}
@@ -96,7 +101,7 @@ type verifyInput struct {
 // the body ({"token"}) or, failing that, the Authorization header. A good
 // token of an existing, enabled user answers {valid: true, user}; anything
 // else answers the error envelope plus "valid": false.
-func verify(svc *auth.Service, v *authn.Verifier) gin.HandlerFunc {
+func verify(svc *auth.Service, v *authn.Verifier, m *metrics) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		noStore(c)
 		var in verifyInput
@@ -111,20 +116,22 @@ func verify(svc *auth.Service, v *authn.Verifier) gin.HandlerFunc {
 			raw, _ = authn.BearerToken(c.GetHeader("Authorization"))
 		}
 		if raw == "" {
-			invalid(c, apperr.Unauthenticated("missing_token", `give the token as {"token": ...} or an Authorization: Bearer header`))
+			err := apperr.Unauthenticated("missing_token", `give the token as {"token": ...} or an Authorization: Bearer header`)
+			m.observe("verify", err)
+			invalid(c, err)
 			return
 		}
 		id, err := v.Verify(raw)
-		if err != nil {
-			invalid(c, err)
-			return
+		if err == nil {
+			var u auth.User
+			if u, err = svc.ActiveUser(c.Request.Context(), id.UserID); err == nil {
+				m.observe("verify", nil)
+				c.JSON(http.StatusOK, gin.H{"valid": true, "user": u})
+				return
+			}
 		}
-		u, err := svc.ActiveUser(c.Request.Context(), id.UserID)
-		if err != nil {
-			invalid(c, err)
-			return
-		}
-		c.JSON(http.StatusOK, gin.H{"valid": true, "user": u})
+		m.observe("verify", err)
+		invalid(c, err)
 	}
 }
 
@@ -197,14 +204,16 @@ func me() gin.HandlerFunc {
 	}
 }
 
-func changePassword(svc *auth.Service) gin.HandlerFunc {
+func changePassword(svc *auth.Service, m *metrics) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		var in auth.PasswordInput
 		if err := httpx.BindJSON(c, &in); err != nil {
 			httpx.Error(c, err)
 			return
 		}
-		if err := svc.ChangePassword(c.Request.Context(), caller(c), in); err != nil {
+		err := svc.ChangePassword(c.Request.Context(), caller(c), in)
+		m.observe("password", err)
+		if err != nil {
 			httpx.Error(c, err)
 			return
 		}
@@ -248,7 +257,7 @@ func listUsers(svc *auth.Service) gin.HandlerFunc {
 	}
 }
 
-func updateUser(svc *auth.Service) gin.HandlerFunc {
+func updateUser(svc *auth.Service, m *metrics) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, err := httpx.ParamID(c, "id")
 		if err != nil {
@@ -261,6 +270,7 @@ func updateUser(svc *auth.Service) gin.HandlerFunc {
 			return
 		}
 		u, err := svc.UpdateUser(c.Request.Context(), caller(c), id, p)
+		m.observe("user_update", err)
 		if err != nil {
 			httpx.Error(c, err)
 			return

@@ -4,6 +4,7 @@ package httpapi
 
 import (
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parleychat/parley/auth-service/internal/auth"
 	"github.com/parleychat/parley/platform/authn"
@@ -18,23 +19,26 @@ type Deps struct {
 	// seconds.
 	JWKS       []byte
 	JWKSMaxAge int
+	// Registry receives the auth_events_total counter; nil skips it.
+	Registry prometheus.Registerer
 }
 
 // Routes mounts every auth-service endpoint at the root (the gateway strips
 // /api/auth).
 func Routes(r gin.IRouter, d Deps) {
-	r.POST("/register", register(d.Service))
-	r.POST("/login", login(d.Service))
-	r.POST("/refresh", refresh(d.Service))
-	r.POST("/logout", logout(d.Service))
-	r.POST("/verify", verify(d.Service, d.Verifier))
+	m := newMetrics(d.Registry)
+	r.POST("/register", register(d.Service, m))
+	r.POST("/login", login(d.Service, m))
+	r.POST("/refresh", refresh(d.Service, m))
+	r.POST("/logout", logout(d.Service, m))
+	r.POST("/verify", verify(d.Service, d.Verifier, m))
 	r.GET("/.well-known/jwks.json", jwks(d.JWKS, d.JWKSMaxAge))
 
 	user := r.Group("", authn.Require(d.Verifier, httpx.Error), activeUser(d.Service))
 	user.GET("/me", me())
-	user.POST("/password", changePassword(d.Service))
+	user.POST("/password", changePassword(d.Service, m))
 
 	admin := r.Group("", authn.Require(d.Verifier, httpx.Error), requireAdmin(d.Service))
 	admin.GET("/users", listUsers(d.Service))
-	admin.PATCH("/users/:id", updateUser(d.Service))
+	admin.PATCH("/users/:id", updateUser(d.Service, m))
 }

@@ -345,7 +345,7 @@ func (s *Store) UseRefreshToken(ctx context.Context, hash []byte, next auth.NewR
 		return auth.RefreshSession{}, wrap("use refresh token", err)
 	}
 	if outcome != nil {
-		return auth.RefreshSession{}, outcome
+		return rs, outcome // the session names whose family was revoked
 	}
 	return rs, nil
 }
