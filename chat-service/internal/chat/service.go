@@ -339,8 +339,8 @@ func (s *Service) ListMembers(ctx context.Context, a Actor, roomID, afterUserID 
 }
 
 // AddMember adds a user to a room (an invite). Any member may invite. The
-// username comes from the request, else from the users chat-service has
-// seen, else stays empty until that user first connects.
+// username is the one chat-service last saw in that user's token, else the
+// one in the request, else empty; it is corrected when the user shows up.
 func (s *Service) AddMember(ctx context.Context, a Actor, roomID, userID int64, username string) (Member, bool, error) {
 	room, m, err := s.access(ctx, a, roomID)
 	if err != nil {
@@ -374,12 +374,18 @@ func (s *Service) AddMember(ctx context.Context, a Actor, roomID, userID int64, 
 	return stored, created, nil
 }
 
+// resolveUsername prefers the name chat-service saw in the user's own token
+// over one a client supplied.
 func (s *Service) resolveUsername(ctx context.Context, userID int64, given string) (string, error) {
 	given, err := CleanUsername(given)
-	if err != nil || given != "" {
-		return given, err
+	if err != nil {
+		return "", err
 	}
-	return s.store.Username(ctx, userID)
+	known, err := s.store.Username(ctx, userID)
+	if err != nil || known != "" {
+		return known, err
+	}
+	return given, nil
 }
 
 // RemoveMember removes userID from a room: the user themself (leave), or an
