@@ -173,6 +173,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Limiter:        limiter,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
 		TrustedProxies: cfg.TrustedProxies,
+		RequestTimeout: cfg.ExchangeTimeout() + cfg.UpstreamTimeout,
 		HealthTimeout:  cfg.HealthTimeout,
 	})
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -228,4 +230,42 @@ func TestShutdownDrains(t *testing.T) {
 	if _, err := client.Get(f.gw.URL + "/healthz"); err == nil {
 		t.Fatal("gateway still answering after Stop")
 	}
+}
+
+// rawExchange writes raw bytes to the gateway and reads until it closes the
+// connection, failing if it is still open after 10 s.
+func rawExchange(t *testing.T, f *fixture, raw string) string {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(f.gw.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, raw); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b, err := io.ReadAll(conn)
+	if err != nil {
+		t.Fatalf("connection still held after 10s (%v); got %q", err, b)
+	}
+	return string(b)
+}
+
+func TestTricklingClientCannotHoldConnection(t *testing.T) {
+	// Exchange cap 600ms, connection deadlines 700ms.
+	f := startFixture(t, map[string]string{"UPSTREAM_TIMEOUT": "100ms"})
+	t.Run("refused request with an unsent body", func(t *testing.T) {
+		got := rawExchange(t, f, "POST /api/chat/rooms HTTP/1.1\r\nHost: gw\r\nContent-Length: 100000\r\n\r\n0123456789")
+		if !strings.HasPrefix(got, "HTTP/1.1 401 ") {
+			t.Fatalf("answer %q", got)
+		}
+	})
+	t.Run("proxied request with a stalled upload", func(t *testing.T) {
+		got := rawExchange(t, f, "POST /api/chat/rooms HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer "+f.token(t)+
+			"\r\nContent-Length: 100000\r\n\r\n0123456789")
+		if !strings.HasPrefix(got, "HTTP/1.1 504 ") || !strings.Contains(got, "upstream_timeout") {
+			t.Fatalf("answer %q", got)
+		}
+	})
 }

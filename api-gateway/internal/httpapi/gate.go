@@ -31,10 +31,11 @@ func (r routeRule) matches(method, path string) bool {
 	if method != r.method && !(method == http.MethodHead && r.method == http.MethodGet) {
 		return false
 	}
-	pat := r.pattern
+	pat := strings.TrimPrefix(r.pattern, "/")
+	path = strings.TrimPrefix(path, "/")
 	for {
-		pseg, prest, pmore := strings.Cut(strings.TrimPrefix(pat, "/"), "/")
-		seg, rest, more := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+		pseg, prest, pmore := strings.Cut(pat, "/")
+		seg, rest, more := strings.Cut(path, "/")
 		if strings.HasPrefix(pseg, ":") {
 			if seg == "" {
 				return false
@@ -48,7 +49,7 @@ func (r routeRule) matches(method, path string) bool {
 		if !pmore {
 			return true
 		}
-		pat, path = "/"+prest, "/"+rest
+		pat, path = prest, rest
 	}
 }
 

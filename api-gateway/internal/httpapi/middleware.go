@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -25,12 +26,27 @@ const (
 	corsMaxAge = "600"
 )
 
-// inbound runs first on every request. It removes identity headers a client
-// may have forged (only the gate sets them, after verifying a token), records
-// the client address the gateway resolved for the upstream, and adds the
-// security headers every answer carries.
-func inbound(trusted []*net.IPNet) gin.HandlerFunc {
+// writeGrace is how much longer than reading the request writing the
+// answer may take.
+const writeGrace = 5 * time.Second
+
+// inbound runs first on every request. It bounds the time the request may
+// hold its connection, removes identity headers a client may have forged
+// (only the gate sets them, after verifying a token), records the client
+// address the gateway resolved for the upstream, and adds the security
+// headers every answer carries.
+func inbound(trusted []*net.IPNet, timeout time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if timeout > 0 {
+			// net/http resets both deadlines before the next request on
+			// the connection. Writing gets a grace period: net/http reads
+			// an unread body before it sends the answer, and the client
+			// should get that answer even when its body ran out of time.
+			now := time.Now()
+			rc := http.NewResponseController(c.Writer)
+			_ = rc.SetReadDeadline(now.Add(timeout))
+			_ = rc.SetWriteDeadline(now.Add(timeout + writeGrace))
+		}
 		h := c.Request.Header
 		for k := range h {
 			if isIdentityHeader(k) {

@@ -45,6 +45,12 @@ type Deps struct {
 	// TrustedProxies are the CIDRs (or IPs) whose X-Forwarded-For and
 	// X-Forwarded-Proto are believed.
 	TrustedProxies []string
+	// RequestTimeout bounds reading a request and writing its answer on the
+	// client connection (the server itself sets no such timeouts), so a
+	// client trickling its body or not reading the answer cannot hold a
+	// connection forever. It must exceed the upstream exchange cap, so that
+	// the cap answers 504 first.
+	RequestTimeout time.Duration
 	// HealthTimeout bounds each service probe of GET /health.
 	HealthTimeout time.Duration
 	// HealthClient probes the services (nil: a fresh client).
@@ -93,7 +99,7 @@ func Routes(d Deps) (*gin.Engine, error) {
 
 	m := newMetrics(d.Health.Registry)
 	eng.Use(
-		inbound(trusted),
+		inbound(trusted, d.RequestTimeout),
 		cors(d.AllowedOrigins),
 		rateLimit(d.Limiter, m),
 		httpx.BodyLimit(d.MaxBodyBytes),
