@@ -1,0 +1,44 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseRoute, pathFor, safeNext } from '../web/assets/lib/routes.js';
+import { displayName, initials, isBlank, preview, typingText, colorSlot, plural } from '../web/assets/lib/format.js';
+
+test('routes parse', () => {
+  assert.deepEqual(parseRoute('/rooms/12', '?seq=5'), { name: 'room', params: { id: 12 }, query: { seq: '5' } });
+  assert.equal(parseRoute('/').name, 'home');
+  assert.equal(parseRoute('/users/3').params.id, 3);
+  assert.equal(parseRoute('/rooms/abc').name, 'notfound');
+  assert.equal(parseRoute('/admin/').name, 'admin');
+  assert.equal(pathFor('room', { id: 4 }, { seq: 9 }), '/rooms/4?seq=9');
+  assert.equal(pathFor('settings'), '/settings');
+});
+
+test('post-login redirects stay inside the app', () => {
+  assert.equal(safeNext('/rooms/3'), '/rooms/3');
+  assert.equal(safeNext('/search?q=x'), '/search?q=x');
+  for (const bad of ['//evil.example', 'https://evil.example', '/\\evil.example', 'javascript:alert(1)', '/login', '/nope', null]) {
+    assert.equal(safeNext(bad), '/', String(bad));
+  }
+});
+
+test('text helpers', () => {
+  assert.equal(initials('ann lee'), 'AL');
+  assert.equal(initials('bob'), 'BO');
+  assert.equal(initials(''), '?');
+  assert.equal(initials('émile_zola'), 'ÉZ');
+  assert.equal(displayName({ display_name: '  ', username: 'u' }), 'u');
+  assert.equal(displayName(null, 'fallback'), 'fallback');
+  assert.equal(displayName({ display_name: 'Ann' }), 'Ann');
+  assert.ok(isBlank(' \n\t '));
+  assert.ok(!isBlank(' x '));
+  assert.equal(preview('a\n\nb   c'), 'a b c');
+  assert.equal(preview('x'.repeat(100), 10), 'xxxxxxxxx…');
+  assert.equal(typingText([]), '');
+  assert.equal(typingText(['ann']), 'ann is typing…');
+  assert.equal(typingText(['ann', 'bob']), 'ann and bob are typing…');
+  assert.equal(typingText(['a', 'b', 'c', 'd', 'e']), 'a, b and 3 others are typing…');
+  assert.equal(colorSlot(5), colorSlot(5));
+  assert.ok(colorSlot('x') >= 0 && colorSlot('x') < 8);
+  assert.equal(plural(1, 'member'), '1 member');
+  assert.equal(plural(3, 'member'), '3 members');
+});

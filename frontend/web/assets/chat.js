@@ -1,0 +1,657 @@
+// ChatClient ties the API, the socket and the store together: it keeps the
+// room list, one RoomLog per room, the outbox of unacknowledged sends,
+// typing and presence, and turns socket frames into state. It touches no
+// DOM, so its behaviour (resume without duplicates or holes, retries) is
+// tested in Node with a fake socket and a fake API.
+
+import { RoomLog, reactedByMe } from './lib/roomlog.js';
+import { Outbox } from './lib/outbox.js';
+import { backoffDelay } from './lib/backoff.js';
+import { isBlank } from './lib/format.js';
+
+const PAGE = 50;
+const GAP_PAGE = 200;
+const TYPING_TTL_MS = 6_000;
+const TYPING_THROTTLE_MS = 3_000;
+const ACK_TIMEOUT_MS = 10_000;
+
+/** Errors a resend cannot fix: the message is marked failed. */
+const PERMANENT = new Set([
+  'empty_body',
+  'body_too_long',
+  'invalid_client_msg_id',
+  'not_found',
+  'room_not_found',
+  'forbidden',
+  'not_member',
+  'room_archived',
+  'validation',
+  'invalid',
+]);
+
+function sortRooms(rooms) {
+  const rank = (r) => (r.kind === 'dm' ? 2 : r.is_member ? 0 : 1);
+  return [...rooms].sort((a, b) => {
+    if (rank(a) !== rank(b)) return rank(a) - rank(b);
+    if (a.is_default !== b.is_default) return a.is_default ? -1 : 1;
+    return String(a.name).localeCompare(String(b.name), undefined, { sensitivity: 'base' });
+  });
+}
+
+/**
+ * Store keys it maintains: rooms (array), currentRoomId, typing ({roomId:
+ * [{user_id, username, until}]}), presence ({roomId: [{user_id, username}]}),
+ * members ({roomId: [...]}), and 'log' (touched with the room id in
+ * logVersions when a RoomLog or the outbox changes).
+ */
+export class ChatClient {
+  constructor({ api, store, now = () => Date.now(), setTimer = (f, ms) => setTimeout(f, ms), clearTimer = (id) => clearTimeout(id), outbox }) {
+    this.api = api;
+    this.store = store;
+    this.now = now;
+    this.setTimer = setTimer;
+    this.clearTimer = clearTimer;
+    this.socket = null;
+    this.logs = new Map();
+    this.outbox = outbox ?? new Outbox({ now });
+    this.gapFills = new Map(); // roomId → promise
+    this.typingSentAt = new Map();
+    this.readingRoom = null; // the room whose live end the user is looking at
+    this.flushTimer = null;
+    this.typingTimer = null;
+    this.loadingRooms = null;
+    store.set({ rooms: [], currentRoomId: null, typing: {}, presence: {}, members: {}, logVersions: {} });
+  }
+
+  /** Connects a ChatSocket (created by the caller with this.socketHandlers()). */
+  attach(socket) {
+    this.socket = socket;
+  }
+
+  /** Callbacks to give the ChatSocket. */
+  socketHandlers() {
+    return {
+      afterSeq: (roomId) => this.logs.get(Number(roomId))?.afterSeq ?? null,
+      onEvent: (ev) => this.handle(ev),
+    };
+  }
+
+  get me() {
+    return this.api.user;
+  }
+
+  // ---- rooms ---------------------------------------------------------------
+
+  room(id) {
+    return this.store.state.rooms.find((r) => r.id === Number(id)) ?? null;
+  }
+
+  log(id) {
+    const rid = Number(id);
+    let log = this.logs.get(rid);
+    if (!log) {
+      log = new RoomLog(rid);
+      this.logs.set(rid, log);
+    }
+    return log;
+  }
+
+  _touchLog(roomId) {
+    const id = Number(roomId);
+    const v = { ...this.store.state.logVersions, [id]: (this.store.state.logVersions[id] ?? 0) + 1 };
+    this.store.set({ logVersions: v });
+  }
+
+  _setRooms(rooms) {
+    this.store.set({ rooms: sortRooms(rooms) });
+  }
+
+  _upsertRoom(room) {
+    const rooms = this.store.state.rooms.filter((r) => r.id !== room.id);
+    const old = this.room(room.id);
+    rooms.push({ unread: 0, is_member: false, last_message: null, member_count: 0, ...old, ...room });
+    this._setRooms(rooms);
+  }
+
+  _patchRoom(id, patch) {
+    const rid = Number(id);
+    const rooms = this.store.state.rooms.map((r) => (r.id === rid ? { ...r, ...patch } : r));
+    this._setRooms(rooms);
+  }
+
+  _removeRoom(id) {
+    const rid = Number(id);
+    this._setRooms(this.store.state.rooms.filter((r) => r.id !== rid));
+    this.socket?.unsubscribe(rid);
+    this.logs.delete(rid);
+  }
+
+  /** Loads the room list (every page) and subscribes to the member rooms. */
+  loadRooms() {
+    if (!this.loadingRooms) {
+      this.loadingRooms = this._loadRooms().finally(() => {
+        this.loadingRooms = null;
+      });
+    }
+    return this.loadingRooms;
+  }
+
+  async _loadRooms() {
+    const all = [];
+    let cursor = null;
+    for (let i = 0; i < 20; i++) {
+      const page = await this.api.get('/api/chat/rooms', { limit: 200, cursor });
+      all.push(...(page.rooms ?? []));
+      cursor = page.next_cursor;
+      if (cursor == null || cursor === '' || (page.rooms ?? []).length === 0) break;
+    }
+    const rooms = all.map((r) => {
+      const id = Number(r.id);
+      const log = this.logs.get(id);
+      const room = { ...r, id };
+      // The list is a snapshot; what the socket delivered since may be newer.
+      const held = log?.last();
+      if (held && (!room.last_message || held.seq > room.last_message.seq)) room.last_message = held;
+      return room;
+    });
+    this._setRooms(rooms);
+    for (const r of rooms) {
+      if (r.is_member) {
+        const log = this.log(r.id);
+        log.placeAt(Number(r.last_seq ?? r.last_message?.seq ?? 0));
+        this.socket?.subscribe(r.id);
+      }
+    }
+    return rooms;
+  }
+
+  /**
+   * Opens a room: fetches it when unknown (a deep link), loads its latest
+   * page once, subscribes, and loads members and presence.
+   */
+  async openRoom(id) {
+    const rid = Number(id);
+    this.store.set({ currentRoomId: rid });
+    let room = this.room(rid);
+    if (!room) {
+      room = await this.api.get(`/api/chat/rooms/${rid}`);
+      room.id = Number(room.id);
+      this._upsertRoom(room);
+      room = this.room(rid);
+    }
+    const log = this.log(rid);
+    if (!log.loaded) {
+      const page = await this.api.get(`/api/chat/rooms/${rid}/messages`, { limit: PAGE });
+      log.addPage(page.messages ?? [], 'latest', page.next_cursor == null);
+      this._touchLog(rid);
+      if (log.hasGap) this.fillGap(rid);
+    }
+    if (room.is_member || room.kind === 'public') this.socket?.subscribe(rid);
+    this.loadMembers(rid).catch(() => {});
+    this.loadOnline(rid).catch(() => {});
+    return room;
+  }
+
+  /** Leaves the room view; non-members stop receiving its events. */
+  closeRoom(id) {
+    const rid = Number(id);
+    if (this.store.state.currentRoomId === rid) this.store.set({ currentRoomId: null });
+    if (this.readingRoom === rid) this.readingRoom = null;
+    const room = this.room(rid);
+    if (room && !room.is_member) this.socket?.unsubscribe(rid);
+  }
+
+  /** Loads the page before the oldest message held; false when there is none. */
+  async loadOlder(id) {
+    const rid = Number(id);
+    const log = this.log(rid);
+    if (!log.hasMoreBefore) return false;
+    const page = await this.api.get(`/api/chat/rooms/${rid}/messages`, { before_seq: log.lo, limit: PAGE });
+    log.addPage(page.messages ?? [], 'before', page.next_cursor == null);
+    this._touchLog(rid);
+    return log.hasMoreBefore;
+  }
+
+  /** Loads older pages until seq is held (a search hit); false if not found. */
+  async reveal(roomId, seq) {
+    const log = this.log(roomId);
+    for (let i = 0; i < 40 && !(log.lo <= seq) && log.hasMoreBefore; i++) await this.loadOlder(roomId);
+    return log.lo <= seq;
+  }
+
+  /** Fetches missing messages over HTTP until the room's window has no gap. */
+  fillGap(roomId) {
+    const rid = Number(roomId);
+    if (this.gapFills.has(rid)) return this.gapFills.get(rid);
+    const p = (async () => {
+      const log = this.log(rid);
+      for (let i = 0; i < 50; i++) {
+        if (log.afterSeq == null) {
+          const page = await this.api.get(`/api/chat/rooms/${rid}/messages`, { limit: PAGE });
+          log.addPage(page.messages ?? [], 'latest', page.next_cursor == null);
+        } else {
+          if (!log.hasGap) break;
+          const page = await this.api.get(`/api/chat/rooms/${rid}/messages`, { after_seq: log.afterSeq, limit: GAP_PAGE });
+          const msgs = page.messages ?? [];
+          const before = log.afterSeq;
+          log.addPage(msgs, 'after');
+          if (msgs.length === 0 || log.afterSeq === before) break;
+        }
+        this._touchLog(rid);
+        this._syncLastMessage(rid);
+      }
+      this._touchLog(rid);
+      this._syncLastMessage(rid);
+    })().finally(() => this.gapFills.delete(rid));
+    this.gapFills.set(rid, p);
+    return p;
+  }
+
+  async loadMembers(roomId) {
+    const rid = Number(roomId);
+    const all = [];
+    let cursor = null;
+    for (let i = 0; i < 10; i++) {
+      const page = await this.api.get(`/api/chat/rooms/${rid}/members`, { limit: 200, cursor });
+      all.push(...(page.members ?? []));
+      cursor = page.next_cursor;
+      if (cursor == null || cursor === '') break;
+    }
+    this.store.set({ members: { ...this.store.state.members, [rid]: all } });
+    return all;
+  }
+
+  async loadOnline(roomId) {
+    const rid = Number(roomId);
+    const res = await this.api.get(`/api/chat/rooms/${rid}/online`);
+    this.store.set({ presence: { ...this.store.state.presence, [rid]: res.online ?? [] } });
+  }
+
+  async createRoom({ name, description, kind }) {
+    const room = await this.api.post('/api/chat/rooms', { name, description, kind });
+    return this._adoptRoom(room);
+  }
+
+  _adoptRoom(room) {
+    const rid = Number(room.id);
+    this._upsertRoom({ ...room, id: rid, is_member: true, role: room.role ?? 'owner' });
+    this.log(rid).placeAt(Number(room.last_seq ?? room.last_message?.seq ?? 0));
+    this.socket?.subscribe(rid);
+    this.loadRooms().catch(() => {});
+    return this.room(rid);
+  }
+
+  async join(roomId) {
+    const rid = Number(roomId);
+    await this.api.post(`/api/chat/rooms/${rid}/join`);
+    this._patchRoom(rid, { is_member: true, role: 'member' });
+    this.socket?.subscribe(rid);
+    this.loadRooms().catch(() => {});
+    this.loadMembers(rid).catch(() => {});
+  }
+
+  async leave(roomId) {
+    const rid = Number(roomId);
+    const room = this.room(rid);
+    await this.api.post(`/api/chat/rooms/${rid}/leave`);
+    if (room && room.kind === 'public') {
+      this._patchRoom(rid, { is_member: false, role: null, unread: 0 });
+      this.socket?.unsubscribe(rid);
+    } else {
+      this._removeRoom(rid);
+    }
+  }
+
+  /** Opens (creating if needed) the DM room with a user. */
+  async openDM(userId) {
+    const room = await this.api.post('/api/chat/dms', { user_id: Number(userId) });
+    return this._adoptRoom({ ...room, role: room.role ?? 'member' });
+  }
+
+  async invite(roomId, who) {
+    const body = typeof who === 'number' ? { user_id: who } : { username: String(who) };
+    const m = await this.api.post(`/api/chat/rooms/${Number(roomId)}/members`, body);
+    await this.loadMembers(roomId).catch(() => {});
+    return m;
+  }
+
+  async removeMember(roomId, userId) {
+    await this.api.del(`/api/chat/rooms/${Number(roomId)}/members/${Number(userId)}`);
+    await this.loadMembers(roomId).catch(() => {});
+  }
+
+  async updateRoom(roomId, patch) {
+    const room = await this.api.patch(`/api/chat/rooms/${Number(roomId)}`, patch);
+    this._patchRoom(roomId, { name: room.name, description: room.description, archived: room.archived });
+    return room;
+  }
+
+  async deleteRoom(roomId) {
+    await this.api.del(`/api/chat/rooms/${Number(roomId)}`);
+    this._removeRoom(roomId);
+  }
+
+  // ---- messages ------------------------------------------------------------
+
+  /** Queues a message and sends it (socket first, HTTP when disconnected). */
+  send(roomId, body) {
+    if (isBlank(body)) return null;
+    const e = this.outbox.add(roomId, body);
+    this._touchLog(roomId);
+    this.flushOutbox();
+    return e;
+  }
+
+  /** Retries a failed send with its original client_msg_id. */
+  retrySend(clientMsgId) {
+    const e = this.outbox.get(clientMsgId);
+    if (!e) return;
+    this.outbox.retry(clientMsgId);
+    this._touchLog(e.room_id);
+    this.flushOutbox();
+  }
+
+  discardSend(clientMsgId) {
+    const e = this.outbox.get(clientMsgId);
+    if (!e) return;
+    this.outbox.discard(clientMsgId);
+    this._touchLog(e.room_id);
+  }
+
+  /** Sends every due outbox entry; schedules the next check. */
+  flushOutbox() {
+    if (this.flushTimer != null) {
+      this.clearTimer(this.flushTimer);
+      this.flushTimer = null;
+    }
+    for (const e of this.outbox.due(ACK_TIMEOUT_MS)) {
+      const frame = { type: 'send', room_id: e.room_id, body: e.body, client_msg_id: e.client_msg_id };
+      if (this.socket?.ready) {
+        // Marked first: the answer (ack or error) may refer to this attempt.
+        this.outbox.markSent(e.client_msg_id);
+        this.socket.send(frame);
+      } else if (e.sent_at == null) {
+        this._sendHTTP(e);
+      }
+    }
+    if (this.outbox.size > 0) {
+      const next = this.outbox.nextRetryAt();
+      const delay = next != null ? Math.max(50, Math.min(ACK_TIMEOUT_MS, next - this.now())) : ACK_TIMEOUT_MS;
+      this.flushTimer = this.setTimer(() => {
+        this.flushTimer = null;
+        this.flushOutbox();
+      }, delay);
+    }
+  }
+
+  async _sendHTTP(e) {
+    this.outbox.markSent(e.client_msg_id);
+    try {
+      const msg = await this.api.post(`/api/chat/rooms/${e.room_id}/messages`, { body: e.body, client_msg_id: e.client_msg_id });
+      this.outbox.resolve(e.client_msg_id);
+      this._incoming(msg);
+    } catch (err) {
+      if (err?.status === 429) this.outbox.deferRetry(e.client_msg_id, Math.max(1, err.retryAfter || 1) * 1000);
+      else if (err?.transient) this.outbox.deferRetry(e.client_msg_id, backoffDelay(e.attempts));
+      else this.outbox.fail(e.client_msg_id, err?.message ?? 'Could not send');
+      this._touchLog(e.room_id);
+    }
+  }
+
+  async edit(messageId, body) {
+    const msg = await this.api.patch(`/api/chat/messages/${Number(messageId)}`, { body });
+    if (this.log(msg.room_id).update(msg)) this._touchLog(msg.room_id);
+    this._syncLastMessage(msg.room_id);
+    return msg;
+  }
+
+  async deleteMessage(messageId, roomId) {
+    const res = await this.api.del(`/api/chat/messages/${Number(messageId)}`);
+    const rid = Number(res?.room_id ?? roomId);
+    if (this.log(rid).markDeleted(messageId)) this._touchLog(rid);
+    this._syncLastMessage(rid);
+  }
+
+  /** Adds or removes the user's reaction. */
+  async toggleReaction(msg, emoji) {
+    const mine = msg.reactions.find((r) => r.emoji === emoji && reactedByMe(r, this.me?.id));
+    const path = `/api/chat/messages/${msg.id}/reactions/${encodeURIComponent(emoji)}`;
+    const res = mine ? await this.api.del(path) : await this.api.post(path);
+    const log = this.log(msg.room_id);
+    const changed = res?.reactions
+      ? log.applyReaction(msg.id, { reactions: res.reactions })
+      : log.applyReaction(msg.id, { emoji, user_id: this.me?.id, added: !mine }, this.me?.id);
+    if (changed) this._touchLog(msg.room_id);
+  }
+
+  /** Marks the room read up to its newest message. */
+  markRead(roomId) {
+    const rid = Number(roomId);
+    const room = this.room(rid);
+    const seq = this.logs.get(rid)?.afterSeq;
+    if (!room || !room.is_member || seq == null || seq <= (room.last_read_seq ?? 0)) {
+      if (room?.unread) this._patchRoom(rid, { unread: 0 });
+      return;
+    }
+    this._patchRoom(rid, { last_read_seq: seq, unread: 0 });
+    if (!this.socket?.send({ type: 'read', room_id: rid, seq })) {
+      this.api.post(`/api/chat/rooms/${rid}/read`, { seq }).catch(() => {});
+    }
+  }
+
+  /** Tells the room the user is typing (at most every 3 s). */
+  typing(roomId) {
+    const rid = Number(roomId);
+    const t = this.now();
+    if (t - (this.typingSentAt.get(rid) ?? 0) < TYPING_THROTTLE_MS) return;
+    if (this.socket?.send({ type: 'typing', room_id: rid })) this.typingSentAt.set(rid, t);
+  }
+
+  /** Names typing in a room now, other than the user. */
+  typingIn(roomId) {
+    const t = this.now();
+    return (this.store.state.typing[Number(roomId)] ?? []).filter((x) => x.until > t && x.user_id !== this.me?.id);
+  }
+
+  async search(q, roomId) {
+    const res = await this.api.get('/api/chat/search', { q, room_id: roomId || undefined, limit: 50 });
+    return res.results ?? res.messages ?? res.hits ?? [];
+  }
+
+  // ---- socket frames -------------------------------------------------------
+
+  /** Handles one frame from the socket. */
+  handle(ev) {
+    switch (ev.type) {
+      case 'ready':
+        this.outbox.resetAttempts();
+        this.flushOutbox();
+        this.loadRooms().catch(() => {});
+        break;
+      case 'message':
+        this._incoming(ev.message);
+        break;
+      case 'ack': {
+        const e = this.outbox.resolve(ev.client_msg_id);
+        if (ev.message) this._incoming(ev.message);
+        else if (e) this._touchLog(e.room_id);
+        break;
+      }
+      case 'message_updated':
+        if (ev.message && this.log(ev.message.room_id).update(ev.message)) {
+          this._touchLog(ev.message.room_id);
+          this._syncLastMessage(ev.message.room_id);
+        }
+        break;
+      case 'message_deleted': {
+        const rid = Number(ev.room_id ?? ev.message?.room_id);
+        if (this.log(rid).markDeleted(ev.message_id ?? ev.message?.id)) {
+          this._touchLog(rid);
+          this._syncLastMessage(rid);
+        }
+        break;
+      }
+      case 'reaction': {
+        const rid = Number(ev.room_id);
+        const change = ev.reactions ? { reactions: ev.reactions } : ev;
+        if (this.log(rid).applyReaction(ev.message_id, change, this.me?.id)) this._touchLog(rid);
+        break;
+      }
+      case 'typing':
+        this._typing(ev);
+        break;
+      case 'presence':
+        this.store.set({ presence: { ...this.store.state.presence, [Number(ev.room_id)]: ev.online ?? [] } });
+        break;
+      case 'room_updated':
+        if (ev.deleted || ev.room?.archived) this._removeRoom(ev.room.id);
+        else if (ev.room) this._patchRoom(ev.room.id, { name: ev.room.name, description: ev.room.description, last_seq: ev.room.last_seq });
+        break;
+      case 'member_joined':
+        this._memberJoined(ev);
+        break;
+      case 'member_left':
+        this._memberLeft(ev);
+        break;
+      case 'read':
+        this._patchRoom(ev.room_id, { last_read_seq: ev.last_read_seq, unread: ev.unread ?? 0 });
+        break;
+      case 'error':
+        this._error(ev);
+        break;
+      case 'closed':
+        this.store.set({ typing: {} });
+        break;
+      default:
+        break;
+    }
+  }
+
+  _incoming(raw) {
+    if (!raw) return;
+    const rid = Number(raw.room_id);
+    if (raw.client_msg_id && Number(raw.user_id) === this.me?.id && this.outbox.get(raw.client_msg_id)) {
+      this.outbox.resolve(raw.client_msg_id);
+    }
+    const log = this.log(rid);
+    const res = log.live(raw);
+    if (res.status !== 'duplicate' && res.status !== 'old') this._touchLog(rid);
+    if (res.status === 'appended') {
+      // Typing ends when the typist's message arrives.
+      const typing = this.store.state.typing[rid];
+      if (typing?.some((x) => x.user_id === Number(raw.user_id))) {
+        this.store.set({ typing: { ...this.store.state.typing, [rid]: typing.filter((x) => x.user_id !== Number(raw.user_id)) } });
+      }
+      const room = this.room(rid);
+      if (room) {
+        const mine = Number(raw.user_id) === this.me?.id;
+        const patch = {};
+        if (!mine && room.is_member && this.readingRoom !== rid && !raw.deleted) patch.unread = (room.unread ?? 0) + 1;
+        if (Object.keys(patch).length) this._patchRoom(rid, patch);
+        this._syncLastMessage(rid);
+        if (this.readingRoom === rid || mine) this.markRead(rid);
+      } else {
+        this.loadRooms().catch(() => {});
+      }
+    }
+    if (res.status === 'gap') this.fillGap(rid).catch(() => {});
+  }
+
+  _syncLastMessage(roomId) {
+    const rid = Number(roomId);
+    const room = this.room(rid);
+    const last = this.logs.get(rid)?.last();
+    if (!room || !last) return;
+    const cur = room.last_message;
+    if (!cur || last.seq > cur.seq || (last.seq === cur.seq && last !== cur)) {
+      this._patchRoom(rid, { last_message: last, last_seq: Math.max(last.seq, room.last_seq ?? 0) });
+    }
+  }
+
+  _typing(ev) {
+    const rid = Number(ev.room_id);
+    const uid = Number(ev.user_id);
+    if (uid === this.me?.id) return;
+    const until = this.now() + TYPING_TTL_MS;
+    const list = (this.store.state.typing[rid] ?? []).filter((x) => x.user_id !== uid && x.until > this.now());
+    list.push({ user_id: uid, username: ev.username, until });
+    this.store.set({ typing: { ...this.store.state.typing, [rid]: list } });
+    if (this.typingTimer == null) this._scheduleTypingExpiry();
+  }
+
+  _scheduleTypingExpiry() {
+    this.typingTimer = this.setTimer(() => {
+      this.typingTimer = null;
+      const t = this.now();
+      const next = {};
+      let left = false;
+      let changed = false;
+      for (const [rid, list] of Object.entries(this.store.state.typing)) {
+        const alive = list.filter((x) => x.until > t);
+        if (alive.length !== list.length) changed = true;
+        if (alive.length) {
+          next[rid] = alive;
+          left = true;
+        }
+      }
+      if (changed) this.store.set({ typing: next });
+      if (left) this._scheduleTypingExpiry();
+    }, 1_000);
+  }
+
+  _memberJoined(ev) {
+    const rid = Number(ev.room_id);
+    const uid = Number(ev.member?.user_id ?? ev.user_id);
+    if (uid === this.me?.id) {
+      if (ev.room) this._adoptRoom({ ...ev.room, role: ev.member?.role });
+      else this.loadRooms().catch(() => {});
+      return;
+    }
+    const members = this.store.state.members[rid];
+    if (members && ev.member && !members.some((m) => Number(m.user_id) === uid)) {
+      this.store.set({ members: { ...this.store.state.members, [rid]: [...members, ev.member] } });
+    }
+    const room = this.room(rid);
+    if (room) this._patchRoom(rid, { member_count: (room.member_count ?? 0) + 1 });
+  }
+
+  _memberLeft(ev) {
+    const rid = Number(ev.room_id);
+    const uid = Number(ev.user_id);
+    const room = this.room(rid);
+    if (uid === this.me?.id) {
+      if (room && room.kind === 'public') {
+        this._patchRoom(rid, { is_member: false, role: null, unread: 0 });
+        if (this.store.state.currentRoomId !== rid) this.socket?.unsubscribe(rid);
+      } else {
+        this._removeRoom(rid);
+      }
+      return;
+    }
+    const members = this.store.state.members[rid];
+    if (members) {
+      this.store.set({ members: { ...this.store.state.members, [rid]: members.filter((m) => Number(m.user_id) !== uid) } });
+    }
+    if (room) this._patchRoom(rid, { member_count: Math.max(0, (room.member_count ?? 1) - 1) });
+  }
+
+  _error(ev) {
+    const ref = ev.ref ?? ev.client_msg_id;
+    const e = ref ? this.outbox.get(ref) : null;
+    if (e) {
+      if (ev.code === 'rate_limited') {
+        const wait = Number(ev.retry_after) > 0 ? Number(ev.retry_after) * 1000 : backoffDelay(e.attempts, { base: 1000 });
+        this.outbox.deferRetry(ref, wait);
+        this.flushOutbox();
+      } else if (PERMANENT.has(ev.code) || !/unavailable|internal|timeout/.test(ev.code ?? '')) {
+        this.outbox.fail(ref, ev.message || ev.code);
+        this._touchLog(e.room_id);
+      } else {
+        this.outbox.deferRetry(ref, backoffDelay(e.attempts, { base: 1000 }));
+        this.flushOutbox();
+      }
+      return;
+    }
+    this.store.set({ socketError: { code: ev.code, message: ev.message, at: this.now() } });
+  }
+}

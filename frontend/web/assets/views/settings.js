@@ -1,0 +1,101 @@
+// Settings: theme (persisted in user-service so it follows the user) and
+// notification preferences.
+
+import { h, icon } from '../ui/dom.js';
+import { field, spinner, toast, toastError } from '../ui/widgets.js';
+import { viewHeader } from './shell.js';
+
+export function settingsView(ctx) {
+  const { api, store } = ctx;
+  const body = h('div', { class: 'page-body narrow' }, spinner());
+  const el = h('section', { class: 'page', testid: 'settings-view' }, viewHeader(ctx, [h('h1', { text: 'Settings' })]), body);
+
+  async function save(patch) {
+    try {
+      const s = await api.put('/api/users/settings/me', patch);
+      ctx.applySettings(s);
+      return s;
+    } catch (err) {
+      toastError(err);
+      throw err;
+    }
+  }
+
+  function render(s) {
+    const theme = s.theme || 'system';
+    const themeOption = (value, label, iconName) => {
+      const input = h('input', { type: 'radio', name: 'theme', value, checked: theme === value, testid: `theme-${value}` });
+      input.addEventListener('change', async () => {
+        ctx.applySettings({ ...store.state.settings, theme: value }); // at once; the server confirms
+        try {
+          await save({ theme: value });
+          toast(`Theme: ${label.toLowerCase()}.`);
+        } catch {
+          ctx.applySettings(s);
+        }
+      });
+      return h('label', { class: 'theme-option' }, input, h('span', { class: `theme-preview theme-preview-${value}` }, h('span'), h('span'), h('span')), h('span', { class: 'theme-label' }, icon(iconName), label));
+    };
+    const toggle = (key, label, hint) => {
+      const input = h('input', { type: 'checkbox', role: 'switch', checked: !!s.notifications?.[key], testid: `notify-${key}` });
+      input.addEventListener('change', async () => {
+        try {
+          const ns = await save({ notifications: { [key]: input.checked } });
+          s = ns;
+          if (key === 'desktop' && input.checked && 'Notification' in window && Notification.permission === 'default') Notification.requestPermission();
+        } catch {
+          input.checked = !input.checked;
+        }
+      });
+      return h('label', { class: 'switch-row' }, h('span', {}, h('strong', { text: label }), h('small', { text: hint })), input);
+    };
+    body.replaceChildren(
+      h('div', { class: 'card stack' },
+        h('h3', { text: 'Appearance' }),
+        h('fieldset', { class: 'theme-options' }, h('legend', { class: 'visually-hidden', text: 'Theme' }),
+          themeOption('light', 'Light', 'sun'), themeOption('dark', 'Dark', 'moon'), themeOption('system', 'System', 'monitor'))),
+      h('div', { class: 'card stack' },
+        h('h3', { text: 'Notifications' }),
+        toggle('desktop', 'Desktop notifications', 'Show a notification for new messages while Parley is in the background.'),
+        toggle('sound', 'Sound', 'Play a sound for new messages.'),
+        toggle('mentions_only', 'Mentions only', 'Only notify when someone mentions you.')),
+      passwordCard(),
+      h('div', { class: 'card stack' },
+        h('h3', { text: 'Account' }),
+        h('p', { class: 'muted', text: `Signed in as @${api.user?.username} (${api.user?.role}).` }),
+        h('div', {}, h('button', { type: 'button', class: 'btn btn-danger', testid: 'settings-logout', onClick: () => ctx.logout() }, icon('logout'), 'Sign out'))));
+  }
+
+  function passwordCard() {
+    const cur = h('input', { type: 'password', autocomplete: 'current-password', testid: 'password-current' });
+    const next = h('input', { type: 'password', autocomplete: 'new-password', minlength: 8, maxlength: 72, testid: 'password-new' });
+    const err = h('div', { class: 'form-error', role: 'alert', hidden: true });
+    return h('form', {
+      class: 'card stack',
+      onSubmit: async (e) => {
+        e.preventDefault();
+        err.hidden = true;
+        try {
+          await api.post('/api/auth/password', { current_password: cur.value, new_password: next.value });
+          // Changing the password may end every session: sign in afresh.
+          await api.login(api.user.username, next.value).catch(() => {});
+          cur.value = next.value = '';
+          toast('Password changed.');
+        } catch (ex) {
+          err.textContent = ex.message;
+          err.hidden = false;
+        }
+      },
+    }, h('h3', { text: 'Password' }), field('Current password', cur), field('New password', next, 'At least 8 characters.'), err,
+    h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-ghost', testid: 'password-save' }, 'Change password')));
+  }
+
+  api.get('/api/users/settings/me').then((s) => {
+    ctx.applySettings(s);
+    render(s);
+  }, (err) => {
+    toastError(err);
+    render(store.state.settings ?? { theme: 'system', notifications: {} });
+  });
+  return { el };
+}
