@@ -57,6 +57,7 @@ func TestRoutingPublicAndProtected(t *testing.T) {
 		{"unknown prefix subpath", "GET", "/api/nope/rooms", true, 404, "not_found", "", ""},
 		{"prefix without slash", "GET", "/api/chat", true, 404, "not_found", "", ""},
 		{"outside api", "GET", "/rooms", true, 404, "not_found", "", ""},
+		{"TRACE is not proxied", "TRACE", "/api/chat/rooms", true, 405, "method_not_allowed", "", ""},
 		{"dot segments cannot borrow a public rule", "GET", "/api/users/avatars/../profiles/me", false, 400, "invalid_path", "", ""},
 		{"encoded dot segments too", "GET", "/api/users/avatars/%2e%2e/profiles/me", false, 400, "invalid_path", "", ""},
 		{"dot segment to another service", "GET", "/api/chat/../auth/me", true, 400, "invalid_path", "", ""},

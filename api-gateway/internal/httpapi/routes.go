@@ -112,11 +112,16 @@ func Routes(d Deps) (*gin.Engine, error) {
 	eng.GET("/health", agg.handle)
 	eng.GET("/metrics", gin.WrapH(promhttp.HandlerFor(d.Health.Registry, promhttp.HandlerOpts{})))
 
-	// The API: every method, prefix stripped, token checked unless public.
+	// The API: prefix stripped, token checked unless public. TRACE and
+	// CONNECT are answered 405 here and never reach a service.
+	apiMethods := []string{
+		http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodPatch, http.MethodDelete, http.MethodOptions,
+	}
 	g := &gate{verify: d.Verify, public: publicRoutes(), metrics: m}
-	eng.Any("/api/auth/*path", noStore(AuthNoStore), g.check, forward(d.Upstreams.Auth, m))
-	eng.Any("/api/users/*path", g.check, forward(d.Upstreams.User, m))
-	eng.Any("/api/chat/*path", g.check, forward(d.Upstreams.Chat, m))
+	eng.Match(apiMethods, "/api/auth/*path", noStore(AuthNoStore), g.check, forward(d.Upstreams.Auth, m))
+	eng.Match(apiMethods, "/api/users/*path", g.check, forward(d.Upstreams.User, m))
+	eng.Match(apiMethods, "/api/chat/*path", g.check, forward(d.Upstreams.Chat, m))
 	return eng, nil
 }
 
