@@ -17,9 +17,8 @@ func TestRateLimit(t *testing.T) {
 	client := func(ip string) map[string]string {
 		return map[string]string{"X-Forwarded-For": ip, "Origin": testOrigin}
 	}
-	for i := range 3 {
+	for range 3 {
 		f.do(t, request{path: "/api/chat/rooms", token: tok, header: client("198.51.100.1")}).wantStatus(t, 200)
-		_ = i
 	}
 	t.Run("over the burst", func(t *testing.T) {
 		res := f.do(t, request{path: "/api/chat/rooms", token: tok, header: client("198.51.100.1")})
