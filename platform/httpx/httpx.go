@@ -17,7 +17,6 @@ import (
 
 	"github.com/parleychat/parley/platform/apperr"
 	"github.com/parleychat/parley/platform/logx"
-	"github.com/parleychat/parley/platform/sqldb"
 )
 
 // HeaderRequestID is the header that carries the request id on every hop.
@@ -35,6 +34,11 @@ type Options struct {
 	MaxBodyBytes int64
 	// TrustedProxies are the CIDRs whose X-Forwarded-For is believed.
 	TrustedProxies []string
+	// Unavailable recognises errors that mean a dependency (the database)
+	// is down, so Error answers 503 instead of 500. Services with a
+	// database pass sqldb.IsUnavailable; httpx does not import it, which
+	// keeps SQL drivers out of the gateway and frontend binaries.
+	Unavailable func(error) bool
 }
 
 // NewEngine returns gin.New() with Parley's middleware installed and JSON
@@ -52,7 +56,7 @@ func NewEngine(o Options) *gin.Engine {
 	e.ContextWithFallback = true
 	// Only the listed proxies may set the client address; none by default.
 	_ = e.SetTrustedProxies(o.TrustedProxies)
-	e.Use(WithLogger(o.Logger), RequestID(), Recover(o.Logger), Observe(o.Service, o.Logger, o.Registry), BodyLimit(o.MaxBodyBytes))
+	e.Use(withErrorContext(o.Logger, o.Unavailable), RequestID(), Recover(o.Logger), Observe(o.Service, o.Logger, o.Registry), BodyLimit(o.MaxBodyBytes))
 	e.NoRoute(func(c *gin.Context) {
 		Error(c, apperr.NotFound("not_found", "no such endpoint"))
 	})
@@ -180,7 +184,7 @@ func BodyLimit(n int64) gin.HandlerFunc {
 // with a bare 500.
 func Error(c *gin.Context, err error) {
 	e, ok := apperr.From(err)
-	if !ok && sqldb.IsUnavailable(err) {
+	if unavailable, _ := c.Value(unavailableKey).(func(error) bool); !ok && unavailable != nil && unavailable(err) {
 		// A database that is down or locked past the busy timeout is a
 		// dependency failure the client may retry, not a bug.
 		LoggerFrom(c).WarnContext(c.Request.Context(), "database unavailable", "error", err, "route", c.FullPath())
@@ -195,10 +199,16 @@ func Error(c *gin.Context, err error) {
 	c.AbortWithStatusJSON(e.Status(), apperr.ToBody(e))
 }
 
-// WithLogger stores the service logger for Error to use.
-func WithLogger(log *slog.Logger) gin.HandlerFunc {
+const unavailableKey = "parley.unavailable"
+
+// withErrorContext stores what Error needs: the service logger and the
+// dependency-outage classifier.
+func withErrorContext(log *slog.Logger, unavailable func(error) bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Set("parley.logger", log)
+		if unavailable != nil {
+			c.Set(unavailableKey, unavailable)
+		}
 		c.Next()
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -178,5 +179,18 @@ func TestClampLimit(t *testing.T) {
 		if got := ClampLimit(in); got != want {
 			t.Errorf("ClampLimit(%d) = %d, want %d", in, got, want)
 		}
+	}
+}
+
+func TestUnavailableDependencyIs503(t *testing.T) {
+	down := errors.New("dial tcp: connection refused")
+	e := NewEngine(Options{Unavailable: func(err error) bool { return errors.Is(err, down) }})
+	e.GET("/x", func(c *gin.Context) { Error(c, fmt.Errorf("find user: %w", down)) })
+	e.GET("/y", func(c *gin.Context) { Error(c, errors.New("bug")) })
+	if w := do(e, "GET", "/x", ""); w.Code != 503 || errCode(t, w) != "database_unavailable" {
+		t.Fatalf("outage = %d %s", w.Code, w.Body.String())
+	}
+	if w := do(e, "GET", "/y", ""); w.Code != 500 {
+		t.Fatalf("bug = %d", w.Code)
 	}
 }

@@ -147,7 +147,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	})
 	engine := httpx.NewEngine(httpx.Options{
 		Service: service, Logger: log, Registry: h.Registry,
-		MaxBodyBytes: httpapi.MaxBody, TrustedProxies: cfg.TrustedProxies,
+		MaxBodyBytes: httpapi.MaxBody, TrustedProxies: cfg.TrustedProxies, Unavailable: sqldb.IsUnavailable,
 	})
 	h.Register(engine)
 	httpapi.Routes(engine, httpapi.Deps{Service: svc, Verifier: verifier})
