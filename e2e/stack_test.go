@@ -1,0 +1,93 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	gateway "github.com/parleychat/parley/api-gateway/app"
+	auth "github.com/parleychat/parley/auth-service/app"
+	chat "github.com/parleychat/parley/chat-service/app"
+	frontend "github.com/parleychat/parley/frontend/app"
+	users "github.com/parleychat/parley/user-service/app"
+	"github.com/parleychat/parley/platform/testkit"
+)
+
+// stack is the whole of Parley running in this test process, each service
+// on its own loopback port with its own SQLite file, wired as in compose.
+type stack struct {
+	Auth, User, Chat, Gateway, Frontend *testkit.Service
+	FrontendURL                         string
+	// ChatWS is the WebSocket URL the browser connects to.
+	ChatWS string
+
+	chatEnv map[string]string
+}
+
+const adminPassword = "admin-password-for-tests"
+
+// startStack starts the five services and stops them when the test ends.
+func startStack(t *testing.T) *stack {
+	t.Helper()
+	dir := t.TempDir()
+	ports := map[string]int{}
+	for _, name := range []string{"auth", "user", "chat", "gateway", "frontend"} {
+		ports[name] = testkit.FreePort(t)
+	}
+	url := func(name string) string { return fmt.Sprintf("http://127.0.0.1:%d", ports[name]) }
+	frontendURL := url("frontend")
+	common := func(name string, extra map[string]string) map[string]string {
+		env := map[string]string{
+			"PORT":             strconv.Itoa(ports[name]),
+			"DATA_DIR":         filepath.Join(dir, name),
+			"AUTH_SERVICE_URL": url("auth"),
+			"USER_SERVICE_URL": url("user"),
+			"CHAT_SERVICE_URL": url("chat"),
+			"ALLOWED_ORIGINS":  frontendURL,
+			"LOG_LEVEL":        "warn",
+		}
+		if os.Getenv("PARLEY_TEST_LOGS") != "" {
+			env["LOG_LEVEL"] = "debug"
+		}
+		for k, v := range extra {
+			env[k] = v
+		}
+		return env
+	}
+	s := &stack{FrontendURL: frontendURL, ChatWS: fmt.Sprintf("ws://127.0.0.1:%d/ws", ports["chat"])}
+	s.Auth = testkit.Start(t, "auth-service", auth.Run, common("auth", map[string]string{
+		"BCRYPT_COST": "4", "ADMIN_USERNAME": "admin", "ADMIN_PASSWORD": adminPassword,
+	}))
+	s.chatEnv = common("chat", nil)
+	s.Chat = testkit.Start(t, "chat-service", chat.Run, copyEnv(s.chatEnv))
+	s.User = testkit.Start(t, "user-service", users.Run, common("user", nil))
+	s.Gateway = testkit.Start(t, "api-gateway", gateway.Run, common("gateway", map[string]string{
+		// Browser tests and API walks come from one address; the limit
+		// under test lives in the gateway's own tests.
+		"RATE_LIMIT_RPS": "1000", "RATE_LIMIT_BURST": "2000",
+	}))
+	s.Frontend = testkit.Start(t, "frontend", frontend.Run, common("frontend", map[string]string{
+		"API_BASE_URL": url("gateway"), "CHAT_WS_URL": s.ChatWS,
+	}))
+	return s
+}
+
+// restartChat stops chat-service and starts it again on the same port and
+// database, as a rollout or crash would.
+func (s *stack) restartChat(t *testing.T) {
+	t.Helper()
+	if err := s.Chat.Stop(); err != nil {
+		t.Fatalf("chat-service stop: %v", err)
+	}
+	s.Chat = testkit.Start(t, "chat-service", chat.Run, copyEnv(s.chatEnv))
+}
+
+func copyEnv(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
