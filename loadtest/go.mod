@@ -1,0 +1,3 @@
+module github.com/parleychat/parley/loadtest
+
+go 1.26.0
