@@ -1,0 +1,476 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// CopyOptions tunes Copy.
+type CopyOptions struct {
+	// BatchRows is the most rows one INSERT carries (default 500; fewer for
+	// wide tables, to stay under PostgreSQL's 65535 parameters).
+	BatchRows int
+	// Progress, when set, is called after every batch with the table and
+	// the rows copied into it so far.
+	Progress func(table string, rows int64)
+}
+
+// CopyResult is how many rows Copy moved into one table.
+type CopyResult struct {
+	Table string
+	Rows  int64
+}
+
+// ErrTargetNotEmpty is returned (wrapped) by Copy when a target table
+// already holds rows: copying only ever fills a new database, it never
+// merges two histories.
+var ErrTargetNotEmpty = errors.New("the target database is not empty")
+
+// Copy copies every row of tables from src into dst, a PostgreSQL database
+// already migrated to the same schema. Tables are copied in the order
+// given, so list parents before children (foreign key order).
+//
+// src is read in one read-only transaction (a consistent snapshot); dst is
+// written in one transaction that first locks the tables against writers
+// and refuses if any holds a row, so a failed copy leaves dst as it was.
+// Columns are matched by name: a source column the target lacks is an
+// error (it would be lost), a target column the source lacks takes its
+// default, generated target columns (e.g. a tsvector) fill themselves.
+// Values are converted to the target's types where SQLite's differ
+// (integer 0/1 → boolean, text ↔ bytea). Afterwards each serial column's
+// sequence is moved past the highest id copied — and past SQLite's
+// AUTOINCREMENT high-water mark, so ids of deleted rows are not reissued.
+func Copy(ctx context.Context, src, dst *DB, tables []string, opts CopyOptions) ([]CopyResult, error) {
+	if dst.Dialect != Postgres {
+		return nil, fmt.Errorf("copy: the target must be PostgreSQL, not %s", dst.Dialect)
+	}
+	if len(tables) == 0 {
+		return nil, errors.New("copy: no tables")
+	}
+	if opts.BatchRows <= 0 {
+		opts.BatchRows = 500
+	}
+	srcOpts := &sql.TxOptions{ReadOnly: true}
+	if src.Dialect == Postgres {
+		srcOpts.Isolation = sql.LevelRepeatableRead
+	}
+	stx, err := src.BeginTx(ctx, srcOpts)
+	if err != nil {
+		return nil, fmt.Errorf("copy: read source: %w", err)
+	}
+	defer func() { _ = stx.Rollback() }()
+
+	var out []CopyResult
+	err = dst.Tx(ctx, func(dtx *sql.Tx) error {
+		names := make([]string, len(tables))
+		for i, t := range tables {
+			names[i] = quoteIdent(t)
+		}
+		// EXCLUSIVE lets readers in but no writer, so a service started on
+		// the target by mistake cannot slip rows in between check and copy.
+		if _, err := dtx.ExecContext(ctx, `LOCK TABLE `+strings.Join(names, ", ")+` IN EXCLUSIVE MODE`); err != nil {
+			return fmt.Errorf("lock target tables: %w", err)
+		}
+		for _, t := range tables {
+			var n int64
+			if err := dtx.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+quoteIdent(t)).Scan(&n); err != nil {
+				return fmt.Errorf("count target %s: %w", t, err)
+			}
+			if n > 0 {
+				return fmt.Errorf("%w: table %s already has %d rows (copy into a new database)", ErrTargetNotEmpty, t, n)
+			}
+		}
+		for _, t := range tables {
+			n, err := copyTable(ctx, stx, src.Dialect, dtx, t, opts)
+			if err != nil {
+				return fmt.Errorf("copy %s: %w", t, err)
+			}
+			if err := resetSequences(ctx, stx, src.Dialect, dtx, t); err != nil {
+				return fmt.Errorf("reset sequences of %s: %w", t, err)
+			}
+			out = append(out, CopyResult{Table: t, Rows: n})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("copy: %w", err)
+	}
+	return out, nil
+}
+
+type column struct {
+	name     string
+	dataType string // PostgreSQL information_schema data_type; "" for SQLite
+	pk       int    // position in the primary key (SQLite source), 0 if not part of it
+}
+
+// pgColumns lists a PostgreSQL table's stored, non-generated columns.
+func pgColumns(ctx context.Context, q querier, table string) ([]column, error) {
+	rows, err := q.QueryContext(ctx, `SELECT column_name, data_type FROM information_schema.columns
+		WHERE table_schema = current_schema() AND table_name = $1 AND is_generated = 'NEVER'
+		ORDER BY ordinal_position`, table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var cols []column
+	for rows.Next() {
+		var c column
+		if err := rows.Scan(&c.name, &c.dataType); err != nil {
+			return nil, err
+		}
+		cols = append(cols, c)
+	}
+	return cols, rows.Err()
+}
+
+// sqliteColumns lists a SQLite table's columns and its primary key.
+func sqliteColumns(ctx context.Context, q querier, table string) ([]column, error) {
+	rows, err := q.QueryContext(ctx, `SELECT name, pk FROM pragma_table_info(?) ORDER BY cid`, table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var cols []column
+	for rows.Next() {
+		var c column
+		if err := rows.Scan(&c.name, &c.pk); err != nil {
+			return nil, err
+		}
+		cols = append(cols, c)
+	}
+	return cols, rows.Err()
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func copyTable(ctx context.Context, stx *sql.Tx, srcDialect Dialect, dtx *sql.Tx, table string, opts CopyOptions) (int64, error) {
+	dcols, err := pgColumns(ctx, dtx, table)
+	if err != nil {
+		return 0, fmt.Errorf("target columns: %w", err)
+	}
+	if len(dcols) == 0 {
+		return 0, fmt.Errorf("the target has no table %s (are its migrations applied?)", table)
+	}
+	var scols []column
+	if srcDialect == Postgres {
+		scols, err = pgColumns(ctx, stx, table)
+	} else {
+		scols, err = sqliteColumns(ctx, stx, table)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("source columns: %w", err)
+	}
+	if len(scols) == 0 {
+		return 0, fmt.Errorf("the source has no table %s", table)
+	}
+	types := map[string]string{}
+	for _, c := range dcols {
+		types[c.name] = c.dataType
+	}
+	var (
+		names []string
+		kinds []string
+		order []column
+	)
+	for _, c := range scols {
+		kind, ok := types[c.name]
+		if !ok {
+			return 0, fmt.Errorf("source column %s.%s has no place in the target schema", table, c.name)
+		}
+		names = append(names, quoteIdent(c.name))
+		kinds = append(kinds, kind)
+		if c.pk > 0 {
+			order = append(order, c)
+		}
+	}
+	q := `SELECT ` + strings.Join(names, ", ") + ` FROM ` + quoteIdent(table)
+	if len(order) > 0 {
+		// Rows arrive in key order, so the copy is laid out as a long-lived
+		// table would be (history pages read neighbouring rows).
+		keys := make([]string, len(order))
+		for _, c := range order {
+			keys[c.pk-1] = quoteIdent(c.name)
+		}
+		q += ` ORDER BY ` + strings.Join(keys, ", ")
+	}
+	rows, err := stx.QueryContext(ctx, q)
+	if err != nil {
+		return 0, fmt.Errorf("read source: %w", err)
+	}
+	defer rows.Close()
+
+	batch := opts.BatchRows
+	if max := 65535 / len(names); batch > max {
+		batch = max
+	}
+	insert := func(n int) string {
+		var b strings.Builder
+		b.WriteString(`INSERT INTO ` + quoteIdent(table) + ` (` + strings.Join(names, ", ") + `) VALUES `)
+		p := 0
+		for r := 0; r < n; r++ {
+			if r > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteByte('(')
+			for c := range names {
+				if c > 0 {
+					b.WriteString(", ")
+				}
+				p++
+				b.WriteString("$" + strconv.Itoa(p))
+			}
+			b.WriteByte(')')
+		}
+		return b.String()
+	}
+	full := insert(batch)
+	var (
+		copied int64
+		args   = make([]any, 0, batch*len(names))
+		vals   = make([]any, len(names))
+		ptrs   = make([]any, len(names))
+	)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	flush := func() error {
+		n := len(args) / len(names)
+		if n == 0 {
+			return nil
+		}
+		stmt := full
+		if n < batch {
+			stmt = insert(n)
+		}
+		if _, err := dtx.ExecContext(ctx, stmt, args...); err != nil {
+			return fmt.Errorf("insert rows %d-%d: %w", copied+1, copied+int64(n), err)
+		}
+		copied += int64(n)
+		args = args[:0]
+		if opts.Progress != nil {
+			opts.Progress(table, copied)
+		}
+		return nil
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return copied, fmt.Errorf("read source: %w", err)
+		}
+		for i, v := range vals {
+			cv, err := convertValue(v, kinds[i])
+			if err != nil {
+				return copied, fmt.Errorf("row %d, column %s: %w", copied+int64(len(args)/len(names))+1, scols[i].name, err)
+			}
+			args = append(args, cv)
+		}
+		if len(args) == batch*len(names) {
+			if err := flush(); err != nil {
+				return copied, err
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return copied, fmt.Errorf("read source: %w", err)
+	}
+	return copied, flush()
+}
+
+// convertValue turns a value as the source driver gave it into one the
+// target column of PostgreSQL type pgType accepts.
+func convertValue(v any, pgType string) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	switch pgType {
+	case "boolean":
+		switch x := v.(type) {
+		case bool:
+			return x, nil
+		case int64:
+			return x != 0, nil
+		case string:
+			b, err := strconv.ParseBool(x)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not a boolean", x)
+			}
+			return b, nil
+		}
+		return nil, fmt.Errorf("cannot store a %T as boolean", v)
+	case "bytea":
+		if s, ok := v.(string); ok {
+			return []byte(s), nil
+		}
+	case "text", "character varying", "character":
+		switch x := v.(type) {
+		case []byte:
+			return string(x), nil
+		case int64:
+			return strconv.FormatInt(x, 10), nil
+		case float64:
+			return strconv.FormatFloat(x, 'g', -1, 64), nil
+		case time.Time:
+			return x.UTC().Format(time.RFC3339Nano), nil
+		}
+	}
+	return v, nil
+}
+
+// resetSequences moves the sequence behind each serial column of table
+// past the highest value present, so the next insert does not collide with
+// a copied row.
+func resetSequences(ctx context.Context, stx *sql.Tx, srcDialect Dialect, dtx *sql.Tx, table string) error {
+	cols, err := pgColumns(ctx, dtx, table)
+	if err != nil {
+		return err
+	}
+	for _, c := range cols {
+		var seq sql.NullString
+		if err := dtx.QueryRowContext(ctx, `SELECT pg_get_serial_sequence($1, $2)`, quoteIdent(table), c.name).Scan(&seq); err != nil {
+			return err
+		}
+		if !seq.Valid {
+			continue
+		}
+		var high int64
+		if err := dtx.QueryRowContext(ctx, `SELECT COALESCE(MAX(`+quoteIdent(c.name)+`), 0) FROM `+quoteIdent(table)).Scan(&high); err != nil {
+			return err
+		}
+		if srcDialect == SQLite {
+			// AUTOINCREMENT remembers ids of deleted rows; keep honouring
+			// that. The table may not exist (no AUTOINCREMENT column).
+			var mark int64
+			if err := stx.QueryRowContext(ctx, `SELECT seq FROM sqlite_sequence WHERE name = ?`, table).Scan(&mark); err == nil && mark > high {
+				high = mark
+			}
+		}
+		if high > 0 {
+			_, err = dtx.ExecContext(ctx, `SELECT setval($1, $2, true)`, seq.String, high)
+		} else {
+			_, err = dtx.ExecContext(ctx, `SELECT setval($1, 1, false)`, seq.String)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func quoteIdent(s string) string {
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}
+
+// CopySpec describes one service's database for CopyCommand.
+type CopySpec struct {
+	// Service names the binary in messages, e.g. "auth-service".
+	Service string
+	// DefaultFrom is the source when --from is not given: the service's
+	// own SQLite file under DATA_DIR.
+	DefaultFrom Target
+	// Tables lists every table to copy, parents before children.
+	Tables []string
+	// Migrate applies the service's migrations for db's dialect.
+	Migrate func(ctx context.Context, db *DB) error
+}
+
+// CopyCommand is a service's "copy-db" subcommand: it copies the service's
+// SQLite database into a new PostgreSQL database, so a deployment that
+// outgrows one node keeps its history. args are the arguments after
+// "copy-db":
+//
+//	--from sqlite:///data/auth.db   (default: the service's file under DATA_DIR)
+//	--to   postgres://user:pass@host:5432/db?sslmode=disable   (required)
+//	--batch 500                     (rows per INSERT)
+//
+// Both databases are migrated first (the source as a start of the service
+// on it would), then Copy runs. Stop the service's writers before copying:
+// rows written to SQLite after the copy's snapshot are not carried over.
+func CopyCommand(ctx context.Context, args []string, stdout io.Writer, spec CopySpec) error {
+	fs := flag.NewFlagSet(spec.Service+" copy-db", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	from := fs.String("from", "", "source database URL (default "+describe(spec.DefaultFrom)+")")
+	to := fs.String("to", "", "target PostgreSQL URL, e.g. postgres://user:pass@host:5432/"+strings.TrimSuffix(spec.Service, "-service")+"?sslmode=disable (required)")
+	batch := fs.Int("batch", 500, "rows per INSERT")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%s copy-db: %w", spec.Service, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s copy-db: unexpected argument %q (usage: %s copy-db [--from sqlite:///path.db] --to postgres://...)", spec.Service, fs.Arg(0), spec.Service)
+	}
+	source := spec.DefaultFrom
+	if strings.TrimSpace(*from) != "" {
+		t, err := ParseURL(*from, "", "")
+		if err != nil {
+			return fmt.Errorf("%s copy-db: --from: %w", spec.Service, err)
+		}
+		source = t
+	}
+	if strings.TrimSpace(*to) == "" {
+		return fmt.Errorf("%s copy-db: --to is required (usage: %s copy-db [--from sqlite:///path.db] --to postgres://...)", spec.Service, spec.Service)
+	}
+	target, err := ParseURL(*to, "", "")
+	if err != nil {
+		return fmt.Errorf("%s copy-db: --to: %w", spec.Service, err)
+	}
+	if target.Dialect != Postgres {
+		return fmt.Errorf("%s copy-db: --to must be a postgres:// URL", spec.Service)
+	}
+	if source.Dialect == Postgres && source.DSN == target.DSN {
+		return fmt.Errorf("%s copy-db: --from and --to are the same database", spec.Service)
+	}
+	if source.Dialect == SQLite {
+		// Opening a missing file would create an empty database and copy
+		// nothing: a mistyped path must fail loudly instead.
+		if fi, err := os.Stat(source.Path); err != nil || fi.IsDir() {
+			return fmt.Errorf("%s copy-db: --from: no SQLite database at %s", spec.Service, source.Path)
+		}
+	}
+
+	sdb, err := Open(ctx, source)
+	if err != nil {
+		return fmt.Errorf("%s copy-db: source: %w", spec.Service, err)
+	}
+	defer sdb.Close()
+	ddb, err := Open(ctx, target)
+	if err != nil {
+		return fmt.Errorf("%s copy-db: target: %w", spec.Service, err)
+	}
+	defer ddb.Close()
+	if err := spec.Migrate(ctx, sdb); err != nil {
+		return fmt.Errorf("%s copy-db: migrate source %s: %w", spec.Service, sdb.Location, err)
+	}
+	if err := spec.Migrate(ctx, ddb); err != nil {
+		return fmt.Errorf("%s copy-db: migrate target %s: %w", spec.Service, ddb.Location, err)
+	}
+	fmt.Fprintf(stdout, "copying %s → %s\n", sdb.Location, ddb.Location)
+	start := time.Now()
+	res, err := Copy(ctx, sdb, ddb, spec.Tables, CopyOptions{BatchRows: *batch})
+	if err != nil {
+		return fmt.Errorf("%s copy-db: %w", spec.Service, err)
+	}
+	var total int64
+	for _, r := range res {
+		fmt.Fprintf(stdout, "  %-20s %d rows\n", r.Table, r.Rows)
+		total += r.Rows
+	}
+	fmt.Fprintf(stdout, "copied %d rows in %s; point DATABASE_URL at the target and start %s\n",
+		total, time.Since(start).Round(time.Millisecond), spec.Service)
+	return nil
+}
+
+func describe(t Target) string {
+	if t.Dialect == SQLite {
+		return "sqlite://" + t.Path
+	}
+	return redact(t.DSN)
+}

@@ -1,0 +1,247 @@
+package sqldb_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/parleychat/parley/platform/sqldb"
+	"github.com/parleychat/parley/platform/sqldb/sqldbtest"
+)
+
+// The same schema in each dialect, the way a service writes it: SQLite
+// integers for booleans, text times, BLOBs, AUTOINCREMENT, a WITHOUT ROWID
+// table; PostgreSQL booleans, TIMESTAMPTZ, BYTEA, BIGSERIAL and a
+// generated tsvector the copy must leave alone.
+var copySchemas = map[sqldb.Dialect]fstest.MapFS{
+	sqldb.SQLite: {"m/0001_init.sql": {Data: []byte(`
+CREATE TABLE rooms (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    name       TEXT    NOT NULL UNIQUE,
+    archived   INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT    NOT NULL
+);
+CREATE TABLE notes (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    room_id INTEGER NOT NULL REFERENCES rooms (id),
+    body    TEXT    NOT NULL,
+    blob    BLOB,
+    seen_at TEXT
+);
+CREATE TABLE members (
+    room_id INTEGER NOT NULL REFERENCES rooms (id),
+    user_id INTEGER NOT NULL,
+    PRIMARY KEY (room_id, user_id)
+) WITHOUT ROWID;
+`)}},
+	sqldb.Postgres: {"m/0001_init.sql": {Data: []byte(`
+CREATE TABLE rooms (
+    id         BIGSERIAL   PRIMARY KEY,
+    name       TEXT        NOT NULL UNIQUE,
+    archived   BOOLEAN     NOT NULL DEFAULT false,
+    created_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE notes (
+    id      BIGSERIAL PRIMARY KEY,
+    room_id BIGINT    NOT NULL REFERENCES rooms (id),
+    body    TEXT      NOT NULL,
+    blob    BYTEA,
+    seen_at TIMESTAMPTZ,
+    search  TSVECTOR GENERATED ALWAYS AS (to_tsvector('simple', body)) STORED
+);
+CREATE TABLE members (
+    room_id BIGINT NOT NULL REFERENCES rooms (id),
+    user_id BIGINT NOT NULL,
+    PRIMARY KEY (room_id, user_id)
+);
+`)}},
+}
+
+var copyTables = []string{"rooms", "notes", "members"}
+
+func migrateCopySchema(ctx context.Context, db *sqldb.DB) error {
+	ms, err := sqldb.LoadMigrations(copySchemas[db.Dialect], "m")
+	if err != nil {
+		return err
+	}
+	return sqldb.Migrate(ctx, db, ms)
+}
+
+func openMigrated(t *testing.T, target sqldb.Target) *sqldb.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqldb.Open(ctx, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := migrateCopySchema(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func exec(t *testing.T, db *sqldb.DB, q string, args ...any) {
+	t.Helper()
+	if _, err := db.Exec(db.Rebind(q), args...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// fillSource writes rows, deleting the newest room so SQLite's AUTOINCREMENT
+// mark (4) is above the highest id left (3).
+func fillSource(t *testing.T, src *sqldb.DB, notes int) {
+	t.Helper()
+	for i, name := range []string{"general", "random", "archive", "gone"} {
+		exec(t, src, `INSERT INTO rooms (name, archived, created_at) VALUES (?, ?, ?)`,
+			name, i == 2, time.Date(2025, 1, i+1, 10, 0, 0, 123000000, time.UTC).Format("2006-01-02T15:04:05.000Z"))
+	}
+	exec(t, src, `DELETE FROM rooms WHERE name = 'gone'`)
+	for i := 0; i < notes; i++ {
+		var blob any
+		if i%3 == 0 {
+			blob = []byte{0, 1, 2, byte(i)}
+		}
+		var seen any
+		if i%2 == 0 {
+			seen = "2025-02-03T04:05:06.789Z"
+		}
+		exec(t, src, `INSERT INTO notes (room_id, body, blob, seen_at) VALUES (?, ?, ?, ?)`, 1+i%3, "note number "+strings.Repeat("x", i%5), blob, seen)
+	}
+	exec(t, src, `INSERT INTO members (room_id, user_id) VALUES (2, 7), (1, 9), (1, 7)`)
+}
+
+func TestCopySQLiteToPostgres(t *testing.T) {
+	ctx := context.Background()
+	src := openMigrated(t, sqldbtest.SQLite(t, "src.db"))
+	dst := openMigrated(t, sqldbtest.Postgres(t))
+	fillSource(t, src, 1234)
+
+	var progressed int
+	res, err := sqldb.Copy(ctx, src, dst, copyTables, sqldb.CopyOptions{BatchRows: 100, Progress: func(string, int64) { progressed++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{"rooms": 3, "notes": 1234, "members": 3}
+	for _, r := range res {
+		if r.Rows != want[r.Table] {
+			t.Errorf("%s: copied %d rows, want %d", r.Table, r.Rows, want[r.Table])
+		}
+	}
+	if len(res) != 3 || progressed < 13 {
+		t.Fatalf("results %v, %d progress calls", res, progressed)
+	}
+
+	var (
+		archived bool
+		created  time.Time
+	)
+	if err := dst.QueryRow(`SELECT archived, created_at FROM rooms WHERE name = 'archive'`).Scan(&archived, &created); err != nil {
+		t.Fatal(err)
+	}
+	if !archived || !created.Equal(time.Date(2025, 1, 3, 10, 0, 0, 123000000, time.UTC)) {
+		t.Fatalf("archive room: archived=%v created=%v", archived, created)
+	}
+	var blob []byte
+	var seen *time.Time
+	if err := dst.QueryRow(`SELECT blob, seen_at FROM notes WHERE id = 4`).Scan(&blob, &seen); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(blob, []byte{0, 1, 2, 3}) || seen != nil {
+		t.Fatalf("note 4: blob %v seen %v", blob, seen)
+	}
+	var hits int
+	if err := dst.QueryRow(`SELECT COUNT(*) FROM notes WHERE search @@ plainto_tsquery('simple', 'number')`).Scan(&hits); err != nil || hits != 1234 {
+		t.Fatalf("generated tsvector: %d hits, %v", hits, err)
+	}
+
+	// Sequences: past the copied ids, and past the deleted room's id 4.
+	var id int64
+	if err := dst.QueryRow(`INSERT INTO rooms (name, created_at) VALUES ('new', now()) RETURNING id`).Scan(&id); err != nil || id != 5 {
+		t.Fatalf("next room id = %d, %v; want 5", id, err)
+	}
+	if err := dst.QueryRow(`INSERT INTO notes (room_id, body) VALUES (1, 'n') RETURNING id`).Scan(&id); err != nil || id != 1235 {
+		t.Fatalf("next note id = %d, %v; want 1235", id, err)
+	}
+
+	// A second copy finds the target in use and changes nothing.
+	_, err = sqldb.Copy(ctx, src, dst, copyTables, sqldb.CopyOptions{})
+	if !errors.Is(err, sqldb.ErrTargetNotEmpty) {
+		t.Fatalf("copy into a used target: %v", err)
+	}
+}
+
+// A copy that fails half-way leaves the target empty, so it can be re-run.
+func TestCopyFailureRollsBack(t *testing.T) {
+	ctx := context.Background()
+	src := openMigrated(t, sqldbtest.SQLite(t, "src.db"))
+	dst := openMigrated(t, sqldbtest.Postgres(t))
+	fillSource(t, src, 10)
+	// A value the target's type refuses, in the last table.
+	exec(t, src, `INSERT INTO members (room_id, user_id) VALUES (3, 'not a number')`)
+	if _, err := sqldb.Copy(ctx, src, dst, copyTables, sqldb.CopyOptions{}); err == nil || !strings.Contains(err.Error(), "copy members") {
+		t.Fatalf("copy of a bad row: %v", err)
+	}
+	var n int
+	if err := dst.QueryRow(`SELECT (SELECT COUNT(*) FROM rooms) + (SELECT COUNT(*) FROM notes)`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("target rows after a failed copy: %d, %v", n, err)
+	}
+	exec(t, src, `DELETE FROM members WHERE user_id = 'not a number'`)
+	if _, err := sqldb.Copy(ctx, src, dst, copyTables, sqldb.CopyOptions{}); err != nil {
+		t.Fatalf("re-run after fixing the source: %v", err)
+	}
+}
+
+func TestCopyRefusesLostColumns(t *testing.T) {
+	ctx := context.Background()
+	src := openMigrated(t, sqldbtest.SQLite(t, "src.db"))
+	dst := openMigrated(t, sqldbtest.Postgres(t))
+	exec(t, src, `ALTER TABLE notes ADD COLUMN extra TEXT`)
+	_, err := sqldb.Copy(ctx, src, dst, copyTables, sqldb.CopyOptions{})
+	if err == nil || !strings.Contains(err.Error(), "notes.extra has no place") {
+		t.Fatalf("copy with a column the target lacks: %v", err)
+	}
+}
+
+func TestCopyCommand(t *testing.T) {
+	ctx := context.Background()
+	srcTarget := sqldbtest.SQLite(t, "src.db")
+	src := openMigrated(t, srcTarget)
+	fillSource(t, src, 3)
+	dstTarget := sqldbtest.Postgres(t)
+	spec := sqldb.CopySpec{Service: "test-service", DefaultFrom: srcTarget, Tables: copyTables, Migrate: migrateCopySchema}
+
+	var out bytes.Buffer
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{}, "--to is required"},
+		{[]string{"--to", "sqlite:///x.db"}, "must be a postgres:// URL"},
+		{[]string{"--from", "sqlite://" + filepath.Join(t.TempDir(), "typo.db"), "--to", dstTarget.DSN}, "no SQLite database at"},
+		{[]string{"--to", dstTarget.DSN, "extra"}, "unexpected argument"},
+	} {
+		err := sqldb.CopyCommand(ctx, tt.args, &out, spec)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("copy-db %v = %v, want %q", tt.args, err, tt.want)
+		}
+	}
+
+	// The target is migrated by the command itself.
+	out.Reset()
+	if err := sqldb.CopyCommand(ctx, []string{"--to", dstTarget.DSN}, &out, spec); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "copied 9 rows") {
+		t.Fatalf("output:\n%s", out.String())
+	}
+	err := sqldb.CopyCommand(ctx, []string{"--from", "sqlite://" + srcTarget.Path, "--to", dstTarget.DSN}, &out, spec)
+	if !errors.Is(err, sqldb.ErrTargetNotEmpty) {
+		t.Fatalf("second run: %v", err)
+	}
+}
