@@ -17,7 +17,7 @@ import (
 
 	"github.com/parleychat/parley/auth-service/internal/auth"
 	"github.com/parleychat/parley/auth-service/internal/httpapi"
-	"github.com/parleychat/parley/auth-service/internal/store/sqlite"
+	"github.com/parleychat/parley/auth-service/internal/store"
 	"github.com/parleychat/parley/auth-service/internal/token"
 	"github.com/parleychat/parley/platform/authn"
 	"github.com/parleychat/parley/platform/config"
@@ -107,11 +107,6 @@ func readSettings(getenv func(string) string) (settings, error) {
 	if err != nil {
 		return s, err
 	}
-	if db.Dialect != sqldb.SQLite {
-		// The platform speaks PostgreSQL; this service's store/postgres is
-		// not written yet. Refuse rather than run SQLite SQL against it.
-		return s, fmt.Errorf("config: DATABASE_URL: auth-service has no PostgreSQL store yet; use sqlite:// (the default)")
-	}
 	s.DB = db
 	if err := auth.ValidateUsername(s.AdminUsername); err != nil {
 		return s, fmt.Errorf("config: ADMIN_USERNAME: must be 3 to 32 of [A-Za-z0-9_.-] (got %q)", s.AdminUsername)
@@ -136,7 +131,8 @@ func readSettings(getenv func(string) string) (settings, error) {
 }
 
 // Run runs auth-service until ctx ends. args[1] == "healthcheck" runs the
-// container health check instead.
+// container health check instead, and args[1] == "copy-db" copies a SQLite
+// database into PostgreSQL (see copyDB).
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if serve.IsHealthcheck(args) {
 		env := config.New(getenv)
@@ -145,6 +141,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return err
 		}
 		return serve.Healthcheck(ctx, port, stdout)
+	}
+	if len(args) > 1 && args[1] == "copy-db" {
+		return copyDB(ctx, args[2:], getenv, stdout)
 	}
 	cfg, err := readSettings(getenv)
 	if err != nil {
@@ -163,12 +162,13 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			_ = db.Close()
 		}
 	}()
-	if err := sqlite.Migrate(ctx, db); err != nil {
-		return fmt.Errorf("migrate %s: %w", db.Location, err)
+	st, err := store.Open(ctx, db)
+	if err != nil {
+		return err
 	}
-	store := sqlite.New(db)
+	log.Info("database ready", "dialect", db.Dialect, "location", db.Location)
 
-	key, err := signingKey(ctx, cfg, store)
+	key, err := signingKey(ctx, cfg, st)
 	if err != nil {
 		return err
 	}
@@ -176,7 +176,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	svc, err := auth.NewService(store, signer, auth.Config{
+	svc, err := auth.NewService(st, signer, auth.Config{
 		BcryptCost: cfg.BcryptCost,
 		AccessTTL:  cfg.AccessTTL,
 		RefreshTTL: cfg.RefreshTTL,
@@ -226,6 +226,25 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		OnShutdown: []func(context.Context) error{stopPruner, closeDB},
 	}
 	return srv.Run(ctx)
+}
+
+// copyDB is "auth-service copy-db [--from sqlite:///data/auth.db] --to
+// postgres://...": it fills a new PostgreSQL database with the SQLite one's
+// accounts, logins and signing key. --from defaults to DATABASE_URL when
+// that is SQLite, else to auth.db under DATA_DIR.
+func copyDB(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	env := config.New(getenv)
+	common := env.ReadCommon(defaultPort)
+	if err := env.Err(); err != nil {
+		return err
+	}
+	from, err := sqldb.ParseURL(env.Raw("DATABASE_URL"), common.DataDir, "auth.db")
+	if err != nil || from.Dialect != sqldb.SQLite {
+		from, _ = sqldb.ParseURL("", common.DataDir, "auth.db")
+	}
+	return sqldb.CopyCommand(ctx, args, stdout, sqldb.CopySpec{
+		Service: service, DefaultFrom: from, Tables: store.Tables, Migrate: store.Migrate,
+	})
 }
 
 func keySource(cfg settings) string {

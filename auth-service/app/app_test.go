@@ -26,8 +26,10 @@ import (
 
 // The whole life of a login: register, log in, use, rotate, reuse (which
 // revokes the family), log out.
-func TestSessionFlow(t *testing.T) {
-	s := start(t, nil)
+func TestSessionFlow(t *testing.T) { eachDatabase(t, testSessionFlow) }
+
+func testSessionFlow(t *testing.T, db map[string]string) {
+	s := start(t, db)
 	base := s.URL
 
 	var reg session
@@ -358,8 +360,10 @@ func tamper(t *testing.T, raw string) string {
 	return strings.Join(parts, ".")
 }
 
-func TestAdmin(t *testing.T) {
-	s := start(t, nil)
+func TestAdmin(t *testing.T) { eachDatabase(t, testAdmin) }
+
+func testAdmin(t *testing.T, db map[string]string) {
+	s := start(t, db)
 	base := s.URL
 	adm := login(t, base, "admin", adminPassword)
 	if adm.User.Role != "admin" {
@@ -642,10 +646,11 @@ func TestKeyFromFile(t *testing.T) {
 
 // Two instances on one database file sign with the same key and share
 // refresh token state.
-func TestReplicasShareDatabase(t *testing.T) {
-	dir := t.TempDir()
-	a := start(t, map[string]string{"DATA_DIR": dir})
-	b := start(t, map[string]string{"DATA_DIR": dir})
+func TestReplicasShareDatabase(t *testing.T) { eachDatabase(t, testReplicasShareDatabase) }
+
+func testReplicasShareDatabase(t *testing.T, db map[string]string) {
+	a := start(t, db)
+	b := start(t, db)
 	ja := must(t, 200, "GET", a.URL+"/.well-known/jwks.json", nil, nil).Body
 	jb := must(t, 200, "GET", b.URL+"/.well-known/jwks.json", nil, nil).Body
 	if !bytes.Equal(ja, jb) {
@@ -780,7 +785,7 @@ func TestInvalidConfig(t *testing.T) {
 		{map[string]string{"PORT": "99999"}, "PORT"},
 		{map[string]string{"LOG_FORMAT": "xml"}, "LOG_FORMAT"},
 		{map[string]string{"DATABASE_URL": "mysql://db/auth"}, "DATABASE_URL"},
-		{map[string]string{"DATABASE_URL": "postgres://u@db/auth"}, "DATABASE_URL"},
+		{map[string]string{"DATABASE_URL": "postgres://u@db:port/auth"}, "DATABASE_URL"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name+"="+fmt.Sprint(tc.env), func(t *testing.T) {

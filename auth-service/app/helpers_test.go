@@ -15,18 +15,21 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/auth-service/app"
-	"github.com/parleychat/parley/auth-service/internal/store/sqlite"
+	"github.com/parleychat/parley/auth-service/internal/store"
 	"github.com/parleychat/parley/auth-service/internal/token"
 	"github.com/parleychat/parley/platform/sqldb"
+	"github.com/parleychat/parley/platform/sqldb/sqldbtest"
 	"github.com/parleychat/parley/platform/testkit"
 )
 
 const adminPassword = "admin-password-1"
 
-// svc is one running auth-service and the data directory it uses.
+// svc is one running auth-service, the data directory and the database it
+// uses.
 type svc struct {
 	*testkit.Service
 	dir string
+	db  sqldb.Target
 }
 
 // start runs auth-service with test defaults (cost 4, a known admin
@@ -46,20 +49,44 @@ func start(t *testing.T, extra map[string]string) *svc {
 	if env["DATA_DIR"] != dir {
 		dir = env["DATA_DIR"]
 	}
-	return &svc{Service: testkit.Start(t, "auth-service", app.Run, env), dir: dir}
+	target, err := sqldb.ParseURL(env["DATABASE_URL"], dir, "auth.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &svc{Service: testkit.Start(t, "auth-service", app.Run, env), dir: dir, db: target}
+}
+
+// eachDatabase runs fn once per dialect with the env that points a service
+// at a fresh database: a SQLite file, and a PostgreSQL database on
+// TEST_POSTGRES_DSN (skipped locally without it, required under CI).
+func eachDatabase(t *testing.T, fn func(t *testing.T, db map[string]string)) {
+	sqldbtest.Each(t, func(t *testing.T, target sqldb.Target) {
+		fn(t, map[string]string{"DATABASE_URL": databaseURL(target)})
+	})
+}
+
+func databaseURL(target sqldb.Target) string {
+	if target.Dialect == sqldb.SQLite {
+		return "sqlite://" + target.Path
+	}
+	return target.DSN
 }
 
 // counts reads the row counts of the service's database through a second
-// connection to the same file.
+// connection to it.
 func (s *svc) counts(t *testing.T) map[string]int {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqldb.Open(ctx, sqldb.Target{Dialect: sqldb.SQLite, Path: filepath.Join(s.dir, "auth.db")})
+	db, err := sqldb.Open(ctx, s.db)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	c, err := sqlite.New(db).Counts(ctx)
+	st, err := store.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := st.Counts(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

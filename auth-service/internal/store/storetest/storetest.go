@@ -1,46 +1,61 @@
-package sqlite_test
+// Package storetest is the behaviour every auth-service store must have.
+// It runs against each SQL dialect on a real database (see
+// dialects_test.go), so SQLite and PostgreSQL are held to the same tests.
+package storetest
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/parleychat/parley/auth-service/internal/auth"
-	"github.com/parleychat/parley/auth-service/internal/store/sqlite"
-	"github.com/parleychat/parley/platform/sqldb"
+	"github.com/parleychat/parley/auth-service/internal/token"
 )
+
+// Store is what the suite exercises: the domain's store, the signing key
+// store and row counts.
+type Store interface {
+	auth.Store
+	token.KeyStore
+	Counts(ctx context.Context) (map[string]int, error)
+}
+
+// Opener opens (and migrates) one more handle, with its own connection
+// pool, on the same database: several play replicas sharing it.
+type Opener func(t *testing.T) Store
+
+// Run runs the suite. newDB makes a fresh, empty database for one subtest.
+func Run(t *testing.T, newDB func(t *testing.T) Opener) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, open Opener)
+	}{
+		{"MigrateTwice", testMigrateTwice},
+		{"CreateUser", testCreateUser},
+		{"ListUsers", testListUsers},
+		{"UpdateUser", testUpdateUser},
+		{"UpdateUserConcurrentAdmins", testUpdateUserConcurrentAdmins},
+		{"UseRefreshToken", testUseRefreshToken},
+		{"UseRefreshTokenConcurrent", testUseRefreshTokenConcurrent},
+		{"SetPasswordHash", testSetPasswordHash},
+		{"PruneRefreshTokens", testPruneRefreshTokens},
+		{"SigningKeyRace", testSigningKeyRace},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newDB(t)) })
+	}
+}
 
 var (
 	t0      = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	errPeek = errors.New("peek")
 )
 
-// open opens (and migrates) the SQLite file at path.
-func open(t *testing.T, path string) *sqlite.Store {
-	t.Helper()
-	ctx := context.Background()
-	db, err := sqldb.Open(ctx, sqldb.Target{Dialect: sqldb.SQLite, Path: path})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := sqlite.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	return sqlite.New(db)
-}
-
-func newStore(t *testing.T) *sqlite.Store {
-	t.Helper()
-	return open(t, filepath.Join(t.TempDir(), "auth.db"))
-}
-
-func counts(t *testing.T, s *sqlite.Store) map[string]int {
+func counts(t *testing.T, s Store) map[string]int {
 	t.Helper()
 	c, err := s.Counts(context.Background())
 	if err != nil {
@@ -49,7 +64,7 @@ func counts(t *testing.T, s *sqlite.Store) map[string]int {
 	return c
 }
 
-func mkUser(t *testing.T, s *sqlite.Store, name, role string) auth.User {
+func mkUser(t *testing.T, s Store, name, role string) auth.User {
 	t.Helper()
 	u, err := s.CreateUser(context.Background(), auth.NewUser{
 		Username: name, UsernameKey: auth.UsernameKey(name), PasswordHash: "x", Role: role, Now: t0,
@@ -64,15 +79,14 @@ func tok(b byte, expires time.Time) auth.NewRefreshToken {
 	return auth.NewRefreshToken{Hash: bytes.Repeat([]byte{b}, 32), Now: t0, ExpiresAt: expires}
 }
 
-func TestMigrateTwice(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "auth.db")
-	open(t, path)
-	open(t, path) // second start on the same file: nothing to do, no error
+func testMigrateTwice(t *testing.T, open Opener) {
+	open(t)
+	open(t) // second start on the same database: nothing to do, no error
 }
 
-func TestCreateUser(t *testing.T) {
+func testCreateUser(t *testing.T, open Opener) {
 	ctx := context.Background()
-	s := newStore(t)
+	s := open(t)
 	sess := tok(1, t0.Add(time.Hour))
 	u, err := s.CreateUser(ctx, auth.NewUser{
 		Username: "Alice", UsernameKey: "alice", Email: "a@example.com", PasswordHash: "h", Role: auth.RoleUser, Now: t0,
@@ -114,9 +128,9 @@ func TestCreateUser(t *testing.T) {
 	}
 }
 
-func TestListUsers(t *testing.T) {
+func testListUsers(t *testing.T, open Opener) {
 	ctx := context.Background()
-	s := newStore(t)
+	s := open(t)
 	for _, n := range []string{"ann", "a_b", "axb", "bob", "ann2"} {
 		mkUser(t, s, n, auth.RoleUser)
 	}
@@ -139,9 +153,9 @@ func TestListUsers(t *testing.T) {
 	}
 }
 
-func TestUpdateUser(t *testing.T) {
+func testUpdateUser(t *testing.T, open Opener) {
 	ctx := context.Background()
-	s := newStore(t)
+	s := open(t)
 	admin := mkUser(t, s, "root", auth.RoleAdmin)
 	u := mkUser(t, s, "carol", auth.RoleUser)
 	for i := byte(1); i <= 2; i++ {
@@ -199,9 +213,9 @@ func TestUpdateUser(t *testing.T) {
 	}
 }
 
-func TestUseRefreshToken(t *testing.T) {
+func testUseRefreshToken(t *testing.T, open Opener) {
 	ctx := context.Background()
-	s := newStore(t)
+	s := open(t)
 	u := mkUser(t, s, "dave", auth.RoleUser)
 	if err := s.CreateSession(ctx, u.ID, tok(1, t0.Add(time.Hour))); err != nil {
 		t.Fatal(err)
@@ -253,16 +267,16 @@ func TestUseRefreshToken(t *testing.T) {
 }
 
 // Concurrent use of one token: exactly one rotation wins, the others see
-// reuse. BEGIN IMMEDIATE serializes them.
-func TestUseRefreshTokenConcurrent(t *testing.T) {
+// reuse (BEGIN IMMEDIATE serializes them on SQLite, a row lock on
+// PostgreSQL).
+func testUseRefreshTokenConcurrent(t *testing.T, open Opener) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "auth.db")
-	s := open(t, path)
+	s := open(t)
 	u := mkUser(t, s, "erin", auth.RoleUser)
 	if err := s.CreateSession(ctx, u.ID, tok(1, t0.Add(time.Hour))); err != nil {
 		t.Fatal(err)
 	}
-	stores := []*sqlite.Store{s, open(t, path), open(t, path), open(t, path)}
+	stores := []Store{s, open(t), open(t), open(t)}
 	var (
 		wg              sync.WaitGroup
 		mu              sync.Mutex
@@ -297,9 +311,9 @@ func TestUseRefreshTokenConcurrent(t *testing.T) {
 	}
 }
 
-func TestSetPasswordHash(t *testing.T) {
+func testSetPasswordHash(t *testing.T, open Opener) {
 	ctx := context.Background()
-	s := newStore(t)
+	s := open(t)
 	u := mkUser(t, s, "fay", auth.RoleUser)
 	_ = s.CreateSession(ctx, u.ID, tok(1, t0.Add(time.Hour)))
 	if err := s.SetPasswordHash(ctx, u.ID, "new", false, t0); err != nil {
@@ -329,9 +343,9 @@ func TestSetPasswordHash(t *testing.T) {
 	}
 }
 
-func TestPruneRefreshTokens(t *testing.T) {
+func testPruneRefreshTokens(t *testing.T, open Opener) {
 	ctx := context.Background()
-	s := newStore(t)
+	s := open(t)
 	u := mkUser(t, s, "gus", auth.RoleUser)
 	_ = s.CreateSession(ctx, u.ID, tok(1, t0.Add(time.Hour)))
 	_ = s.CreateSession(ctx, u.ID, tok(2, t0.Add(3*time.Hour)))
@@ -345,12 +359,11 @@ func TestPruneRefreshTokens(t *testing.T) {
 }
 
 // Replicas racing to store the first signing key all get the same one.
-func TestSigningKeyRace(t *testing.T) {
+func testSigningKeyRace(t *testing.T, open Opener) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "auth.db")
-	stores := make([]*sqlite.Store, 4)
+	stores := make([]Store, 4)
 	for i := range stores {
-		stores[i] = open(t, path)
+		stores[i] = open(t)
 	}
 	got := make([][]byte, len(stores))
 	var wg sync.WaitGroup
@@ -373,5 +386,48 @@ func TestSigningKeyRace(t *testing.T) {
 	}
 	if c := counts(t, stores[0]); c["signing_keys"] != 1 {
 		t.Fatalf("counts %v", c)
+	}
+}
+
+// Two admins demoting each other at once, each from its own replica: one
+// succeeds, the other is refused, and an enabled admin is always left.
+func testUpdateUserConcurrentAdmins(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	a := mkUser(t, s, "ada", auth.RoleAdmin)
+	b := mkUser(t, s, "bea", auth.RoleAdmin)
+	user := auth.RoleUser
+	for round := 0; round < 5; round++ {
+		stores := []Store{open(t), open(t)}
+		targets := []int64{a.ID, b.ID}
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		for i := range stores {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = stores[i].UpdateUser(ctx, targets[i], auth.UserUpdate{Role: &user}, t0)
+			}()
+		}
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case !errors.Is(err, auth.ErrLastAdmin):
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("round %d: %d demotions succeeded (%v), want exactly 1", round, ok, errs)
+		}
+		// Promote both again for the next round.
+		admin := auth.RoleAdmin
+		for _, id := range targets {
+			if _, err := s.UpdateUser(ctx, id, auth.UserUpdate{Role: &admin}, t0); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }
