@@ -25,7 +25,7 @@ import (
 	"github.com/parleychat/parley/user-service/internal/chatstats"
 	"github.com/parleychat/parley/user-service/internal/httpapi"
 	"github.com/parleychat/parley/user-service/internal/profile"
-	"github.com/parleychat/parley/user-service/internal/store/sqlite"
+	"github.com/parleychat/parley/user-service/internal/store"
 )
 
 // Version is set at build time with -ldflags "-X .../app.Version=...".
@@ -75,17 +75,13 @@ func readSettings(getenv func(string) string) (settings, error) {
 	if err != nil {
 		return s, err
 	}
-	if db.Dialect != sqldb.SQLite {
-		// The platform may speak PostgreSQL; this service's store/postgres is
-		// not written yet. Refuse rather than run SQLite SQL against it.
-		return s, fmt.Errorf("config: DATABASE_URL: user-service has no PostgreSQL store yet; use sqlite:// (the default)")
-	}
 	s.DB = db
 	return s, nil
 }
 
 // Run runs user-service until ctx ends. args[1] == "healthcheck" runs the
-// container health check instead.
+// container health check instead, and args[1] == "copy-db" copies a SQLite
+// database into PostgreSQL (see copyDB).
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if serve.IsHealthcheck(args) {
 		env := config.New(getenv)
@@ -94,6 +90,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return err
 		}
 		return serve.Healthcheck(ctx, port, stdout)
+	}
+	if len(args) > 1 && args[1] == "copy-db" {
+		return copyDB(ctx, args[2:], getenv, stdout)
 	}
 	cfg, err := readSettings(getenv)
 	if err != nil {
@@ -111,8 +110,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			_ = db.Close()
 		}
 	}()
-	if err := sqlite.Migrate(ctx, db); err != nil {
-		return fmt.Errorf("migrate %s: %w", db.Location, err)
+	st, err := store.Open(ctx, db)
+	if err != nil {
+		return err
 	}
 
 	// The verifier refreshes keys in the background until Run returns.
@@ -140,7 +140,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	h.Registry.MustRegister(degraded)
 
 	svc := profile.NewService(profile.Options{
-		Store:           sqlite.New(db),
+		Store:           st,
 		Stats:           chat,
 		Logger:          log,
 		OnStatsDegraded: degraded.Inc,
@@ -160,6 +160,25 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Health:     h,
 		OnShutdown: []func(context.Context) error{func(context.Context) error { return db.Close() }},
 	}
-	log.Info("starting", "version", Version, "database", db.Location, "chat_service", cfg.ChatServiceURL, "jwks_url", cfg.JWKSURL)
+	log.Info("starting", "version", Version, "database", db.Location, "dialect", db.Dialect, "chat_service", cfg.ChatServiceURL, "jwks_url", cfg.JWKSURL)
 	return srv.Run(ctx)
+}
+
+// copyDB is "user-service copy-db [--from sqlite:///data/users.db] --to
+// postgres://...": it fills a new PostgreSQL database with the SQLite one's
+// profiles, avatars and settings. --from defaults to DATABASE_URL when that
+// is SQLite, else to users.db under DATA_DIR.
+func copyDB(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	env := config.New(getenv)
+	common := env.ReadCommon(defaultPort)
+	if err := env.Err(); err != nil {
+		return err
+	}
+	from, err := sqldb.ParseURL(env.Raw("DATABASE_URL"), common.DataDir, "users.db")
+	if err != nil || from.Dialect != sqldb.SQLite {
+		from, _ = sqldb.ParseURL("", common.DataDir, "users.db")
+	}
+	return sqldb.CopyCommand(ctx, args, stdout, sqldb.CopySpec{
+		Service: service, DefaultFrom: from, Tables: store.Tables, Migrate: store.Migrate,
+	})
 }

@@ -31,7 +31,7 @@ func TestInvalidConfig(t *testing.T) {
 		{"auth url", map[string]string{"AUTH_SERVICE_URL": "ftp://auth"}, "AUTH_SERVICE_URL"},
 		{"jwks url", map[string]string{"JWKS_URL": "not a url"}, "JWKS_URL"},
 		{"database url scheme", map[string]string{"DATABASE_URL": "mysql://db/users"}, "DATABASE_URL"},
-		{"database postgres", map[string]string{"DATABASE_URL": "postgres://u:secret@db/users"}, "DATABASE_URL"},
+		{"database postgres", map[string]string{"DATABASE_URL": "postgres://u:secret@db:port/users"}, "DATABASE_URL"},
 		{"log level", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
 		{"log format", map[string]string{"LOG_FORMAT": "xml"}, "LOG_FORMAT"},
 		{"trusted proxies", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,gateway"}, "TRUSTED_PROXIES"},

@@ -1,5 +1,6 @@
-// Package storetest is the behaviour every profile.Store must have. Each SQL
-// dialect's package runs it against a real database.
+// Package storetest is the behaviour every profile.Store must have. It runs
+// against each SQL dialect on a real database (see dialects_test.go), so
+// SQLite and PostgreSQL are held to the same tests.
 package storetest
 
 import (

@@ -1,11 +1,12 @@
-// Package sqlite stores user-service data in SQLite. It holds SQL and
-// migrations only; the rules live in package profile.
-package sqlite
+// Package sqlstore stores user-service data in SQL that SQLite and
+// PostgreSQL both accept (placeholders rebound per dialect); packages
+// sqlite and postgres hold each dialect's schema. It holds SQL only; the
+// rules live in package profile.
+package sqlstore
 
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
 	"strings"
@@ -17,18 +18,6 @@ import (
 	"github.com/parleychat/parley/user-service/internal/profile"
 )
 
-//go:embed migrations/*.sql
-var migrations embed.FS
-
-// Migrate applies the embedded migrations.
-func Migrate(ctx context.Context, db *sqldb.DB) error {
-	ms, err := sqldb.LoadMigrations(migrations, "migrations")
-	if err != nil {
-		return err
-	}
-	return sqldb.Migrate(ctx, db, ms)
-}
-
 // Store implements profile.Store.
 type Store struct {
 	db *sqldb.DB
@@ -36,9 +25,16 @@ type Store struct {
 
 var _ profile.Store = (*Store)(nil)
 
-// New returns a Store on an open, migrated database.
+// New returns a Store on an open database migrated with its dialect's
+// schema.
 func New(db *sqldb.DB) *Store { return &Store{db: db} }
 
+// Tables lists every table, parents before children (copy-db's order).
+var Tables = []string{"profiles", "avatars", "settings"}
+
+// timeFormat keeps nanoseconds, so times are stored as text on both
+// dialects (a TIMESTAMPTZ would round them to microseconds and the JSON
+// would differ between the two).
 const timeFormat = time.RFC3339Nano
 
 func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
@@ -136,9 +132,11 @@ func (s *Store) FindProfiles(ctx context.Context, f profile.ProfileFilter) ([]pr
 	q := `SELECT ` + profileColumns + ` FROM profiles WHERE id > ?`
 	args := []any{f.AfterID}
 	if f.Query != "" {
-		// SQLite's LIKE ignores case for ASCII letters only.
+		// Case-insensitive on both dialects: PostgreSQL's LIKE respects
+		// case, SQLite's ignores it for ASCII letters only (and its lower()
+		// folds ASCII only, so SQLite's results do not change).
 		pattern := "%" + escapeLike(f.Query) + "%"
-		q += ` AND (username LIKE ? ESCAPE '\' OR display_name LIKE ? ESCAPE '\')`
+		q += ` AND (lower(username) LIKE lower(?) ESCAPE '\' OR lower(display_name) LIKE lower(?) ESCAPE '\')`
 		args = append(args, pattern, pattern)
 	}
 	q += ` ORDER BY id LIMIT ?`
