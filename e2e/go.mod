@@ -3,6 +3,8 @@ module github.com/parleychat/parley/e2e
 go 1.26.0
 
 require (
+	github.com/chromedp/cdproto v0.159.0
+	github.com/chromedp/chromedp v0.23.0
 	github.com/parleychat/parley/api-gateway v0.0.0
 	github.com/parleychat/parley/auth-service v0.0.0
 	github.com/parleychat/parley/chat-service v0.0.0
@@ -10,6 +12,8 @@ require (
 	github.com/parleychat/parley/platform v0.0.0
 	github.com/parleychat/parley/user-service v0.0.0
 )
+
+require github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 
 require (
 	github.com/MicahParks/jwkset v0.11.3 // indirect

@@ -359,3 +359,28 @@ test('edits, deletions and reactions from others apply', async () => {
   assert.ok(chat.log(1).get(m.id).deleted);
   assert.equal(chat.log(1).get(m.id).body, '');
 });
+
+test('scroll-back pages with before_seq until the first message', async () => {
+  const { srv, chat, socket, client } = await boot();
+  for (let i = 1; i <= 120; i++) srv.othersPost(1, `m${i}`, { deliver: false });
+  await chat.loadRooms();
+  socket.start();
+  await client.connect();
+  await chat.openRoom(1);
+  assert.equal(chat.log(1).messages().length, 50);
+  assert.ok(chat.log(1).hasMoreBefore);
+  assert.equal(await chat.loadOlder(1), true);
+  assert.ok(srv.httpCalls.some(([, p, q]) => p === '/api/chat/rooms/1/messages' && q.before_seq === 71));
+  assert.equal(await chat.loadOlder(1), false);
+  assert.deepEqual(bodies(chat, 1), Array.from({ length: 120 }, (_, i) => `m${i + 1}`));
+  assert.equal(await chat.loadOlder(1), false, 'nothing more to load');
+});
+
+test('reveal loads older pages until a search hit is held', async () => {
+  const { srv, chat } = await boot();
+  for (let i = 1; i <= 130; i++) srv.othersPost(1, `m${i}`, { deliver: false });
+  await chat.loadRooms();
+  await chat.openRoom(1);
+  assert.equal(await chat.reveal(1, 7), true);
+  assert.ok(chat.log(1).lo <= 7);
+});

@@ -107,11 +107,15 @@ test('1012 (server restart) reconnects quickly', async () => {
 });
 
 test('renewed tokens are sent on the open connection', async () => {
-  const { s } = setup();
+  const { s, events } = setup();
   s.start();
   const ws = await connect(s);
+  const before = ws.sent.length;
   s.renewAuth('fresh');
   assert.deepEqual(ws.sent.at(-1), { type: 'auth', token: 'fresh' });
+  ws.receive({ type: 'ready', user: { id: 7 } }); // the server confirms the renewal
+  assert.equal(ws.sent.length, before + 1, 'no resubscription on renewal');
+  assert.equal(events.filter((e) => e.type === 'ready').length, 1, 'the renewal is not a new session');
 });
 
 test('a silent connection is dropped after a ping goes unanswered', async () => {

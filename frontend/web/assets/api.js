@@ -247,7 +247,7 @@ export class Api extends Emitter {
       }
       return this.request(method, path, { body, query, auth, retry: false });
     }
-    return this._parse(res);
+    return this._parse(res, path);
   }
 
   async _send(method, path, body, query, auth) {
@@ -278,12 +278,12 @@ export class Api extends Emitter {
     } catch (err) {
       const e = new ApiError(0, 'network_error', 'Cannot reach the server. Check your connection.');
       e.cause = err;
-      this._setService(true, 0, e.message);
+      this._setService(true, 0, e.message, path);
       throw e;
     }
   }
 
-  async _parse(res) {
+  async _parse(res, path) {
     if (res.ok) {
       this._setService(false, res.status);
       if (res.status === 204) return null;
@@ -302,14 +302,18 @@ export class Api extends Emitter {
       // not JSON (a proxy's error page)
     }
     const retryAfter = Number(res.headers.get('Retry-After')) || 0;
-    if (res.status === 502 || res.status === 503 || res.status === 504) this._setService(true, res.status, message);
+    if (res.status === 502 || res.status === 503 || res.status === 504) this._setService(true, res.status, message, path);
     else this._setService(false, res.status);
     throw new ApiError(res.status, code, message, retryAfter);
   }
 
-  _setService(down, status, message = '') {
+  // Reports reachability; service names the gateway's upstream that failed
+  // ("auth", "user", "chat") when the path tells, so recovery can be
+  // checked against the gateway's per-service health.
+  _setService(down, status, message = '', path = '') {
     if (down === this._serviceDown && !down) return;
     this._serviceDown = down;
-    this.emit('service', { down, status, message });
+    const service = /^\/api\/(auth|users|chat)\//.exec(path)?.[1]?.replace('users', 'user') ?? null;
+    this.emit('service', { down, status, message, service });
   }
 }

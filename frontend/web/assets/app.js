@@ -10,6 +10,8 @@ import { createRouter } from './router.js';
 import { PUBLIC_ROUTES, safeNext } from './lib/routes.js';
 import { h, logo } from './ui/dom.js';
 import { emptyState, toastError } from './ui/widgets.js';
+import { alertMessage, shouldAlert } from './ui/notify.js';
+import { displayName } from './lib/format.js';
 import { loginView, registerView } from './views/auth.js';
 import { createShell, viewHeader } from './views/shell.js';
 import { roomView } from './views/room.js';
@@ -48,6 +50,12 @@ function fatal(root, title, text, retry) {
 
 async function main() {
   const root = document.getElementById('app');
+  new MutationObserver((_, obs) => {
+    // The first real screen replaces the boot mark.
+    root.classList.remove('boot');
+    root.removeAttribute('aria-busy');
+    obs.disconnect();
+  }).observe(root, { childList: true });
   let cfg;
   try {
     cfg = await loadConfig();
@@ -64,6 +72,7 @@ async function main() {
   let socket = null;
   let shell = null;
   let healthTimer = 0;
+  let healthDelay = 1_000;
 
   ctx.wakeSocket = () => socket?.wake();
   ctx.logout = () => api.logout();
@@ -73,38 +82,57 @@ async function main() {
     applyTheme(s.theme || 'system');
   };
 
-  // While a service is down, poll the gateway's aggregated health to name
-  // the culprit and to clear the banner as soon as everything is back.
+  // While a service is down, poll the gateway's aggregated health (a
+  // plain fetch: it must not raise the banner itself) to name the culprit
+  // and to lower the banner as soon as the failed service is back. Any
+  // successful API call lowers it too.
   async function checkHealth() {
     clearTimeout(healthTimer);
+    healthTimer = 0;
+    const cur = store.state.service;
+    if (!cur?.down) return;
+    let ok = false;
+    let detail = cur.detail;
     try {
-      await api.request('GET', '/health', { auth: false });
+      const res = await fetch(`${cfg.apiBaseUrl}/health`, { cache: 'no-store', credentials: 'omit' });
+      const rep = await res.json().catch(() => ({}));
+      const services = rep.services ?? {};
+      ok = res.ok || (cur.service != null && services[cur.service]?.status === 'ok');
+      const bad = Object.entries(services).filter(([, s]) => s.status !== 'ok').map(([n, s]) => `${n}-service is ${s.status}`);
+      if (bad.length) detail = `${bad.join(', ')}.`;
+    } catch {
+      detail = 'The API gateway does not answer.';
+    }
+    if (ok) {
       store.set({ service: { down: false } });
-    } catch (err) {
-      if (!(err instanceof ApiError) || !err.transient) {
-        store.set({ service: { down: false } });
-        return;
-      }
-      try {
-        const res = await fetch(`${cfg.apiBaseUrl}/health`, { cache: 'no-store' });
-        const rep = await res.json();
-        const bad = Object.entries(rep.services ?? {}).filter(([, s]) => s.status !== 'ok').map(([n, s]) => `${n} is ${s.status}`);
-        if (bad.length) store.set({ service: { ...store.state.service, down: true, detail: `${bad.join(', ')}.` } });
-      } catch {
-        // the gateway itself is unreachable; the banner says so already
-      }
-      healthTimer = setTimeout(checkHealth, HEALTH_POLL_MS);
+      healthDelay = 1_000;
+      socket?.wake();
+      return;
+    }
+    if (store.state.service?.down) {
+      store.set({ service: { ...store.state.service, detail } });
+      healthTimer = setTimeout(checkHealth, healthDelay);
+      healthDelay = Math.min(HEALTH_POLL_MS, healthDelay * 2);
     }
   }
   ctx.checkHealth = checkHealth;
 
+  chat.onMessage = (msg, room) => {
+    const settings = store.state.settings;
+    const opts = { me: api.user, settings, viewingRoomId: store.state.currentRoomId, visible: document.visibilityState === 'visible' };
+    if (!room || !shouldAlert(msg, opts)) return;
+    const name = room.kind === 'dm' ? 'a direct message' : room.name;
+    alertMessage({ ...msg, username: displayName(profiles.get(msg.user_id), msg.username) }, name, settings, () => router.go(`/rooms/${room.id}`));
+  };
+
   api.on('token', (t) => socket?.renewAuth(t));
   api.on('service', (s) => {
     store.set({ service: s.down ? { ...s, detail: store.state.service?.detail } : { down: false } });
-    if (s.down && !healthTimer) healthTimer = setTimeout(checkHealth, HEALTH_POLL_MS);
+    if (s.down && !healthTimer) healthTimer = setTimeout(checkHealth, healthDelay);
     if (!s.down) {
       clearTimeout(healthTimer);
       healthTimer = 0;
+      healthDelay = 1_000;
     }
   });
   api.on('logout', ({ reason }) => {
@@ -132,7 +160,11 @@ async function main() {
       getToken: () => api.token,
       refresh: () => api.refresh(),
       ...chat.socketHandlers(),
-      onStatus: (s) => store.set({ conn: s }),
+      onStatus: (s) => {
+        store.set({ conn: s });
+        // chat-service answers again: the banner may be stale.
+        if (s.status === 'open' && store.state.service?.down) checkHealth();
+      },
     });
     chat.attach(socket);
     socket.setOffline(!navigator.onLine);

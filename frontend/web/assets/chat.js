@@ -60,6 +60,8 @@ export class ChatClient {
     this.flushTimer = null;
     this.typingTimer = null;
     this.loadingRooms = null;
+    /** Called with (message, room) for each new message from someone else. */
+    this.onMessage = null;
     store.set({ rooms: [], currentRoomId: null, typing: {}, presence: {}, members: {}, logVersions: {} });
   }
 
@@ -184,7 +186,7 @@ export class ChatClient {
       const page = await this.api.get(`/api/chat/rooms/${rid}/messages`, { limit: PAGE });
       log.addPage(page.messages ?? [], 'latest', page.next_cursor == null);
       this._touchLog(rid);
-      if (log.hasGap) this.fillGap(rid);
+      if (log.hasGap) this.fillGap(rid).catch(() => {});
     }
     if (room.is_member || room.kind === 'public') this.socket?.subscribe(rid);
     this.loadMembers(rid).catch(() => {});
@@ -504,8 +506,8 @@ export class ChatClient {
         this.store.set({ presence: { ...this.store.state.presence, [Number(ev.room_id)]: ev.online ?? [] } });
         break;
       case 'room_updated':
-        if (ev.deleted || ev.room?.archived) this._removeRoom(ev.room.id);
-        else if (ev.room) this._patchRoom(ev.room.id, { name: ev.room.name, description: ev.room.description, last_seq: ev.room.last_seq });
+        if (ev.deleted) this._removeRoom(ev.room.id);
+        else if (ev.room) this._patchRoom(ev.room.id, { name: ev.room.name, description: ev.room.description, archived: ev.room.archived });
         break;
       case 'member_joined':
         this._memberJoined(ev);
@@ -550,6 +552,7 @@ export class ChatClient {
         if (Object.keys(patch).length) this._patchRoom(rid, patch);
         this._syncLastMessage(rid);
         if (this.readingRoom === rid || mine) this.markRead(rid);
+        if (!mine && this.onMessage) this.onMessage(log.get(raw.id) ?? raw, this.room(rid));
       } else {
         this.loadRooms().catch(() => {});
       }
@@ -640,7 +643,7 @@ export class ChatClient {
     const e = ref ? this.outbox.get(ref) : null;
     if (e) {
       if (ev.code === 'rate_limited') {
-        const wait = Number(ev.retry_after) > 0 ? Number(ev.retry_after) * 1000 : backoffDelay(e.attempts, { base: 1000 });
+        const wait = Number(ev.retry_after_ms) > 0 ? Number(ev.retry_after_ms) : backoffDelay(e.attempts, { base: 1000 });
         this.outbox.deferRetry(ref, wait);
         this.flushOutbox();
       } else if (PERMANENT.has(ev.code) || !/unavailable|internal|timeout/.test(ev.code ?? '')) {

@@ -237,11 +237,10 @@ export class ChatSocket {
       this.lastCode = null;
       this.clearTimer(this.timers.auth);
       this.timers.auth = null;
-      if (first) {
-        for (const id of this.rooms) this._subscribe(id);
-        this._startPing(ws);
-        this._setStatus(Status.OPEN);
-      }
+      if (!first) return; // the answer to a token renewal: nothing changes
+      for (const id of this.rooms) this._subscribe(id);
+      this._startPing(ws);
+      this._setStatus(Status.OPEN);
     }
     if (ev.type === 'pong') return;
     this.onEvent(ev);

@@ -11,8 +11,12 @@ import { viewHeader } from './shell.js';
 
 const BOTTOM_SLACK = 48;
 
-/** Whether the members panel is shown (remembered per browser). */
+/**
+ * Whether the members panel starts open: remembered per browser on wide
+ * screens; on narrow ones it overlays the timeline, so it starts closed.
+ */
 function panelPref() {
+  if (!window.matchMedia('(min-width: 1101px)').matches) return false;
   const v = localStorage.getItem('parley.members_panel');
   return v == null ? window.matchMedia('(min-width: 1200px)').matches : v === '1';
 }
@@ -108,7 +112,7 @@ export function roomView(ctx, roomId, { seq } = {}) {
 
   function togglePanel() {
     panelOpen = !panelOpen;
-    localStorage.setItem('parley.members_panel', panelOpen ? '1' : '0');
+    if (window.matchMedia('(min-width: 1101px)').matches) localStorage.setItem('parley.members_panel', panelOpen ? '1' : '0');
     panel.hidden = !panelOpen;
     el.classList.toggle('panel-open', panelOpen);
     renderHeader();
@@ -273,6 +277,21 @@ export function roomView(ctx, roomId, { seq } = {}) {
       renderMessages();
     }
   }
+
+  // Arrow keys move between messages; a focused message shows its actions,
+  // which Tab then reaches.
+  scroller.addEventListener('keydown', (e) => {
+    if (e.key !== 'ArrowUp' && e.key !== 'ArrowDown') return;
+    if (e.target.closest('textarea, input, .msg-actions, .reactions')) return;
+    const msgs = [...list.querySelectorAll('.msg[data-id]')];
+    if (msgs.length === 0) return;
+    e.preventDefault();
+    const cur = e.target.closest('.msg');
+    let i = cur ? msgs.indexOf(cur) : msgs.length;
+    i = e.key === 'ArrowUp' ? Math.max(0, i - 1) : Math.min(msgs.length - 1, i + 1);
+    msgs[i].focus();
+    msgs[i].scrollIntoView({ block: 'nearest' });
+  });
 
   scroller.addEventListener('scroll', () => {
     if (scroller.scrollTop < 300 && chat.log(rid).hasMoreBefore && !loadingOlder && room) loadOlder();

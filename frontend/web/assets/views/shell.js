@@ -56,7 +56,7 @@ export function createShell(ctx) {
 
   function toggleDrawer() {
     el.classList.toggle('drawer-open');
-    if (el.classList.contains('drawer-open')) sidebar.querySelector('.room-item.active, .room-item, button')?.focus();
+    if (el.classList.contains('drawer-open')) (sidebar.querySelector('.room-item.active') ?? sidebar.querySelector('.room-item') ?? searchInput).focus({ preventScroll: true });
   }
   function closeDrawer() {
     el.classList.remove('drawer-open');
@@ -91,6 +91,10 @@ export function createShell(ctx) {
       h('button', { type: 'button', class: 'btn btn-small btn-ghost', onClick: () => ctx.checkHealth() }, 'Retry now'));
   }
 
+  // Room items are cached by room and rebuilt only when what they show
+  // changes, so hover and focus survive the frequent list updates.
+  const itemCache = new Map(); // room id → {sig, el}
+
   function roomItem(room, current) {
     const isDM = room.kind === 'dm';
     const peer = isDM ? room.dm_user : null;
@@ -103,41 +107,60 @@ export function createShell(ctx) {
       prev = last.deleted ? `${who}: message deleted` : `${who}: ${preview(last.body, 60)}`;
     }
     const unread = room.is_member ? Number(room.unread ?? 0) : 0;
+    const online = isDM && (store.state.presence[room.id] ?? []).some((u) => Number(u.user_id) === Number(peer?.user_id));
+    const time = last ? listTime(last.created_at) : '';
+    const active = room.id === current;
+    const sig = JSON.stringify([name, prev, unread, time, active, room.kind, online, isDM ? profiles.avatarUrl(peer?.user_id) : '']);
+    const hit = itemCache.get(room.id);
+    if (hit && hit.sig === sig) return hit.el;
     const lead = isDM
-      ? avatar(ctx, peer?.user_id, name, 'xs', (store.state.presence[room.id] ?? []).some((u) => Number(u.user_id) === Number(peer?.user_id)))
+      ? avatar(ctx, peer?.user_id, name, 'xs', online)
       : h('span', { class: 'room-icon' }, icon(room.kind === 'private' ? 'lock' : 'hash'));
-    return h('a', {
-      href: `/rooms/${room.id}`, class: ['room-item', room.id === current && 'active', unread > 0 && 'has-unread'],
+    const el = h('a', {
+      href: `/rooms/${room.id}`, class: ['room-item', active && 'active', unread > 0 && 'has-unread'],
       testid: 'room-item', dataset: { roomId: room.id, roomName: name, kind: room.kind },
-      'aria-current': room.id === current ? 'page' : null,
+      'aria-current': active ? 'page' : null,
       'aria-label': `${isDM ? 'Direct message with ' : ''}${name}${unread ? `, ${unread} unread` : ''}`,
     },
     lead,
     h('span', { class: 'room-text' }, h('span', { class: 'room-name', text: name }), prev ? h('span', { class: 'room-preview', testid: 'room-preview', text: prev }) : null),
     h('span', { class: 'room-meta' },
-      last ? h('time', { class: 'room-time', datetime: last.created_at, text: listTime(last.created_at) }) : null,
+      last ? h('time', { class: 'room-time', datetime: last.created_at, text: time }) : null,
       unread > 0 ? h('span', { class: 'badge', testid: 'unread-badge', text: unread > 99 ? '99+' : String(unread) }) : null));
+    itemCache.set(room.id, { sig, el });
+    return el;
   }
 
-  function section(title, items, action, testid) {
+  function section(title, body, action, testid) {
     return h('div', { class: 'room-section', testid },
-      h('div', { class: 'section-head' }, h('span', { class: 'section-title', text: title }), action),
-      items.length ? items : h('div', { class: 'section-empty', text: title === 'Direct messages' ? 'No conversations yet' : 'No rooms yet' }));
+      h('div', { class: 'section-head' }, h('span', { class: 'section-title', text: title }), action), body);
+  }
+
+  const channelBody = h('div', { class: 'section-body' });
+  const dmBody = h('div', { class: 'section-body' });
+  roomList.append(
+    section('Channels', channelBody, iconButton('plus', 'Create a room', { testid: 'new-room', class: 'section-action', onClick: () => createRoomDialog(ctx) }), 'channels'),
+    h('a', { href: '/browse', class: 'nav-link', testid: 'browse-rooms' }, icon('compass'), h('span', { text: 'Browse rooms' })),
+    section('Direct messages', dmBody, iconButton('plus', 'New direct message', { testid: 'new-dm', class: 'section-action', onClick: () => newDMDialog(ctx) }), 'dms'));
+
+  function fill(body, items, emptyText) {
+    const want = items.length ? items : [h('div', { class: 'section-empty', text: emptyText })];
+    // Move or insert only what differs, keeping unchanged nodes in place.
+    want.forEach((el, i) => {
+      if (body.children[i] !== el) body.insertBefore(el, body.children[i] ?? null);
+    });
+    while (body.children.length > want.length) body.lastChild.remove();
   }
 
   function renderRooms() {
-    const focused = document.activeElement?.closest?.('.room-item')?.dataset.roomId;
     const current = store.state.currentRoomId;
     const rooms = store.state.rooms;
     const channels = rooms.filter((r) => r.kind !== 'dm' && r.is_member);
     const dms = rooms.filter((r) => r.kind === 'dm');
-    replace(roomList,
-      section('Channels', channels.map((r) => roomItem(r, current)),
-        iconButton('plus', 'Create a room', { testid: 'new-room', class: 'section-action', onClick: () => createRoomDialog(ctx) }), 'channels'),
-      h('a', { href: '/browse', class: 'nav-link', testid: 'browse-rooms' }, icon('compass'), h('span', { text: 'Browse rooms' })),
-      section('Direct messages', dms.map((r) => roomItem(r, current)),
-        iconButton('plus', 'New direct message', { testid: 'new-dm', class: 'section-action', onClick: () => newDMDialog(ctx) }), 'dms'));
-    if (focused) roomList.querySelector(`.room-item[data-room-id="${CSS.escape(focused)}"]`)?.focus();
+    fill(channelBody, channels.map((r) => roomItem(r, current)), 'No rooms yet');
+    fill(dmBody, dms.map((r) => roomItem(r, current)), 'No conversations yet');
+    const live = new Set(rooms.map((r) => r.id));
+    for (const id of itemCache.keys()) if (!live.has(id)) itemCache.delete(id);
     const total = rooms.reduce((n, r) => n + (r.is_member ? Number(r.unread ?? 0) : 0), 0);
     document.title = total > 0 ? `(${total}) Parley` : 'Parley';
   }
