@@ -251,7 +251,7 @@ func (s *session) handle(data []byte) {
 	var f clientFrame
 	if err := json.Unmarshal(data, &f); err != nil {
 		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) {
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
 			s.sendError("invalid_frame", "field "+typeErr.Field+" has the wrong type", "", 0)
 			return
 		}
