@@ -539,6 +539,12 @@ func TestBrowserChat(t *testing.T) {
 			t.Errorf("%s: %d message(s) still pending or failed", p.name, n)
 		}
 	}
+	// Bob deletes a message: both sides keep a tombstone in its place.
+	eval[chromedp.Void](bob, `[...document.querySelectorAll('[data-testid=message]')].find(m => m.textContent.includes('back online')).querySelector('[data-testid=delete-message]').click()`)
+	bob.click("confirm-ok")
+	for _, p := range []*tab{alice, bob} {
+		p.wait("the tombstone", `!`+hasBody("back online")+` && !!document.querySelector('[data-testid=message-deleted]')`)
+	}
 	aliceBodies := eval[[]string](alice, jsBodies)
 	bobBodies := eval[[]string](bob, jsBodies)
 	if !slices.Equal(aliceBodies, bobBodies) {

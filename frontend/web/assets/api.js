@@ -158,9 +158,11 @@ export class Api extends Emitter {
   /** Ends the session on the server (best effort) and here. */
   async logout() {
     const rt = this.storage?.getItem(REFRESH_KEY);
-    if (rt && this._token) {
+    if (rt) {
       try {
-        await this.request('POST', '/api/auth/logout', { body: { refresh_token: rt }, retry: false });
+        // Public route: it takes the refresh token, so it works even with an
+        // expired access token.
+        await this.request('POST', '/api/auth/logout', { body: { refresh_token: rt }, auth: false });
       } catch {
         // The session ends locally anyway; the refresh token expires.
       }

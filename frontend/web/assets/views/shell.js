@@ -52,7 +52,10 @@ export function createShell(ctx) {
     userCard);
   const scrim = h('div', { class: 'scrim', onClick: () => closeDrawer() });
   const main = h('main', { class: 'main', id: 'main' });
-  const el = h('div', { class: 'shell', testid: 'app-shell' }, banner, h('div', { class: 'layout' }, sidebar, scrim, main));
+  // Visible on every screen size (the sidebar's indicator is in a drawer on
+  // phones); CSS delays it a moment so a quick reconnect does not flash.
+  const strip = h('div', { class: 'conn-strip', testid: 'conn-strip', role: 'status', hidden: true });
+  const el = h('div', { class: 'shell', testid: 'app-shell' }, banner, h('div', { class: 'layout' }, sidebar, scrim, h('div', { class: 'main-wrap' }, strip, main)));
 
   function toggleDrawer() {
     el.classList.toggle('drawer-open');
@@ -77,6 +80,13 @@ export function createShell(ctx) {
     connBtn.title = state === 'reconnecting' ? 'Reconnecting — click to retry now' : label;
     replace(connBtn, h('span', { class: 'conn-dot' }), h('span', { class: 'conn-label', text: label }));
     document.documentElement.dataset.conn = state;
+    strip.hidden = state === 'connected' || state === 'connecting';
+    strip.dataset.state = state;
+    if (!strip.hidden) {
+      replace(strip, h('span', { class: 'conn-dot' }),
+        h('span', { text: state === 'offline' ? 'You are offline. Messages you send will go out when the network is back.' : 'Reconnecting to chat… Messages you send will be delivered once connected.' }),
+        state === 'reconnecting' ? h('button', { type: 'button', class: 'link-btn', onClick: () => ctx.wakeSocket() }, 'Retry now') : null);
+    }
   }
 
   function renderBanner() {
