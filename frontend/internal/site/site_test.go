@@ -17,8 +17,8 @@ import (
 )
 
 var testFS = fstest.MapFS{
-	"index.html": {Data: []byte(`<!doctype html><link rel="stylesheet" href="/assets/app.css"><script type="module" src="/assets/app.js"></script>`)},
-	"assets/app.js": {Data: []byte(`import { x } from "./lib/x.js";` + "\n" + strings.Repeat("console.log(x);\n", 100))},
+	"index.html":      {Data: []byte(`<!doctype html><link rel="stylesheet" href="/assets/app.css"><script type="module" src="/assets/app.js"></script>`)},
+	"assets/app.js":   {Data: []byte(`import { x } from "./lib/x.js";` + "\n" + strings.Repeat("console.log(x);\n", 100))},
 	"assets/lib/x.js": {Data: []byte(`export const x = 1;`)},
 	"assets/app.css":  {Data: []byte(`body { color: red }`)},
 	"assets/logo.svg": {Data: []byte(`<svg xmlns="http://www.w3.org/2000/svg"/>`)},
