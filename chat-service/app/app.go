@@ -42,6 +42,7 @@ type Config struct {
 	SendBurst int
 	// WebSocket tuning.
 	QueueSize   int
+	WriteDelay  time.Duration
 	AuthTimeout time.Duration
 	PingPeriod  time.Duration
 	PongWait    time.Duration
@@ -63,6 +64,7 @@ func ReadConfig(env *config.Env) (Config, error) {
 	c.SendRate = env.Float("SEND_RATE", 10, 0.01, 1e6)
 	c.SendBurst = env.Int("SEND_BURST", 30, 1, 1_000_000)
 	c.QueueSize = env.Int("WS_QUEUE_SIZE", 256, 8, 1<<16)
+	c.WriteDelay = env.Duration("WS_WRITE_DELAY", 0)
 	c.AuthTimeout = env.Duration("WS_AUTH_TIMEOUT", 10*time.Second)
 	c.PingPeriod = env.Duration("WS_PING_PERIOD", 25*time.Second)
 	c.PongWait = env.Duration("WS_PONG_WAIT", 60*time.Second)
@@ -139,7 +141,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	hb, err := hub.New(hub.Options{
 		Broker: b, Logger: log, ReplicaID: replica, Registry: h.Registry,
-		QueueSize: cfg.QueueSize, PingPeriod: cfg.PingPeriod,
+		QueueSize: cfg.QueueSize, PingPeriod: cfg.PingPeriod, WriteDelay: cfg.WriteDelay,
 		PresenceHeartbeat: cfg.PresenceHeartbeat, PresenceTTL: cfg.PresenceTTL,
 	})
 	if err != nil {

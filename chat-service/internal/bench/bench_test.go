@@ -307,7 +307,11 @@ func BenchmarkFanout(b *testing.B) {
 	duration := envDuration("BENCH_DURATION", 10*time.Second)
 	const nSenders = 10
 	is := authntest.New(b)
-	srv := startServer(b, map[string]string{"JWKS_URL": is.JWKSURL, "SEND_RATE": "100000", "SEND_BURST": "100000", "ALLOWED_ORIGINS": "*"})
+	env := map[string]string{"JWKS_URL": is.JWKSURL, "SEND_RATE": "100000", "SEND_BURST": "100000", "ALLOWED_ORIGINS": "*"}
+	if d := os.Getenv("BENCH_WRITE_DELAY"); d != "" {
+		env["WS_WRITE_DELAY"] = d
+	}
+	srv := startServer(b, env)
 	pid := srv.pid
 
 	conns := connectAll(b, srv.ws, tokens(b, is, 1000, 100), nClients, true)

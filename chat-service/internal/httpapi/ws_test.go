@@ -300,9 +300,16 @@ func TestWSResume(t *testing.T) {
 }
 
 // TestWSResumeSeamUnderLoad subscribes with after_seq while senders keep
-// posting: the client must see every seq after after_seq exactly once.
+// posting: the client must see every seq after after_seq exactly once, in
+// order, whether broadcasts are written at once or coalesced.
 func TestWSResumeSeamUnderLoad(t *testing.T) {
-	h := start(t, nil)
+	for _, delay := range []string{"", "20ms"} {
+		t.Run("write delay "+delay, func(t *testing.T) { testResumeSeam(t, delay) })
+	}
+}
+
+func testResumeSeam(t *testing.T, writeDelay string) {
+	h := start(t, map[string]string{"WS_WRITE_DELAY": writeDelay})
 	const senders, each = 3, 60
 	room := h.createRoom(h.user(1, "alice"), "busy", "public")
 	users := make([]user, senders)

@@ -98,7 +98,8 @@ type Conn struct {
 	closing    bool
 	closeCode  int
 	closeText  string
-	finished   bool
+	// flushPending: the hub's flusher will wake the writer (WriteDelay).
+	flushPending bool
 
 	wake       chan struct{}
 	drained    chan struct{}
@@ -131,7 +132,13 @@ func (c *Conn) signal(ch chan struct{}) {
 
 // pushLocked queues a frame without blocking; a full queue closes the
 // connection as too slow. c.mu must be held.
-func (c *Conn) pushLocked(frame []byte) bool {
+func (c *Conn) pushLocked(frame []byte) bool { return c.enqueueLocked(frame, false) }
+
+// enqueueLocked queues a frame. A deferred frame (a room broadcast) with a
+// WriteDelay configured does not wake the writer: the hub's flusher does,
+// once per WriteDelay, so one write carries every frame that arrived in
+// between. c.mu must be held.
+func (c *Conn) enqueueLocked(frame []byte, deferred bool) bool {
 	if c.closing {
 		return false
 	}
@@ -142,6 +149,13 @@ func (c *Conn) pushLocked(frame []byte) bool {
 	}
 	c.queue = append(c.queue, frame)
 	c.queueBytes += len(frame)
+	if deferred && c.hub.o.WriteDelay > 0 {
+		if !c.flushPending {
+			c.flushPending = true
+			c.hub.scheduleFlush(c)
+		}
+		return true
+	}
 	c.signal(c.wake)
 	return true
 }
@@ -211,7 +225,7 @@ func (c *Conn) deliverRoom(room int64, isMsg bool, seq int64, frame []byte) {
 		s.buf = append(s.buf, pending{frame: frame, isMsg: isMsg, seq: seq})
 		return
 	}
-	c.pushLocked(frame)
+	c.enqueueLocked(frame, true)
 }
 
 // CloseWith starts closing: the writer sends what is queued (nothing when

@@ -63,6 +63,10 @@ type Options struct {
 	PresenceTTL       time.Duration
 	// PresenceFlush batches presence changes into one event per room.
 	PresenceFlush time.Duration
+	// WriteDelay, when positive, holds room broadcasts for up to this long
+	// so that one write carries several frames: fewer syscalls and wakeups
+	// per delivery at the price of that much latency. Zero writes at once.
+	WriteDelay time.Duration
 }
 
 func (o *Options) defaults() {
@@ -144,6 +148,41 @@ type Hub struct {
 	unsub func()
 	stop  context.CancelFunc
 	loops sync.WaitGroup
+
+	flushMu   sync.Mutex
+	flushList []*Conn
+}
+
+// scheduleFlush asks the flusher to wake c's writer at its next tick.
+func (h *Hub) scheduleFlush(c *Conn) {
+	h.flushMu.Lock()
+	h.flushList = append(h.flushList, c)
+	h.flushMu.Unlock()
+}
+
+// flushLoop wakes the writers of connections holding deferred frames, once
+// per WriteDelay.
+func (h *Hub) flushLoop(ctx context.Context) {
+	tick := time.NewTicker(h.o.WriteDelay)
+	defer tick.Stop()
+	var list []*Conn
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		h.flushMu.Lock()
+		list, h.flushList = h.flushList, list[:0]
+		h.flushMu.Unlock()
+		for _, c := range list {
+			c.mu.Lock()
+			c.flushPending = false
+			c.mu.Unlock()
+			c.signal(c.wake)
+		}
+		clear(list)
+	}
 }
 
 // New builds a hub and subscribes it to the broker.
@@ -166,6 +205,13 @@ func New(o Options) (*Hub, error) {
 		defer h.loops.Done()
 		h.presence.run(ctx)
 	}()
+	if o.WriteDelay > 0 {
+		h.loops.Add(1)
+		go func() {
+			defer h.loops.Done()
+			h.flushLoop(ctx)
+		}()
+	}
 	return h, nil
 }
 
