@@ -300,7 +300,10 @@ func (s *Store) Search(ctx context.Context, f chat.SearchFilter) ([]chat.SearchH
 		args = append(args, f.BeforeID)
 	}
 	args = append(args, f.Limit)
-	rows, err := s.db.QueryContext(ctx, `SELECT `+messageColumns+`, r.name FROM messages_fts
+	// A DM has no name of its own: show the other member's, as room lists do.
+	rows, err := s.db.QueryContext(ctx, `SELECT `+messageColumns+`,
+		CASE WHEN r.kind = 'dm' THEN COALESCE((SELECT o.username FROM members o WHERE o.room_id = r.id AND o.user_id <> mm.user_id LIMIT 1), '') ELSE r.name END
+		FROM messages_fts
 		JOIN messages m ON m.id = messages_fts.rowid
 		JOIN rooms r ON r.id = m.room_id
 		LEFT JOIN members mm ON mm.room_id = m.room_id AND mm.user_id = ?

@@ -290,6 +290,11 @@ func TestEditDeleteReactSearch(t *testing.T) {
 	if room.LastSeq != 1 {
 		t.Fatalf("edit/delete/react moved last_seq to %d", room.LastSeq)
 	}
+	dm, _, _ := st.OpenDM(ctx, chat.UserRef{UserID: 1, Username: "a"}, chat.UserRef{UserID: 2, Username: "bee"}, t0)
+	st.CreateMessage(ctx, chat.NewMessage{RoomID: dm.ID, UserID: 2, Username: "bee", Body: "direct words", At: t0})
+	if hits, _ := st.Search(ctx, chat.SearchFilter{UserID: 1, Match: `"direct"`, Limit: 10}); len(hits) != 1 || hits[0].RoomName != "bee" {
+		t.Fatalf("dm search hit = %+v", hits)
+	}
 }
 
 func TestRoomViewsUnreadAndDM(t *testing.T) {
