@@ -122,12 +122,7 @@ func validOrigin(o string) bool {
 // running instance instead.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if serve.IsHealthcheck(args) {
-		env := config.New(getenv)
-		port := env.Int("PORT", DefaultPort, 1, 65535)
-		if err := env.Err(); err != nil {
-			return err
-		}
-		return serve.Healthcheck(ctx, port, stdout)
+		return serve.HealthcheckFromEnv(ctx, getenv, DefaultPort, stdout)
 	}
 	cfg, err := ReadConfig(getenv)
 	if err != nil {

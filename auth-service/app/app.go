@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"strconv"
 	"time"
@@ -98,7 +97,7 @@ func readSettings(getenv func(string) string) (settings, error) {
 		// throttling see the browser rather than the gateway. Narrow it with
 		// TRUSTED_PROXIES where other hosts on those networks can reach
 		// this service.
-		TrustedProxies: env.List("TRUSTED_PROXIES", []string{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"}),
+		TrustedProxies: env.Networks("TRUSTED_PROXIES", config.PrivateNetworks),
 	}
 	if err := env.Err(); err != nil {
 		return s, err
@@ -120,13 +119,6 @@ func readSettings(getenv func(string) string) (settings, error) {
 			return s, fmt.Errorf("config: %s: the password must be 8 to 72 bytes and not only whitespace", name)
 		}
 	}
-	for _, p := range s.TrustedProxies {
-		if _, err := netip.ParsePrefix(p); err != nil {
-			if net.ParseIP(p) == nil {
-				return s, fmt.Errorf("config: TRUSTED_PROXIES: %q is neither an IP address nor a CIDR", p)
-			}
-		}
-	}
 	return s, nil
 }
 
@@ -135,12 +127,7 @@ func readSettings(getenv func(string) string) (settings, error) {
 // database into PostgreSQL (see copyDB).
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if serve.IsHealthcheck(args) {
-		env := config.New(getenv)
-		port := env.Int("PORT", defaultPort, 1, 65535)
-		if err := env.Err(); err != nil {
-			return err
-		}
-		return serve.Healthcheck(ctx, port, stdout)
+		return serve.HealthcheckFromEnv(ctx, getenv, defaultPort, stdout)
 	}
 	if len(args) > 1 && args[1] == "copy-db" {
 		return copyDB(ctx, args[2:], getenv, stdout)

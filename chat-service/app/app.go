@@ -89,14 +89,10 @@ func ReadConfig(env *config.Env) (Config, error) {
 // Run is the whole service: main calls it with the process's arguments and
 // environment; tests call it with their own.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	env := config.New(getenv)
 	if serve.IsHealthcheck(args) {
-		common := env.ReadCommon(5003)
-		if err := env.Err(); err != nil {
-			return err
-		}
-		return serve.Healthcheck(ctx, common.Port, stdout)
+		return serve.HealthcheckFromEnv(ctx, getenv, 5003, stdout)
 	}
+	env := config.New(getenv)
 	cfg, err := ReadConfig(env)
 	if err != nil {
 		return err

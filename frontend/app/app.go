@@ -24,14 +24,11 @@ var Version = "dev"
 // Run serves the app until ctx ends. args[1] == "healthcheck" probes a
 // running instance instead.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if serve.IsHealthcheck(args) {
+		return serve.HealthcheckFromEnv(ctx, getenv, 8080, stdout)
+	}
 	env := config.New(getenv)
 	common := env.ReadCommon(8080)
-	if serve.IsHealthcheck(args) {
-		if err := env.Err(); err != nil {
-			return err
-		}
-		return serve.Healthcheck(ctx, common.Port, stdout)
-	}
 	cfg := site.Config{
 		APIBaseURL: env.Raw("API_BASE_URL"),
 		ChatWSURL:  env.Raw("CHAT_WS_URL"),

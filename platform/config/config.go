@@ -5,6 +5,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -177,4 +178,22 @@ func (e *Env) ReadCommon(defaultPort int) Common {
 		LogLevel:  e.OneOf("LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 		LogFormat: e.OneOf("LOG_FORMAT", "json", "json", "text"),
 	}
+}
+
+// PrivateNetworks are loopback and the private address ranges: where a
+// gateway or ingress in front of a service normally runs.
+var PrivateNetworks = []string{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"}
+
+// Networks is name as a comma list of IP addresses and CIDRs.
+func (e *Env) Networks(name string, def []string) []string {
+	list := e.List(name, def)
+	for _, p := range list {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				e.fail(name, "%q is neither an IP address nor a CIDR", p)
+				return def
+			}
+		}
+	}
+	return list
 }

@@ -71,3 +71,17 @@ func TestSecretFile(t *testing.T) {
 		t.Fatalf("secret = %q", got)
 	}
 }
+
+func TestNetworks(t *testing.T) {
+	e := New(envOf(map[string]string{"OK": "10.0.0.0/8, 192.168.1.7,::1", "BAD": "10.0.0.0/8,not-an-ip"}))
+	if got := e.Networks("OK", nil); len(got) != 3 || e.Err() != nil {
+		t.Fatalf("Networks = %q, %v", got, e.Err())
+	}
+	if got := e.Networks("UNSET", PrivateNetworks); len(got) != len(PrivateNetworks) {
+		t.Fatalf("default = %q", got)
+	}
+	e.Networks("BAD", nil)
+	if e.Err() == nil || !strings.Contains(e.Err().Error(), "BAD") {
+		t.Fatalf("err = %v", e.Err())
+	}
+}

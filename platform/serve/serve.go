@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parleychat/parley/platform/config"
 	"github.com/parleychat/parley/platform/health"
 )
 
@@ -121,4 +122,15 @@ func Main(run func(ctx context.Context, args []string, getenv func(string) strin
 		stop()
 		os.Exit(1)
 	}
+}
+
+// HealthcheckFromEnv is the `healthcheck` subcommand: it probes the server
+// on PORT (defaultPort when unset), as configured for the running service.
+func HealthcheckFromEnv(ctx context.Context, getenv func(string) string, defaultPort int, stdout io.Writer) error {
+	env := config.New(getenv)
+	port := env.Int("PORT", defaultPort, 1, 65535)
+	if err := env.Err(); err != nil {
+		return err
+	}
+	return Healthcheck(ctx, port, stdout)
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
 	"strconv"
 	"time"
 
@@ -59,17 +58,12 @@ func readSettings(getenv func(string) string) (settings, error) {
 	s.StatsTimeout = env.Duration("STATS_TIMEOUT", 2*time.Second)
 	// Client addresses are only logged here; trusting the gateway's private
 	// networks makes the logs show the browser rather than the gateway.
-	s.TrustedProxies = env.List("TRUSTED_PROXIES", []string{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"})
+	s.TrustedProxies = env.Networks("TRUSTED_PROXIES", config.PrivateNetworks)
 	if err := env.Err(); err != nil {
 		return s, err
 	}
 	if s.StatsTimeout > maxStatsTimeout {
 		return s, fmt.Errorf("config: STATS_TIMEOUT: must be at most %s (got %s)", maxStatsTimeout, s.StatsTimeout)
-	}
-	for _, p := range s.TrustedProxies {
-		if _, err := netip.ParsePrefix(p); err != nil && net.ParseIP(p) == nil {
-			return s, fmt.Errorf("config: TRUSTED_PROXIES: %q is neither an IP address nor a CIDR", p)
-		}
 	}
 	db, err := sqldb.ParseURL(env.Raw("DATABASE_URL"), s.DataDir, "users.db")
 	if err != nil {
@@ -84,12 +78,7 @@ func readSettings(getenv func(string) string) (settings, error) {
 // database into PostgreSQL (see copyDB).
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if serve.IsHealthcheck(args) {
-		env := config.New(getenv)
-		port := env.Int("PORT", defaultPort, 1, 65535)
-		if err := env.Err(); err != nil {
-			return err
-		}
-		return serve.Healthcheck(ctx, port, stdout)
+		return serve.HealthcheckFromEnv(ctx, getenv, defaultPort, stdout)
 	}
 	if len(args) > 1 && args[1] == "copy-db" {
 		return copyDB(ctx, args[2:], getenv, stdout)
