@@ -75,7 +75,7 @@ for s in "${SERVICES[@]}"; do
   log "building $PREFIX/$s:$TAG"
   tags=(-t "$PREFIX/$s:$TAG")
   ((LATEST == 0)) || tags+=(-t "$PREFIX/$s:latest")
-  "$DOCKER" build "${build_args[@]}" -f "$ROOT/$s/Dockerfile" "${tags[@]}" "$ROOT" \
+  "$DOCKER" build --force-rm "${build_args[@]}" -f "$ROOT/$s/Dockerfile" "${tags[@]}" "$ROOT" \
     || die "building $s failed"
   log "built $PREFIX/$s:$TAG in $((SECONDS - t0))s"
 done

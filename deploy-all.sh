@@ -51,7 +51,8 @@ while (($# > 0)); do
 done
 
 [[ $TIMEOUT =~ ^[0-9]+$ ]] || die "--timeout must be a number of seconds"
-[[ -z $HOST || $HOST =~ ^[A-Za-z0-9.:\[\]-]+$ ]] || die "invalid --host '$HOST'"
+host_re='^[][A-Za-z0-9.:-]+$'  # a name, an IPv4 address or a bracketed IPv6 address
+[[ -z $HOST || $HOST =~ $host_re ]] || die "invalid --host '$HOST'"
 ((INGRESS == 0 || HOSTNET == 0)) || die "--ingress applies to k8s/ only (k8s-hostnetwork/ has no Ingress)"
 
 if ((HOSTNET)); then

@@ -69,4 +69,55 @@ func TestManifestsOnAPIServer(t *testing.T) {
 			t.Errorf("%sseen in the dry run: %v, in the real apply: %v\n%s", obj, dry, real, tail(out, 80))
 		}
 	}
+
+	// deploy-all.sh against the same API server: it applies, rewrites the
+	// browser config for --host, and pins every Deployment to the built tag.
+	// No controller runs there, so the rollout wait must time out, and the
+	// script must say so.
+	envOut, err := run(t, 30*time.Second, root, nil, script, "env")
+	kubeconfig := strings.TrimPrefix(strings.TrimSpace(envOut), "export KUBECONFIG=")
+	if err != nil || kubeconfig == "" {
+		t.Fatalf("%s env: %v %q", script, err, envOut)
+	}
+	for _, c := range []struct {
+		args   []string
+		ns     string
+		config map[string]string
+	}{
+		{[]string{"--host", "parley.example"}, "parley", map[string]string{
+			"API_BASE_URL": "http://parley.example:30000", "CHAT_WS_URL": "ws://parley.example:30003/ws",
+			"ALLOWED_ORIGINS": "http://parley.example:30080,http://parley.example"}},
+		{[]string{"--host", "parley.example", "--ingress"}, "parley", map[string]string{
+			"API_BASE_URL": "http://parley.example", "CHAT_WS_URL": "ws://parley.example/ws"}},
+		{[]string{"--host", "parley.example", "--hostnetwork"}, "parley-hostnet", map[string]string{
+			"ALLOWED_ORIGINS": "http://parley.example:8080"}},
+	} {
+		args := append([]string{"--push", "--no-build", "--tag", "t1", "--timeout", "1"}, c.args...)
+		out, err := run(t, 5*time.Minute, root, []string{"KUBECONFIG=" + kubeconfig, "KUBECTL=kubectl", "REGISTRY=registry.example:5000"},
+			filepath.Join(root, "deploy-all.sh"), args...)
+		if err == nil || !strings.Contains(out, "did not become ready within 1s") {
+			t.Errorf("deploy-all.sh %v: want the rollout wait to time out with an explanation (no controllers here), got %v:\n%s", args, err, tail(out, 30))
+		}
+		get := func(args ...string) string {
+			out, err := run(t, time.Minute, root, []string{"KUBECONFIG=" + kubeconfig}, "kubectl", append([]string{"-n", c.ns, "get"}, args...)...)
+			if err != nil {
+				t.Fatalf("kubectl get %v: %v\n%s", args, err, out)
+			}
+			return strings.TrimSpace(out)
+		}
+		for k, v := range c.config {
+			if got := get("configmap", "parley-config", "-o", "jsonpath={.data."+k+"}"); got != v {
+				t.Errorf("deploy-all.sh %v: %s=%q, want %q", args, k, got, v)
+			}
+		}
+		for _, s := range services {
+			img := get("deployment", s.Name, "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+			if want := "registry.example:5000/parley/" + s.Name + ":t1"; img != want {
+				t.Errorf("deploy-all.sh %v: deployment/%s image %q, want %q", args, s.Name, img, want)
+			}
+			if h := get("deployment", s.Name, "-o", `jsonpath={.spec.template.metadata.annotations.parley\.chat/config-hash}`); len(h) != 16 {
+				t.Errorf("deploy-all.sh %v: deployment/%s config-hash annotation %q", args, s.Name, h)
+			}
+		}
+	}
 }

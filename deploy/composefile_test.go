@@ -73,7 +73,12 @@ func TestComposeFile(t *testing.T) {
 	if !slices.Equal(names, want) {
 		t.Fatalf("compose services %v, want %v", names, want)
 	}
-	published := map[string]string{"frontend": "8080:8080", "api-gateway": "5000:5000", "chat-service": "5003:5003", "chat-service-2": "5004:5003"}
+	published := map[string]string{
+		"frontend":       "${PARLEY_BIND:-0.0.0.0}:${PARLEY_FRONTEND_PORT:-8080}:8080",
+		"api-gateway":    "${PARLEY_BIND:-0.0.0.0}:${PARLEY_GATEWAY_PORT:-5000}:5000",
+		"chat-service":   "${PARLEY_BIND:-0.0.0.0}:${PARLEY_CHAT_PORT:-5003}:5003",
+		"chat-service-2": "${PARLEY_BIND:-0.0.0.0}:${PARLEY_CHAT2_PORT:-5004}:5003",
+	}
 	volumes := map[string]string{"auth-service": "auth-data:/data", "user-service": "users-data:/data", "chat-service": "chat-data:/data", "chat-service-2": "chat-data:/data"}
 	for _, v := range []string{"auth-data", "users-data", "chat-data"} {
 		if _, ok := c.Volumes[v]; !ok {

@@ -3,6 +3,7 @@ module github.com/parleychat/parley/deploy
 go 1.26.0
 
 require (
+	github.com/gorilla/websocket v1.5.3
 	k8s.io/api v0.32.13
 	k8s.io/apimachinery v0.32.13
 	sigs.k8s.io/yaml v1.6.0

@@ -820,7 +820,9 @@ func checkNetworkPolicies(t *testing.T, m *manifestSet, hostNetwork bool) {
 		}
 		return false
 	}
-	has := func(types []networkingv1.PolicyType, pt networkingv1.PolicyType) bool { return slices.Contains(types, pt) }
+	has := func(types []networkingv1.PolicyType, pt networkingv1.PolicyType) bool {
+		return slices.Contains(types, pt)
+	}
 	ingressOK := func(to string, from map[string]string, fromNS string, port int32) bool {
 		isolated := false
 		for _, p := range m.NetPols {

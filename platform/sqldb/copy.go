@@ -21,6 +21,10 @@ type CopyOptions struct {
 	// Progress, when set, is called after every batch with the table and
 	// the rows copied into it so far.
 	Progress func(table string, rows int64)
+	// Seeded names tables the target's own migrations fill (a default
+	// room): while every other table is empty their rows do not make the
+	// target count as used, and they are replaced by the source's rows.
+	Seeded []string
 }
 
 // CopyResult is how many rows Copy moved into one table.
@@ -79,13 +83,30 @@ func Copy(ctx context.Context, src, dst *DB, tables []string, opts CopyOptions) 
 		if _, err := dtx.ExecContext(ctx, `LOCK TABLE `+strings.Join(names, ", ")+` IN EXCLUSIVE MODE`); err != nil {
 			return fmt.Errorf("lock target tables: %w", err)
 		}
+		seeded := map[string]bool{}
+		for _, t := range opts.Seeded {
+			seeded[t] = true
+		}
+		var seedRows bool
 		for _, t := range tables {
 			var n int64
 			if err := dtx.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+quoteIdent(t)).Scan(&n); err != nil {
 				return fmt.Errorf("count target %s: %w", t, err)
 			}
-			if n > 0 {
+			switch {
+			case n > 0 && seeded[t]:
+				seedRows = true
+			case n > 0:
 				return fmt.Errorf("%w: table %s already has %d rows (copy into a new database)", ErrTargetNotEmpty, t, n)
+			}
+		}
+		if seedRows {
+			for i := len(tables) - 1; i >= 0; i-- {
+				if seeded[tables[i]] {
+					if _, err := dtx.ExecContext(ctx, `DELETE FROM `+quoteIdent(tables[i])); err != nil {
+						return fmt.Errorf("clear seeded %s: %w", tables[i], err)
+					}
+				}
 			}
 		}
 		for _, t := range tables {
@@ -381,6 +402,8 @@ type CopySpec struct {
 	Tables []string
 	// Migrate applies the service's migrations for db's dialect.
 	Migrate func(ctx context.Context, db *DB) error
+	// Seeded names tables the migrations fill (see CopyOptions.Seeded).
+	Seeded []string
 }
 
 // CopyCommand is a service's "copy-db" subcommand: it copies the service's
@@ -454,7 +477,7 @@ func CopyCommand(ctx context.Context, args []string, stdout io.Writer, spec Copy
 	}
 	fmt.Fprintf(stdout, "copying %s → %s\n", sdb.Location, ddb.Location)
 	start := time.Now()
-	res, err := Copy(ctx, sdb, ddb, spec.Tables, CopyOptions{BatchRows: *batch})
+	res, err := Copy(ctx, sdb, ddb, spec.Tables, CopyOptions{BatchRows: *batch, Seeded: spec.Seeded})
 	if err != nil {
 		return fmt.Errorf("%s copy-db: %w", spec.Service, err)
 	}

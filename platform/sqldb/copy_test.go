@@ -197,6 +197,31 @@ func TestCopyFailureRollsBack(t *testing.T) {
 	}
 }
 
+// Rows the target's migrations seed are replaced by the source's, but only
+// while the rest of the target is empty.
+func TestCopyReplacesSeededRows(t *testing.T) {
+	ctx := context.Background()
+	src := openMigrated(t, sqldbtest.SQLite(t, "src.db"))
+	dst := openMigrated(t, sqldbtest.Postgres(t))
+	fillSource(t, src, 5)
+	exec(t, dst, `INSERT INTO rooms (name, created_at) VALUES ('seeded', now())`)
+	if _, err := sqldb.Copy(ctx, src, dst, copyTables, sqldb.CopyOptions{}); !errors.Is(err, sqldb.ErrTargetNotEmpty) {
+		t.Fatalf("seed rows without Seeded: %v", err)
+	}
+	exec(t, dst, `INSERT INTO members (room_id, user_id) SELECT id, 1 FROM rooms`)
+	if _, err := sqldb.Copy(ctx, src, dst, copyTables, sqldb.CopyOptions{Seeded: []string{"rooms"}}); !errors.Is(err, sqldb.ErrTargetNotEmpty) {
+		t.Fatalf("seeded table with other rows: %v", err)
+	}
+	exec(t, dst, `DELETE FROM members`)
+	if _, err := sqldb.Copy(ctx, src, dst, copyTables, sqldb.CopyOptions{Seeded: []string{"rooms"}}); err != nil {
+		t.Fatal(err)
+	}
+	var names string
+	if err := dst.QueryRow(`SELECT string_agg(name, ',' ORDER BY id) FROM rooms`).Scan(&names); err != nil || names != "general,random,archive" {
+		t.Fatalf("rooms after copy: %q %v", names, err)
+	}
+}
+
 func TestCopyRefusesLostColumns(t *testing.T) {
 	ctx := context.Background()
 	src := openMigrated(t, sqldbtest.SQLite(t, "src.db"))
