@@ -2,6 +2,7 @@ package storetest_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 
 	"github.com/parleychat/parley/platform/sqldb"
@@ -34,5 +35,29 @@ func TestStore(t *testing.T) {
 			}
 			return s
 		})
+	})
+}
+
+// Replicas starting at once on a new database all migrate without error.
+func TestMigrateConcurrently(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, target sqldb.Target) {
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				db, err := sqldb.Open(ctx, target)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer db.Close()
+				if _, err := store.Open(ctx, db); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
 	})
 }
