@@ -14,7 +14,7 @@ import (
 	"github.com/parleychat/parley/chat-service/internal/chat"
 	"github.com/parleychat/parley/chat-service/internal/httpapi"
 	"github.com/parleychat/parley/chat-service/internal/hub"
-	"github.com/parleychat/parley/chat-service/internal/store/sqlite"
+	"github.com/parleychat/parley/chat-service/internal/store"
 	"github.com/parleychat/parley/platform/authn"
 	"github.com/parleychat/parley/platform/broker"
 	"github.com/parleychat/parley/platform/config"
@@ -87,12 +87,17 @@ func ReadConfig(env *config.Env) (Config, error) {
 }
 
 // Run is the whole service: main calls it with the process's arguments and
-// environment; tests call it with their own.
+// environment; tests call it with their own. args[1] == "healthcheck" runs
+// the container health check instead, and args[1] == "copy-db" copies a
+// SQLite database into PostgreSQL (see copyDB).
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if serve.IsHealthcheck(args) {
 		return serve.HealthcheckFromEnv(ctx, getenv, 5003, stdout)
 	}
 	env := config.New(getenv)
+	if len(args) > 1 && args[1] == "copy-db" {
+		return copyDB(ctx, args[2:], env, stdout)
+	}
 	cfg, err := ReadConfig(env)
 	if err != nil {
 		return err
@@ -103,8 +108,13 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	store, db, err := sqlite.Open(ctx, target)
+	db, err := sqldb.Open(ctx, target)
 	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, db)
+	if err != nil {
+		db.Close()
 		return err
 	}
 	closeDB := func(context.Context) error { return db.Close() }
@@ -146,7 +156,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	svc := chat.NewService(chat.Options{
-		Store: store, Publisher: hb, Presence: hb, Logger: log,
+		Store: st, Publisher: hb, Presence: hb, Logger: log,
 		SendRate: cfg.SendRate, SendBurst: cfg.SendBurst,
 	})
 
@@ -156,7 +166,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Service: svc, Hub: hb, Verifier: verifier, Logger: log, AllowedOrigins: cfg.AllowedOrigins,
 		WS: httpapi.WSOptions{AuthTimeout: cfg.AuthTimeout, PongWait: cfg.PongWait},
 	})
-	log.Info("starting", "version", Version, "replica", replica, "database", db.Location, "broker", brokerName(cfg.NATSURL))
+	log.Info("starting", "version", Version, "replica", replica, "database", db.Location, "dialect", db.Dialect, "broker", brokerName(cfg.NATSURL))
 
 	srv := serve.Server{
 		Addr: fmt.Sprintf(":%d", cfg.Port), Handler: engine, Logger: log, Health: h, DrainDelay: cfg.DrainDelay,
@@ -169,6 +179,26 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		},
 	}
 	return srv.Run(ctx)
+}
+
+// copyDB is "chat-service copy-db [--from sqlite:///data/chat.db] --to
+// postgres://...": it fills a new PostgreSQL database with the SQLite one's
+// rooms, members, messages (ids, seqs and edits as they were), reactions
+// and known users; the target's own General room gives way to the
+// source's. --from defaults to DATABASE_URL when that is SQLite, else to
+// chat.db under DATA_DIR.
+func copyDB(ctx context.Context, args []string, env *config.Env, stdout io.Writer) error {
+	common := env.ReadCommon(5003)
+	if err := env.Err(); err != nil {
+		return err
+	}
+	from, err := sqldb.ParseURL(env.Raw("DATABASE_URL"), common.DataDir, "chat.db")
+	if err != nil || from.Dialect != sqldb.SQLite {
+		from, _ = sqldb.ParseURL("", common.DataDir, "chat.db")
+	}
+	return sqldb.CopyCommand(ctx, args, stdout, sqldb.CopySpec{
+		Service: service, DefaultFrom: from, Tables: store.Tables, Seeded: store.Seeded, Migrate: store.Migrate,
+	})
 }
 
 func brokerName(natsURL string) string {

@@ -175,11 +175,13 @@ type MessageFilter struct {
 	Limit     int
 }
 
-// SearchFilter selects search results: an FTS5 expression over the rooms
-// UserID can read, newest first, ids below BeforeID when set.
+// SearchFilter selects search results: messages holding every one of
+// Words (the last as a prefix) in the rooms UserID can read, newest first,
+// ids below BeforeID when set. Each store turns Words into its dialect's
+// full-text query.
 type SearchFilter struct {
 	UserID   int64
-	Match    string
+	Words    []string
 	RoomID   int64
 	BeforeID int64
 	Limit    int

@@ -671,7 +671,7 @@ func (s *Service) Online(ctx context.Context, a Actor, roomID int64) ([]UserRef,
 
 // Search finds messages in the rooms the actor can read, newest first.
 func (s *Service) Search(ctx context.Context, a Actor, q string, roomID, beforeID int64, limit int) ([]SearchHit, *int64, error) {
-	match, err := FTSQuery(q)
+	words, err := SearchWords(q)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -680,7 +680,7 @@ func (s *Service) Search(ctx context.Context, a Actor, q string, roomID, beforeI
 			return nil, nil, err
 		}
 	}
-	hits, err := s.store.Search(ctx, SearchFilter{UserID: a.UserID, Match: match, RoomID: roomID, BeforeID: beforeID, Limit: limit + 1})
+	hits, err := s.store.Search(ctx, SearchFilter{UserID: a.UserID, Words: words, RoomID: roomID, BeforeID: beforeID, Limit: limit + 1})
 	if err != nil {
 		return nil, nil, err
 	}

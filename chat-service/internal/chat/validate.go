@@ -205,25 +205,20 @@ func isPictographic(r rune) bool {
 	return i < len(pictographic) && pictographic[i][0] <= r
 }
 
-// FTSQuery turns user text into a safe FTS5 expression: every word becomes
-// a quoted phrase (so operators and punctuation are literal), words are
-// ANDed, and the last word matches as a prefix for search-as-you-type.
-func FTSQuery(q string) (string, error) {
+// SearchWords checks a search query and splits it into at most 16 words.
+// Stores match every word, taken literally (no operators), and the last
+// one as a prefix for search-as-you-type.
+func SearchWords(q string) ([]string, error) {
 	q = strings.TrimSpace(q)
 	if q == "" {
-		return "", apperr.Invalid("invalid_query", "query parameter q is required")
+		return nil, apperr.Invalid("invalid_query", "query parameter q is required")
 	}
 	if utf8.RuneCountInString(q) > MaxSearchRunes {
-		return "", apperr.Validation("invalid_query", "search query must be at most 256 characters")
+		return nil, apperr.Validation("invalid_query", "search query must be at most 256 characters")
 	}
 	words := strings.Fields(q)
 	if len(words) > 16 {
 		words = words[:16]
 	}
-	parts := make([]string, len(words))
-	for i, w := range words {
-		parts[i] = `"` + strings.ReplaceAll(w, `"`, `""`) + `"`
-	}
-	parts[len(parts)-1] += "*"
-	return strings.Join(parts, " "), nil
+	return words, nil
 }

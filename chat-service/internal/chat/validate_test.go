@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -66,22 +67,23 @@ func TestValidateBody(t *testing.T) {
 	}
 }
 
-func TestFTSQuery(t *testing.T) {
+func TestSearchWords(t *testing.T) {
 	cases := map[string]string{
-		"hello":              `"hello"*`,
-		"hello world":        `"hello" "world"*`,
-		`say "hi" OR NOT x*`: `"say" """hi""" "OR" "NOT" "x*"*`,
-		"  a  ":              `"a"*`,
+		"hello":                  `[hello]`,
+		"hello world":            `[hello world]`,
+		`say "hi" OR NOT x*`:     `[say "hi" OR NOT x*]`,
+		"  a  ":                  `[a]`,
+		strings.Repeat("w ", 20): "[" + strings.TrimSpace(strings.Repeat("w ", 16)) + "]",
 	}
 	for in, want := range cases {
-		if got, err := FTSQuery(in); err != nil || got != want {
-			t.Errorf("FTSQuery(%q) = %q, %v; want %q", in, got, err, want)
+		if got, err := SearchWords(in); err != nil || fmt.Sprint(got) != want {
+			t.Errorf("SearchWords(%q) = %q, %v; want %s", in, got, err, want)
 		}
 	}
-	if _, err := FTSQuery("   "); err == nil {
+	if _, err := SearchWords("   "); err == nil {
 		t.Error("blank query accepted")
 	}
-	if _, err := FTSQuery(strings.Repeat("a", MaxSearchRunes+1)); err == nil {
+	if _, err := SearchWords(strings.Repeat("a", MaxSearchRunes+1)); err == nil {
 		t.Error("long query accepted")
 	}
 }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/parleychat/parley/chat-service/internal/chat"
 	"github.com/parleychat/parley/platform/apperr"
+	"github.com/parleychat/parley/platform/sqldb"
 )
 
 var errMessageNotFound = apperr.NotFound("message_not_found", "message not found")
@@ -63,8 +64,8 @@ func (s *Store) attachReactions(ctx context.Context, q querier, msgs []chat.Mess
 		ids[i] = m.ID
 		idx[m.ID] = i
 	}
-	rows, err := q.QueryContext(ctx, `SELECT message_id, emoji, user_id FROM reactions
-		WHERE message_id IN (`+placeholders(len(ids))+`) ORDER BY message_id, id`, int64Args(ids)...)
+	rows, err := q.QueryContext(ctx, s.q(`SELECT message_id, emoji, user_id FROM reactions
+		WHERE message_id IN (`+placeholders(len(ids))+`) ORDER BY message_id, id`), int64Args(ids)...)
 	if err != nil {
 		return wrap("load reactions", err)
 	}
@@ -95,7 +96,7 @@ func (s *Store) attachReactions(ctx context.Context, q querier, msgs []chat.Mess
 }
 
 func (s *Store) getMessage(ctx context.Context, q querier, id int64) (chat.Message, error) {
-	m, err := scanMessage(q.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages m WHERE m.id = ?`, id))
+	m, err := scanMessage(q.QueryRowContext(ctx, s.q(`SELECT `+messageColumns+` FROM messages m WHERE m.id = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return chat.Message{}, errMessageNotFound
 	}
@@ -115,11 +116,13 @@ func (s *Store) Message(ctx context.Context, id int64) (chat.Message, error) {
 }
 
 // CreateMessage allocates the next seq of the room and inserts the message
-// in one BEGIN IMMEDIATE transaction: the write lock is held from the seq
-// bump to the commit, so seqs are gap-free and increasing however many
-// processes or handles share the file, and a failed insert rolls the bump
-// back. The (user, client_msg_id) lookup runs under the same lock, so a
-// retry racing the original still finds it.
+// in one transaction: from the seq bump to the commit the writer holds
+// SQLite's write lock (BEGIN IMMEDIATE) or, on PostgreSQL, the room row's
+// lock, so seqs are gap-free and increasing however many processes or
+// handles write, and a failed insert rolls the bump back. On SQLite the
+// (user, client_msg_id) lookup runs under the same lock, so a retry racing
+// the original still finds it; on PostgreSQL such a retry fails the unique
+// index instead, and the original is looked up after the rollback.
 func (s *Store) CreateMessage(ctx context.Context, nm chat.NewMessage) (chat.Message, bool, error) {
 	var (
 		msg     chat.Message
@@ -132,7 +135,7 @@ func (s *Store) CreateMessage(ctx context.Context, nm chat.NewMessage) (chat.Mes
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		if cmid != nil {
 			var id int64
-			err := tx.QueryRowContext(ctx, `SELECT id FROM messages WHERE user_id = ? AND client_msg_id = ?`, nm.UserID, cmid).Scan(&id)
+			err := tx.QueryRowContext(ctx, s.q(`SELECT id FROM messages WHERE user_id = ? AND client_msg_id = ?`), nm.UserID, cmid).Scan(&id)
 			if err == nil {
 				msg, err = s.getMessage(ctx, tx, id)
 				return err
@@ -142,7 +145,7 @@ func (s *Store) CreateMessage(ctx context.Context, nm chat.NewMessage) (chat.Mes
 			}
 		}
 		var seq int64
-		err := tx.QueryRowContext(ctx, `UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq`, nm.RoomID).Scan(&seq)
+		err := tx.QueryRowContext(ctx, s.q(`UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq`), nm.RoomID).Scan(&seq)
 		if errors.Is(err, sql.ErrNoRows) {
 			return errRoomNotFound
 		}
@@ -150,8 +153,8 @@ func (s *Store) CreateMessage(ctx context.Context, nm chat.NewMessage) (chat.Mes
 			return err
 		}
 		var id int64
-		err = tx.QueryRowContext(ctx, `INSERT INTO messages (room_id, seq, user_id, username, body, client_msg_id, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		err = tx.QueryRowContext(ctx, s.q(`INSERT INTO messages (room_id, seq, user_id, username, body, client_msg_id, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`),
 			nm.RoomID, seq, nm.UserID, nm.Username, nm.Body, cmid, fmtTime(nm.At)).Scan(&id)
 		if err != nil {
 			return err
@@ -165,6 +168,14 @@ func (s *Store) CreateMessage(ctx context.Context, nm chat.NewMessage) (chat.Mes
 		}
 		return nil
 	})
+	if cmid != nil && sqldb.IsUniqueViolation(err) {
+		var id int64
+		if err := s.db.QueryRowContext(ctx, s.q(`SELECT id FROM messages WHERE user_id = ? AND client_msg_id = ?`), nm.UserID, cmid).Scan(&id); err != nil {
+			return chat.Message{}, false, wrap("create message", err)
+		}
+		msg, err := s.getMessage(ctx, s.db, id)
+		return msg, false, err
+	}
 	return msg, created, wrap("create message", err)
 }
 
@@ -186,7 +197,7 @@ func (s *Store) Messages(ctx context.Context, f chat.MessageFilter) ([]chat.Mess
 		order = `ASC`
 	}
 	args = append(args, f.Limit)
-	rows, err := s.db.QueryContext(ctx, `SELECT `+messageColumns+` FROM messages m WHERE `+where+` ORDER BY m.seq `+order+` LIMIT ?`, args...)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+messageColumns+` FROM messages m WHERE `+where+` ORDER BY m.seq `+order+` LIMIT ?`), args...)
 	if err != nil {
 		return nil, false, wrap("list messages", err)
 	}
@@ -204,7 +215,7 @@ func (s *Store) Messages(ctx context.Context, f chat.MessageFilter) ([]chat.Mess
 	}
 	hasOlder := false
 	if len(msgs) > 0 {
-		err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM messages WHERE room_id = ? AND seq < ?)`,
+		err := s.db.QueryRowContext(ctx, s.q(`SELECT EXISTS (SELECT 1 FROM messages WHERE room_id = ? AND seq < ?)`),
 			f.RoomID, msgs[0].Seq).Scan(&hasOlder)
 		if err != nil {
 			return nil, false, wrap("list messages", err)
@@ -217,7 +228,7 @@ func (s *Store) Messages(ctx context.Context, f chat.MessageFilter) ([]chat.Mess
 func (s *Store) EditMessage(ctx context.Context, id int64, body string, at time.Time) (chat.Message, error) {
 	var msg chat.Message
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE messages SET body = ?, edited_at = ? WHERE id = ? AND deleted = 0`, body, fmtTime(at), id)
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE messages SET body = ?, edited_at = ? WHERE id = ? AND NOT deleted`), body, fmtTime(at), id)
 		if err != nil {
 			return err
 		}
@@ -234,14 +245,14 @@ func (s *Store) EditMessage(ctx context.Context, id int64, body string, at time.
 func (s *Store) DeleteMessage(ctx context.Context, id int64) (chat.Message, error) {
 	var msg chat.Message
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE messages SET body = '', deleted = 1 WHERE id = ?`, id)
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE messages SET body = '', deleted = true WHERE id = ?`), id)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return errMessageNotFound
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM reactions WHERE message_id = ?`, id); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM reactions WHERE message_id = ?`), id); err != nil {
 			return err
 		}
 		msg, err = s.getMessage(ctx, tx, id)
@@ -255,18 +266,25 @@ func (s *Store) DeleteMessage(ctx context.Context, id int64) (chat.Message, erro
 func (s *Store) AddReaction(ctx context.Context, messageID, userID int64, emoji string, at time.Time) (bool, error) {
 	var changed bool
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		var exists, distinct int
-		err := tx.QueryRowContext(ctx, `SELECT
-			EXISTS (SELECT 1 FROM reactions WHERE message_id = ?1 AND emoji = ?2),
-			(SELECT COUNT(DISTINCT emoji) FROM reactions WHERE message_id = ?1)`, messageID, emoji).Scan(&exists, &distinct)
+		// Concurrent new emojis must not each see room under the cap.
+		if err := s.lock(ctx, tx, s.d.LockMessage, messageID); err != nil {
+			return err
+		}
+		var (
+			exists   bool
+			distinct int
+		)
+		err := tx.QueryRowContext(ctx, s.q(`SELECT
+			EXISTS (SELECT 1 FROM reactions WHERE message_id = ? AND emoji = ?),
+			(SELECT COUNT(DISTINCT emoji) FROM reactions WHERE message_id = ?)`), messageID, emoji, messageID).Scan(&exists, &distinct)
 		if err != nil {
 			return err
 		}
-		if exists == 0 && distinct >= chat.MaxDistinctReactions {
+		if !exists && distinct >= chat.MaxDistinctReactions {
 			return apperr.Conflict("too_many_reactions", "this message has the most different reactions allowed")
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO reactions (message_id, user_id, emoji, created_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT DO NOTHING`, messageID, userID, emoji, fmtTime(at))
+		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO reactions (message_id, user_id, emoji, created_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT DO NOTHING`), messageID, userID, emoji, fmtTime(at))
 		if err != nil {
 			return err
 		}
@@ -279,7 +297,7 @@ func (s *Store) AddReaction(ctx context.Context, messageID, userID int64, emoji 
 
 // RemoveReaction removes one user's reaction.
 func (s *Store) RemoveReaction(ctx context.Context, messageID, userID int64, emoji string) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM reactions WHERE message_id = ? AND user_id = ? AND emoji = ?`, messageID, userID, emoji)
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM reactions WHERE message_id = ? AND user_id = ? AND emoji = ?`), messageID, userID, emoji)
 	if err != nil {
 		return false, wrap("remove reaction", err)
 	}
@@ -287,10 +305,15 @@ func (s *Store) RemoveReaction(ctx context.Context, messageID, userID int64, emo
 	return n == 1, nil
 }
 
-// Search runs an FTS5 expression over the rooms the user can read.
+// Search runs the dialect's full-text query over the rooms the user can
+// read.
 func (s *Store) Search(ctx context.Context, f chat.SearchFilter) ([]chat.SearchHit, error) {
-	where := `messages_fts MATCH ? AND m.deleted = 0 AND (r.kind = 'public' OR mm.user_id IS NOT NULL)`
-	args := []any{f.UserID, f.Match}
+	if len(f.Words) == 0 {
+		return []chat.SearchHit{}, nil
+	}
+	from, cond, condArgs := s.d.Search(f.Words)
+	where := cond + ` AND NOT m.deleted AND (r.kind = 'public' OR mm.user_id IS NOT NULL)`
+	args := append([]any{f.UserID}, condArgs...)
 	if f.RoomID > 0 {
 		where += ` AND m.room_id = ?`
 		args = append(args, f.RoomID)
@@ -301,13 +324,12 @@ func (s *Store) Search(ctx context.Context, f chat.SearchFilter) ([]chat.SearchH
 	}
 	args = append(args, f.Limit)
 	// A DM has no name of its own: show the other member's, as room lists do.
-	rows, err := s.db.QueryContext(ctx, `SELECT `+messageColumns+`,
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+messageColumns+`,
 		CASE WHEN r.kind = 'dm' THEN COALESCE((SELECT o.username FROM members o WHERE o.room_id = r.id AND o.user_id <> mm.user_id LIMIT 1), '') ELSE r.name END
-		FROM messages_fts
-		JOIN messages m ON m.id = messages_fts.rowid
+		FROM `+from+`
 		JOIN rooms r ON r.id = m.room_id
 		LEFT JOIN members mm ON mm.room_id = m.room_id AND mm.user_id = ?
-		WHERE `+where+` ORDER BY m.id DESC LIMIT ?`, args...)
+		WHERE `+where+` ORDER BY m.id DESC LIMIT ?`), args...)
 	if err != nil {
 		return nil, wrap("search", err)
 	}

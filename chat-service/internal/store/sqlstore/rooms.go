@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -29,8 +29,8 @@ func scanRoom(row scanner, extra ...any) (chat.Room, error) {
 	return r, nil
 }
 
-func getRoom(ctx context.Context, q querier, id int64) (chat.Room, error) {
-	r, err := scanRoom(q.QueryRowContext(ctx, `SELECT `+roomColumns+` FROM rooms r WHERE r.id = ?`, id))
+func (s *Store) getRoom(ctx context.Context, q querier, id int64) (chat.Room, error) {
+	r, err := scanRoom(q.QueryRowContext(ctx, s.q(`SELECT `+roomColumns+` FROM rooms r WHERE r.id = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return chat.Room{}, errRoomNotFound
 	}
@@ -38,24 +38,24 @@ func getRoom(ctx context.Context, q querier, id int64) (chat.Room, error) {
 }
 
 // Room loads one room.
-func (s *Store) Room(ctx context.Context, id int64) (chat.Room, error) { return getRoom(ctx, s.db, id) }
+func (s *Store) Room(ctx context.Context, id int64) (chat.Room, error) { return s.getRoom(ctx, s.db, id) }
 
 // CreateRoom inserts a room and its owner in one transaction.
 func (s *Store) CreateRoom(ctx context.Context, nr chat.NewRoom) (chat.Room, error) {
 	var room chat.Room
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		var id int64
-		err := tx.QueryRowContext(ctx, `INSERT INTO rooms (name, description, kind, created_by, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+		err := tx.QueryRowContext(ctx, s.q(`INSERT INTO rooms (name, description, kind, created_by, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?) RETURNING id`),
 			nr.Name, nr.Description, nr.Kind, nr.CreatedBy, fmtTime(nr.At), fmtTime(nr.At)).Scan(&id)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO members (room_id, user_id, username, role, joined_at) VALUES (?, ?, ?, 'owner', ?)`,
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO members (room_id, user_id, username, role, joined_at) VALUES (?, ?, ?, 'owner', ?)`),
 			id, nr.CreatedBy, nr.CreatorName, fmtTime(nr.At)); err != nil {
 			return err
 		}
-		room, err = getRoom(ctx, tx, id)
+		room, err = s.getRoom(ctx, tx, id)
 		return err
 	})
 	if sqldb.IsUniqueViolation(err) {
@@ -68,21 +68,16 @@ func (s *Store) CreateRoom(ctx context.Context, nr chat.NewRoom) (chat.Room, err
 func (s *Store) UpdateRoom(ctx context.Context, id int64, p chat.RoomPatch, at time.Time) (chat.Room, error) {
 	var room chat.Room
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		var archived *int
-		if p.Archived != nil {
-			v := boolInt(*p.Archived)
-			archived = &v
-		}
-		res, err := tx.ExecContext(ctx, `UPDATE rooms SET
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE rooms SET
 				name = COALESCE(?, name), description = COALESCE(?, description), archived = COALESCE(?, archived), updated_at = ?
-			WHERE id = ?`, p.Name, p.Description, archived, fmtTime(at), id)
+			WHERE id = ?`), p.Name, p.Description, p.Archived, fmtTime(at), id)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return errRoomNotFound
 		}
-		room, err = getRoom(ctx, tx, id)
+		room, err = s.getRoom(ctx, tx, id)
 		return err
 	})
 	if sqldb.IsUniqueViolation(err) {
@@ -99,11 +94,11 @@ func (s *Store) DeleteRoom(ctx context.Context, id int64) error {
 			`DELETE FROM messages WHERE room_id = ?`,
 			`DELETE FROM members WHERE room_id = ?`,
 		} {
-			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+			if _, err := tx.ExecContext(ctx, s.q(q), id); err != nil {
 				return err
 			}
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM rooms WHERE id = ?`, id)
+		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM rooms WHERE id = ?`), id)
 		if err != nil {
 			return err
 		}
@@ -128,38 +123,44 @@ func (s *Store) OpenDM(ctx context.Context, a, b chat.UserRef, at time.Time) (ch
 	)
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		var id int64
-		err := tx.QueryRowContext(ctx, `SELECT id FROM rooms WHERE dm_key = ?`, key).Scan(&id)
+		find := s.q(`SELECT id FROM rooms WHERE dm_key = ?`)
+		err := tx.QueryRowContext(ctx, find, key).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
-			err = tx.QueryRowContext(ctx, `INSERT INTO rooms (name, description, kind, created_by, created_at, updated_at, dm_key)
-				VALUES ('', '', 'dm', ?, ?, ?, ?) RETURNING id`, a.UserID, fmtTime(at), fmtTime(at), key).Scan(&id)
-			if err != nil {
-				return err
-			}
-			for _, u := range []chat.UserRef{a, b} {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO members (room_id, user_id, username, role, joined_at) VALUES (?, ?, ?, 'member', ?)`,
-					id, u.UserID, u.Username, fmtTime(at)); err != nil {
-					return err
+			// Both members opening the DM at once, on two replicas: on
+			// PostgreSQL the second insert waits for the first, then does
+			// nothing and returns no row, and the room is read again.
+			err = tx.QueryRowContext(ctx, s.q(`INSERT INTO rooms (name, description, kind, created_by, created_at, updated_at, dm_key)
+				VALUES ('', '', 'dm', ?, ?, ?, ?) ON CONFLICT (dm_key) DO NOTHING RETURNING id`), a.UserID, fmtTime(at), fmtTime(at), key).Scan(&id)
+			if errors.Is(err, sql.ErrNoRows) {
+				err = tx.QueryRowContext(ctx, find, key).Scan(&id)
+			} else if err == nil {
+				for _, u := range []chat.UserRef{a, b} {
+					if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO members (room_id, user_id, username, role, joined_at) VALUES (?, ?, ?, 'member', ?)`),
+						id, u.UserID, u.Username, fmtTime(at)); err != nil {
+						return err
+					}
 				}
+				created = true
 			}
-			created = true
-		} else if err != nil {
+		}
+		if err != nil {
 			return err
 		}
-		room, err = getRoom(ctx, tx, id)
+		room, err = s.getRoom(ctx, tx, id)
 		return err
 	})
 	return room, created, wrap("open dm", err)
 }
 
 // roomViewSelect yields a room plus the viewer's membership, member count
-// and unread count; ?1 is the viewer.
+// and unread count; its two placeholders are both the viewer.
 const roomViewSelect = `SELECT ` + roomColumns + `,
 	(SELECT COUNT(*) FROM members c WHERE c.room_id = r.id),
 	m.role, COALESCE(m.last_read_seq, 0),
 	CASE WHEN m.user_id IS NULL THEN 0 ELSE
-		(SELECT COUNT(*) FROM messages x WHERE x.room_id = r.id AND x.seq > m.last_read_seq AND x.user_id <> ?1 AND x.deleted = 0)
+		(SELECT COUNT(*) FROM messages x WHERE x.room_id = r.id AND x.seq > m.last_read_seq AND x.user_id <> ? AND NOT x.deleted)
 	END
-	FROM rooms r LEFT JOIN members m ON m.room_id = r.id AND m.user_id = ?1`
+	FROM rooms r LEFT JOIN members m ON m.room_id = r.id AND m.user_id = ?`
 
 func scanRoomView(row scanner) (chat.RoomView, error) {
 	var v chat.RoomView
@@ -178,9 +179,9 @@ func scanRoomView(row scanner) (chat.RoomView, error) {
 
 // RoomViews lists rooms the user may see, by id.
 func (s *Store) RoomViews(ctx context.Context, userID, afterID int64, limit int) ([]chat.RoomView, error) {
-	rows, err := s.db.QueryContext(ctx, roomViewSelect+`
-		WHERE (r.kind = 'public' OR m.user_id IS NOT NULL) AND r.id > ?2
-		ORDER BY r.id LIMIT ?3`, userID, afterID, limit)
+	rows, err := s.db.QueryContext(ctx, s.q(roomViewSelect+`
+		WHERE (r.kind = 'public' OR m.user_id IS NOT NULL) AND r.id > ?
+		ORDER BY r.id LIMIT ?`), userID, userID, afterID, limit)
 	if err != nil {
 		return nil, wrap("list rooms", err)
 	}
@@ -201,7 +202,7 @@ func (s *Store) RoomViews(ctx context.Context, userID, afterID int64, limit int)
 
 // RoomView is one room as userID sees it (visibility is the caller's job).
 func (s *Store) RoomView(ctx context.Context, roomID, userID int64) (chat.RoomView, error) {
-	v, err := scanRoomView(s.db.QueryRowContext(ctx, roomViewSelect+` WHERE r.id = ?2`, userID, roomID))
+	v, err := scanRoomView(s.db.QueryRowContext(ctx, s.q(roomViewSelect+` WHERE r.id = ?`), userID, userID, roomID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return chat.RoomView{}, errRoomNotFound
 	}
@@ -230,9 +231,9 @@ func (s *Store) decorate(ctx context.Context, views []chat.RoomView, userID int6
 			dms = append(dms, views[i].ID)
 		}
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+messageColumns+` FROM rooms r
-		JOIN messages m ON m.id = (SELECT id FROM messages WHERE room_id = r.id AND deleted = 0 ORDER BY seq DESC LIMIT 1)
-		WHERE r.id IN (`+placeholders(len(ids))+`)`, int64Args(ids)...)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+messageColumns+` FROM rooms r
+		JOIN messages m ON m.id = (SELECT id FROM messages WHERE room_id = r.id AND NOT deleted ORDER BY seq DESC LIMIT 1)
+		WHERE r.id IN (`+placeholders(len(ids))+`)`), int64Args(ids)...)
 	if err != nil {
 		return wrap("last messages", err)
 	}
@@ -250,8 +251,8 @@ func (s *Store) decorate(ctx context.Context, views []chat.RoomView, userID int6
 		return nil
 	}
 	args := append(int64Args(dms), userID)
-	rows, err = s.db.QueryContext(ctx, `SELECT room_id, user_id, username FROM members
-		WHERE room_id IN (`+placeholders(len(dms))+`) AND user_id <> ?`, args...)
+	rows, err = s.db.QueryContext(ctx, s.q(`SELECT room_id, user_id, username FROM members
+		WHERE room_id IN (`+placeholders(len(dms))+`) AND user_id <> ?`), args...)
 	if err != nil {
 		return wrap("dm users", err)
 	}
@@ -286,7 +287,7 @@ func scanMember(row scanner) (chat.Member, error) {
 
 // Member loads one membership.
 func (s *Store) Member(ctx context.Context, roomID, userID int64) (chat.Member, bool, error) {
-	m, err := scanMember(s.db.QueryRowContext(ctx, `SELECT `+memberColumns+` FROM members WHERE room_id = ? AND user_id = ?`, roomID, userID))
+	m, err := scanMember(s.db.QueryRowContext(ctx, s.q(`SELECT `+memberColumns+` FROM members WHERE room_id = ? AND user_id = ?`), roomID, userID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return chat.Member{}, false, nil
 	}
@@ -298,8 +299,8 @@ func (s *Store) Member(ctx context.Context, roomID, userID int64) (chat.Member, 
 
 // Members pages through a room's members by user id.
 func (s *Store) Members(ctx context.Context, roomID, afterUserID int64, limit int) ([]chat.Member, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+memberColumns+` FROM members
-		WHERE room_id = ? AND user_id > ? ORDER BY user_id LIMIT ?`, roomID, afterUserID, limit)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+memberColumns+` FROM members
+		WHERE room_id = ? AND user_id > ? ORDER BY user_id LIMIT ?`), roomID, afterUserID, limit)
 	if err != nil {
 		return nil, wrap("list members", err)
 	}
@@ -322,14 +323,14 @@ func (s *Store) AddMember(ctx context.Context, m chat.Member) (chat.Member, bool
 		created bool
 	)
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO members (room_id, user_id, username, role, joined_at)
-			VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, m.RoomID, m.UserID, m.Username, m.Role, fmtTime(m.JoinedAt))
+		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO members (room_id, user_id, username, role, joined_at)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`), m.RoomID, m.UserID, m.Username, m.Role, fmtTime(m.JoinedAt))
 		if err != nil {
 			return err
 		}
 		n, _ := res.RowsAffected()
 		created = n == 1
-		stored, err = scanMember(tx.QueryRowContext(ctx, `SELECT `+memberColumns+` FROM members WHERE room_id = ? AND user_id = ?`, m.RoomID, m.UserID))
+		stored, err = scanMember(tx.QueryRowContext(ctx, s.q(`SELECT `+memberColumns+` FROM members WHERE room_id = ? AND user_id = ?`), m.RoomID, m.UserID))
 		return err
 	})
 	if sqldb.IsForeignKeyViolation(err) {
@@ -346,8 +347,13 @@ func (s *Store) RemoveMember(ctx context.Context, roomID, userID int64) (bool, *
 		promoted *chat.Member
 	)
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		// Two owners leaving at once must not each see the other as the
+		// owner who stays.
+		if err := s.lock(ctx, tx, s.d.LockRoom, roomID); err != nil {
+			return err
+		}
 		var role string
-		err := tx.QueryRowContext(ctx, `DELETE FROM members WHERE room_id = ? AND user_id = ? RETURNING role`, roomID, userID).Scan(&role)
+		err := tx.QueryRowContext(ctx, s.q(`DELETE FROM members WHERE room_id = ? AND user_id = ? RETURNING role`), roomID, userID).Scan(&role)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
@@ -359,15 +365,15 @@ func (s *Store) RemoveMember(ctx context.Context, roomID, userID int64) (bool, *
 			return nil
 		}
 		var owners int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM members WHERE room_id = ? AND role = 'owner'`, roomID).Scan(&owners); err != nil {
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM members WHERE room_id = ? AND role = 'owner'`), roomID).Scan(&owners); err != nil {
 			return err
 		}
 		if owners > 0 {
 			return nil
 		}
-		m, err := scanMember(tx.QueryRowContext(ctx, `UPDATE members SET role = 'owner'
-			WHERE room_id = ?1 AND user_id = (SELECT user_id FROM members WHERE room_id = ?1 ORDER BY joined_at, user_id LIMIT 1)
-			RETURNING `+memberColumns, roomID))
+		m, err := scanMember(tx.QueryRowContext(ctx, s.q(`UPDATE members SET role = 'owner'
+			WHERE room_id = ? AND user_id = (SELECT user_id FROM members WHERE room_id = ? ORDER BY joined_at, user_id LIMIT 1)
+			RETURNING `+memberColumns), roomID, roomID))
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
@@ -383,16 +389,16 @@ func (s *Store) RemoveMember(ctx context.Context, roomID, userID int64) (bool, *
 // MarkRead moves a read marker forward, clamped to the room's last seq.
 func (s *Store) MarkRead(ctx context.Context, roomID, userID, seq int64) (chat.ReadState, error) {
 	st := chat.ReadState{RoomID: roomID}
-	err := s.db.QueryRowContext(ctx, `UPDATE members
-		SET last_read_seq = MAX(last_read_seq, MIN(?1, (SELECT last_seq FROM rooms WHERE id = ?2)))
-		WHERE room_id = ?2 AND user_id = ?3 RETURNING last_read_seq`, seq, roomID, userID).Scan(&st.LastReadSeq)
+	err := s.db.QueryRowContext(ctx, s.q(`UPDATE members
+		SET last_read_seq = `+s.d.Greatest+`(last_read_seq, `+s.d.Least+`(?, (SELECT last_seq FROM rooms WHERE id = ?)))
+		WHERE room_id = ? AND user_id = ? RETURNING last_read_seq`), seq, roomID, roomID, userID).Scan(&st.LastReadSeq)
 	if errors.Is(err, sql.ErrNoRows) {
 		return chat.ReadState{}, apperr.Forbidden("not_member", "join the room first")
 	}
 	if err != nil {
 		return chat.ReadState{}, wrap("mark read", err)
 	}
-	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM messages WHERE room_id = ? AND seq > ? AND user_id <> ? AND deleted = 0`,
+	err = s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM messages WHERE room_id = ? AND seq > ? AND user_id <> ? AND NOT deleted`),
 		roomID, st.LastReadSeq, userID).Scan(&st.Unread)
 	return st, wrap("count unread", err)
 }

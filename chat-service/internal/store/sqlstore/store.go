@@ -1,12 +1,17 @@
-// Package sqlite stores chat data in SQLite through platform/sqldb. Several
-// replicas may share one file: every write is one short BEGIN IMMEDIATE
-// transaction, and message seqs are allocated inside it.
-package sqlite
+// Package sqlstore stores chat data through platform/sqldb in SQL that
+// SQLite and PostgreSQL both accept (placeholders rebound per dialect).
+// Packages sqlite and postgres hold each dialect's schema and the few things
+// the two do differently (Dialect): full-text search, and the locks that
+// PostgreSQL needs where SQLite's one-writer-at-a-time transactions already
+// serialize. Message seqs are allocated by bumping rooms.last_seq in the
+// inserting transaction: SQLite's write lock, or PostgreSQL's lock on the
+// room's row, is held from the bump to the commit, so seqs are gap-free and
+// committed in order however many replicas write.
+package sqlstore
 
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
 	"strings"
@@ -17,45 +22,55 @@ import (
 	"github.com/parleychat/parley/platform/sqldb"
 )
 
-//go:embed migrations/*.sql
-var migrationFS embed.FS
+// Dialect is what the SQL dialects do differently in this store.
+type Dialect struct {
+	// Greatest and Least name the two-argument max and min functions
+	// (SQLite's scalar MAX/MIN, PostgreSQL's GREATEST/LEAST).
+	Greatest, Least string
+	// LockRoom and LockMessage, when set, lock one room or message row
+	// (one ? for its id) at the start of transactions that check several
+	// rows before writing: the last owner leaving, the distinct-reaction
+	// cap. SQLite needs none: its write transactions run one at a time.
+	LockRoom, LockMessage string
+	// Search turns the query's words into the FROM clause that yields the
+	// matching messages as m, and a condition with its arguments.
+	Search func(words []string) (from, cond string, args []any)
+}
 
 // Store implements chat.Store.
 type Store struct {
 	db *sqldb.DB
+	d  Dialect
 }
 
 var _ chat.Store = (*Store)(nil)
 
-// New wraps an open database.
-func New(db *sqldb.DB) *Store { return &Store{db: db} }
+// New wraps an open database migrated with d's schema.
+func New(db *sqldb.DB, d Dialect) *Store { return &Store{db: db, d: d} }
 
-// Migrate applies the embedded migrations.
-func Migrate(ctx context.Context, db *sqldb.DB) error {
-	ms, err := sqldb.LoadMigrations(migrationFS, "migrations")
-	if err != nil {
-		return err
+// Tables lists every table, parents before children (copy-db's order).
+var Tables = []string{"rooms", "users", "members", "messages", "reactions"}
+
+// q rebinds a query's ? placeholders for the dialect.
+func (s *Store) q(query string) string { return s.db.Rebind(query) }
+
+// lock runs one of the dialect's lock statements, if it has it.
+func (s *Store) lock(ctx context.Context, tx *sql.Tx, stmt string, id int64) error {
+	if stmt == "" {
+		return nil
 	}
-	return sqldb.Migrate(ctx, db, ms)
+	_, err := tx.ExecContext(ctx, s.q(stmt), id)
+	return err
 }
 
-// Open opens the database at target and migrates it.
-func Open(ctx context.Context, target sqldb.Target) (*Store, *sqldb.DB, error) {
-	db, err := sqldb.Open(ctx, target)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := Migrate(ctx, db); err != nil {
-		db.Close()
-		return nil, nil, err
-	}
-	return New(db), db, nil
-}
-
+// timeLayout has millisecond precision, which SQLite's text and
+// PostgreSQL's TIMESTAMPTZ both keep exactly.
 const timeLayout = "2006-01-02T15:04:05.000Z"
 
 func fmtTime(t time.Time) string { return t.UTC().Format(timeLayout) }
 
+// parseTime reads a stored time: SQLite gives back the text written,
+// PostgreSQL's TIMESTAMPTZ arrives as RFC 3339 through database/sql.
 func parseTime(s string) time.Time {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
@@ -97,51 +112,41 @@ func int64Args(ids []int64) []any {
 	return out
 }
 
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // TouchUser records a user's name; on first sight they join the default room.
 func (s *Store) TouchUser(ctx context.Context, u chat.UserRef, at time.Time) (*chat.Member, error) {
 	var joined *chat.Member
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		var name string
-		err := tx.QueryRowContext(ctx, `SELECT username FROM users WHERE id = ?`, u.UserID).Scan(&name)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			if _, err := tx.ExecContext(ctx, `INSERT INTO users (id, username, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?)`,
-				u.UserID, u.Username, fmtTime(at), fmtTime(at)); err != nil {
-				return err
-			}
+		// The conflict clause decides "first sight" even when two replicas
+		// see a new user at once (on PostgreSQL the second insert waits for
+		// the first and then does nothing).
+		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO users (id, username, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (id) DO NOTHING`), u.UserID, u.Username, fmtTime(at), fmtTime(at))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
 			var roomID int64
-			err := tx.QueryRowContext(ctx, `SELECT id FROM rooms WHERE is_default = 1 ORDER BY id LIMIT 1`).Scan(&roomID)
+			err := tx.QueryRowContext(ctx, `SELECT id FROM rooms WHERE is_default ORDER BY id LIMIT 1`).Scan(&roomID)
 			if errors.Is(err, sql.ErrNoRows) {
 				return nil
 			} else if err != nil {
 				return err
 			}
-			res, err := tx.ExecContext(ctx, `INSERT INTO members (room_id, user_id, username, role, joined_at)
-				VALUES (?, ?, ?, 'member', ?) ON CONFLICT DO NOTHING`, roomID, u.UserID, u.Username, fmtTime(at))
+			res, err := tx.ExecContext(ctx, s.q(`INSERT INTO members (room_id, user_id, username, role, joined_at)
+				VALUES (?, ?, ?, 'member', ?) ON CONFLICT DO NOTHING`), roomID, u.UserID, u.Username, fmtTime(at))
 			if err != nil {
 				return err
 			}
 			if n, _ := res.RowsAffected(); n == 1 {
 				joined = &chat.Member{RoomID: roomID, UserID: u.UserID, Username: u.Username, Role: chat.RoleMember, JoinedAt: at}
 			}
-		case err != nil:
+		} else if _, err := tx.ExecContext(ctx, s.q(`UPDATE users SET username = ?, last_seen_at = ? WHERE id = ?`),
+			u.Username, fmtTime(at), u.UserID); err != nil {
 			return err
-		default:
-			if _, err := tx.ExecContext(ctx, `UPDATE users SET username = ?, last_seen_at = ? WHERE id = ?`,
-				u.Username, fmtTime(at), u.UserID); err != nil {
-				return err
-			}
 		}
 		// Names given by inviters (or unknown) are corrected once the user
 		// shows up with a token.
-		_, err = tx.ExecContext(ctx, `UPDATE members SET username = ? WHERE user_id = ? AND username <> ?`,
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE members SET username = ? WHERE user_id = ? AND username <> ?`),
 			u.Username, u.UserID, u.Username)
 		return err
 	})
@@ -151,7 +156,7 @@ func (s *Store) TouchUser(ctx context.Context, u chat.UserRef, at time.Time) (*c
 // Username is the last name seen for userID, or "".
 func (s *Store) Username(ctx context.Context, userID int64) (string, error) {
 	var name string
-	err := s.db.QueryRowContext(ctx, `SELECT username FROM users WHERE id = ?`, userID).Scan(&name)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT username FROM users WHERE id = ?`), userID).Scan(&name)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
@@ -162,11 +167,11 @@ func (s *Store) Username(ctx context.Context, userID int64) (string, error) {
 func (s *Store) Stats(ctx context.Context, userID int64) (chat.Stats, error) {
 	st := chat.Stats{UserID: userID}
 	var last sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT
-		(SELECT COUNT(*) FROM messages WHERE user_id = ?1 AND deleted = 0),
-		(SELECT COUNT(*) FROM rooms WHERE created_by = ?1 AND kind <> 'dm'),
-		(SELECT COUNT(*) FROM members m JOIN rooms r ON r.id = m.room_id WHERE m.user_id = ?1 AND r.kind <> 'dm'),
-		(SELECT created_at FROM messages WHERE user_id = ?1 ORDER BY id DESC LIMIT 1)`, userID).
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT
+		(SELECT COUNT(*) FROM messages WHERE user_id = ? AND NOT deleted),
+		(SELECT COUNT(*) FROM rooms WHERE created_by = ? AND kind <> 'dm'),
+		(SELECT COUNT(*) FROM members m JOIN rooms r ON r.id = m.room_id WHERE m.user_id = ? AND r.kind <> 'dm'),
+		(SELECT created_at FROM messages WHERE user_id = ? ORDER BY id DESC LIMIT 1)`), userID, userID, userID, userID).
 		Scan(&st.MessagesSent, &st.RoomsCreated, &st.RoomsJoined, &last)
 	if err != nil {
 		return chat.Stats{}, wrap("stats", err)

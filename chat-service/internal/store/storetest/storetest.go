@@ -1,38 +1,71 @@
-package sqlite_test
+// Package storetest is the behaviour every chat-service store must have. It
+// runs against each SQL dialect on a real database (see dialects_test.go),
+// so SQLite and PostgreSQL are held to the same tests, including gap-free
+// seqs with several handles and several processes writing at once.
+package storetest
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/parleychat/parley/chat-service/internal/chat"
-	"github.com/parleychat/parley/chat-service/internal/store/sqlite"
+	"github.com/parleychat/parley/chat-service/internal/store"
+	"github.com/parleychat/parley/chat-service/internal/store/sqlstore"
 	"github.com/parleychat/parley/platform/apperr"
 	"github.com/parleychat/parley/platform/sqldb"
+	"github.com/parleychat/parley/platform/sqldb/sqldbtest"
 )
 
-func openAt(t *testing.T, path string) *sqlite.Store {
+// Run runs the suite; fresh makes a new, empty database of one dialect for
+// each subtest.
+func Run(t *testing.T, fresh sqldbtest.Fresh) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, target sqldb.Target)
+	}{
+		{"MigrationCreatesGeneral", testMigrationCreatesGeneral},
+		{"MigrateTwiceIsSafe", testMigrateTwiceIsSafe},
+		{"CreateMessageIdempotent", testCreateMessageIdempotent},
+		{"SeqGapFreeAcrossHandles", testSeqGapFreeAcrossHandles},
+		{"SeqGapFreeAcrossProcesses", testSeqGapFreeAcrossProcesses},
+		{"ConcurrentRetries", testConcurrentRetries},
+		{"ConcurrentFirstSight", testConcurrentFirstSight},
+		{"MessagesPaging", testMessagesPaging},
+		{"EditDeleteReactSearch", testEditDeleteReactSearch},
+		{"SearchWords", testSearchWords},
+		{"RoomViewsUnreadAndDM", testRoomViewsUnreadAndDM},
+		{"MembersAndOwnerPromotion", testMembersAndOwnerPromotion},
+		{"OwnersLeavingAtOnce", testOwnersLeavingAtOnce},
+		{"Stats", testStats},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, fresh(t)) })
+	}
+}
+
+// openAt opens (and migrates) a new handle, with its own pool, on target.
+func openAt(t testing.TB, target sqldb.Target) *sqlstore.Store {
 	t.Helper()
-	st, db, err := sqlite.Open(context.Background(), sqldb.Target{Dialect: sqldb.SQLite, Path: path})
+	ctx := context.Background()
+	db, err := sqldb.Open(ctx, target)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	st, err := store.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return st
-}
-
-func open(t *testing.T) *sqlite.Store {
-	t.Helper()
-	return openAt(t, filepath.Join(t.TempDir(), "chat.db"))
 }
 
 var t0 = time.Date(2025, 1, 2, 3, 4, 5, 6_000_000, time.UTC)
 
-func mustRoom(t *testing.T, st *sqlite.Store, name, kind string, owner int64) chat.Room {
+func mustRoom(t *testing.T, st *sqlstore.Store, name, kind string, owner int64) chat.Room {
 	t.Helper()
 	r, err := st.CreateRoom(context.Background(), chat.NewRoom{Name: name, Kind: kind, CreatedBy: owner, CreatorName: "owner", At: t0})
 	if err != nil {
@@ -49,8 +82,8 @@ func kindOf(err error) apperr.Kind {
 	return apperr.KindInternal
 }
 
-func TestMigrationCreatesGeneral(t *testing.T) {
-	st := open(t)
+func testMigrationCreatesGeneral(t *testing.T, target sqldb.Target) {
+	st := openAt(t, target)
 	ctx := context.Background()
 	r, err := st.Room(ctx, 1)
 	if err != nil {
@@ -76,23 +109,22 @@ func TestMigrationCreatesGeneral(t *testing.T) {
 	}
 }
 
-func TestMigrateTwiceIsSafe(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "chat.db")
+func testMigrateTwiceIsSafe(t *testing.T, target sqldb.Target) {
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Add(1)
-		go func() { defer wg.Done(); openAt(t, path) }()
+		go func() { defer wg.Done(); openAt(t, target) }()
 	}
 	wg.Wait()
-	st := openAt(t, path)
+	st := openAt(t, target)
 	views, err := st.RoomViews(context.Background(), 1, 0, 50)
 	if err != nil || len(views) != 1 {
 		t.Fatalf("rooms after concurrent migrations: %v %+v", err, views)
 	}
 }
 
-func TestCreateMessageIdempotent(t *testing.T) {
-	st := open(t)
+func testCreateMessageIdempotent(t *testing.T, target sqldb.Target) {
+	st := openAt(t, target)
 	ctx := context.Background()
 	r := mustRoom(t, st, "room", chat.KindPublic, 1)
 	m1, created, err := st.CreateMessage(ctx, chat.NewMessage{RoomID: r.ID, UserID: 1, Username: "a", Body: "hi", ClientMsgID: "c1", At: t0})
@@ -123,12 +155,11 @@ func TestCreateMessageIdempotent(t *testing.T) {
 	}
 }
 
-// TestSeqGapFreeAcrossHandles sends from many goroutines through several
-// *sql.DB handles on one file (as several replicas would) and checks that
-// each room's seqs are exactly 1..n.
-func TestSeqGapFreeAcrossHandles(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "chat.db")
-	handles := []*sqlite.Store{openAt(t, path), openAt(t, path), openAt(t, path)}
+// testSeqGapFreeAcrossHandles sends from many goroutines through several
+// *sql.DB handles on one database (as several replicas would) and checks
+// that each room's seqs are exactly 1..n.
+func testSeqGapFreeAcrossHandles(t *testing.T, target sqldb.Target) {
+	handles := []*sqlstore.Store{openAt(t, target), openAt(t, target), openAt(t, target)}
 	ctx := context.Background()
 	rooms := []chat.Room{mustRoom(t, handles[0], "a", chat.KindPublic, 1), mustRoom(t, handles[0], "b", chat.KindPublic, 1)}
 	const senders, perSender = 12, 25
@@ -161,12 +192,21 @@ func TestSeqGapFreeAcrossHandles(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
+	checkGapFree(t, handles[2], rooms, senders*perSender)
+}
+
+// checkGapFree reads every room's history in pages and checks that the
+// seqs are exactly 1..n, that last_seq is n, and that want messages exist
+// in all.
+func checkGapFree(t *testing.T, st *sqlstore.Store, rooms []chat.Room, want int) {
+	t.Helper()
+	ctx := context.Background()
 	total := 0
 	for _, r := range rooms {
 		var all []chat.Message
 		after := int64(0)
 		for {
-			page, _, err := handles[2].Messages(ctx, chat.MessageFilter{RoomID: r.ID, AfterSeq: after, Limit: 200})
+			page, _, err := st.Messages(ctx, chat.MessageFilter{RoomID: r.ID, AfterSeq: after, Limit: 200})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -181,19 +221,19 @@ func TestSeqGapFreeAcrossHandles(t *testing.T) {
 				t.Fatalf("room %d: message %d has seq %d", r.ID, i, m.Seq)
 			}
 		}
-		room, _ := handles[1].Room(ctx, r.ID)
+		room, _ := st.Room(ctx, r.ID)
 		if room.LastSeq != int64(len(all)) {
 			t.Fatalf("room %d last_seq %d, %d messages", r.ID, room.LastSeq, len(all))
 		}
 		total += len(all)
 	}
-	if total != senders*perSender {
-		t.Fatalf("stored %d messages, want %d", total, senders*perSender)
+	if total != want {
+		t.Fatalf("stored %d messages, want %d", total, want)
 	}
 }
 
-func TestMessagesPaging(t *testing.T) {
-	st := open(t)
+func testMessagesPaging(t *testing.T, target sqldb.Target) {
+	st := openAt(t, target)
 	ctx := context.Background()
 	r := mustRoom(t, st, "room", chat.KindPublic, 1)
 	for i := range 7 {
@@ -235,8 +275,8 @@ func TestMessagesPaging(t *testing.T) {
 	}
 }
 
-func TestEditDeleteReactSearch(t *testing.T) {
-	st := open(t)
+func testEditDeleteReactSearch(t *testing.T, target sqldb.Target) {
+	st := openAt(t, target)
 	ctx := context.Background()
 	pub := mustRoom(t, st, "pub", chat.KindPublic, 1)
 	priv := mustRoom(t, st, "priv", chat.KindPrivate, 1)
@@ -260,11 +300,11 @@ func TestEditDeleteReactSearch(t *testing.T) {
 		t.Fatal("remove reported no change")
 	}
 
-	hits, err := st.Search(ctx, chat.SearchFilter{UserID: 2, Match: `"quick"*`, Limit: 10})
+	hits, err := st.Search(ctx, chat.SearchFilter{UserID: 2, Words: []string{"quick"}, Limit: 10})
 	if err != nil || len(hits) != 1 || hits[0].ID != m.ID || hits[0].RoomName != "pub" {
 		t.Fatalf("search as non-member: %v %+v", err, hits)
 	}
-	hits, _ = st.Search(ctx, chat.SearchFilter{UserID: 1, Match: `"quick"*`, Limit: 10})
+	hits, _ = st.Search(ctx, chat.SearchFilter{UserID: 1, Words: []string{"quick"}, Limit: 10})
 	if len(hits) != 2 || hits[0].ID != secret.ID {
 		t.Fatalf("search as owner: %+v", hits)
 	}
@@ -273,17 +313,17 @@ func TestEditDeleteReactSearch(t *testing.T) {
 	if err != nil || edited.Body != "a lazy dog" || edited.EditedAt == nil || edited.Seq != m.Seq {
 		t.Fatalf("edit: %v %+v", err, edited)
 	}
-	if hits, _ := st.Search(ctx, chat.SearchFilter{UserID: 2, Match: `"fox"`, Limit: 10}); len(hits) != 0 {
+	if hits, _ := st.Search(ctx, chat.SearchFilter{UserID: 2, Words: []string{"fox"}, Limit: 10}); len(hits) != 0 {
 		t.Fatalf("old text still found: %+v", hits)
 	}
-	if hits, _ := st.Search(ctx, chat.SearchFilter{UserID: 2, Match: `"lazy"`, Limit: 10}); len(hits) != 1 {
+	if hits, _ := st.Search(ctx, chat.SearchFilter{UserID: 2, Words: []string{"lazy"}, Limit: 10}); len(hits) != 1 {
 		t.Fatalf("new text not found: %+v", hits)
 	}
 	del, err := st.DeleteMessage(ctx, m.ID)
 	if err != nil || !del.Deleted || del.Body != "" || len(del.Reactions) != 0 {
 		t.Fatalf("delete: %v %+v", err, del)
 	}
-	if hits, _ := st.Search(ctx, chat.SearchFilter{UserID: 2, Match: `"lazy"`, Limit: 10}); len(hits) != 0 {
+	if hits, _ := st.Search(ctx, chat.SearchFilter{UserID: 2, Words: []string{"lazy"}, Limit: 10}); len(hits) != 0 {
 		t.Fatalf("deleted text still found: %+v", hits)
 	}
 	room, _ := st.Room(ctx, pub.ID)
@@ -292,13 +332,13 @@ func TestEditDeleteReactSearch(t *testing.T) {
 	}
 	dm, _, _ := st.OpenDM(ctx, chat.UserRef{UserID: 1, Username: "a"}, chat.UserRef{UserID: 2, Username: "bee"}, t0)
 	st.CreateMessage(ctx, chat.NewMessage{RoomID: dm.ID, UserID: 2, Username: "bee", Body: "direct words", At: t0})
-	if hits, _ := st.Search(ctx, chat.SearchFilter{UserID: 1, Match: `"direct"`, Limit: 10}); len(hits) != 1 || hits[0].RoomName != "bee" {
+	if hits, _ := st.Search(ctx, chat.SearchFilter{UserID: 1, Words: []string{"direct"}, Limit: 10}); len(hits) != 1 || hits[0].RoomName != "bee" {
 		t.Fatalf("dm search hit = %+v", hits)
 	}
 }
 
-func TestRoomViewsUnreadAndDM(t *testing.T) {
-	st := open(t)
+func testRoomViewsUnreadAndDM(t *testing.T, target sqldb.Target) {
+	st := openAt(t, target)
 	ctx := context.Background()
 	r := mustRoom(t, st, "room", chat.KindPublic, 1)
 	priv := mustRoom(t, st, "hidden", chat.KindPrivate, 1)
@@ -357,8 +397,8 @@ func TestRoomViewsUnreadAndDM(t *testing.T) {
 	}
 }
 
-func TestMembersAndOwnerPromotion(t *testing.T) {
-	st := open(t)
+func testMembersAndOwnerPromotion(t *testing.T, target sqldb.Target) {
+	st := openAt(t, target)
 	ctx := context.Background()
 	r := mustRoom(t, st, "room", chat.KindPrivate, 1)
 	for _, u := range []int64{3, 2} {
@@ -392,8 +432,8 @@ func TestMembersAndOwnerPromotion(t *testing.T) {
 	}
 }
 
-func TestStats(t *testing.T) {
-	st := open(t)
+func testStats(t *testing.T, target sqldb.Target) {
+	st := openAt(t, target)
 	ctx := context.Background()
 	mustRoom(t, st, "mine", chat.KindPublic, 5)
 	st.OpenDM(ctx, chat.UserRef{UserID: 5}, chat.UserRef{UserID: 6}, t0)
