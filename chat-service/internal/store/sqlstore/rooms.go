@@ -38,7 +38,9 @@ func (s *Store) getRoom(ctx context.Context, q querier, id int64) (chat.Room, er
 }
 
 // Room loads one room.
-func (s *Store) Room(ctx context.Context, id int64) (chat.Room, error) { return s.getRoom(ctx, s.db, id) }
+func (s *Store) Room(ctx context.Context, id int64) (chat.Room, error) {
+	return s.getRoom(ctx, s.db, id)
+}
 
 // CreateRoom inserts a room and its owner in one transaction.
 func (s *Store) CreateRoom(ctx context.Context, nr chat.NewRoom) (chat.Room, error) {
