@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +15,8 @@ import (
 	"github.com/parleychat/parley/chat-service/app"
 	"github.com/parleychat/parley/platform/authn"
 	"github.com/parleychat/parley/platform/authn/authntest"
+	"github.com/parleychat/parley/platform/sqldb"
+	"github.com/parleychat/parley/platform/sqldb/sqldbtest"
 	"github.com/parleychat/parley/platform/testkit"
 )
 
@@ -208,14 +209,18 @@ func waitFor(t *testing.T, what string, timeout time.Duration, ok func() bool) {
 	}
 }
 
-// TestTwoReplicas runs two chat-service replicas on one SQLite file and an
-// embedded NATS server, with clients on both: every message reaches every
-// client; a replica killed mid-stream loses no acknowledged message once its
-// clients resume on the other, and its users leave presence.
+// TestTwoReplicas runs two chat-service replicas on one database (a SQLite
+// file, then a PostgreSQL database) and an embedded NATS server, with
+// clients on both: every message reaches every client; a replica killed
+// mid-stream loses no acknowledged message once its clients resume on the
+// other, and its users leave presence.
 func TestTwoReplicas(t *testing.T) {
+	sqldbtest.Each(t, func(t *testing.T, target sqldb.Target) { testTwoReplicas(t, databaseURL(target)) })
+}
+
+func testTwoReplicas(t *testing.T, db string) {
 	natsURL := startNATS(t)
 	is := authntest.New(t)
-	db := "sqlite://" + filepath.Join(t.TempDir(), "chat.db")
 	env := func() map[string]string {
 		return map[string]string{
 			"DATABASE_URL": db, "JWKS_URL": is.JWKSURL, "NATS_URL": natsURL, "LOG_LEVEL": "warn",
