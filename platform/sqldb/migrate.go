@@ -51,44 +51,60 @@ func LoadMigrations(fsys fs.FS, dir string) ([]Migration, error) {
 	return ms, nil
 }
 
-// Migrate applies every migration not yet recorded in schema_migrations,
-// each in its own transaction. Replicas starting at once are safe: on SQLite
-// the write transaction is BEGIN IMMEDIATE, so one replica migrates while the
-// others wait and then find the version applied; on PostgreSQL a transaction
-// advisory lock does the same.
+// Migrate applies every migration not yet recorded in schema_migrations.
+// Replicas starting at once are safe. On SQLite each migration runs in its
+// own BEGIN IMMEDIATE transaction, so one replica migrates while the others
+// wait and then find the version applied. On PostgreSQL, where DDL is
+// transactional, the whole run — creating schema_migrations included — is
+// one transaction holding an advisory lock, so two replicas never race to
+// create the same table.
 func Migrate(ctx context.Context, db *DB, ms []Migration) error {
-	create := `CREATE TABLE IF NOT EXISTS schema_migrations (
+	const create = `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY,
 		name TEXT NOT NULL,
 		applied_at TEXT NOT NULL)`
-	if _, err := db.ExecContext(ctx, create); err != nil && !IsUniqueViolation(err) {
-		return fmt.Errorf("create schema_migrations: %w", err)
-	}
-	for _, m := range ms {
-		err := db.Tx(ctx, func(tx *sql.Tx) error {
-			if db.Dialect == Postgres {
-				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(727274)`); err != nil {
+	if db.Dialect == Postgres {
+		return db.Tx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(727274)`); err != nil {
+				return fmt.Errorf("migration lock: %w", err)
+			}
+			if _, err := tx.ExecContext(ctx, create); err != nil {
+				return fmt.Errorf("create schema_migrations: %w", err)
+			}
+			for _, m := range ms {
+				if err := applyMigration(ctx, db, tx, m); err != nil {
 					return err
 				}
 			}
-			var n int
-			q := db.Rebind(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`)
-			if err := tx.QueryRowContext(ctx, q, m.Version).Scan(&n); err != nil {
-				return err
-			}
-			if n > 0 {
-				return nil
-			}
-			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-				return err
-			}
-			ins := db.Rebind(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`)
-			_, err := tx.ExecContext(ctx, ins, m.Version, m.Name, time.Now().UTC().Format(time.RFC3339))
-			return err
+			return nil
 		})
-		if err != nil {
-			return fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
+	}
+	if _, err := db.ExecContext(ctx, create); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	for _, m := range ms {
+		if err := db.Tx(ctx, func(tx *sql.Tx) error { return applyMigration(ctx, db, tx, m) }); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// applyMigration runs m inside tx unless its version is recorded already.
+func applyMigration(ctx context.Context, db *DB, tx *sql.Tx, m Migration) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, db.Rebind(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), m.Version).Scan(&n); err != nil {
+		return fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+		return fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
+	}
+	ins := db.Rebind(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`)
+	if _, err := tx.ExecContext(ctx, ins, m.Version, m.Name, time.Now().UTC().Format(time.RFC3339)); err != nil {
+		return fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
 	}
 	return nil
 }

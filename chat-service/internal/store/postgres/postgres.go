@@ -17,23 +17,11 @@ import (
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// Migrate applies the embedded migrations. Replicas starting at once take
-// turns under an advisory lock held for the whole run: sqldb.Migrate takes
-// its own lock only after creating schema_migrations, and two replicas
-// creating that table at once on a new database collide (SQLSTATE 42710).
+// Migrate applies the embedded migrations (sqldb.Migrate serialises
+// replicas that start at once on a new database).
 func Migrate(ctx context.Context, db *sqldb.DB) error {
 	ms, err := sqldb.LoadMigrations(migrationFS, "migrations")
 	if err != nil {
-		return err
-	}
-	// A transaction lock ends with the transaction, or with the session if
-	// this process dies: it cannot be left behind.
-	lock, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = lock.Rollback() }()
-	if _, err := lock.ExecContext(ctx, `SELECT pg_advisory_xact_lock(727273)`); err != nil {
 		return err
 	}
 	return sqldb.Migrate(ctx, db, ms)
