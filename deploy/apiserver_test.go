@@ -16,7 +16,7 @@ import (
 // nothing is scheduled (see k8s/README.md).
 //
 // The first run builds kube-apiserver and etcd from Go modules (~8 minutes on
-// 2 cores), cached under ~/.cache/kapi (KAPI_HOME) afterwards.
+// 2 cores), cached under ~/.cache/kapi (or $KAPI_HOME) afterwards.
 func TestManifestsOnAPIServer(t *testing.T) {
 	root := repoRoot(t)
 	script := filepath.Join(filepath.Dir(root), "shared", "tools", "kube-apiserver-local.sh")
@@ -27,17 +27,34 @@ func TestManifestsOnAPIServer(t *testing.T) {
 	needTool(t, "curl", "the script polls the API server with curl")
 	needTool(t, "openssl", "the script makes the API server's keys with openssl")
 
-	// Leave the machine as we found it: stop the API server only if this
-	// test started it.
-	if _, err := run(t, 30*time.Second, root, nil, script, "status"); err != nil {
-		t.Cleanup(func() {
-			if out, err := run(t, time.Minute, root, nil, script, "stop"); err != nil {
-				t.Logf("stopping the API server: %v\n%s", err, out)
-			}
-		})
+	// A private state directory, so that nobody else's API server (the
+	// script's default state lives in ~/.cache/kapi/run) is reused, stopped or
+	// disturbed; the built binaries are shared through symlinks.
+	shared := os.Getenv("KAPI_HOME")
+	if shared == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			t.Fatal(err)
+		}
+		shared = filepath.Join(home, ".cache", "kapi")
 	}
+	kapiHome := t.TempDir()
+	for _, d := range []string{"bin", "src"} {
+		if err := os.MkdirAll(filepath.Join(shared, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Join(shared, d), filepath.Join(kapiHome, d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kenv := []string{"KAPI_HOME=" + kapiHome}
+	t.Cleanup(func() {
+		if out, err := run(t, time.Minute, root, kenv, script, "stop"); err != nil {
+			t.Logf("stopping the API server: %v\n%s", err, out)
+		}
+	})
 	start := time.Now()
-	out, err := run(t, 20*time.Minute, root, nil, script, "validate", "k8s", "k8s-hostnetwork")
+	out, err := run(t, 20*time.Minute, root, kenv, script, "validate", "k8s", "k8s-hostnetwork")
 	if err != nil {
 		t.Fatalf("kube-apiserver-local.sh validate k8s k8s-hostnetwork: %v\n%s", err, tail(out, 60))
 	}
@@ -74,7 +91,7 @@ func TestManifestsOnAPIServer(t *testing.T) {
 	// browser config for --host, and pins every Deployment to the built tag.
 	// No controller runs there, so the rollout wait must time out, and the
 	// script must say so.
-	envOut, err := run(t, 30*time.Second, root, nil, script, "env")
+	envOut, err := run(t, 30*time.Second, root, kenv, script, "env")
 	kubeconfig := strings.TrimPrefix(strings.TrimSpace(envOut), "export KUBECONFIG=")
 	if err != nil || kubeconfig == "" {
 		t.Fatalf("%s env: %v %q", script, err, envOut)
