@@ -95,6 +95,14 @@ func ensureStandIn(t *testing.T, ref, key string, build func(ref, key string)) {
 	start := time.Now()
 	build(ref, key)
 	t.Logf("%s: stand-in built in %s", ref, time.Since(start).Round(time.Second))
+	if exists {
+		// The previous stand-in and the build stages made from it are
+		// obsolete (they carry its label): reclaim their space. Twice, as a
+		// parent only becomes dangling once its children are gone.
+		for range 2 {
+			_, _ = run(t, 5*time.Minute, "", nil, "docker", "image", "prune", "-f", "--filter", "label="+standInLabel+"="+label)
+		}
+	}
 }
 
 // goBuilderKey hashes everything the Go stand-in is made of.
