@@ -54,9 +54,9 @@ func TestManifestsOnAPIServer(t *testing.T) {
 		}
 	})
 	start := time.Now()
-	out, err := run(t, 20*time.Minute, root, kenv, script, "validate", "k8s", "k8s-hostnetwork")
+	out, err := run(t, 20*time.Minute, root, kenv, script, "validate", "k8s", "k8s-hostnetwork", "k8s/postgres")
 	if err != nil {
-		t.Fatalf("kube-apiserver-local.sh validate k8s k8s-hostnetwork: %v\n%s", err, tail(out, 60))
+		t.Fatalf("kube-apiserver-local.sh validate k8s k8s-hostnetwork k8s/postgres: %v\n%s", err, tail(out, 60))
 	}
 	t.Logf("validated on a real kube-apiserver in %s", time.Since(start).Round(time.Second))
 	// Warnings are how the API server reports Pod Security violations and

@@ -69,7 +69,7 @@ func TestComposeFile(t *testing.T) {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	want := []string{"api-gateway", "auth-service", "chat-service", "chat-service-2", "frontend", "nats", "user-service"}
+	want := []string{"api-gateway", "auth-service", "chat-service", "chat-service-2", "frontend", "nats", "postgres", "user-service"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("compose services %v, want %v", names, want)
 	}
@@ -97,6 +97,14 @@ func TestComposeFile(t *testing.T) {
 		if name == "nats" {
 			if !slices.Equal(s.Profiles, []string{"scale"}) || !strings.HasPrefix(s.Image, "nats:") {
 				t.Errorf("nats: want an official nats image in the scale profile, got %q %v", s.Image, s.Profiles)
+			}
+			continue
+		}
+		if name == "postgres" {
+			// Optional: only in its own profile, its password never committed.
+			if !slices.Equal(s.Profiles, []string{"postgres"}) || !strings.HasPrefix(s.Image, "postgres:") ||
+				s.Environment["POSTGRES_PASSWORD"] != "${POSTGRES_PASSWORD:-}" {
+				t.Errorf("postgres: want an official postgres image in the postgres profile with the password from the environment, got %q %v", s.Image, s.Profiles)
 			}
 			continue
 		}

@@ -36,6 +36,7 @@ type manifestSet struct {
 	Secrets      []*corev1.Secret
 	PVCs         []*corev1.PersistentVolumeClaim
 	Deployments  []*appsv1.Deployment
+	StatefulSets []*appsv1.StatefulSet
 	Services     []*corev1.Service
 	HPAs         []*autoscalingv2.HorizontalPodAutoscaler
 	PDBs         []*policyv1.PodDisruptionBudget
@@ -112,6 +113,8 @@ func loadManifests(t *testing.T, dir string) *manifestSet {
 				set.PVCs = append(set.PVCs, o)
 			case *appsv1.Deployment:
 				set.Deployments = append(set.Deployments, o)
+			case *appsv1.StatefulSet:
+				set.StatefulSets = append(set.StatefulSets, o)
 			case *corev1.Service:
 				set.Services = append(set.Services, o)
 			case *autoscalingv2.HorizontalPodAutoscaler:
