@@ -45,6 +45,15 @@ var comparisons = []comparison{
 	{what: "fan-out across two replicas over NATS: p99 at 200k deliveries/s",
 		scen: "fanout", target: "parley-nats", metric: "p99_ms",
 		baseScen: "fanout", baseTarget: "parley", baseMetric: "p99_ms", atMost: true, bound: 1.2, unit: "ms", baseFor: "Parley, one replica"},
+	{what: "fan-out: server CPU per delivery at 200k deliveries/s (context: independent of other load)",
+		scen: "fanout", target: "parley", metric: "server_cpu_us_per_delivery",
+		baseScen: "fanout", baseTarget: "gorilla", baseMetric: "server_cpu_us_per_delivery", unit: "µs", baseFor: "gorilla examples/chat"},
+	{what: "fan-out with WS_WRITE_DELAY=20ms: p99 at 200k deliveries/s (context)",
+		scen: "fanout", target: "parley-wd20", metric: "p99_ms",
+		baseScen: "fanout", baseTarget: "gorilla", baseMetric: "p99_ms", unit: "ms", baseFor: "gorilla examples/chat"},
+	{what: "fan-out with WS_WRITE_DELAY=20ms: highest sustained deliveries/s (context)",
+		scen: "saturate", target: "parley-wd20", metric: "max_deliveries_per_s",
+		baseScen: "saturate", baseTarget: "gorilla", baseMetric: "max_deliveries_per_s", unit: "/s", baseFor: "gorilla examples/chat"},
 	{what: "RSS per idle authenticated connection, 1,000 connections",
 		scen: "idle-1k", target: "parley", metric: "rss_per_conn_kib",
 		baseScen: "idle-1k", baseTarget: "gorilla", baseMetric: "rss_per_conn_kib", atMost: true, bound: 1.5, absMax: 32, unit: "KiB", baseFor: "gorilla examples/chat"},
@@ -60,12 +69,18 @@ var comparisons = []comparison{
 	{what: "HTTP: through the gateway vs straight to auth-service (context)",
 		scen: "http", target: "gateway", metric: "requests_per_s",
 		baseScen: "http", baseTarget: "direct", baseMetric: "requests_per_s", unit: "req/s", baseFor: "auth-service direct"},
+	{what: "HTTP: server CPU per request, gateway + auth-service vs bare net/http (context)",
+		scen: "http", target: "gateway", metric: "server_cpu_us_per_req",
+		baseScen: "http", baseTarget: "hello", baseMetric: "server_cpu_us_per_req", unit: "µs", baseFor: "bare net/http hello"},
 	{what: "persistence: chat messages/s through the WebSocket send path vs raw SQLite commits/s",
 		scen: "persist", target: "parley", metric: "persisted_per_s",
 		baseScen: "sqlite", baseTarget: "raw", baseMetric: "commits_per_s", bound: 0.5, unit: "/s", baseFor: "raw SQLite WAL commits"},
 	{what: "logins/s through the gateway vs the bcrypt bound at the same cost",
 		scen: "login", target: "parley", metric: "logins_per_s",
 		baseScen: "login", baseTarget: "parley", baseMetric: "bcrypt_per_s", bound: 0.9, unit: "/s", baseFor: "bcrypt compares on all cores"},
+	{what: "logins by CPU time: bcrypt compare CPU over the services' CPU per login (context)",
+		scen: "login", target: "parley", metric: "bcrypt_cpu_ms",
+		baseScen: "login", baseTarget: "parley", baseMetric: "server_cpu_ms_per_login", unit: "ms", baseFor: "services' CPU per login"},
 }
 
 type key struct{ scen, target string }
@@ -274,21 +289,22 @@ func headline(scen string, m map[string]float64) []string {
 	var want []string
 	switch {
 	case scen == "fanout":
-		want = []string{"deliveries_per_s", "p50_ms", "p90_ms", "p99_ms", "max_ms", "ack_p99_ms", "lost", "duplicates", "send_errors", "server_cores", "client_cores", "machine_busy"}
+		want = []string{"deliveries_per_s", "p50_ms", "p90_ms", "p99_ms", "max_ms", "ack_p50_ms", "ack_p99_ms", "lost", "duplicates", "send_errors",
+			"server_cores", "client_cores", "machine_busy", "server_cpu_us_per_delivery", "client_cpu_us_per_delivery", "server_rss_mib"}
 	case scen == "saturate":
 		want = []string{"max_deliveries_per_s", "max_rate", "p99_ms_at_max", "server_cores_at_max", "client_cores_at_max", "ladder_exhausted"}
 	case strings.HasPrefix(scen, "idle"):
-		want = []string{"clients", "rss_before_mib", "rss_after_mib", "rss_per_conn_kib", "connects_per_s"}
+		want = []string{"clients", "rss_before_mib", "rss_after_mib", "rss_per_conn_kib", "goroutines_per_conn", "stack_per_conn_kib", "heap_per_conn_kib", "connects_per_s"}
 	case scen == "http":
 		want = []string{"requests_per_s", "p50_ms", "p99_ms", "server_cores", "server_cpu_us_per_req", "client_cores", "failed"}
 	case scen == "history":
 		want = []string{"rooms_requests_per_s", "rooms_p50_ms", "rooms_p99_ms", "history_requests_per_s", "history_p50_ms", "history_p99_ms"}
 	case scen == "persist":
-		want = []string{"persisted_per_s", "ack_p50_ms", "ack_p99_ms", "server_cores", "send_errors"}
+		want = []string{"persisted_per_s", "ack_p50_ms", "ack_p99_ms", "server_cores", "server_cpu_us_per_msg", "send_errors"}
 	case scen == "sqlite":
 		want = []string{"commits_per_s", "p50_ms", "p99_ms"}
 	case scen == "login":
-		want = []string{"logins_per_s", "bcrypt_per_s", "ratio", "bcrypt_cpu_ms", "server_cpu_ms_per_login", "p50_ms", "p99_ms", "failed"}
+		want = []string{"logins_per_s", "bcrypt_per_s", "ratio", "bcrypt_cpu_ms", "server_cpu_ms_per_login", "ratio_cpu", "server_cores", "p50_ms", "p99_ms", "failed"}
 	default:
 		for k := range m {
 			want = append(want, k)
@@ -335,6 +351,7 @@ var seriesNames = map[string]string{
 	"parley":      "Parley chat-service (persists every message)",
 	"gorilla":     "gorilla/websocket examples/chat (no auth, no storage)",
 	"parley-nats": "Parley, two replicas over NATS",
+	"parley-wd20": "Parley with WS_WRITE_DELAY=20ms",
 }
 
 // writeChart plots each target's saturation steps: at every offered rate,

@@ -1,14 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -190,35 +193,45 @@ func phaseMetrics(r wsload.Result, u proc.Usage) map[string]float64 {
 	for _, n := range r.Disconnects {
 		disc += n
 	}
+	perDelivery := func(cores float64) float64 {
+		if r.Delivered == 0 {
+			return 0
+		}
+		return round3(cores * u.Seconds / float64(r.Delivered) * 1e6)
+	}
 	return map[string]float64{
-		"deliveries_per_s": math.Round(r.DeliveriesPerSec),
-		"offered_rate":     r.Rate,
-		"send_rate":        math.Round(r.SendRate*10) / 10,
-		"senders":          float64(r.Senders),
-		"recipients":       float64(r.Recipients),
-		"p50_ms":           r.Latency.P50,
-		"p90_ms":           r.Latency.P90,
-		"p99_ms":           r.Latency.P99,
-		"max_ms":           r.Latency.Max,
-		"mean_ms":          r.Latency.Mean,
-		"ack_p50_ms":       r.AckLatency.P50,
-		"ack_p99_ms":       r.AckLatency.P99,
-		"sent":             float64(r.Sent),
-		"accepted":         float64(r.Accepted),
-		"expected":         float64(r.Expected),
-		"delivered":        float64(r.Delivered),
-		"lost":             float64(r.Lost),
-		"duplicates":       float64(r.Duplicates),
-		"unexpected":       float64(r.Unexpected),
-		"late":             float64(r.Late),
-		"send_errors":      float64(r.SendErrors),
-		"unanswered":       float64(r.Unanswered),
-		"disconnects":      float64(disc),
-		"sender_lag_ms":    r.SenderLagMaxMS,
-		"server_cores":     round3(u.ServerCores),
-		"client_cores":     round3(u.ClientCores),
-		"machine_busy":     round3(u.MachineBusy),
-		"server_rss_mib":   round3(float64(u.ServerRSS) / (1 << 20)),
+		// CPU per delivery does not depend on how much of the machine
+		// other processes took, so it compares servers on a shared box.
+		"server_cpu_us_per_delivery": perDelivery(u.ServerCores),
+		"client_cpu_us_per_delivery": perDelivery(u.ClientCores),
+		"deliveries_per_s":           math.Round(r.DeliveriesPerSec),
+		"offered_rate":               r.Rate,
+		"send_rate":                  math.Round(r.SendRate*10) / 10,
+		"senders":                    float64(r.Senders),
+		"recipients":                 float64(r.Recipients),
+		"p50_ms":                     r.Latency.P50,
+		"p90_ms":                     r.Latency.P90,
+		"p99_ms":                     r.Latency.P99,
+		"max_ms":                     r.Latency.Max,
+		"mean_ms":                    r.Latency.Mean,
+		"ack_p50_ms":                 r.AckLatency.P50,
+		"ack_p99_ms":                 r.AckLatency.P99,
+		"sent":                       float64(r.Sent),
+		"accepted":                   float64(r.Accepted),
+		"expected":                   float64(r.Expected),
+		"delivered":                  float64(r.Delivered),
+		"lost":                       float64(r.Lost),
+		"duplicates":                 float64(r.Duplicates),
+		"unexpected":                 float64(r.Unexpected),
+		"late":                       float64(r.Late),
+		"send_errors":                float64(r.SendErrors),
+		"unanswered":                 float64(r.Unanswered),
+		"disconnects":                float64(disc),
+		"sender_lag_ms":              r.SenderLagMaxMS,
+		"server_cores":               round3(u.ServerCores),
+		"client_cores":               round3(u.ClientCores),
+		"machine_busy":               round3(u.MachineBusy),
+		"server_rss_mib":             round3(float64(u.ServerRSS) / (1 << 20)),
 	}
 }
 
@@ -480,8 +493,14 @@ func cmdIdle(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	w.register(fs, 1000)
 	subscribe := fs.Bool("subscribe", true, "subscribe each Parley connection to its room, as a browser does")
 	settle := fs.Duration("settle", 5*time.Second, "wait after connecting before reading RSS")
+	metricsURL := fs.String("metrics", "", "the server's Prometheus /metrics, to split memory into goroutine stacks and heap (Parley)")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
+	}
+	if *metricsURL != "" {
+		if err := checkLoopbackURL(*metricsURL); err != nil {
+			return fmt.Errorf("-metrics: %w", err)
+		}
 	}
 	roomsSet := false
 	fs.Visit(func(f *flag.Flag) { roomsSet = roomsSet || f.Name == "rooms" })
@@ -506,6 +525,7 @@ func cmdIdle(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	gauges0, _ := scrapeGauges(ctx, *metricsURL)
 	before := watch.Snapshot()
 	start := time.Now()
 	fleet, err := connect(ctx, c, w, members, rooms, 0, *subscribe)
@@ -528,7 +548,17 @@ func cmdIdle(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	perConn := float64(after.ServerRSS-before.ServerRSS) / float64(connected)
 	c.logf("%d connected: server RSS %.1f MiB -> %.1f MiB, %.1f KiB per connection", connected,
 		float64(before.ServerRSS)/(1<<20), float64(after.ServerRSS)/(1<<20), perConn/1024)
-	return c.emit(Record{Clean: connected == w.clients, Metrics: map[string]float64{
+	m := map[string]float64{}
+	if gauges1, err := scrapeGauges(ctx, *metricsURL); err == nil && gauges0 != nil {
+		per := func(name string) float64 { return (gauges1[name] - gauges0[name]) / float64(connected) }
+		m["goroutines_per_conn"] = round3(per("go_goroutines"))
+		m["stack_per_conn_kib"] = round3(per("go_memstats_stack_inuse_bytes") / 1024)
+		m["heap_per_conn_kib"] = round3(per("go_memstats_heap_inuse_bytes") / 1024)
+		c.logf("per connection: %.2f goroutines, %.1f KiB stack, %.1f KiB heap in use", m["goroutines_per_conn"], m["stack_per_conn_kib"], m["heap_per_conn_kib"])
+	} else if *metricsURL != "" {
+		c.logf("metrics: %v", err)
+	}
+	for k, v := range map[string]float64{
 		"clients":               float64(connected),
 		"rss_before_mib":        round3(float64(before.ServerRSS) / (1 << 20)),
 		"rss_after_mib":         round3(float64(after.ServerRSS) / (1 << 20)),
@@ -536,7 +566,43 @@ func cmdIdle(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		"connect_s":             round3(connectSecs),
 		"connects_per_s":        math.Round(float64(connected) / connectSecs),
 		"server_cpu_s_connects": round3((after.ServerCPU - before.ServerCPU).Seconds()),
-	}, Params: map[string]any{"protocol": w.protocol, "clients": w.clients, "rooms": w.rooms, "subscribe": *subscribe}})
+	} {
+		m[k] = v
+	}
+	return c.emit(Record{Clean: connected == w.clients, Metrics: m,
+		Params: map[string]any{"protocol": w.protocol, "clients": w.clients, "rooms": w.rooms, "subscribe": *subscribe}})
+}
+
+// scrapeGauges reads the unlabelled samples of a Prometheus text page.
+func scrapeGauges(ctx context.Context, url string) (map[string]float64, error) {
+	if url == "" {
+		return nil, errors.New("no metrics URL")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		name, val, ok := strings.Cut(sc.Text(), " ")
+		if !ok || strings.HasPrefix(name, "#") || strings.Contains(name, "{") {
+			continue
+		}
+		if v, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
+			out[name] = v
+		}
+	}
+	return out, sc.Err()
 }
 
 func cmdPersist(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -591,13 +657,14 @@ func cmdPersist(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	c.logf("%.0f messages persisted/s (%d senders, ack p50 %.2f ms p99 %.2f ms, refused %d), server %.2f cores",
 		perSec, w.clients, res.AckLatency.P50, res.AckLatency.P99, res.Refused, usage.ServerCores)
 	return c.emit(Record{Clean: res.SendErrors == 0 && len(res.Disconnects) == 0, Detail: res, Metrics: map[string]float64{
-		"persisted_per_s": math.Round(perSec),
-		"offered_max":     float64(w.clients) * *perSender,
-		"ack_p50_ms":      res.AckLatency.P50,
-		"ack_p99_ms":      res.AckLatency.P99,
-		"send_errors":     float64(res.SendErrors),
-		"server_cores":    round3(usage.ServerCores),
-		"client_cores":    round3(usage.ClientCores),
-		"machine_busy":    round3(usage.MachineBusy),
+		"persisted_per_s":       math.Round(perSec),
+		"server_cpu_us_per_msg": math.Round(usage.ServerCores * usage.Seconds / float64(max(res.Accepted, 1)) * 1e6),
+		"offered_max":           float64(w.clients) * *perSender,
+		"ack_p50_ms":            res.AckLatency.P50,
+		"ack_p99_ms":            res.AckLatency.P99,
+		"send_errors":           float64(res.SendErrors),
+		"server_cores":          round3(usage.ServerCores),
+		"client_cores":          round3(usage.ClientCores),
+		"machine_busy":          round3(usage.MachineBusy),
 	}, Params: map[string]any{"senders": w.clients, "rooms": w.rooms, "per_sender": *perSender, "duration_s": duration.Seconds()}})
 }

@@ -49,6 +49,43 @@ type Result struct {
 	Latency stats.Summary `json:"latency"`
 	// FirstError is one failure, for the log.
 	FirstError string `json:"first_error,omitempty"`
+
+	hist *stats.Histogram
+}
+
+// Combine sums runs made one after another (rates over their total time).
+func Combine(rs ...Result) Result {
+	var out Result
+	var h stats.Histogram
+	for _, r := range rs {
+		if out.Label == "" {
+			out.Label = r.Label
+		}
+		out.Workers = max(out.Workers, r.Workers)
+		out.Seconds += r.Seconds
+		out.Requests += r.Requests
+		out.OK += r.OK
+		out.Failed += r.Failed
+		for k, v := range r.ByStatus {
+			if out.ByStatus == nil {
+				out.ByStatus = map[string]int64{}
+			}
+			out.ByStatus[k] += v
+		}
+		if out.FirstError == "" {
+			out.FirstError = r.FirstError
+		}
+		if r.hist != nil {
+			h.Merge(r.hist)
+		}
+	}
+	if out.Seconds > 0 {
+		out.RequestsSec = float64(out.Requests) / out.Seconds
+		out.OKSec = float64(out.OK) / out.Seconds
+	}
+	out.Latency = h.Summarize()
+	out.hist = &h
+	return out
 }
 
 // NewClient is a keep-alive client for n concurrent workers.
@@ -157,7 +194,7 @@ func Run(ctx context.Context, o Options, build Request) Result {
 	pw.Wait()
 	secs := time.Since(start).Seconds()
 	r := Result{Label: o.Label, Workers: o.Workers, Seconds: secs, Requests: done.Load(), OK: okN.Load(),
-		Latency: hist.Summarize(), FirstError: firstErr}
+		Latency: hist.Summarize(), FirstError: firstErr, hist: &hist}
 	r.Failed = r.Requests - r.OK
 	r.RequestsSec = float64(r.Requests) / secs
 	r.OKSec = float64(r.OK) / secs
