@@ -1,0 +1,344 @@
+#!/usr/bin/env bash
+# bench/run.sh — Parley's benchmark run (docs/BENCHMARKS.md explains the
+# figures). It builds the services, the load harness and the baselines,
+# starts everything on loopback ports with SQLite in a temporary directory,
+# runs every scenario REPS times interleaved (so background load drifts over
+# Parley and its baseline alike), reports medians, ratios and targets, draws
+# the chart and takes a CPU profile of chat-service under fan-out.
+#
+#   bench/run.sh                 # the full run, ~20–25 min on 2 cores
+#   QUICK=1 bench/run.sh         # one short repetition of everything, ~5 min
+#   ONLY=fanout,http bench/run.sh
+#   STACK_ONLY=1 bench/run.sh    # start the stack, print its URLs, wait
+#
+# Environment: REPS (3), QUICK (0), ONLY (all: fanout,saturate,idle,http,
+# persist,profile,login), OUT (results directory), PORT_BASE (15000),
+# LOGIN_COST (10), CHART (docs/benchmarks-p99.png), KEEP=1 keeps the
+# temporary directory.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+QUICK=${QUICK:-0}
+REPS=${REPS:-3}
+ONLY=${ONLY:-fanout,saturate,idle,http,persist,profile,login}
+PORT_BASE=${PORT_BASE:-15000}
+LOGIN_COST=${LOGIN_COST:-10}
+CHART=${CHART:-$ROOT/docs/benchmarks-p99.png}
+STAMP=$(date -u +%Y%m%d-%H%M%S)
+OUT=${OUT:-/tmp/parley-bench-$STAMP}
+
+# Durations: the full run is sized to finish in ~20–25 minutes on a 2-core
+# machine; QUICK=1 is a smoke run of the script itself, not a measurement.
+if [ "$QUICK" = 1 ]; then
+  REPS=1
+  FANOUT_DUR=5s; FANOUT_WARM=1s; SAT_STEP=3s; SAT_RATES=100,200,400,800
+  IDLE_BIG=2000; IDLE_SETTLE=2s; HTTP_DUR=3s; PERSIST_DUR=4s; LOGIN_DUR=4s; PROFILE_SECS=5
+else
+  FANOUT_DUR=12s; FANOUT_WARM=3s; SAT_STEP=5s; SAT_RATES=50,100,150,200,250,300,400,500,650,800
+  IDLE_BIG=10000; IDLE_SETTLE=4s; HTTP_DUR=8s; PERSIST_DUR=8s; LOGIN_DUR=8s; PROFILE_SECS=12
+fi
+IDLE_SMALL=1000
+FANOUT_CLIENTS=${FANOUT_CLIENTS:-1000}
+FANOUT_RATE=${FANOUT_RATE:-200}
+
+P_GATEWAY=$PORT_BASE; P_AUTH=$((PORT_BASE + 1)); P_USER=$((PORT_BASE + 2)); P_CHAT=$((PORT_BASE + 3))
+P_CHAT_A=$((PORT_BASE + 4)); P_CHAT_B=$((PORT_BASE + 5)); P_CHAT_IDLE=$((PORT_BASE + 6))
+P_CHAT_PROF=$((PORT_BASE + 7)); P_PPROF=$((PORT_BASE + 60)); P_GORILLA=$((PORT_BASE + 80))
+P_HELLO=$((PORT_BASE + 99)); P_NATS=$((PORT_BASE + 222)); P_CHAT_WD=$((PORT_BASE + 10))
+# chat-service's opt-in write coalescing, measured beside the default.
+WRITE_DELAY=${WRITE_DELAY:-20ms}
+url() { echo "http://127.0.0.1:$1"; }
+
+want() { [[ ",$ONLY," == *",$1,"* ]]; }
+log() { printf '\n\033[1m== %s\033[0m  (load %s)\n' "$*" "$(cut -d' ' -f1-3 /proc/loadavg)" >&2; }
+
+WORK=$(mktemp -d /tmp/parley-bench-work.XXXXXX)
+BIN=$WORK/bin
+DATA=$WORK/data
+mkdir -p "$BIN" "$DATA" "$OUT/logs"
+RESULTS=$OUT/results.jsonl
+: >"$RESULTS"
+
+declare -A PIDS=()
+cleanup() {
+  local code=$?
+  trap - EXIT INT TERM
+  for name in "${!PIDS[@]}"; do kill -TERM "${PIDS[$name]}" 2>/dev/null || true; done
+  for name in "${!PIDS[@]}"; do wait "${PIDS[$name]}" 2>/dev/null || true; done
+  if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
+  exit "$code"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# One process opening 10,000+ sockets needs the descriptor limit raised;
+# the services and the harness inherit it.
+ulimit -n "$(ulimit -Hn)"
+if [ "$(ulimit -n)" -lt $((IDLE_BIG + 2000)) ]; then
+  echo "bench: ulimit -n is $(ulimit -n); $IDLE_BIG connections need more (raise the hard limit)" >&2
+  exit 1
+fi
+
+# --- build -----------------------------------------------------------------
+log "building into $BIN"
+for s in auth-service user-service chat-service api-gateway; do
+  (cd "$s" && CGO_ENABLED=0 go build -trimpath -o "$BIN/$s" .)
+done
+(cd loadtest && CGO_ENABLED=0 go build -trimpath -o "$BIN/loadtest" .)
+# The baseline: gorilla/websocket's chat example at the version Parley uses,
+# built from the module cache.
+GORILLA_DIR=$(cd chat-service && go list -m -f '{{.Dir}}' github.com/gorilla/websocket)
+if [ ! -d "$GORILLA_DIR/examples/chat" ]; then
+  (cd chat-service && go mod download github.com/gorilla/websocket)
+fi
+(cd "$GORILLA_DIR" && GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -o "$BIN/gorilla-chat" ./examples/chat)
+LT=$BIN/loadtest
+
+# --- processes ---------------------------------------------------------------
+# start NAME PORT ENV... -- CMD...: run in the background, log to a file.
+start() {
+  local name=$1 port=$2; shift 2
+  local envs=()
+  while [ "$1" != "--" ]; do envs+=("$1"); shift; done
+  shift
+  env "${envs[@]}" "$@" >>"$OUT/logs/$name.log" 2>&1 &
+  PIDS[$name]=$!
+  wait_port "$name" "$port"
+}
+wait_port() {
+  local name=$1 port=$2
+  for _ in $(seq 1 300); do
+    if ! kill -0 "${PIDS[$name]}" 2>/dev/null; then
+      echo "bench: $name exited; its log:" >&2; tail -20 "$OUT/logs/$name.log" >&2; exit 1
+    fi
+    case $name in
+      gorilla|hello|nats) # no readiness endpoint: wait for the listener
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi ;;
+      *)
+        if curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null; then return 0; fi ;;
+    esac
+    sleep 0.1
+  done
+  echo "bench: $name not ready on port $port after 30s" >&2; exit 1
+}
+stop() {
+  local name=$1
+  [ -n "${PIDS[$name]:-}" ] || return 0
+  kill -TERM "${PIDS[$name]}" 2>/dev/null || true
+  wait "${PIDS[$name]}" 2>/dev/null || true
+  unset "PIDS[$name]"
+}
+
+COMMON_ENV=(LOG_LEVEL=warn LOG_FORMAT=json "AUTH_SERVICE_URL=$(url $P_AUTH)" "USER_SERVICE_URL=$(url $P_USER)"
+  "CHAT_SERVICE_URL=$(url $P_CHAT)" ALLOWED_ORIGINS=http://127.0.0.1:8080)
+# Every client comes from 127.0.0.1, so the per-address limits that protect
+# a real deployment would throttle the harness: raise them (the limiter code
+# still runs). Tokens live for the whole run.
+AUTH_ENV=("${COMMON_ENV[@]}" "PORT=$P_AUTH" "DATA_DIR=$DATA/auth" ADMIN_USERNAME=admin "ADMIN_PASSWORD=bench-$STAMP"
+  ACCESS_TOKEN_TTL=3h REGISTER_RATE_IP_BURST=100000 REGISTER_RATE_IP_INTERVAL=1ms
+  LOGIN_RATE_IP_BURST=100000 LOGIN_RATE_IP_INTERVAL=1ms LOGIN_RATE_USER_BURST=1000 LOGIN_RATE_USER_INTERVAL=1ms)
+# SEND_RATE: the per-user send limit (10/s) would refuse a load sender; the
+# per-connection frame limit (50/s) is fixed, so senders stay under it.
+CHAT_ENV=("${COMMON_ENV[@]}" "DATA_DIR=$DATA/chat" SEND_RATE=1000 SEND_BURST=1000)
+
+start_core() {
+  start auth "$P_AUTH" "${AUTH_ENV[@]}" BCRYPT_COST=4 -- "$BIN/auth-service"
+  start user "$P_USER" "${COMMON_ENV[@]}" "PORT=$P_USER" "DATA_DIR=$DATA/user" -- "$BIN/user-service"
+  start chat "$P_CHAT" "${CHAT_ENV[@]}" "PORT=$P_CHAT" -- "$BIN/chat-service"
+  start gateway "$P_GATEWAY" "${COMMON_ENV[@]}" "PORT=$P_GATEWAY" RATE_LIMIT_RPS=1000000 RATE_LIMIT_BURST=1000000 -- "$BIN/api-gateway"
+  if want fanout || want saturate; then
+    start chat-wd "$P_CHAT_WD" "${CHAT_ENV[@]}" "PORT=$P_CHAT_WD" "WS_WRITE_DELAY=$WRITE_DELAY" -- "$BIN/chat-service"
+  fi
+}
+
+machine() {
+  echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), $(go version | cut -d' ' -f3-4)"
+}
+
+log "starting Parley (data in $DATA, logs in $OUT/logs)"
+start_core
+GW=$(url $P_GATEWAY)
+USERS=$OUT/users.json
+
+if [ "${STACK_ONLY:-0}" = 1 ]; then
+  echo "gateway $GW  chat ws://127.0.0.1:$P_CHAT/ws  logs $OUT/logs  (Ctrl-C stops)" >&2
+  wait
+fi
+
+machine | tee "$OUT/machine.txt" >&2
+# One population for every WebSocket scenario, registered once at bcrypt
+# cost 4 (the login scenario registers its own at LOGIN_COST).
+log "registering $IDLE_BIG users"
+"$LT" users -gateway "$GW" -users "$USERS" -n "$IDLE_BIG" -conc 16
+
+lt() { "$LT" "$@" -out "$RESULTS"; }
+
+fanout() { # rep target
+  local rep=$1 target=$2
+  case $target in
+    parley)
+      lt fanout -target parley -rep "$rep" -gateway "$GW" -ws "ws://127.0.0.1:$P_CHAT/ws" -users "$USERS" \
+        -clients "$FANOUT_CLIENTS" -rate "$FANOUT_RATE" -duration "$FANOUT_DUR" -warmup "$FANOUT_WARM" -pid "${PIDS[chat]}" ;;
+    gorilla)
+      start gorilla "$P_GORILLA" -- "$BIN/gorilla-chat" -addr "127.0.0.1:$P_GORILLA"
+      lt fanout -target gorilla -rep "$rep" -protocol gorilla -ws "ws://127.0.0.1:$P_GORILLA/ws" \
+        -clients "$FANOUT_CLIENTS" -rate "$FANOUT_RATE" -duration "$FANOUT_DUR" -warmup "$FANOUT_WARM" -pid "${PIDS[gorilla]}"
+      stop gorilla ;;
+    parley-wd20)
+      lt fanout -target parley-wd20 -rep "$rep" -gateway "$GW" -ws "ws://127.0.0.1:$P_CHAT_WD/ws" -users "$USERS" \
+        -clients "$FANOUT_CLIENTS" -rate "$FANOUT_RATE" -duration "$FANOUT_DUR" -warmup "$FANOUT_WARM" -pid "${PIDS[chat-wd]}" ;;
+    parley-nats)
+      # Two replicas sharing chat.db, fanning out through NATS; senders on
+      # replica A, receivers spread over A and B.
+      start nats "$P_NATS" -- "$LT" nats -addr "127.0.0.1:$P_NATS"
+      start chat-a "$P_CHAT_A" "${CHAT_ENV[@]}" "PORT=$P_CHAT_A" "NATS_URL=nats://127.0.0.1:$P_NATS" -- "$BIN/chat-service"
+      start chat-b "$P_CHAT_B" "${CHAT_ENV[@]}" "PORT=$P_CHAT_B" "NATS_URL=nats://127.0.0.1:$P_NATS" -- "$BIN/chat-service"
+      lt fanout -target parley-nats -rep "$rep" -gateway "$GW" -users "$USERS" \
+        -ws "ws://127.0.0.1:$P_CHAT_A/ws,ws://127.0.0.1:$P_CHAT_B/ws" \
+        -clients "$FANOUT_CLIENTS" -rate "$FANOUT_RATE" -duration "$FANOUT_DUR" -warmup "$FANOUT_WARM" \
+        -pid "${PIDS[chat-a]},${PIDS[chat-b]},${PIDS[nats]}"
+      stop chat-a; stop chat-b; stop nats ;;
+  esac
+}
+
+saturate() { # rep target
+  local rep=$1 target=$2
+  case $target in
+    parley)
+      lt saturate -target parley -rep "$rep" -gateway "$GW" -ws "ws://127.0.0.1:$P_CHAT/ws" -users "$USERS" \
+        -clients "$FANOUT_CLIENTS" -rates "$SAT_RATES" -step "$SAT_STEP" -pid "${PIDS[chat]}" ;;
+    parley-wd20)
+      lt saturate -target parley-wd20 -rep "$rep" -gateway "$GW" -ws "ws://127.0.0.1:$P_CHAT_WD/ws" -users "$USERS" \
+        -clients "$FANOUT_CLIENTS" -rates "$SAT_RATES" -step "$SAT_STEP" -pid "${PIDS[chat-wd]}" ;;
+    gorilla)
+      start gorilla "$P_GORILLA" -- "$BIN/gorilla-chat" -addr "127.0.0.1:$P_GORILLA"
+      lt saturate -target gorilla -rep "$rep" -protocol gorilla -ws "ws://127.0.0.1:$P_GORILLA/ws" \
+        -clients "$FANOUT_CLIENTS" -rates "$SAT_RATES" -step "$SAT_STEP" -pid "${PIDS[gorilla]}"
+      stop gorilla ;;
+  esac
+}
+
+idle() { # rep target clients
+  local rep=$1 target=$2 n=$3 name=idle-$3
+  case $n in 1000) name=idle-1k ;; 10000) name=idle-10k ;; esac
+  # A fresh server each time, so RSS grows from its own start.
+  case $target in
+    parley)
+      start chat-idle "$P_CHAT_IDLE" "${CHAT_ENV[@]}" "PORT=$P_CHAT_IDLE" -- "$BIN/chat-service"
+      lt idle -name "$name" -target parley -rep "$rep" -gateway "$GW" -ws "ws://127.0.0.1:$P_CHAT_IDLE/ws" -users "$USERS" \
+        -clients "$n" -settle "$IDLE_SETTLE" -pid "${PIDS[chat-idle]}" -conc 64 -metrics "$(url $P_CHAT_IDLE)/metrics"
+      stop chat-idle ;;
+    gorilla)
+      start gorilla "$P_GORILLA" -- "$BIN/gorilla-chat" -addr "127.0.0.1:$P_GORILLA"
+      lt idle -name "$name" -target gorilla -rep "$rep" -protocol gorilla -ws "ws://127.0.0.1:$P_GORILLA/ws" \
+        -clients "$n" -settle "$IDLE_SETTLE" -pid "${PIDS[gorilla]}" -conc 64
+      stop gorilla ;;
+  esac
+}
+
+http_bench() { # rep target
+  local rep=$1 target=$2
+  case $target in
+    gateway) lt http -target gateway -rep "$rep" -url "$GW/api/auth/me" -users "$USERS" -gateway "$GW" \
+               -duration "$HTTP_DUR" -pid "${PIDS[gateway]},${PIDS[auth]}" ;;
+    direct)  lt http -target direct -rep "$rep" -url "$(url $P_AUTH)/me" -users "$USERS" -gateway "$GW" \
+               -duration "$HTTP_DUR" -pid "${PIDS[auth]}" ;;
+    hello)   lt http -target hello -rep "$rep" -url "$(url $P_HELLO)/" -users "$USERS" -gateway "$GW" \
+               -duration "$HTTP_DUR" -pid "${PIDS[hello]}" ;;
+    history) lt history -target parley -rep "$rep" -gateway "$GW" -users "$USERS" -duration "$HTTP_DUR" \
+               -pid "${PIDS[gateway]},${PIDS[chat]}" ;;
+  esac
+}
+
+T0=$(date +%s)
+for rep in $(seq 1 "$REPS"); do
+  if want fanout; then
+    for t in parley gorilla parley-nats parley-wd20; do log "rep $rep: fan-out $t"; fanout "$rep" "$t"; done
+  fi
+  if want saturate; then
+    for t in parley gorilla parley-wd20; do log "rep $rep: saturation $t"; saturate "$rep" "$t"; done
+  fi
+  if want idle; then
+    for n in "$IDLE_SMALL" "$IDLE_BIG"; do
+      for t in parley gorilla; do log "rep $rep: idle $n $t"; idle "$rep" "$t" "$n"; done
+    done
+  fi
+  if want http; then
+    [ -n "${PIDS[hello]:-}" ] || start hello "$P_HELLO" -- "$LT" hello -addr "127.0.0.1:$P_HELLO"
+    for t in gateway direct hello history; do log "rep $rep: http $t"; http_bench "$rep" "$t"; done
+  fi
+  if want persist; then
+    log "rep $rep: persistence through the send path"
+    lt persist -target parley -rep "$rep" -gateway "$GW" -ws "ws://127.0.0.1:$P_CHAT/ws" -users "$USERS" \
+      -clients 200 -rooms 8 -duration "$PERSIST_DUR" -pid "${PIDS[chat]}"
+    log "rep $rep: raw SQLite commits"
+    lt sqlite -target raw -rep "$rep" -dir "$DATA" -duration "$PERSIST_DUR"
+  fi
+done
+stop hello
+
+if want profile; then
+  # The services' own code inside the harness binary (loadtest service),
+  # with the profiler on, under the loads whose targets matter most.
+  grab() { # file pprof-port seconds delay: take a CPU profile in the background
+    (sleep "$4"; curl -fsS -o "$OUT/$1.pprof" "http://127.0.0.1:$2/debug/pprof/profile?seconds=$3") &
+    GRABS+=($!)
+  }
+  tops() { # file
+    go tool pprof -top -nodecount=45 "$BIN/loadtest" "$OUT/$1.pprof" >"$OUT/$1-top.txt" 2>/dev/null || true
+    go tool pprof -top -cum -nodecount=45 "$BIN/loadtest" "$OUT/$1.pprof" >"$OUT/$1-cum.txt" 2>/dev/null || true
+  }
+  P_GW_PROF=$((PORT_BASE + 8)); P_AUTH_PROF=$((PORT_BASE + 9))
+  start chat-prof "$P_CHAT_PROF" "${CHAT_ENV[@]}" "PORT=$P_CHAT_PROF" "PPROF_ADDR=127.0.0.1:$P_PPROF" -- "$LT" service -name chat-service
+  start auth-prof "$P_AUTH_PROF" "${AUTH_ENV[@]}" BCRYPT_COST=4 "PORT=$P_AUTH_PROF" "PPROF_ADDR=127.0.0.1:$((P_PPROF + 2))" -- "$LT" service -name auth-service
+  start gw-prof "$P_GW_PROF" "${COMMON_ENV[@]}" "PORT=$P_GW_PROF" "AUTH_SERVICE_URL=$(url $P_AUTH_PROF)" "CHAT_SERVICE_URL=$(url $P_CHAT_PROF)" \
+    RATE_LIMIT_RPS=1000000 RATE_LIMIT_BURST=1000000 "PPROF_ADDR=127.0.0.1:$((P_PPROF + 1))" -- "$LT" service -name api-gateway
+
+  log "profile: chat-service under fan-out (${FANOUT_RATE} msg/s x $FANOUT_CLIENTS clients)"
+  GRABS=()
+  grab chat-fanout "$P_PPROF" "$PROFILE_SECS" 8
+  "$LT" fanout -name profile-fanout -target parley -gateway "$GW" -ws "ws://127.0.0.1:$P_CHAT_PROF/ws" -users "$USERS" \
+    -clients "$FANOUT_CLIENTS" -rate "$FANOUT_RATE" -duration "$((PROFILE_SECS + 4))s" -warmup 2s \
+    -pid "${PIDS[chat-prof]}" -cpuprofile "$OUT/loadtest-fanout.pprof" -out "$OUT/profile-runs.jsonl"
+  wait "${GRABS[@]}" || echo "bench: a profile was not taken" >&2
+
+  log "profile: chat-service under closed-loop persistence"
+  GRABS=()
+  grab chat-persist "$P_PPROF" "$PROFILE_SECS" 5
+  "$LT" persist -name profile-persist -target parley -gateway "$GW" -ws "ws://127.0.0.1:$P_CHAT_PROF/ws" -users "$USERS" \
+    -clients 200 -rooms 8 -duration "$((PROFILE_SECS + 2))s" -pid "${PIDS[chat-prof]}" -out "$OUT/profile-runs.jsonl"
+  wait "${GRABS[@]}" || echo "bench: a profile was not taken" >&2
+
+  log "profile: api-gateway and auth-service under GET /api/auth/me"
+  GRABS=()
+  grab gateway-http "$((P_PPROF + 1))" "$PROFILE_SECS" 3
+  grab auth-http "$((P_PPROF + 2))" "$PROFILE_SECS" 3
+  "$LT" http -name profile-http -target gateway -url "$(url $P_GW_PROF)/api/auth/me" -users "$USERS" -gateway "$GW" \
+    -duration "$((PROFILE_SECS + 2))s" -pid "${PIDS[gw-prof]},${PIDS[auth-prof]}" -cpuprofile "$OUT/loadtest-http.pprof" \
+    -out "$OUT/profile-runs.jsonl"
+  wait "${GRABS[@]}" || echo "bench: a profile was not taken" >&2
+  stop gw-prof; stop auth-prof; stop chat-prof
+  for f in chat-fanout chat-persist gateway-http auth-http loadtest-fanout loadtest-http; do tops "$f"; done
+  head -25 "$OUT/chat-fanout-top.txt" >&2 || true
+fi
+
+if want login; then
+  # Logins cost what bcrypt costs: restart auth-service at LOGIN_COST.
+  log "auth-service at BCRYPT_COST=$LOGIN_COST"
+  stop auth
+  start auth "$P_AUTH" "${AUTH_ENV[@]}" "BCRYPT_COST=$LOGIN_COST" -- "$BIN/auth-service"
+  for rep in $(seq 1 "$REPS"); do
+    log "rep $rep: login storm vs bcrypt bound"
+    lt login -target parley -rep "$rep" -gateway "$GW" -cost "$LOGIN_COST" -duration "$LOGIN_DUR" -pid "${PIDS[auth]},${PIDS[gateway]}"
+  done
+fi
+
+log "report"
+CHART_ARGS=()
+want saturate && CHART_ARGS=(-chart "$CHART")
+"$LT" report -results "$RESULTS" -md "$OUT/summary.md" "${CHART_ARGS[@]}"
+{ machine; echo; cat "$OUT/summary.md"; } >"$OUT/summary.tmp" && mv "$OUT/summary.tmp" "$OUT/summary.md"
+cat "$OUT/summary.md"
+echo >&2
+echo "bench: done in $(( ($(date +%s) - T0) / 60 )) min; results in $OUT (summary.md, results.jsonl, logs/, *.pprof)" >&2
