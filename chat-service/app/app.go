@@ -53,6 +53,11 @@ type Config struct {
 	DrainDelay time.Duration
 }
 
+// DefaultWriteDelay is the WebSocket write-coalescing window (hub.Options
+// WriteDelay): busy connections are written at most about once per window,
+// quiet ones at once.
+const DefaultWriteDelay = 10 * time.Millisecond
+
 // ReadConfig reads and checks the environment.
 func ReadConfig(env *config.Env) (Config, error) {
 	c := Config{Common: env.ReadCommon(5003)}
@@ -64,7 +69,7 @@ func ReadConfig(env *config.Env) (Config, error) {
 	c.SendRate = env.Float("SEND_RATE", 10, 0.01, 1e6)
 	c.SendBurst = env.Int("SEND_BURST", 30, 1, 1_000_000)
 	c.QueueSize = env.Int("WS_QUEUE_SIZE", 256, 8, 1<<16)
-	c.WriteDelay = env.Duration("WS_WRITE_DELAY", 0)
+	c.WriteDelay = env.OptionalDuration("WS_WRITE_DELAY", DefaultWriteDelay)
 	c.AuthTimeout = env.Duration("WS_AUTH_TIMEOUT", 10*time.Second)
 	c.PingPeriod = env.Duration("WS_PING_PERIOD", 25*time.Second)
 	c.PongWait = env.Duration("WS_PONG_WAIT", 60*time.Second)

@@ -106,6 +106,21 @@ func (e *Env) Duration(name string, def time.Duration) time.Duration {
 	return d
 }
 
+// OptionalDuration is Duration that also accepts 0 (or "0s"), for settings
+// that zero turns off.
+func (e *Env) OptionalDuration(name string, def time.Duration) time.Duration {
+	v := e.Raw(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		e.fail(name, "must be a duration like 10ms, or 0 to turn it off (got %q)", v)
+		return def
+	}
+	return d
+}
+
 // Bool is name parsed as a boolean (1/0, true/false, yes/no).
 func (e *Env) Bool(name string, def bool) bool {
 	switch strings.ToLower(e.Raw(name)) {

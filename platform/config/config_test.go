@@ -24,6 +24,15 @@ func TestDefaultsAndValues(t *testing.T) {
 	if d := e.Duration("TTL", time.Minute); d != 90*time.Second {
 		t.Fatalf("duration = %v", d)
 	}
+	if d := e.OptionalDuration("TTL", time.Minute); d != 90*time.Second {
+		t.Fatalf("optional duration = %v", d)
+	}
+	if d := e.OptionalDuration("UNSET", time.Second); d != time.Second {
+		t.Fatalf("optional duration default = %v", d)
+	}
+	if d := New(envOf(map[string]string{"OFF": "0"})).OptionalDuration("OFF", time.Second); d != 0 {
+		t.Fatalf("optional duration 0 = %v", d)
+	}
 	if !e.Bool("ON", false) || e.Bool("OFF", false) {
 		t.Fatal("bool")
 	}
@@ -48,6 +57,9 @@ func TestInvalidNamesVariable(t *testing.T) {
 		{"PORT", map[string]string{"PORT": "70000"}, func(e *Env) { e.ReadCommon(1) }},
 		{"LOG_LEVEL", map[string]string{"LOG_LEVEL": "loud"}, func(e *Env) { e.ReadCommon(1) }},
 		{"TTL", map[string]string{"TTL": "-5s"}, func(e *Env) { e.Duration("TTL", time.Second) }},
+		{"TTL", map[string]string{"TTL": "0"}, func(e *Env) { e.Duration("TTL", time.Second) }},
+		{"DELAY", map[string]string{"DELAY": "-1ms"}, func(e *Env) { e.OptionalDuration("DELAY", time.Second) }},
+		{"DELAY", map[string]string{"DELAY": "soon"}, func(e *Env) { e.OptionalDuration("DELAY", time.Second) }},
 		{"ON", map[string]string{"ON": "maybe"}, func(e *Env) { e.Bool("ON", false) }},
 		{"BASE", map[string]string{"BASE": "ftp://x"}, func(e *Env) { e.URL("BASE", "") }},
 		{"KEY_FILE", map[string]string{"KEY_FILE": "/nonexistent/key"}, func(e *Env) { e.Secret("KEY", "") }},

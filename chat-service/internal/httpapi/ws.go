@@ -228,7 +228,16 @@ func (s *session) readLoop() (code int, text string, drain bool) {
 			s.sendError("invalid_frame", "frames must be JSON text", "", 0)
 			continue
 		}
-		s.handle(data)
+		// The frame's work (token checks, database reads and writes) runs
+		// on a short-lived goroutine while the reader waits, so frames are
+		// still handled in order but the deep stacks of that work do not
+		// stay with the reader, which idles for most of a connection's life.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.handle(data)
+		}()
+		<-done
 	}
 }
 

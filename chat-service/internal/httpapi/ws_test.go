@@ -301,9 +301,10 @@ func TestWSResume(t *testing.T) {
 
 // TestWSResumeSeamUnderLoad subscribes with after_seq while senders keep
 // posting: the client must see every seq after after_seq exactly once, in
-// order, whether broadcasts are written at once or coalesced.
+// order, whether broadcasts are written at once (0), coalesced with the
+// default window ("") or with a longer one.
 func TestWSResumeSeamUnderLoad(t *testing.T) {
-	for _, delay := range []string{"", "20ms"} {
+	for _, delay := range []string{"0", "", "20ms"} {
 		t.Run("write delay "+delay, func(t *testing.T) { testResumeSeam(t, delay) })
 	}
 }

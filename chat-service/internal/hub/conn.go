@@ -100,6 +100,9 @@ type Conn struct {
 	closeText  string
 	// flushPending: the hub's flusher will wake the writer (WriteDelay).
 	flushPending bool
+	// lastWrite is when the writer last took frames off the queue, on the
+	// hub's clock.
+	lastWrite int64
 
 	wake       chan struct{}
 	drained    chan struct{}
@@ -132,13 +135,16 @@ func (c *Conn) signal(ch chan struct{}) {
 
 // pushLocked queues a frame without blocking; a full queue closes the
 // connection as too slow. c.mu must be held.
-func (c *Conn) pushLocked(frame []byte) bool { return c.enqueueLocked(frame, false) }
+func (c *Conn) pushLocked(frame []byte) bool { return c.enqueueLocked(frame, false, 0) }
 
-// enqueueLocked queues a frame. A deferred frame (a room broadcast) with a
-// WriteDelay configured does not wake the writer: the hub's flusher does,
-// once per WriteDelay, so one write carries every frame that arrived in
-// between. c.mu must be held.
-func (c *Conn) enqueueLocked(frame []byte, deferred bool) bool {
+// enqueueLocked queues a frame. Coalescing is adaptive: a deferred frame (a
+// room broadcast) wakes the writer at once when the connection has not
+// written within the last WriteDelay, so a quiet room pays no delay; on a
+// busy connection it is left for the hub's flusher, which wakes the writer
+// within WriteDelay, so one write carries every frame that arrived in
+// between. now is the hub's clock (0 for a frame that is never deferred).
+// c.mu must be held.
+func (c *Conn) enqueueLocked(frame []byte, deferred bool, now int64) bool {
 	if c.closing {
 		return false
 	}
@@ -150,11 +156,14 @@ func (c *Conn) enqueueLocked(frame []byte, deferred bool) bool {
 	c.queue = append(c.queue, frame)
 	c.queueBytes += len(frame)
 	if deferred && c.hub.o.WriteDelay > 0 {
-		if !c.flushPending {
+		if c.flushPending {
+			return true
+		}
+		if now-c.lastWrite < int64(c.hub.o.WriteDelay) {
 			c.flushPending = true
 			c.hub.scheduleFlush(c)
+			return true
 		}
-		return true
 	}
 	c.signal(c.wake)
 	return true
@@ -209,7 +218,7 @@ func (c *Conn) pushWait(ctx context.Context, frame []byte) error {
 }
 
 // deliverRoom hands a room event to this connection's subscription.
-func (c *Conn) deliverRoom(room int64, isMsg bool, seq int64, frame []byte) {
+func (c *Conn) deliverRoom(room int64, isMsg bool, seq int64, frame []byte, now int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.subs[room]
@@ -225,7 +234,7 @@ func (c *Conn) deliverRoom(room int64, isMsg bool, seq int64, frame []byte) {
 		s.buf = append(s.buf, pending{frame: frame, isMsg: isMsg, seq: seq})
 		return
 	}
-	c.enqueueLocked(frame, true)
+	c.enqueueLocked(frame, true, now)
 }
 
 // CloseWith starts closing: the writer sends what is queued (nothing when
@@ -269,6 +278,9 @@ func (c *Conn) writeLoop() {
 		c.mu.Lock()
 		batch, c.queue = c.queue, batch[:0]
 		c.queueBytes = 0
+		if len(batch) > 0 {
+			c.lastWrite = c.hub.clock()
+		}
 		closing, code, text := c.closing, c.closeCode, c.closeText
 		if cap(c.queue) > 64 {
 			c.queue = nil // let a burst's buffer go

@@ -63,9 +63,13 @@ type Options struct {
 	PresenceTTL       time.Duration
 	// PresenceFlush batches presence changes into one event per room.
 	PresenceFlush time.Duration
-	// WriteDelay, when positive, holds room broadcasts for up to this long
-	// so that one write carries several frames: fewer syscalls and wakeups
-	// per delivery at the price of that much latency. Zero writes at once.
+	// WriteDelay is the write-coalescing window. A room broadcast to a
+	// connection that wrote within the last WriteDelay is held until the
+	// hub's next flush (at most WriteDelay later), so under heavy fan-out
+	// one write carries several frames: fewer system calls and wakeups per
+	// delivery. A connection that has been quiet for WriteDelay is written
+	// at once, so light traffic pays no delay. Zero (or negative) always
+	// writes at once.
 	WriteDelay time.Duration
 }
 
@@ -149,28 +153,50 @@ type Hub struct {
 	stop  context.CancelFunc
 	loops sync.WaitGroup
 
+	epoch     time.Time
 	flushMu   sync.Mutex
 	flushList []*Conn
+	flushKick chan struct{}
 }
 
-// scheduleFlush asks the flusher to wake c's writer at its next tick.
+// clock is the hub's clock (Options.Now, monotonic by default) in
+// nanoseconds since the hub started.
+func (h *Hub) clock() int64 { return int64(h.o.Now().Sub(h.epoch)) }
+
+// scheduleFlush asks the flusher to wake c's writer at its next flush.
 func (h *Hub) scheduleFlush(c *Conn) {
 	h.flushMu.Lock()
 	h.flushList = append(h.flushList, c)
+	first := len(h.flushList) == 1
 	h.flushMu.Unlock()
+	if first {
+		select {
+		case h.flushKick <- struct{}{}:
+		default:
+		}
+	}
 }
 
-// flushLoop wakes the writers of connections holding deferred frames, once
-// per WriteDelay.
+// flushLoop wakes the writers of connections holding deferred frames: it
+// sleeps until a connection defers a frame, waits WriteDelay so the other
+// busy connections defer theirs too, and wakes them all. An idle hub does
+// not tick.
 func (h *Hub) flushLoop(ctx context.Context) {
-	tick := time.NewTicker(h.o.WriteDelay)
-	defer tick.Stop()
+	timer := time.NewTimer(h.o.WriteDelay)
+	timer.Stop()
 	var list []*Conn
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-h.flushKick:
+		}
+		timer.Reset(h.o.WriteDelay)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-timer.C:
 		}
 		h.flushMu.Lock()
 		list, h.flushList = h.flushList, list[:0]
@@ -191,6 +217,7 @@ func New(o Options) (*Hub, error) {
 	h := &Hub{
 		o: o, m: newMetrics(o.Registry),
 		conns: map[*Conn]struct{}{}, rooms: map[int64]map[*Conn]struct{}{}, users: map[int64]map[*Conn]struct{}{},
+		epoch: o.Now(), flushKick: make(chan struct{}, 1),
 	}
 	h.presence = newPresence(h)
 	unsub, err := o.Broker.Subscribe(subjectPrefix+">", h.receive)
@@ -277,13 +304,14 @@ func (h *Hub) receive(subject string, data []byte) {
 // dispatch delivers one encoded frame to this replica's connections.
 func (h *Hub) dispatch(env envelope, frame []byte) {
 	isMsg := env.Type == chat.EventMessage
+	now := h.clock()
 	h.mu.RLock()
 	if env.Room != 0 {
 		for c := range h.rooms[env.Room] {
 			if env.Except != 0 && c.userID == env.Except {
 				continue
 			}
-			c.deliverRoom(env.Room, isMsg, env.Seq, frame)
+			c.deliverRoom(env.Room, isMsg, env.Seq, frame, now)
 		}
 	}
 	for _, u := range env.Users {
@@ -542,8 +570,9 @@ func (h *Hub) deliverLocal(room int64, frame []byte) bool {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	set := h.rooms[room]
+	now := h.clock()
 	for c := range set {
-		c.deliverRoom(room, false, 0, frame)
+		c.deliverRoom(room, false, 0, frame, now)
 	}
 	return len(set) > 0
 }
