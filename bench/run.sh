@@ -35,7 +35,7 @@ if [ "$QUICK" = 1 ]; then
   FANOUT_DUR=5s; FANOUT_WARM=1s; SAT_STEP=3s; SAT_RATES=100,200,400,800
   IDLE_BIG=2000; IDLE_SETTLE=2s; HTTP_DUR=3s; PERSIST_DUR=4s; LOGIN_DUR=4s; PROFILE_SECS=5
 else
-  FANOUT_DUR=12s; FANOUT_WARM=3s; SAT_STEP=5s; SAT_RATES=50,100,150,200,250,300,400,500,650,800
+  FANOUT_DUR=12s; FANOUT_WARM=3s; SAT_STEP=5s; SAT_RATES=50,100,150,200,250,300,400,500,650,800,1000,1300,1600
   IDLE_BIG=10000; IDLE_SETTLE=4s; HTTP_DUR=8s; PERSIST_DUR=8s; LOGIN_DUR=8s; PROFILE_SECS=12
 fi
 IDLE_SMALL=1000
@@ -46,8 +46,9 @@ P_GATEWAY=$PORT_BASE; P_AUTH=$((PORT_BASE + 1)); P_USER=$((PORT_BASE + 2)); P_CH
 P_CHAT_A=$((PORT_BASE + 4)); P_CHAT_B=$((PORT_BASE + 5)); P_CHAT_IDLE=$((PORT_BASE + 6))
 P_CHAT_PROF=$((PORT_BASE + 7)); P_PPROF=$((PORT_BASE + 60)); P_GORILLA=$((PORT_BASE + 80))
 P_HELLO=$((PORT_BASE + 99)); P_NATS=$((PORT_BASE + 222)); P_CHAT_WD=$((PORT_BASE + 10))
-# chat-service's opt-in write coalescing, measured beside the default.
-WRITE_DELAY=${WRITE_DELAY:-20ms}
+# chat-service with its write coalescing turned off (WS_WRITE_DELAY=0),
+# measured beside the default to show what coalescing buys.
+WRITE_DELAY=${WRITE_DELAY:-0}
 url() { echo "http://127.0.0.1:$1"; }
 
 want() { [[ ",$ONLY," == *",$1,"* ]]; }
@@ -88,6 +89,7 @@ done
 (cd loadtest && CGO_ENABLED=0 go build -trimpath -o "$BIN/loadtest" .)
 # The baseline: gorilla/websocket's chat example at the version Parley uses,
 # built from the module cache.
+GORILLA_VERSION=$(cd chat-service && go list -m -f '{{.Version}}' github.com/gorilla/websocket)
 GORILLA_DIR=$(cd chat-service && go list -m -f '{{.Dir}}' github.com/gorilla/websocket)
 if [ ! -d "$GORILLA_DIR/examples/chat" ]; then
   (cd chat-service && go mod download github.com/gorilla/websocket)
@@ -102,6 +104,9 @@ start() {
   local envs=()
   while [ "$1" != "--" ]; do envs+=("$1"); shift; done
   shift
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "bench: port $port (for $name) is already in use; is another bench/run.sh running? set PORT_BASE" >&2; exit 1
+  fi
   env "${envs[@]}" "$@" >>"$OUT/logs/$name.log" 2>&1 &
   PIDS[$name]=$!
   wait_port "$name" "$port"
@@ -130,8 +135,8 @@ stop() {
   unset "PIDS[$name]"
 }
 
-COMMON_ENV=(LOG_LEVEL=warn LOG_FORMAT=json "AUTH_SERVICE_URL=$(url $P_AUTH)" "USER_SERVICE_URL=$(url $P_USER)"
-  "CHAT_SERVICE_URL=$(url $P_CHAT)" ALLOWED_ORIGINS=http://127.0.0.1:8080)
+COMMON_ENV=(LOG_LEVEL=warn LOG_FORMAT=json "AUTH_SERVICE_URL=$(url "$P_AUTH")" "USER_SERVICE_URL=$(url "$P_USER")"
+  "CHAT_SERVICE_URL=$(url "$P_CHAT")" ALLOWED_ORIGINS=http://127.0.0.1:8080)
 # Every client comes from 127.0.0.1, so the per-address limits that protect
 # a real deployment would throttle the harness: raise them (the limiter code
 # still runs). Tokens live for the whole run.
@@ -153,12 +158,12 @@ start_core() {
 }
 
 machine() {
-  echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), $(go version | cut -d' ' -f3-4)"
+  echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r), $(go version | cut -d' ' -f3-4), gorilla/websocket $GORILLA_VERSION"
 }
 
 log "starting Parley (data in $DATA, logs in $OUT/logs)"
 start_core
-GW=$(url $P_GATEWAY)
+GW=$(url "$P_GATEWAY")
 USERS=$OUT/users.json
 
 if [ "${STACK_ONLY:-0}" = 1 ]; then
@@ -185,8 +190,8 @@ fanout() { # rep target
       lt fanout -target gorilla -rep "$rep" -protocol gorilla -ws "ws://127.0.0.1:$P_GORILLA/ws" \
         -clients "$FANOUT_CLIENTS" -rate "$FANOUT_RATE" -duration "$FANOUT_DUR" -warmup "$FANOUT_WARM" -pid "${PIDS[gorilla]}"
       stop gorilla ;;
-    parley-wd20)
-      lt fanout -target parley-wd20 -rep "$rep" -gateway "$GW" -ws "ws://127.0.0.1:$P_CHAT_WD/ws" -users "$USERS" \
+    parley-wd0)
+      lt fanout -target parley-wd0 -rep "$rep" -gateway "$GW" -ws "ws://127.0.0.1:$P_CHAT_WD/ws" -users "$USERS" \
         -clients "$FANOUT_CLIENTS" -rate "$FANOUT_RATE" -duration "$FANOUT_DUR" -warmup "$FANOUT_WARM" -pid "${PIDS[chat-wd]}" ;;
     parley-nats)
       # Two replicas sharing chat.db, fanning out through NATS; senders on
@@ -208,8 +213,8 @@ saturate() { # rep target
     parley)
       lt saturate -target parley -rep "$rep" -gateway "$GW" -ws "ws://127.0.0.1:$P_CHAT/ws" -users "$USERS" \
         -clients "$FANOUT_CLIENTS" -rates "$SAT_RATES" -step "$SAT_STEP" -pid "${PIDS[chat]}" ;;
-    parley-wd20)
-      lt saturate -target parley-wd20 -rep "$rep" -gateway "$GW" -ws "ws://127.0.0.1:$P_CHAT_WD/ws" -users "$USERS" \
+    parley-wd0)
+      lt saturate -target parley-wd0 -rep "$rep" -gateway "$GW" -ws "ws://127.0.0.1:$P_CHAT_WD/ws" -users "$USERS" \
         -clients "$FANOUT_CLIENTS" -rates "$SAT_RATES" -step "$SAT_STEP" -pid "${PIDS[chat-wd]}" ;;
     gorilla)
       start gorilla "$P_GORILLA" -- "$BIN/gorilla-chat" -addr "127.0.0.1:$P_GORILLA"
@@ -227,7 +232,7 @@ idle() { # rep target clients
     parley)
       start chat-idle "$P_CHAT_IDLE" "${CHAT_ENV[@]}" "PORT=$P_CHAT_IDLE" -- "$BIN/chat-service"
       lt idle -name "$name" -target parley -rep "$rep" -gateway "$GW" -ws "ws://127.0.0.1:$P_CHAT_IDLE/ws" -users "$USERS" \
-        -clients "$n" -settle "$IDLE_SETTLE" -pid "${PIDS[chat-idle]}" -conc 64 -metrics "$(url $P_CHAT_IDLE)/metrics"
+        -clients "$n" -settle "$IDLE_SETTLE" -pid "${PIDS[chat-idle]}" -conc 64 -metrics "$(url "$P_CHAT_IDLE")/metrics"
       stop chat-idle ;;
     gorilla)
       start gorilla "$P_GORILLA" -- "$BIN/gorilla-chat" -addr "127.0.0.1:$P_GORILLA"
@@ -242,9 +247,9 @@ http_bench() { # rep target
   case $target in
     gateway) lt http -target gateway -rep "$rep" -url "$GW/api/auth/me" -users "$USERS" -gateway "$GW" \
                -duration "$HTTP_DUR" -pid "${PIDS[gateway]},${PIDS[auth]}" ;;
-    direct)  lt http -target direct -rep "$rep" -url "$(url $P_AUTH)/me" -users "$USERS" -gateway "$GW" \
+    direct)  lt http -target direct -rep "$rep" -url "$(url "$P_AUTH")/me" -users "$USERS" -gateway "$GW" \
                -duration "$HTTP_DUR" -pid "${PIDS[auth]}" ;;
-    hello)   lt http -target hello -rep "$rep" -url "$(url $P_HELLO)/" -users "$USERS" -gateway "$GW" \
+    hello)   lt http -target hello -rep "$rep" -url "$(url "$P_HELLO")/" -users "$USERS" -gateway "$GW" \
                -duration "$HTTP_DUR" -pid "${PIDS[hello]}" ;;
     history) lt history -target parley -rep "$rep" -gateway "$GW" -users "$USERS" -duration "$HTTP_DUR" \
                -pid "${PIDS[gateway]},${PIDS[chat]}" ;;
@@ -254,10 +259,10 @@ http_bench() { # rep target
 T0=$(date +%s)
 for rep in $(seq 1 "$REPS"); do
   if want fanout; then
-    for t in parley gorilla parley-nats parley-wd20; do log "rep $rep: fan-out $t"; fanout "$rep" "$t"; done
+    for t in parley gorilla parley-nats parley-wd0; do log "rep $rep: fan-out $t"; fanout "$rep" "$t"; done
   fi
   if want saturate; then
-    for t in parley gorilla parley-wd20; do log "rep $rep: saturation $t"; saturate "$rep" "$t"; done
+    for t in parley gorilla parley-wd0; do log "rep $rep: saturation $t"; saturate "$rep" "$t"; done
   fi
   if want idle; then
     for n in "$IDLE_SMALL" "$IDLE_BIG"; do
@@ -292,7 +297,7 @@ if want profile; then
   P_GW_PROF=$((PORT_BASE + 8)); P_AUTH_PROF=$((PORT_BASE + 9))
   start chat-prof "$P_CHAT_PROF" "${CHAT_ENV[@]}" "PORT=$P_CHAT_PROF" "PPROF_ADDR=127.0.0.1:$P_PPROF" -- "$LT" service -name chat-service
   start auth-prof "$P_AUTH_PROF" "${AUTH_ENV[@]}" BCRYPT_COST=4 "PORT=$P_AUTH_PROF" "PPROF_ADDR=127.0.0.1:$((P_PPROF + 2))" -- "$LT" service -name auth-service
-  start gw-prof "$P_GW_PROF" "${COMMON_ENV[@]}" "PORT=$P_GW_PROF" "AUTH_SERVICE_URL=$(url $P_AUTH_PROF)" "CHAT_SERVICE_URL=$(url $P_CHAT_PROF)" \
+  start gw-prof "$P_GW_PROF" "${COMMON_ENV[@]}" "PORT=$P_GW_PROF" "AUTH_SERVICE_URL=$(url "$P_AUTH_PROF")" "CHAT_SERVICE_URL=$(url "$P_CHAT_PROF")" \
     RATE_LIMIT_RPS=1000000 RATE_LIMIT_BURST=1000000 "PPROF_ADDR=127.0.0.1:$((P_PPROF + 1))" -- "$LT" service -name api-gateway
 
   log "profile: chat-service under fan-out (${FANOUT_RATE} msg/s x $FANOUT_CLIENTS clients)"
@@ -310,11 +315,22 @@ if want profile; then
     -clients 200 -rooms 8 -duration "$((PROFILE_SECS + 2))s" -pid "${PIDS[chat-prof]}" -out "$OUT/profile-runs.jsonl"
   wait "${GRABS[@]}" || echo "bench: a profile was not taken" >&2
 
+  log "profile: chat-service heap with $IDLE_SMALL idle connections"
+  "$LT" idle -name profile-idle -target parley -gateway "$GW" -ws "ws://127.0.0.1:$P_CHAT_PROF/ws" -users "$USERS" \
+    -clients "$IDLE_SMALL" -settle 6s -pid "${PIDS[chat-prof]}" -conc 64 -metrics "$(url "$P_CHAT_PROF")/metrics" \
+    -out "$OUT/profile-runs.jsonl" &
+  IDLE_RUN=$!
+  sleep 5
+  curl -fsS -o "$OUT/chat-idle-heap.pprof" "http://127.0.0.1:$P_PPROF/debug/pprof/heap?gc=1" || true
+  curl -fsS -o "$OUT/chat-idle-goroutines.txt" "http://127.0.0.1:$P_PPROF/debug/pprof/goroutine?debug=1" || true
+  wait "$IDLE_RUN" || echo "bench: the idle profile run failed" >&2
+  go tool pprof -top -sample_index=inuse_space -nodecount=30 "$BIN/loadtest" "$OUT/chat-idle-heap.pprof" >"$OUT/chat-idle-heap-top.txt" 2>/dev/null || true
+
   log "profile: api-gateway and auth-service under GET /api/auth/me"
   GRABS=()
   grab gateway-http "$((P_PPROF + 1))" "$PROFILE_SECS" 3
   grab auth-http "$((P_PPROF + 2))" "$PROFILE_SECS" 3
-  "$LT" http -name profile-http -target gateway -url "$(url $P_GW_PROF)/api/auth/me" -users "$USERS" -gateway "$GW" \
+  "$LT" http -name profile-http -target gateway -url "$(url "$P_GW_PROF")/api/auth/me" -users "$USERS" -gateway "$GW" \
     -duration "$((PROFILE_SECS + 2))s" -pid "${PIDS[gw-prof]},${PIDS[auth-prof]}" -cpuprofile "$OUT/loadtest-http.pprof" \
     -out "$OUT/profile-runs.jsonl"
   wait "${GRABS[@]}" || echo "bench: a profile was not taken" >&2

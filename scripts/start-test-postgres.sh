@@ -6,7 +6,7 @@
 set -euo pipefail
 dir=${PGTEST_DIR:-/tmp/parley-pgtest}
 port=${PGTEST_PORT:-55432}
-bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+bin=$(printf "%s\n" /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 [[ -n $bin && -x $bin/initdb ]] || { echo "start-test-postgres: PostgreSQL server binaries not found (apt-get install postgresql)" >&2; exit 1; }
 
 as_pg() {
