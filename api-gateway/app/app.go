@@ -16,7 +16,6 @@ import (
 
 	"github.com/parleychat/parley/api-gateway/internal/httpapi"
 	"github.com/parleychat/parley/api-gateway/internal/proxy"
-	"github.com/parleychat/parley/api-gateway/internal/tokencache"
 	"github.com/parleychat/parley/platform/authn"
 	"github.com/parleychat/parley/platform/config"
 	"github.com/parleychat/parley/platform/health"
@@ -55,10 +54,6 @@ type Config struct {
 // forever. It is generous because bodies are streamed at the client's pace.
 func (c Config) ExchangeTimeout() time.Duration { return 6 * c.UpstreamTimeout }
 
-// tokenCacheTTL bounds how long a verified token is trusted without
-// checking its signature again (see tokencache).
-const tokenCacheTTL = time.Minute
-
 // ReadConfig reads and validates the configuration. The error is one line
 // naming the offending variable.
 func ReadConfig(getenv func(string) string) (Config, error) {
@@ -75,7 +70,7 @@ func ReadConfig(getenv func(string) string) (Config, error) {
 	c.MaxBodyBytes = int64(env.Int("MAX_BODY_BYTES", 2<<20, 1024, 1<<30))
 	c.UpstreamTimeout = env.Duration("UPSTREAM_TIMEOUT", 10*time.Second)
 	c.HealthTimeout = env.Duration("HEALTH_TIMEOUT", 2*time.Second)
-	c.TokenCacheSize = env.Int("TOKEN_CACHE_SIZE", 10000, 0, 1e7)
+	c.TokenCacheSize = env.Int("TOKEN_CACHE_SIZE", authn.DefaultCacheSize, 0, 1e7)
 	if err := env.Err(); err != nil {
 		return c, err
 	}
@@ -138,7 +133,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	tokens := tokencache.New(verifier.Verify, cfg.TokenCacheSize, tokenCacheTTL, time.Now)
+	// Verified tokens are remembered for at most authn.DefaultCacheTTL, which
+	// bounds how long a token signed by a key since removed from the JWKS
+	// stays accepted.
+	tokens := authn.NewCache(verifier.Verify, cfg.TokenCacheSize, authn.DefaultCacheTTL, time.Now)
 
 	transport := proxy.NewTransport(cfg.UpstreamTimeout)
 	owned := []string{"X-Request-Id", "X-Content-Type-Options", "X-Frame-Options"}

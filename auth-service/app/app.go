@@ -56,6 +56,7 @@ type settings struct {
 	LoginUser      limit
 	LoginIP        limit
 	RegisterIP     limit
+	TokenCacheSize int // TOKEN_CACHE_SIZE; 0 disables the cache
 	TrustedProxies []string
 }
 
@@ -92,6 +93,10 @@ func readSettings(getenv func(string) string) (settings, error) {
 		// Each sign-up costs a bcrypt hash, so sign-ups per address are
 		// bounded too: 30 at once, then one every 2 s.
 		RegisterIP: limit{env.Int("REGISTER_RATE_IP_BURST", 30, 0, 100000), env.Duration("REGISTER_RATE_IP_INTERVAL", 2*time.Second)},
+		// Access tokens that verified are remembered (never past their
+		// expiry, at most a minute), so a client's token costs one Ed25519
+		// check a minute rather than one per request.
+		TokenCacheSize: env.Int("TOKEN_CACHE_SIZE", authn.DefaultCacheSize, 0, 1e7),
 		// The gateway sets X-Forwarded-For to the browser's address; trusting
 		// the private networks it runs on by default lets per-address login
 		// throttling see the browser rather than the gateway. Narrow it with
@@ -187,8 +192,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		MaxBodyBytes: maxBody, TrustedProxies: cfg.TrustedProxies, Unavailable: sqldb.IsUnavailable,
 	})
 	h.Register(engine)
+	tokens := authn.NewCache(signer.Verifier().Verify, cfg.TokenCacheSize, authn.DefaultCacheTTL, time.Now)
 	httpapi.Routes(engine, httpapi.Deps{
-		Service: svc, Verifier: signer.Verifier(), JWKS: signer.JWKS(), JWKSMaxAge: jwksMaxAge,
+		Service: svc, Verifier: tokens, JWKS: signer.JWKS(), JWKSMaxAge: jwksMaxAge,
 		Registry: h.Registry,
 	})
 

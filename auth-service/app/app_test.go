@@ -781,6 +781,7 @@ func TestInvalidConfig(t *testing.T) {
 		{map[string]string{"LOGIN_RATE_USER_BURST": "-1"}, "LOGIN_RATE_USER_BURST"},
 		{map[string]string{"LOGIN_RATE_IP_INTERVAL": "0s"}, "LOGIN_RATE_IP_INTERVAL"},
 		{map[string]string{"REGISTER_RATE_IP_BURST": "many"}, "REGISTER_RATE_IP_BURST"},
+		{map[string]string{"TOKEN_CACHE_SIZE": "-1"}, "TOKEN_CACHE_SIZE"},
 		{map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,gateway"}, "TRUSTED_PROXIES"},
 		{map[string]string{"PORT": "99999"}, "PORT"},
 		{map[string]string{"LOG_FORMAT": "xml"}, "LOG_FORMAT"},

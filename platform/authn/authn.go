@@ -148,9 +148,10 @@ func FromContext(ctx context.Context) (Identity, bool) {
 	return id, ok
 }
 
-// Require is gin middleware that verifies the bearer token and stores the
-// identity in the request context. onErr writes the error answer.
-func Require(v *Verifier, onErr func(*gin.Context, error)) gin.HandlerFunc {
+// Require is gin middleware that verifies the bearer token (with v: a
+// *Verifier, or a *Cache in front of one) and stores the identity in the
+// request context. onErr writes the error answer.
+func Require(v TokenVerifier, onErr func(*gin.Context, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		raw, ok := BearerToken(c.GetHeader("Authorization"))
 		if !ok {

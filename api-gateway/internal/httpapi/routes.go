@@ -5,7 +5,6 @@ package httpapi
 
 import (
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"time"
@@ -87,10 +86,10 @@ func Routes(d Deps) (*gin.Engine, error) {
 		Service:  Service,
 		Logger:   d.Logger,
 		Registry: d.Health.Registry,
-		// The gateway applies its own body limit below, after CORS, so a
-		// browser can read the 413 (httpx's limit runs before any of our
-		// middleware). This one only has to never trigger.
-		MaxBodyBytes:   math.MaxInt64 / 2,
+		// No engine-wide limit: the gateway applies its own below, after
+		// CORS, so a browser can read the 413 (httpx's limit would run
+		// before any of our middleware).
+		MaxBodyBytes:   -1,
 		TrustedProxies: d.TrustedProxies,
 	})
 	// "/api/chat" without a slash is not an endpoint: answer 404 JSON rather

@@ -101,7 +101,7 @@ type verifyInput struct {
 // the body ({"token"}) or, failing that, the Authorization header. A good
 // token of an existing, enabled user answers {valid: true, user}; anything
 // else answers the error envelope plus "valid": false.
-func verify(svc *auth.Service, v *authn.Verifier, m *metrics) gin.HandlerFunc {
+func verify(svc *auth.Service, v authn.TokenVerifier, m *metrics) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		noStore(c)
 		var in verifyInput

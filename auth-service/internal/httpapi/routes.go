@@ -13,8 +13,10 @@ import (
 
 // Deps is what the handlers need.
 type Deps struct {
-	Service  *auth.Service
-	Verifier *authn.Verifier
+	Service *auth.Service
+	// Verifier checks access tokens (the signer's verifier, usually behind
+	// an authn.Cache).
+	Verifier authn.TokenVerifier
 	// JWKS is the public key set document; JWKSMaxAge its cache lifetime in
 	// seconds.
 	JWKS       []byte
