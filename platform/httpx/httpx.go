@@ -30,7 +30,9 @@ type Options struct {
 	Service  string
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
-	// MaxBodyBytes limits request bodies; larger ones get 413.
+	// MaxBodyBytes limits request bodies; larger ones get 413. Negative
+	// means the engine sets no limit (the caller applies its own later in
+	// the chain, as the gateway does after CORS).
 	MaxBodyBytes int64
 	// TrustedProxies are the CIDRs whose X-Forwarded-For is believed.
 	TrustedProxies []string
@@ -56,7 +58,10 @@ func NewEngine(o Options) *gin.Engine {
 	e.ContextWithFallback = true
 	// Only the listed proxies may set the client address; none by default.
 	_ = e.SetTrustedProxies(o.TrustedProxies)
-	e.Use(withErrorContext(o.Logger, o.Unavailable), RequestID(), Recover(o.Logger), Observe(o.Service, o.Logger, o.Registry), BodyLimit(o.MaxBodyBytes))
+	e.Use(withErrorContext(o.Logger, o.Unavailable), RequestID(), Recover(o.Logger), Observe(o.Service, o.Logger, o.Registry))
+	if o.MaxBodyBytes > 0 {
+		e.Use(BodyLimit(o.MaxBodyBytes))
+	}
 	e.NoRoute(func(c *gin.Context) {
 		Error(c, apperr.NotFound("not_found", "no such endpoint"))
 	})
@@ -158,9 +163,16 @@ func Observe(service string, log *slog.Logger, reg *prometheus.Registry) gin.Han
 		case route == "/healthz" || route == "/readyz" || route == "/metrics":
 			level = slog.LevelDebug
 		}
-		log.Log(c.Request.Context(), level, "request",
-			"method", c.Request.Method, "route", route, "status", status,
-			"duration_ms", float64(elapsed.Microseconds())/1000, "bytes", c.Writer.Size(), "client_ip", c.ClientIP())
+		// The line's fields cost time to gather (the client address is
+		// parsed again): only when it is written, and typed, not boxed.
+		ctx := c.Request.Context()
+		if !log.Enabled(ctx, level) {
+			return
+		}
+		log.LogAttrs(ctx, level, "request",
+			slog.String("method", c.Request.Method), slog.String("route", route), slog.Int("status", status),
+			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000), slog.Int("bytes", c.Writer.Size()),
+			slog.String("client_ip", c.ClientIP()))
 	}
 }
 
@@ -172,8 +184,8 @@ func BodyLimit(n int64) gin.HandlerFunc {
 			Error(c, apperr.TooLarge("body_too_large", "request body is larger than "+strconv.FormatInt(n, 10)+" bytes"))
 			return
 		}
-		if c.Request.Body != nil {
-			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
+		if b := c.Request.Body; b != nil && b != http.NoBody {
+			c.Request.Body = http.MaxBytesReader(c.Writer, b, n)
 		}
 		c.Next()
 	}

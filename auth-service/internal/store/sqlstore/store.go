@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parleychat/parley/auth-service/internal/auth"
@@ -35,10 +37,43 @@ type Dialect struct {
 type Store struct {
 	db *sqldb.DB
 	d  Dialect
+	// userByID runs on every authenticated request (the active-account
+	// check), so it is prepared once rather than parsed each time.
+	userByID lazyStmt
 }
 
 // New wraps an open database migrated with d's schema.
-func New(db *sqldb.DB, d Dialect) *Store { return &Store{db: db, d: d} }
+func New(db *sqldb.DB, d Dialect) *Store {
+	s := &Store{db: db, d: d}
+	s.userByID.query = db.Rebind(`SELECT ` + userColumns + ` FROM users u WHERE u.id = ?`)
+	return s
+}
+
+// lazyStmt is a statement prepared on first use and kept: database/sql
+// prepares it again on each pooled connection as needed and closes it with
+// the database. A failed prepare (database down) is retried on the next use.
+type lazyStmt struct {
+	query string
+	mu    sync.Mutex
+	stmt  atomic.Pointer[sql.Stmt]
+}
+
+func (l *lazyStmt) get(ctx context.Context, db *sql.DB) (*sql.Stmt, error) {
+	if st := l.stmt.Load(); st != nil {
+		return st, nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if st := l.stmt.Load(); st != nil {
+		return st, nil
+	}
+	st, err := db.PrepareContext(ctx, l.query)
+	if err != nil {
+		return nil, err
+	}
+	l.stmt.Store(st)
+	return st, nil
+}
 
 var _ auth.Store = (*Store)(nil)
 
@@ -147,7 +182,21 @@ func (s *Store) insertToken(ctx context.Context, tx *sql.Tx, familyID int64, t a
 
 // UserByID returns one user.
 func (s *Store) UserByID(ctx context.Context, id int64) (auth.User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT `+userColumns+` FROM users u WHERE u.id = ?`), id))
+	st, err := s.userByID.get(ctx, s.db.DB)
+	if err != nil {
+		return auth.User{}, wrap("user by id", err)
+	}
+	if s.db.Dialect == sqldb.SQLite {
+		// A local primary-key read takes microseconds and, under WAL, does
+		// not wait for writers; making it cancelable costs more than the
+		// read (database/sql and the driver each start a goroutine per
+		// query to watch the context). The wait for a pooled connection is
+		// not cancelable either; every method here is one short
+		// transaction, bounded by the busy timeout. PostgreSQL keeps the
+		// request's context: its reads cross a network that can stall.
+		ctx = context.WithoutCancel(ctx)
+	}
+	u, err := scanUser(st.QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return auth.User{}, auth.ErrUserNotFound
 	}
