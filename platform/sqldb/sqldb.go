@@ -94,14 +94,19 @@ func Open(ctx context.Context, t Target) (*DB, error) {
 
 // SQLiteDSN is the modernc DSN with Parley's pragmas: WAL so readers never
 // block the writer, a busy timeout so replicas sharing a file wait for each
-// other instead of failing, foreign keys, and BEGIN IMMEDIATE so a write
-// transaction takes the lock up front and never deadlocks on upgrade.
+// other instead of failing, foreign keys, BEGIN IMMEDIATE so a write
+// transaction takes the lock up front and never deadlocks on upgrade, and
+// temporary storage in memory: a statement that writes many rows of a table
+// with triggers or foreign keys (chat-service's batched message insert)
+// journals every page it changes, and past 64 KiB that journal would
+// otherwise go to a temporary file, a system call per page.
 func SQLiteDSN(path string) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Set("_txlock", "immediate")
 	q.Set("_time_format", "sqlite")
 	return "file:" + path + "?" + q.Encode()

@@ -165,6 +165,20 @@ type NewMessage struct {
 	At          time.Time
 }
 
+// CreateResult is what CreateMessages did with one message of a batch: the
+// stored message (created=false when its client id was already used), or
+// Err when that message alone was refused (its room is gone).
+type CreateResult struct {
+	Message Message
+	Created bool
+	Err     error
+}
+
+// SendCheck decides whether a message may be stored, given its room and
+// the sender's membership of it (nil when not a member) as read in the
+// transaction that stores it; an error refuses that message alone.
+type SendCheck func(room Room, sender *Member) error
+
 // MessageFilter selects a page of a room's history: messages with
 // AfterSeq < seq < BeforeSeq (0 = unbounded). With AfterSeq set the page is
 // the oldest Limit messages after it; otherwise the newest Limit.
@@ -206,6 +220,9 @@ type Store interface {
 	// OpenDM finds or creates the one DM room of a pair.
 	OpenDM(ctx context.Context, a, b UserRef, at time.Time) (room Room, created bool, err error)
 
+	// RoomMember returns a room and userID's membership of it (nil when
+	// not a member) in one read.
+	RoomMember(ctx context.Context, roomID, userID int64) (Room, *Member, error)
 	// Member returns the membership or ok=false.
 	Member(ctx context.Context, roomID, userID int64) (m Member, ok bool, err error)
 	Members(ctx context.Context, roomID, afterUserID int64, limit int) ([]Member, error)
@@ -220,6 +237,13 @@ type Store interface {
 	// unless (UserID, ClientMsgID) exists: then it returns that message
 	// with created=false.
 	CreateMessage(ctx context.Context, m NewMessage) (msg Message, created bool, err error)
+	// CreateMessages stores a batch in one transaction with the outcome
+	// CreateMessage would give each message were they sent one after
+	// another in this order, each first passing check (when not nil); seqs
+	// of a room follow the batch's order. A message refused on its own
+	// gets CreateResult.Err; err (the database failed) means none was
+	// stored.
+	CreateMessages(ctx context.Context, ms []NewMessage, check SendCheck) ([]CreateResult, error)
 	Message(ctx context.Context, id int64) (Message, error)
 	Messages(ctx context.Context, f MessageFilter) (msgs []Message, hasOlder bool, err error)
 	EditMessage(ctx context.Context, id int64, body string, at time.Time) (Message, error)

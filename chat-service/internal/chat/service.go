@@ -25,6 +25,9 @@ type Options struct {
 	// TypingInterval is the least time between two typing events of one
 	// user in one room; more frequent ones are dropped.
 	TypingInterval time.Duration
+	// SendBatch is the most concurrent sends stored in one transaction
+	// (DefaultSendBatch when 0).
+	SendBatch int
 }
 
 // Service holds every business rule of chat. Transports call it with the
@@ -41,9 +44,10 @@ type Service struct {
 	// seen caches the username last recorded per user id, so TouchUser
 	// writes only when a user is new or renamed.
 	seen sync.Map
-	// roomLocks order commit-then-publish of messages per room, so one
-	// replica publishes a room's messages in seq order.
-	roomLocks [64]sync.Mutex
+	// commit stores concurrent sends in shared transactions and publishes
+	// them in seq order (commit.go).
+	commit    committer
+	sendBatch int
 }
 
 // NewService builds a Service.
@@ -63,8 +67,11 @@ func NewService(o Options) *Service {
 	if o.TypingInterval <= 0 {
 		o.TypingInterval = 2 * time.Second
 	}
+	if o.SendBatch <= 0 {
+		o.SendBatch = DefaultSendBatch
+	}
 	return &Service{
-		store: o.Store, pub: o.Publisher, presence: o.Presence, log: o.Logger, now: o.Now,
+		store: o.Store, pub: o.Publisher, presence: o.Presence, log: o.Logger, now: o.Now, sendBatch: o.SendBatch,
 		send:   ratelimit.NewWithClock(o.SendRate, o.SendBurst, o.Now),
 		typing: ratelimit.NewWithClock(1/o.TypingInterval.Seconds(), 1, o.Now),
 	}
@@ -119,21 +126,14 @@ func (s *Service) access(ctx context.Context, a Actor, roomID int64) (Room, *Mem
 	if roomID <= 0 {
 		return Room{}, nil, errRoomNotFound
 	}
-	room, err := s.store.Room(ctx, roomID)
+	room, m, err := s.store.RoomMember(ctx, roomID, a.UserID)
 	if err != nil {
 		return Room{}, nil, err
 	}
-	m, ok, err := s.store.Member(ctx, roomID, a.UserID)
-	if err != nil {
-		return Room{}, nil, err
+	if m == nil && room.Kind != KindPublic {
+		return Room{}, nil, errRoomNotFound
 	}
-	if !ok {
-		if room.Kind != KindPublic {
-			return Room{}, nil, errRoomNotFound
-		}
-		return room, nil, nil
-	}
-	return room, &m, nil
+	return room, m, nil
 }
 
 // ReadableRoom returns the room when the actor may read it (404 otherwise).
@@ -471,6 +471,10 @@ func (s *Service) Replay(ctx context.Context, roomID, afterSeq int64, limit int)
 
 // SendMessage posts a message. It is idempotent on (actor, clientMsgID): a
 // retry returns the stored message with created=false and publishes nothing.
+// Concurrent sends are stored together (commit.go). Whether the actor may
+// post in the room (sendCheck) is decided on the room and membership read
+// in the transaction that stores the message, one query for the batch; a
+// refused send fails alone.
 func (s *Service) SendMessage(ctx context.Context, a Actor, roomID int64, body, clientMsgID string) (Message, bool, error) {
 	if err := ValidateBody(body); err != nil {
 		return Message{}, false, err
@@ -481,32 +485,33 @@ func (s *Service) SendMessage(ctx context.Context, a Actor, roomID int64, body, 
 	if ok, wait := s.send.Allow(strconv.FormatInt(a.UserID, 10)); !ok {
 		return Message{}, false, apperr.RateLimited("too many messages; retry with the same client_msg_id", ratelimit.RetryAfterSeconds(wait))
 	}
-	room, m, err := s.access(ctx, a, roomID)
+	if roomID <= 0 {
+		return Message{}, false, errRoomNotFound
+	}
+	r, err := s.persist(ctx, NewMessage{RoomID: roomID, UserID: a.UserID, Username: a.Username,
+		Body: body, ClientMsgID: clientMsgID})
 	if err != nil {
 		return Message{}, false, err
 	}
-	if m == nil {
-		return Message{}, false, errNotMember
-	}
-	if room.Archived {
-		return Message{}, false, errArchived
-	}
-	lock := &s.roomLocks[uint64(roomID)%uint64(len(s.roomLocks))]
-	lock.Lock()
-	defer lock.Unlock()
-	msg, created, err := s.store.CreateMessage(ctx, NewMessage{RoomID: roomID, UserID: a.UserID, Username: a.Username,
-		Body: body, ClientMsgID: clientMsgID, At: s.at()})
-	if err != nil {
-		return Message{}, false, err
-	}
-	if !created && msg.RoomID != roomID {
+	if !r.Created && r.Message.RoomID != roomID {
 		return Message{}, false, apperr.Conflict("client_msg_id_reused", "client_msg_id was already used for a message in another room")
 	}
-	if created {
-		s.publish(ctx, Event{Type: EventMessage, RoomID: roomID, Seq: msg.Seq,
-			Frame: MessageFrame{Type: EventMessage, Message: msg}})
+	return r.Message, r.Created, nil
+}
+
+// sendCheck is who may post: members of rooms that are not archived. A
+// private room is not found for anyone else, as in access.
+func sendCheck(room Room, m *Member) error {
+	if m == nil {
+		if room.Kind != KindPublic {
+			return errRoomNotFound
+		}
+		return errNotMember
 	}
-	return msg, created, nil
+	if room.Archived {
+		return errArchived
+	}
+	return nil
 }
 
 // messageAccess loads a message and its room for the actor; messages of

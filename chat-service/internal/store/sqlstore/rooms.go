@@ -299,6 +299,33 @@ func (s *Store) Member(ctx context.Context, roomID, userID int64) (chat.Member, 
 	return m, true, nil
 }
 
+// RoomMember loads a room and userID's membership of it (nil when not a
+// member) in one read, with a prepared statement: every request that
+// checks access does.
+func (s *Store) RoomMember(ctx context.Context, roomID, userID int64) (chat.Room, *chat.Member, error) {
+	st, err := s.stmt(ctx, nil, `SELECT `+roomColumns+`, m.username, m.role, m.last_read_seq, m.joined_at
+		FROM rooms r LEFT JOIN members m ON m.room_id = r.id AND m.user_id = ? WHERE r.id = ?`)
+	if err != nil {
+		return chat.Room{}, nil, wrap("get room", err)
+	}
+	var (
+		username, role, joined sql.NullString
+		lastRead               sql.NullInt64
+	)
+	r, err := scanRoom(st.QueryRowContext(ctx, userID, roomID), &username, &role, &lastRead, &joined)
+	if errors.Is(err, sql.ErrNoRows) {
+		return chat.Room{}, nil, errRoomNotFound
+	}
+	if err != nil {
+		return chat.Room{}, nil, wrap("get room", err)
+	}
+	if !role.Valid {
+		return r, nil, nil
+	}
+	return r, &chat.Member{RoomID: r.ID, UserID: userID, Username: username.String, Role: role.String,
+		LastReadSeq: lastRead.Int64, JoinedAt: parseTime(joined.String)}, nil
+}
+
 // Members pages through a room's members by user id.
 func (s *Store) Members(ctx context.Context, roomID, afterUserID int64, limit int) ([]chat.Member, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+memberColumns+` FROM members

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/parleychat/parley/chat-service/internal/chat"
@@ -41,18 +42,71 @@ type Dialect struct {
 type Store struct {
 	db *sqldb.DB
 	d  Dialect
+	// stmts holds the prepared statements of the hot paths (sending, the
+	// access check) by query text (before rebinding): modernc SQLite would
+	// otherwise parse and plan every statement on every call.
+	stmts sync.Map
+	later sync.Map // query text → struct{}: to prepare after a transaction
+	// insertSQL[n-1] is the batch insert of n rows.
+	insertSQL []string
 }
 
 var _ chat.Store = (*Store)(nil)
 
 // New wraps an open database migrated with d's schema.
-func New(db *sqldb.DB, d Dialect) *Store { return &Store{db: db, d: d} }
+func New(db *sqldb.DB, d Dialect) *Store {
+	s := &Store{db: db, d: d, insertSQL: make([]string, insertChunk)}
+	for n := range s.insertSQL {
+		s.insertSQL[n] = insertSQL(n + 1)
+	}
+	return s
+}
 
 // Tables lists every table, parents before children (copy-db's order).
 var Tables = []string{"rooms", "users", "members", "messages", "reactions"}
 
 // q rebinds a query's ? placeholders for the dialect.
 func (s *Store) q(query string) string { return s.db.Rebind(query) }
+
+// stmt returns query (with ? placeholders) prepared once for the store,
+// bound to tx when tx is not nil. database/sql prepares it again on each
+// pooled connection the first time it runs there, and keeps it.
+func (s *Store) stmt(ctx context.Context, tx *sql.Tx, raw string) (*sql.Stmt, error) {
+	if v, ok := s.stmts.Load(raw); ok {
+		if tx != nil {
+			return tx.StmtContext(ctx, v.(*sql.Stmt)), nil
+		}
+		return v.(*sql.Stmt), nil
+	}
+	if tx != nil {
+		// Preparing on the pool inside a transaction could wait for a
+		// connection held by a writer that waits for this transaction's
+		// lock: prepare on the transaction's own connection, and for the
+		// store once the transaction is over (prepareLater).
+		s.later.Store(raw, struct{}{})
+		return tx.PrepareContext(ctx, s.q(raw))
+	}
+	st, err := s.db.PrepareContext(ctx, s.q(raw))
+	if err != nil {
+		return nil, err
+	}
+	if v, loaded := s.stmts.LoadOrStore(raw, st); loaded {
+		st.Close()
+		return v.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// prepareLater prepares for the store the statements that transactions
+// prepared for themselves (see stmt). A failure leaves them for next time.
+func (s *Store) prepareLater(ctx context.Context) {
+	s.later.Range(func(k, _ any) bool {
+		if _, err := s.stmt(ctx, nil, k.(string)); err == nil {
+			s.later.Delete(k)
+		}
+		return true
+	})
+}
 
 // lock runs one of the dialect's lock statements, if it has it.
 func (s *Store) lock(ctx context.Context, tx *sql.Tx, stmt string, id int64) error {

@@ -26,6 +26,9 @@ type writerJob struct {
 	Rooms  []int64
 	Writer int
 	Count  int
+	// Batch > 0 sends Count messages in batches of Batch
+	// (CreateMessages) rather than one by one.
+	Batch int
 }
 
 // WriterMain turns this process into one of the writers that
@@ -65,6 +68,9 @@ func runWriter(raw string) error {
 		handles = append(handles, st)
 	}
 	user := int64(1000 + job.Writer)
+	if job.Batch > 0 {
+		return runBatchWriter(ctx, job, handles, user)
+	}
 	for i := range job.Count {
 		nm := chat.NewMessage{RoomID: job.Rooms[i%len(job.Rooms)], UserID: user, Username: "w", Body: fmt.Sprintf("writer %d message %d", job.Writer, i),
 			ClientMsgID: fmt.Sprintf("p%d-%d", job.Writer, i), At: time.Now()}
@@ -80,10 +86,48 @@ func runWriter(raw string) error {
 	return nil
 }
 
+// runBatchWriter sends a writer's messages in batches through one handle
+// and each batch again through the other, which must return the same
+// messages, created before.
+func runBatchWriter(ctx context.Context, job writerJob, handles []*sqlstore.Store, user int64) error {
+	for start := 0; start < job.Count; start += job.Batch {
+		var nms []chat.NewMessage
+		for i := start; i < min(start+job.Batch, job.Count); i++ {
+			nms = append(nms, chat.NewMessage{RoomID: job.Rooms[i%len(job.Rooms)], UserID: user, Username: "w",
+				Body: fmt.Sprintf("writer %d message %d", job.Writer, i), ClientMsgID: fmt.Sprintf("p%d-%d", job.Writer, i), At: time.Now()})
+		}
+		first, err := handles[0].CreateMessages(ctx, nms, nil)
+		if err != nil {
+			return fmt.Errorf("writer %d batch at %d: %v", job.Writer, start, err)
+		}
+		again, err := handles[1].CreateMessages(ctx, nms, nil)
+		if err != nil {
+			return fmt.Errorf("writer %d retry at %d: %v", job.Writer, start, err)
+		}
+		for i := range nms {
+			if first[i].Err != nil || !first[i].Created || again[i].Err != nil || again[i].Created ||
+				again[i].Message.ID != first[i].Message.ID || again[i].Message.Seq != first[i].Message.Seq {
+				return fmt.Errorf("writer %d message %d: %+v, retried %+v", job.Writer, start+i, first[i], again[i])
+			}
+		}
+	}
+	return nil
+}
+
 // testSeqGapFreeAcrossProcesses starts 8 processes (this test binary again,
 // see WriterMain) that send into two rooms at once, each with its own
 // connection pools, and checks that every room's seqs are exactly 1..n.
 func testSeqGapFreeAcrossProcesses(t *testing.T, target sqldb.Target) {
+	seqGapFreeAcrossProcesses(t, target, 0)
+}
+
+// testBatchSeqGapFreeAcrossProcesses is the same with every process
+// sending batches of 7 (two rooms in each).
+func testBatchSeqGapFreeAcrossProcesses(t *testing.T, target sqldb.Target) {
+	seqGapFreeAcrossProcesses(t, target, 7)
+}
+
+func seqGapFreeAcrossProcesses(t *testing.T, target sqldb.Target, batch int) {
 	st := openAt(t, target)
 	rooms := []chat.Room{mustRoom(t, st, "a", chat.KindPublic, 1), mustRoom(t, st, "b", chat.KindPublic, 1)}
 	const writers, perWriter = 8, 30
@@ -94,7 +138,7 @@ func testSeqGapFreeAcrossProcesses(t *testing.T, target sqldb.Target) {
 	results := make([]result, writers)
 	var wg sync.WaitGroup
 	for w := range writers {
-		job, err := json.Marshal(writerJob{Target: target, Rooms: []int64{rooms[0].ID, rooms[1].ID}, Writer: w, Count: perWriter})
+		job, err := json.Marshal(writerJob{Target: target, Rooms: []int64{rooms[0].ID, rooms[1].ID}, Writer: w, Count: perWriter, Batch: batch})
 		if err != nil {
 			t.Fatal(err)
 		}
