@@ -3,6 +3,7 @@ package deploy
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -38,7 +39,7 @@ const (
 	standInLabel   = "org.parleychat.stand-in"
 	natsServerMod  = "github.com/nats-io/nats-server/v2"
 	natsServerVer  = "v2.15.2"
-	standInRecipe  = "3" // bump to force a rebuild when the recipe below changes
+	standInRecipe  = "4" // bump to force a rebuild when the recipe below changes
 	goImagePathEnv = "PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 )
 
@@ -179,15 +180,18 @@ func buildGoStandIn(t *testing.T, ref, key string) {
 		"ENV GOSUMDB=off",
 		"ENV HOME=/root",
 		"WORKDIR /go",
-		"LABEL " + standInLabel + "=" + key,
-		`LABEL org.opencontainers.image.description="Offline stand-in for ` + ref + ` made by the parley deploy tests"`,
 		`CMD ["/bin/sh"]`,
 	}
+	// The rootfs is imported under a scratch name; only the finished image
+	// (warmed, step 4) gets ref and the label that marks it up to date, so
+	// a build cut short is rebuilt next time rather than taken as done.
+	raw := fmt.Sprintf("parley-go-standin-partial:%d", os.Getpid())
+	defer func() { _, _ = run(t, time.Minute, "", nil, "docker", "image", "rm", "-f", raw) }()
 	args := []string{"import"}
 	for _, c := range changes {
 		args = append(args, "--change", c)
 	}
-	args = append(args, "-", ref)
+	args = append(args, "-", raw)
 	cmd := exec.Command("docker", args...)
 	cmd.Stdin = bufio.NewReaderSize(pr, 1<<20)
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -195,7 +199,7 @@ func buildGoStandIn(t *testing.T, ref, key string) {
 		t.Fatalf("docker import %s: %v\n%s", ref, err, out)
 	}
 	// 3. Smoke test: the image runs the shell and Go as the Dockerfiles will.
-	out, err := run(t, time.Minute, root, nil, "docker", "run", "--rm", "--network", "none", ref,
+	out, err := run(t, time.Minute, root, nil, "docker", "run", "--rm", "--network", "none", raw,
 		"sh", "-c", "mkdir -p /tmp/x && chmod 1777 /tmp/x && go version")
 	if err != nil || !strings.Contains(out, "go version") {
 		t.Fatalf("the Go stand-in image does not work: %v\n%s", err, out)
@@ -207,11 +211,19 @@ func buildGoStandIn(t *testing.T, ref, key string) {
 	//    2 cores. A real golang image starts cold; this is only a cache.
 	var script []string
 	for _, s := range services {
-		out, err := run(t, 5*time.Minute, filepath.Join(root, s.Name), []string{"GOWORK=off", "CGO_ENABLED=0"},
-			"go", "list", "-deps", "-f", "{{.ImportPath}} {{with .Module}}{{.Path}}{{end}}", ".")
+		// Listed against the module cache just filled for the image, so
+		// nothing is downloaded; only stdout is parsed (go prints
+		// "go: downloading ..." progress on stderr).
+		list := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}} {{with .Module}}{{.Path}}{{end}}", ".")
+		list.Dir = filepath.Join(root, s.Name)
+		list.Env = append(os.Environ(), "GOWORK=off", "CGO_ENABLED=0", "GOMODCACHE="+modcache, "GOPROXY=off", "GOFLAGS=-modcacherw")
+		var stderr bytes.Buffer
+		list.Stderr = &stderr
+		stdout, err := list.Output()
 		if err != nil {
-			t.Fatalf("go list -deps in %s: %v\n%s", s.Name, err, out)
+			t.Fatalf("go list -deps in %s: %v\n%s", s.Name, err, tail(stderr.String(), 20))
 		}
+		out := string(stdout)
 		var pkgs []string
 		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 			f := strings.Fields(line)
@@ -226,11 +238,14 @@ func buildGoStandIn(t *testing.T, ref, key string) {
 	_, _ = run(t, time.Minute, "", nil, "docker", "rm", "-f", name)
 	defer func() { _, _ = run(t, time.Minute, "", nil, "docker", "rm", "-f", name) }()
 	out, err = run(t, 20*time.Minute, root, nil, "docker", "run", "--name", name, "--network", "none",
-		"-v", root+":/src:ro", ref, "sh", "-c", strings.Join(script, " && "))
+		"-v", root+":/src:ro", raw, "sh", "-c", strings.Join(script, " && "))
 	if err != nil {
 		t.Fatalf("warming the Go build cache: %v\n%s", err, tail(out, 40))
 	}
-	if out, err := run(t, 5*time.Minute, "", nil, "docker", "commit", "--change", `CMD ["/bin/sh"]`, name, ref); err != nil {
+	if out, err := run(t, 5*time.Minute, "", nil, "docker", "commit", "--change", `CMD ["/bin/sh"]`,
+		"--change", "LABEL "+standInLabel+"="+key,
+		"--change", `LABEL org.opencontainers.image.description="Offline stand-in for `+ref+` made by the parley deploy tests"`,
+		name, ref); err != nil {
 		t.Fatalf("docker commit: %v\n%s", err, out)
 	}
 }
