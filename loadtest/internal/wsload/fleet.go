@@ -747,8 +747,12 @@ func (c *client) sendLoop(ctx context.Context, ep *epoch, start, end time.Time, 
 			if !c.awaitAnswer(ctx, log, seq, end.Add(10*time.Second)) {
 				return
 			}
-			// Never catch up in a closed loop: pace from now.
-			due = time.Now()
+			// The next send is due one interval after this one, or at
+			// once if the answer took longer than that; a closed loop
+			// never catches up on sends it could not make.
+			if now := time.Now(); now.Sub(due) > interval {
+				due = now.Add(-interval)
+			}
 			continue
 		}
 		if !parley {
