@@ -11,6 +11,7 @@ import (
 	"github.com/parleychat/parley/chat-service/internal/chat"
 	"github.com/parleychat/parley/chat-service/internal/store"
 	"github.com/parleychat/parley/chat-service/internal/store/sqlstore"
+	"github.com/parleychat/parley/chat-service/internal/store/storetest"
 	"github.com/parleychat/parley/platform/apperr"
 	"github.com/parleychat/parley/platform/sqldb"
 	"github.com/parleychat/parley/platform/sqldb/sqldbtest"
@@ -82,21 +83,6 @@ func (r *recorder) messages() []chat.Message {
 		}
 	}
 	return out
-}
-
-func openStore(t *testing.T, target sqldb.Target) *sqlstore.Store {
-	t.Helper()
-	ctx := context.Background()
-	db, err := sqldb.Open(ctx, target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	st, err := store.Open(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
 }
 
 func newService(st chat.Store, pub chat.Publisher) *chat.Service {
@@ -174,7 +160,7 @@ func checkSeqOrder(t *testing.T, msgs []chat.Message) {
 // validation never join a batch.
 func TestSendBatch(t *testing.T) {
 	sqldbtest.EachFresh(t, func(t *testing.T, fresh sqldbtest.Fresh) {
-		hs := &heldStore{Store: openStore(t, fresh(t))}
+		hs := &heldStore{Store: storetest.Open(t, fresh(t))}
 		pub := &recorder{}
 		svc := newService(hs, pub)
 		ctx := context.Background()
@@ -313,7 +299,7 @@ func TestSendConcurrentReplicas(t *testing.T) {
 	sqldbtest.EachFresh(t, func(t *testing.T, fresh sqldbtest.Fresh) {
 		target := fresh(t)
 		pubs := []*recorder{{}, {}}
-		svcs := []*chat.Service{newService(openStore(t, target), pubs[0]), newService(openStore(t, target), pubs[1])}
+		svcs := []*chat.Service{newService(storetest.Open(t, target), pubs[0]), newService(storetest.Open(t, target), pubs[1])}
 		ctx := context.Background()
 		owner := chat.Actor{UserID: 1, Username: "owner"}
 		const senders, perSender = 16, 12
@@ -370,7 +356,7 @@ func TestSendConcurrentReplicas(t *testing.T) {
 		if len(acked) != senders*perSender {
 			t.Fatalf("%d messages acked, want %d", len(acked), senders*perSender)
 		}
-		st := openStore(t, target)
+		st := storetest.Open(t, target)
 		stored := 0
 		for _, room := range rooms {
 			msgs, _, err := st.Messages(ctx, chat.MessageFilter{RoomID: room, Limit: 1000})
@@ -434,7 +420,7 @@ func TestSendBatchDatabaseGone(t *testing.T) {
 	})
 	t.Run("postgres stopped", func(t *testing.T) {
 		srv := sqldbtest.StartServer(t)
-		hs := &heldStore{Store: openStore(t, srv.Target())}
+		hs := &heldStore{Store: storetest.Open(t, srv.Target())}
 		svc := newService(hs, &recorder{})
 		owner := chat.Actor{UserID: 1, Username: "owner"}
 		room := mustRoom(t, svc, owner, "room", chat.KindPublic)

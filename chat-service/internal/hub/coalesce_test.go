@@ -85,19 +85,17 @@ func queued(c *Conn) (queued int, flushPending bool) {
 	return len(c.queue), c.flushPending
 }
 
-// TestAdaptiveCoalescing: with a write-coalescing window far longer than
-// the test, a broadcast to a connection that has been quiet for the window
-// is written at once (it could not arrive otherwise), while one to a
-// connection that just wrote is held for the flusher; a direct frame
-// (an ack, an error) is never held and carries the held broadcasts with it,
-// in order.
-func TestAdaptiveCoalescing(t *testing.T) {
-	clk := &clock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
-	h, err := New(Options{Broker: broker.NewMemory(), Now: clk.Now, WriteDelay: time.Hour, PresenceHeartbeat: time.Hour, PresenceTTL: 2 * time.Hour})
+// subscribedPair starts a hub with opts (an in-memory broker, presence
+// timers out of the way), connects user 7 and subscribes it to room 1,
+// reading the "subscribed" and "presence" frames that answer.
+func subscribedPair(t *testing.T, opts Options) (*Hub, *Conn, *websocket.Conn) {
+	t.Helper()
+	opts.Broker, opts.PresenceHeartbeat, opts.PresenceTTL = broker.NewMemory(), time.Hour, 2*time.Hour
+	h, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer h.Close(context.Background())
+	t.Cleanup(func() { h.Close(context.Background()) })
 	c, client := wsPair(t, h)
 	h.Authenticate(c, 7, "zed")
 	if err := h.Subscribe(context.Background(), c, 1, nil, 0, nil); err != nil {
@@ -108,6 +106,18 @@ func TestAdaptiveCoalescing(t *testing.T) {
 			t.Fatalf("frame %q, want %q", typ, want)
 		}
 	}
+	return h, c, client
+}
+
+// TestAdaptiveCoalescing: with a write-coalescing window far longer than
+// the test, a broadcast to a connection that has been quiet for the window
+// is written at once (it could not arrive otherwise), while one to a
+// connection that just wrote is held for the flusher; a direct frame
+// (an ack, an error) is never held and carries the held broadcasts with it,
+// in order.
+func TestAdaptiveCoalescing(t *testing.T) {
+	clk := &clock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+	h, c, client := subscribedPair(t, Options{Now: clk.Now, WriteDelay: time.Hour})
 
 	// Quiet for longer than the window: written at once.
 	clk.advance(2 * time.Hour)
@@ -137,18 +147,7 @@ func TestAdaptiveCoalescing(t *testing.T) {
 
 // TestCoalescingOff: a zero window never holds a frame.
 func TestCoalescingOff(t *testing.T) {
-	h, err := New(Options{Broker: broker.NewMemory(), PresenceHeartbeat: time.Hour, PresenceTTL: 2 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close(context.Background())
-	c, client := wsPair(t, h)
-	h.Authenticate(c, 7, "zed")
-	if err := h.Subscribe(context.Background(), c, 1, nil, 0, nil); err != nil {
-		t.Fatal(err)
-	}
-	readType(t, client)
-	readType(t, client)
+	h, c, client := subscribedPair(t, Options{})
 	for seq := int64(1); seq <= 20; seq++ {
 		publishMsg(t, h, 1, seq)
 		if _, held := queued(c); held {

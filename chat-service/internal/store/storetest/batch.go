@@ -19,7 +19,7 @@ import (
 // room that does not exist; each gets what sending them one by one would
 // have given it.
 func testCreateMessagesBatch(t *testing.T, target sqldb.Target) {
-	st := openAt(t, target)
+	st := Open(t, target)
 	ctx := context.Background()
 	a := mustRoom(t, st, "a", chat.KindPublic, 1)
 	b := mustRoom(t, st, "b", chat.KindPublic, 1)
@@ -126,7 +126,7 @@ func testCreateMessagesBatch(t *testing.T, target sqldb.Target) {
 // new messages and retries of earlier ones through several handles at
 // once (replicas); every message is stored once and seqs are gap-free.
 func testBatchesGapFreeAcrossHandles(t *testing.T, target sqldb.Target) {
-	handles := []*sqlstore.Store{openAt(t, target), openAt(t, target), openAt(t, target)}
+	handles := []*sqlstore.Store{Open(t, target), Open(t, target), Open(t, target)}
 	ctx := context.Background()
 	rooms := []chat.Room{mustRoom(t, handles[0], "a", chat.KindPublic, 1), mustRoom(t, handles[0], "b", chat.KindPublic, 1),
 		mustRoom(t, handles[0], "c", chat.KindPublic, 1)}
@@ -185,7 +185,7 @@ func testBatchesGapFreeAcrossHandles(t *testing.T, target sqldb.Target) {
 
 // testRoomMember: the room with the user's membership, or nil.
 func testRoomMember(t *testing.T, target sqldb.Target) {
-	st := openAt(t, target)
+	st := Open(t, target)
 	ctx := context.Background()
 	r := mustRoom(t, st, "room", chat.KindPrivate, 7)
 	room, m, err := st.RoomMember(ctx, r.ID, 7)
@@ -205,7 +205,7 @@ func testRoomMember(t *testing.T, target sqldb.Target) {
 // handles (a client retrying on another replica before the first answer):
 // each message is created once, both calls return it, seqs stay gap-free.
 func testConcurrentBatchRetries(t *testing.T, target sqldb.Target) {
-	handles := []*sqlstore.Store{openAt(t, target), openAt(t, target)}
+	handles := []*sqlstore.Store{Open(t, target), Open(t, target)}
 	rooms := []chat.Room{mustRoom(t, handles[0], "a", chat.KindPublic, 1), mustRoom(t, handles[0], "b", chat.KindPublic, 1)}
 	ctx := context.Background()
 	const rounds, size = 15, 5

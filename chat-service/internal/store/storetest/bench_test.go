@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/chat-service/internal/chat"
-	"github.com/parleychat/parley/chat-service/internal/store"
 	"github.com/parleychat/parley/chat-service/internal/store/sqlstore"
+	"github.com/parleychat/parley/chat-service/internal/store/storetest"
 	"github.com/parleychat/parley/platform/sqldb"
 	"github.com/parleychat/parley/platform/sqldb/sqldbtest"
 )
@@ -38,21 +38,6 @@ func benchDialects(b *testing.B, fn func(b *testing.B, target func() sqldb.Targe
 	})
 }
 
-func benchOpen(b *testing.B, target sqldb.Target) *sqlstore.Store {
-	b.Helper()
-	ctx := context.Background()
-	db, err := sqldb.Open(ctx, target)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	st, err := store.Open(ctx, db)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return st
-}
-
 func benchRooms(b *testing.B, st *sqlstore.Store, n int) []int64 {
 	b.Helper()
 	ids := make([]int64, n)
@@ -72,7 +57,7 @@ func BenchmarkCreateMessage(b *testing.B) {
 	benchDialects(b, func(b *testing.B, target func() sqldb.Target) {
 		for _, nrooms := range []int{1, 8} {
 			b.Run(fmt.Sprintf("rooms=%d/writers=%d", nrooms, benchWriters), func(b *testing.B) {
-				st := benchOpen(b, target())
+				st := storetest.Open(b, target())
 				rooms := benchRooms(b, st, nrooms)
 				var writer atomic.Int64
 				b.SetParallelism((benchWriters + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
@@ -106,7 +91,7 @@ func BenchmarkCreateMessages(b *testing.B) {
 	benchDialects(b, func(b *testing.B, target func() sqldb.Target) {
 		for _, batch := range []int{1, 16, 64} {
 			b.Run(fmt.Sprintf("rooms=8/batch=%d", batch), func(b *testing.B) {
-				st := benchOpen(b, target())
+				st := storetest.Open(b, target())
 				rooms := benchRooms(b, st, 8)
 				ctx := context.Background()
 				nms := make([]chat.NewMessage, 0, batch)
@@ -154,7 +139,7 @@ func cpuTime() time.Duration {
 func BenchmarkHistoryPage(b *testing.B) {
 	const size, page = 10_000, 50
 	benchDialects(b, func(b *testing.B, target func() sqldb.Target) {
-		st := benchOpen(b, target())
+		st := storetest.Open(b, target())
 		room := benchRooms(b, st, 1)[0]
 		ctx := context.Background()
 		var (

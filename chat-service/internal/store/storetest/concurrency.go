@@ -128,7 +128,7 @@ func testBatchSeqGapFreeAcrossProcesses(t *testing.T, target sqldb.Target) {
 }
 
 func seqGapFreeAcrossProcesses(t *testing.T, target sqldb.Target, batch int) {
-	st := openAt(t, target)
+	st := Open(t, target)
 	rooms := []chat.Room{mustRoom(t, st, "a", chat.KindPublic, 1), mustRoom(t, st, "b", chat.KindPublic, 1)}
 	const writers, perWriter = 8, 30
 	type result struct {
@@ -171,7 +171,7 @@ func seqGapFreeAcrossProcesses(t *testing.T, target sqldb.Target, batch int) {
 // handles (a client retrying on another replica before the first answer):
 // exactly one is created, both calls return it, and seqs stay gap-free.
 func testConcurrentRetries(t *testing.T, target sqldb.Target) {
-	handles := []*sqlstore.Store{openAt(t, target), openAt(t, target)}
+	handles := []*sqlstore.Store{Open(t, target), Open(t, target)}
 	room := mustRoom(t, handles[0], "retries", chat.KindPublic, 1)
 	ctx := context.Background()
 	const sends = 40
@@ -204,7 +204,7 @@ func testConcurrentRetries(t *testing.T, target sqldb.Target) {
 // testConcurrentFirstSight races replicas over things that must exist
 // once: a new user joining General, a DM opened by both members.
 func testConcurrentFirstSight(t *testing.T, target sqldb.Target) {
-	handles := []*sqlstore.Store{openAt(t, target), openAt(t, target), openAt(t, target), openAt(t, target)}
+	handles := []*sqlstore.Store{Open(t, target), Open(t, target), Open(t, target), Open(t, target)}
 	ctx := context.Background()
 	for round := range 5 {
 		u := chat.UserRef{UserID: int64(100 + round), Username: fmt.Sprint("new", round)}
@@ -261,7 +261,7 @@ func testConcurrentFirstSight(t *testing.T, target sqldb.Target) {
 // testOwnersLeavingAtOnce has both owners of rooms leave at the same time
 // through two handles: a member is always promoted, never zero owners.
 func testOwnersLeavingAtOnce(t *testing.T, target sqldb.Target) {
-	handles := []*sqlstore.Store{openAt(t, target), openAt(t, target)}
+	handles := []*sqlstore.Store{Open(t, target), Open(t, target)}
 	ctx := context.Background()
 	for round := range 5 {
 		r := mustRoom(t, handles[0], fmt.Sprint("owned", round), chat.KindPrivate, 1)
@@ -292,7 +292,7 @@ func testOwnersLeavingAtOnce(t *testing.T, target sqldb.Target) {
 // testSearchWords: every word must match, the last as a prefix, and the
 // words are literal text, never query syntax.
 func testSearchWords(t *testing.T, target sqldb.Target) {
-	st := openAt(t, target)
+	st := Open(t, target)
 	ctx := context.Background()
 	r := mustRoom(t, st, "words", chat.KindPublic, 1)
 	bodies := []string{

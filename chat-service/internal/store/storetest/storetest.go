@@ -52,8 +52,8 @@ func Run(t *testing.T, fresh sqldbtest.Fresh) {
 	}
 }
 
-// openAt opens (and migrates) a new handle, with its own pool, on target.
-func openAt(t testing.TB, target sqldb.Target) *sqlstore.Store {
+// Open opens (and migrates) a new handle, with its own pool, on target.
+func Open(t testing.TB, target sqldb.Target) *sqlstore.Store {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqldb.Open(ctx, target)
@@ -88,7 +88,7 @@ func kindOf(err error) apperr.Kind {
 }
 
 func testMigrationCreatesGeneral(t *testing.T, target sqldb.Target) {
-	st := openAt(t, target)
+	st := Open(t, target)
 	ctx := context.Background()
 	r, err := st.Room(ctx, 1)
 	if err != nil {
@@ -118,10 +118,10 @@ func testMigrateTwiceIsSafe(t *testing.T, target sqldb.Target) {
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Add(1)
-		go func() { defer wg.Done(); openAt(t, target) }()
+		go func() { defer wg.Done(); Open(t, target) }()
 	}
 	wg.Wait()
-	st := openAt(t, target)
+	st := Open(t, target)
 	views, err := st.RoomViews(context.Background(), 1, 0, 50)
 	if err != nil || len(views) != 1 {
 		t.Fatalf("rooms after concurrent migrations: %v %+v", err, views)
@@ -129,7 +129,7 @@ func testMigrateTwiceIsSafe(t *testing.T, target sqldb.Target) {
 }
 
 func testCreateMessageIdempotent(t *testing.T, target sqldb.Target) {
-	st := openAt(t, target)
+	st := Open(t, target)
 	ctx := context.Background()
 	r := mustRoom(t, st, "room", chat.KindPublic, 1)
 	m1, created, err := st.CreateMessage(ctx, chat.NewMessage{RoomID: r.ID, UserID: 1, Username: "a", Body: "hi", ClientMsgID: "c1", At: t0})
@@ -164,7 +164,7 @@ func testCreateMessageIdempotent(t *testing.T, target sqldb.Target) {
 // *sql.DB handles on one database (as several replicas would) and checks
 // that each room's seqs are exactly 1..n.
 func testSeqGapFreeAcrossHandles(t *testing.T, target sqldb.Target) {
-	handles := []*sqlstore.Store{openAt(t, target), openAt(t, target), openAt(t, target)}
+	handles := []*sqlstore.Store{Open(t, target), Open(t, target), Open(t, target)}
 	ctx := context.Background()
 	rooms := []chat.Room{mustRoom(t, handles[0], "a", chat.KindPublic, 1), mustRoom(t, handles[0], "b", chat.KindPublic, 1)}
 	const senders, perSender = 12, 25
@@ -238,7 +238,7 @@ func checkGapFree(t *testing.T, st *sqlstore.Store, rooms []chat.Room, want int)
 }
 
 func testMessagesPaging(t *testing.T, target sqldb.Target) {
-	st := openAt(t, target)
+	st := Open(t, target)
 	ctx := context.Background()
 	r := mustRoom(t, st, "room", chat.KindPublic, 1)
 	for i := range 7 {
@@ -281,7 +281,7 @@ func testMessagesPaging(t *testing.T, target sqldb.Target) {
 }
 
 func testEditDeleteReactSearch(t *testing.T, target sqldb.Target) {
-	st := openAt(t, target)
+	st := Open(t, target)
 	ctx := context.Background()
 	pub := mustRoom(t, st, "pub", chat.KindPublic, 1)
 	priv := mustRoom(t, st, "priv", chat.KindPrivate, 1)
@@ -343,7 +343,7 @@ func testEditDeleteReactSearch(t *testing.T, target sqldb.Target) {
 }
 
 func testRoomViewsUnreadAndDM(t *testing.T, target sqldb.Target) {
-	st := openAt(t, target)
+	st := Open(t, target)
 	ctx := context.Background()
 	r := mustRoom(t, st, "room", chat.KindPublic, 1)
 	priv := mustRoom(t, st, "hidden", chat.KindPrivate, 1)
@@ -403,7 +403,7 @@ func testRoomViewsUnreadAndDM(t *testing.T, target sqldb.Target) {
 }
 
 func testMembersAndOwnerPromotion(t *testing.T, target sqldb.Target) {
-	st := openAt(t, target)
+	st := Open(t, target)
 	ctx := context.Background()
 	r := mustRoom(t, st, "room", chat.KindPrivate, 1)
 	for _, u := range []int64{3, 2} {
@@ -438,7 +438,7 @@ func testMembersAndOwnerPromotion(t *testing.T, target sqldb.Target) {
 }
 
 func testStats(t *testing.T, target sqldb.Target) {
-	st := openAt(t, target)
+	st := Open(t, target)
 	ctx := context.Background()
 	mustRoom(t, st, "mine", chat.KindPublic, 5)
 	st.OpenDM(ctx, chat.UserRef{UserID: 5}, chat.UserRef{UserID: 6}, t0)
