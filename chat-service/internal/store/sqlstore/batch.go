@@ -358,14 +358,7 @@ func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, nms []chat.NewMe
 		if !ok {
 			return errors.New("insert returned a row that was not inserted")
 		}
-		nm := nms[i]
-		m := chat.Message{ID: id, RoomID: room, Seq: seq, UserID: nm.UserID, Username: nm.Username, Body: nm.Body,
-			CreatedAt: nm.At.UTC(), Reactions: []chat.ReactionGroup{}}
-		if nm.ClientMsgID != "" {
-			v := nm.ClientMsgID
-			m.ClientMsgID = &v
-		}
-		out[i].Message = m
+		out[i].Message = storedMessage(id, seq, nms[i])
 		got++
 	}
 	if err := res.Err(); err != nil {

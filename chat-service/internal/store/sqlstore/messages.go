@@ -160,12 +160,7 @@ func (s *Store) CreateMessage(ctx context.Context, nm chat.NewMessage) (chat.Mes
 			return err
 		}
 		created = true
-		msg = chat.Message{ID: id, RoomID: nm.RoomID, Seq: seq, UserID: nm.UserID, Username: nm.Username, Body: nm.Body,
-			CreatedAt: nm.At.UTC(), Reactions: []chat.ReactionGroup{}}
-		if cmid != nil {
-			v := nm.ClientMsgID
-			msg.ClientMsgID = &v
-		}
+		msg = storedMessage(id, seq, nm)
 		return nil
 	})
 	if cmid != nil && sqldb.IsUniqueViolation(err) {
@@ -177,6 +172,17 @@ func (s *Store) CreateMessage(ctx context.Context, nm chat.NewMessage) (chat.Mes
 		return msg, false, err
 	}
 	return msg, created, wrap("create message", err)
+}
+
+// storedMessage is nm as just inserted with id and seq (no reactions yet).
+func storedMessage(id, seq int64, nm chat.NewMessage) chat.Message {
+	m := chat.Message{ID: id, RoomID: nm.RoomID, Seq: seq, UserID: nm.UserID, Username: nm.Username, Body: nm.Body,
+		CreatedAt: nm.At.UTC(), Reactions: []chat.ReactionGroup{}}
+	if nm.ClientMsgID != "" {
+		v := nm.ClientMsgID
+		m.ClientMsgID = &v
+	}
+	return m
 }
 
 // Messages returns a page of a room's history in ascending seq order, and
