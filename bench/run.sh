@@ -45,7 +45,7 @@ FANOUT_RATE=${FANOUT_RATE:-200}
 P_GATEWAY=$PORT_BASE; P_AUTH=$((PORT_BASE + 1)); P_USER=$((PORT_BASE + 2)); P_CHAT=$((PORT_BASE + 3))
 P_CHAT_A=$((PORT_BASE + 4)); P_CHAT_B=$((PORT_BASE + 5)); P_CHAT_IDLE=$((PORT_BASE + 6))
 P_CHAT_PROF=$((PORT_BASE + 7)); P_PPROF=$((PORT_BASE + 60)); P_GORILLA=$((PORT_BASE + 80))
-P_HELLO=$((PORT_BASE + 99)); P_NATS=$((PORT_BASE + 222)); P_CHAT_WD=$((PORT_BASE + 10))
+P_HELLO=$((PORT_BASE + 99)); P_PROXY=$((PORT_BASE + 98)); P_GW_HELLO=$((PORT_BASE + 97)); P_NATS=$((PORT_BASE + 222)); P_CHAT_WD=$((PORT_BASE + 10))
 # chat-service with its write coalescing turned off (WS_WRITE_DELAY=0),
 # measured beside the default to show what coalescing buys.
 WRITE_DELAY=${WRITE_DELAY:-0}
@@ -118,7 +118,7 @@ wait_port() {
       echo "bench: $name exited; its log:" >&2; tail -20 "$OUT/logs/$name.log" >&2; exit 1
     fi
     case $name in
-      gorilla|hello|nats) # no readiness endpoint: wait for the listener
+      gorilla|hello|proxy|nats) # no readiness endpoint: wait for the listener
         if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi ;;
       *)
         if curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null; then return 0; fi ;;
@@ -251,6 +251,13 @@ http_bench() { # rep target
                -duration "$HTTP_DUR" -pid "${PIDS[auth]}" ;;
     hello)   lt http -target hello -rep "$rep" -url "$(url "$P_HELLO")/" -users "$USERS" -gateway "$GW" \
                -duration "$HTTP_DUR" -pid "${PIDS[hello]}" ;;
+    # The floor of a proxy hop, and Parley's gateway on that same hop: both
+    # in front of the hello handler, so only the proxy's own work differs.
+    proxy)   lt http -target proxy -rep "$rep" -url "$(url "$P_PROXY")/" -users "$USERS" -gateway "$GW" \
+               -duration "$HTTP_DUR" -pid "${PIDS[proxy]},${PIDS[hello]}" ;;
+    gateway-hello)
+             lt http -target gateway-hello -rep "$rep" -url "$(url "$P_GW_HELLO")/api/auth/hello" -users "$USERS" -gateway "$GW" \
+               -duration "$HTTP_DUR" -pid "${PIDS[gw-hello]},${PIDS[hello]}" ;;
     history) lt history -target parley -rep "$rep" -gateway "$GW" -users "$USERS" -duration "$HTTP_DUR" \
                -pid "${PIDS[gateway]},${PIDS[chat]}" ;;
   esac
@@ -270,8 +277,16 @@ for rep in $(seq 1 "$REPS"); do
     done
   fi
   if want http; then
-    [ -n "${PIDS[hello]:-}" ] || start hello "$P_HELLO" -- "$LT" hello -addr "127.0.0.1:$P_HELLO"
-    for t in gateway direct hello history; do log "rep $rep: http $t"; http_bench "$rep" "$t"; done
+    if [ -z "${PIDS[hello]:-}" ]; then
+      start hello "$P_HELLO" -- "$LT" hello -addr "127.0.0.1:$P_HELLO"
+      start proxy "$P_PROXY" -- "$LT" proxy -addr "127.0.0.1:$P_PROXY" -to "$(url "$P_HELLO")"
+      # A second gateway whose "auth-service" is the hello handler: the
+      # whole chain (token check, CORS, rate limit, logs, metrics, proxy)
+      # on the same hop as the bare proxy.
+      start gw-hello "$P_GW_HELLO" "${COMMON_ENV[@]}" "PORT=$P_GW_HELLO" "AUTH_SERVICE_URL=$(url "$P_HELLO")" \
+        "JWKS_URL=$(url "$P_AUTH")/.well-known/jwks.json" RATE_LIMIT_RPS=1000000 RATE_LIMIT_BURST=1000000 -- "$BIN/api-gateway"
+    fi
+    for t in gateway direct hello proxy gateway-hello history; do log "rep $rep: http $t"; http_bench "$rep" "$t"; done
   fi
   if want persist; then
     log "rep $rep: persistence through the send path"
@@ -281,7 +296,7 @@ for rep in $(seq 1 "$REPS"); do
     lt sqlite -target raw -rep "$rep" -dir "$DATA" -duration "$PERSIST_DUR"
   fi
 done
-stop hello
+stop gw-hello; stop proxy; stop hello
 
 if want profile; then
   # The services' own code inside the harness binary (loadtest service),

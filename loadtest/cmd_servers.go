@@ -8,7 +8,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"strconv"
 	"time"
@@ -62,6 +64,37 @@ func cmdHello(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 	return serveUntilDone(ctx, *addr, helloHandler(), stderr, "hello")
+}
+
+// bareProxy is the floor any Go reverse proxy stands on: the standard
+// library's httputil.ReverseProxy to one upstream with nothing else in the
+// way — no routing, token check, CORS, rate limit, logs or metrics. Its
+// only tuning is enough idle connections per host that a closed-loop load
+// of many workers never reconnects (the default keeps two), as the gateway's
+// transport does.
+func bareProxy(to *url.URL) http.Handler {
+	rp := httputil.NewSingleHostReverseProxy(to)
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = 1024, 256
+	rp.Transport = t
+	return rp
+}
+
+func cmdProxy(ctx context.Context, args []string, _, stderr io.Writer) error {
+	fs := flag.NewFlagSet("proxy", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:5098", "loopback address to listen on")
+	to := fs.String("to", "http://127.0.0.1:5099", "loopback base URL to forward every request to")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if err := checkLoopbackURL(*to); err != nil {
+		return fmt.Errorf("-to: %w", err)
+	}
+	u, err := url.Parse(*to)
+	if err != nil {
+		return fmt.Errorf("-to: %w", err)
+	}
+	return serveUntilDone(ctx, *addr, bareProxy(u), stderr, "proxy")
 }
 
 // services are the Parley services the harness can run in-process.

@@ -38,6 +38,7 @@ func commands() map[string]command {
 		"login":    {"login storm through the gateway vs the bcrypt bound at the same cost", cmdLogin},
 		"sqlite":   {"raw SQLite WAL commits/s with Parley's pragmas", cmdSQLite},
 		"hello":    {"serve a bare net/http hello handler (the HTTP baseline)", cmdHello},
+		"proxy":    {"serve a bare httputil.ReverseProxy to one URL (the proxy-hop baseline)", cmdProxy},
 		"service":  {"run a Parley service (-name) in this process, with net/http/pprof on PPROF_ADDR", cmdService},
 		"nats":     {"run an embedded NATS server", cmdNATS},
 		"report":   {"medians, ratios and targets of a results file, and the chart", cmdReport},

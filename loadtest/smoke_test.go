@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -128,9 +129,16 @@ func TestSmoke(t *testing.T) {
 	hello := httptest.NewServer(helloHandler())
 	defer hello.Close()
 	h := runRecord(t, "http", "-target", "hello", "-url", hello.URL, "-workers", "4", "-duration", "500ms", "-warmup", "0s")
+	helloURL, _ := url.Parse(hello.URL)
+	proxy := httptest.NewServer(bareProxy(helloURL))
+	defer proxy.Close()
+	px := runRecord(t, "http", "-target", "proxy", "-url", proxy.URL+"/", "-workers", "4", "-duration", "500ms", "-warmup", "0s")
+	if err := run(context.Background(), []string{"proxy", "-addr", "127.0.0.1:0", "-to", "http://192.0.2.1/"}, &bytes.Buffer{}, &bytes.Buffer{}); err == nil {
+		t.Error("proxy accepted a non-loopback upstream")
+	}
 	me := runRecord(t, "http", "-target", "gateway", "-url", s.gateway.URL+"/api/auth/me", "-users", users, "-gateway", s.gateway.URL,
 		"-workers", "4", "-duration", "500ms", "-warmup", "0s")
-	for _, r := range []Record{h, me} {
+	for _, r := range []Record{h, px, me} {
 		wantZero(t, r, "failed")
 		if r.Metrics["requests"] == 0 {
 			t.Errorf("http %s: no requests", r.Target)
@@ -157,7 +165,7 @@ func TestSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	enc := json.NewEncoder(f)
-	for _, r := range []Record{fan, sat, idle, persist, h, me, hist, login, raw} {
+	for _, r := range []Record{fan, sat, idle, persist, h, px, me, hist, login, raw} {
 		if err := enc.Encode(r); err != nil {
 			t.Fatal(err)
 		}
@@ -168,7 +176,7 @@ func TestSmoke(t *testing.T) {
 	if err := run(context.Background(), []string{"report", "-results", results, "-chart", png}, &md, &errb); err != nil {
 		t.Fatalf("report: %v\n%s", err, errb.String())
 	}
-	for _, want := range []string{"persistence: chat messages/s", "logins/s through the gateway", "| fanout | parley | p99_ms |"} {
+	for _, want := range []string{"persistence: chat messages/s", "logins/s through the gateway", "| fanout | parley | p99_ms |", "| http | proxy | requests_per_s |"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, md.String())
 		}
