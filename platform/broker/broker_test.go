@@ -130,8 +130,35 @@ func TestNATS(t *testing.T) {
 	}
 	defer b.Close()
 	conformance(t, a, b)
+	// A replica's own subscribers get its events once: delivered locally,
+	// not echoed back by the server.
+	conformance(t, a, a)
+	self := newCollector()
+	if _, err := a.Subscribe("t.self", self.handle); err != nil {
+		t.Fatal(err)
+	}
+	_ = a.nc.Flush()
+	if err := a.Publish(context.Background(), "t.self", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	// After the flush the server has handled x (and sent any echo of it);
+	// b's message reaches a's subscription after that echo would have.
+	_ = a.nc.Flush()
+	if err := b.Publish(context.Background(), "t.self", []byte("z")); err != nil {
+		t.Fatal(err)
+	}
+	if got := self.wait(t, 2); got[0] != "t.self=x" || got[1] != "t.self=z" {
+		t.Fatalf("own subscriber got %v, want x once then z", got)
+	}
 
 	srv.Shutdown()
+	// While the server is away, local subscribers still get their events.
+	if err := a.Publish(context.Background(), "t.self", []byte("y")); err != nil {
+		t.Fatal(err)
+	}
+	if got := self.wait(t, 3); len(got) != 3 || got[2] != "t.self=y" {
+		t.Fatalf("local delivery without the server: %v", got)
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for a.Check(context.Background()) == nil {
 		if time.Now().After(deadline) {

@@ -10,9 +10,14 @@ import (
 )
 
 // NATS is the broker for several replicas: every replica publishes what it
-// commits and receives what the others committed.
+// commits and receives what the others committed. A replica's own events
+// are delivered to its own subscribers in the publisher's goroutine, through
+// the same Handler as the Memory broker, and the server does not echo them
+// back (NoEcho): local recipients pay no round trip through nats-server, and
+// keep receiving while it is unreachable.
 type NATS struct {
-	nc *nats.Conn
+	nc    *nats.Conn
+	local *Memory
 }
 
 // NewNATS connects to url. It keeps retrying in the background when the
@@ -25,31 +30,43 @@ func NewNATS(url, name string) (*NATS, error) {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(500*time.Millisecond),
 		nats.ReconnectBufSize(16<<20),
+		nats.NoEcho(),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("nats %s: %w", url, err)
 	}
-	return &NATS{nc: nc}, nil
+	return &NATS{nc: nc, local: NewMemory()}, nil
 }
 
-// Publish sends data on subject.
-func (n *NATS) Publish(_ context.Context, subject string, data []byte) error {
+// Publish delivers data to this replica's subscribers, then sends it to the
+// other replicas. data must not change afterwards: handlers may keep it.
+func (n *NATS) Publish(ctx context.Context, subject string, data []byte) error {
+	if err := n.local.Publish(ctx, subject, data); err != nil {
+		return err
+	}
 	if err := n.nc.Publish(subject, data); err != nil {
 		return fmt.Errorf("nats publish: %w", err)
 	}
 	return nil
 }
 
-// Subscribe delivers messages on pattern to h in one goroutine, in order.
+// Subscribe delivers messages on pattern to h: this replica's own in the
+// publisher's goroutine, the other replicas' in one goroutine, in the order
+// each replica published them.
 func (n *NATS) Subscribe(pattern string, h Handler) (func(), error) {
+	unsubLocal, err := n.local.Subscribe(pattern, h)
+	if err != nil {
+		return nil, err
+	}
 	sub, err := n.nc.Subscribe(pattern, func(m *nats.Msg) { h(m.Subject, m.Data) })
 	if err != nil {
+		unsubLocal()
 		return nil, fmt.Errorf("nats subscribe %s: %w", pattern, err)
 	}
 	// A fan-out subscriber must not be cut off by the default pending limits
 	// during a burst; memory is bounded by the per-connection queues above it.
 	_ = sub.SetPendingLimits(1<<20, 256<<20)
-	return func() { _ = sub.Unsubscribe() }, nil
+	return func() { unsubLocal(); _ = sub.Unsubscribe() }, nil
 }
 
 // Check fails unless the connection is up.
@@ -67,6 +84,7 @@ func (n *NATS) Check(ctx context.Context) error {
 
 // Close drains subscriptions and closes the connection.
 func (n *NATS) Close() error {
+	_ = n.local.Close()
 	if err := n.nc.Drain(); err != nil {
 		n.nc.Close()
 	}
