@@ -35,7 +35,11 @@ func startNATS(t *testing.T) string {
 }
 
 // client is a WebSocket client that records every message it sees, by id,
-// and the seqs of room 1.
+// and the seqs of room 1. Like the SPA it keeps what it saw across
+// reconnects and resumes after the last seq it holds without a gap, so a
+// message it saw beyond a gap comes again on resume; a duplicate is
+// therefore counted per connection: an id twice on one connection, or a
+// message at or before the after_seq the connection subscribed with.
 type client struct {
 	t    *testing.T
 	name string
@@ -43,8 +47,9 @@ type client struct {
 	conn *websocket.Conn
 
 	mu     sync.Mutex
-	ids    map[int64]int // id → times seen
+	ids    map[int64]int // id → times seen, over every connection
 	seqs   map[int64]bool
+	dups   int
 	acked  []int64
 	closed chan int // close code
 	ready  chan struct{}
@@ -68,7 +73,7 @@ func (c *client) connect(url string, afterSeq int64) {
 	c.closed, c.ready, c.subbed = make(chan int, 1), make(chan struct{}), make(chan struct{})
 	closed, ready, subbed := c.closed, c.ready, c.subbed
 	c.mu.Unlock()
-	go c.read(conn, closed, ready, subbed)
+	go c.read(conn, afterSeq, closed, ready, subbed)
 	c.write(map[string]any{"type": "auth", "token": c.tok})
 	waitChan(c.t, ready, c.name+" ready")
 	c.write(map[string]any{"type": "subscribe", "room_id": 1, "after_seq": afterSeq})
@@ -90,7 +95,8 @@ func (c *client) write(v any) error {
 	return c.conn.WriteJSON(v)
 }
 
-func (c *client) read(conn *websocket.Conn, closed chan int, ready, subbed chan struct{}) {
+func (c *client) read(conn *websocket.Conn, afterSeq int64, closed chan int, ready, subbed chan struct{}) {
+	onConn := map[int64]int{} // id → times seen on this connection
 	for {
 		_, data, err := conn.ReadMessage()
 		if err != nil {
@@ -125,6 +131,9 @@ func (c *client) read(conn *websocket.Conn, closed chan int, ready, subbed chan 
 			} else if f.Message.RoomID == 1 {
 				c.ids[f.Message.ID]++
 				c.seqs[f.Message.Seq] = true
+				if onConn[f.Message.ID]++; onConn[f.Message.ID] > 1 || f.Message.Seq <= afterSeq {
+					c.dups++
+				}
 			}
 			c.mu.Unlock()
 		case "error":
@@ -158,16 +167,12 @@ func (c *client) hasAll(ids []int64) (missing int) {
 	return missing
 }
 
+// duplicates counts what the server sent twice on one connection or
+// replayed at or before the connection's after_seq.
 func (c *client) duplicates() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	d := 0
-	for _, n := range c.ids {
-		if n > 1 {
-			d += n - 1
-		}
-	}
-	return d
+	return c.dups
 }
 
 func (c *client) ackedIDs() []int64 {
