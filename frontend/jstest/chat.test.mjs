@@ -218,8 +218,10 @@ test('after a restart the client resumes: nothing missing, nothing twice, unsent
   assert.equal(r2.last_message.body, 'other room during');
 });
 
-test('a gap in the live stream is fetched over HTTP', async () => {
-  const { srv, chat, socket, client } = await boot();
+const gapFetches = (srv) => srv.httpCalls.filter(([, p, q]) => p === '/api/chat/rooms/1/messages' && q.after_seq != null);
+
+test('a gap in the live stream is fetched over HTTP once its grace period ends', async () => {
+  const { srv, chat, socket, client, clock } = await boot();
   await chat.loadRooms();
   socket.start();
   await client.connect();
@@ -229,8 +231,31 @@ test('a gap in the live stream is fetched over HTTP', async () => {
   srv.othersPost(1, 'c', { deliver: false }); // lost
   srv.othersPost(1, 'd');
   await flush();
+  assert.deepEqual(bodies(chat, 1), ['a'], 'd is held back while the hole waits for its messages');
+  assert.equal(gapFetches(srv).length, 0);
+  clock.advance(500);
+  await flush();
   assert.deepEqual(bodies(chat, 1), ['a', 'b', 'c', 'd']);
-  assert.ok(srv.httpCalls.some(([, p, q]) => p === '/api/chat/rooms/1/messages' && q.after_seq === 1));
+  assert.deepEqual(gapFetches(srv).map(([, , q]) => q.after_seq), [1]);
+});
+
+test('a gap closed by a late arrival within the grace period costs no request', async () => {
+  const { srv, chat, socket, client, clock } = await boot();
+  await chat.loadRooms();
+  socket.start();
+  await client.connect();
+  await chat.openRoom(1);
+  srv.othersPost(1, 'a');
+  const late = srv.othersPost(1, 'b', { deliver: false }); // committed on another replica, still on its way
+  srv.othersPost(1, 'c');
+  await flush();
+  assert.deepEqual(bodies(chat, 1), ['a']);
+  srv.broadcast(1, { type: 'message', message: late });
+  await flush();
+  assert.deepEqual(bodies(chat, 1), ['a', 'b', 'c']);
+  clock.advance(500);
+  await flush();
+  assert.equal(gapFetches(srv).length, 0);
 });
 
 test('a rate-limited send is retried later with the same client_msg_id', async () => {

@@ -14,6 +14,13 @@ const GAP_PAGE = 200;
 const TYPING_TTL_MS = 6_000;
 const TYPING_THROTTLE_MS = 3_000;
 const ACK_TIMEOUT_MS = 10_000;
+// A hole in the live stream is usually a message still on its way: chat
+// replicas deliver their own events at once and the others' through NATS, so
+// seqs committed close together on two replicas can arrive swapped. Wait this
+// long for it before asking the server, so a busy room does not make every
+// client fetch at once. (What follows the hole is held back until it closes,
+// so this bounds the extra wait when a message really is missing.)
+const GAP_GRACE_MS = 500;
 
 /** Errors a resend cannot fix: the message is marked failed. */
 const PERMANENT = new Set([
@@ -55,6 +62,7 @@ export class ChatClient {
     this.logs = new Map();
     this.outbox = outbox ?? new Outbox({ now });
     this.gapFills = new Map(); // roomId → promise
+    this.gapTimers = new Map(); // roomId → timer of a pending live-gap check
     this.typingSentAt = new Map();
     this.readingRoom = null; // the room whose live end the user is looking at
     this.flushTimer = null;
@@ -557,7 +565,16 @@ export class ChatClient {
         this.loadRooms().catch(() => {});
       }
     }
-    if (res.status === 'gap') this.fillGap(rid).catch(() => {});
+    if (res.status === 'gap') this._awaitGap(rid);
+  }
+
+  /** Fetches a live gap that the grace period did not close. */
+  _awaitGap(rid) {
+    if (this.gapTimers.has(rid) || this.gapFills.has(rid)) return;
+    this.gapTimers.set(rid, this.setTimer(() => {
+      this.gapTimers.delete(rid);
+      if (this.log(rid).hasGap) this.fillGap(rid).catch(() => {});
+    }, GAP_GRACE_MS));
   }
 
   _syncLastMessage(roomId) {
