@@ -44,7 +44,7 @@ FANOUT_RATE=${FANOUT_RATE:-200}
 
 P_GATEWAY=$PORT_BASE; P_AUTH=$((PORT_BASE + 1)); P_USER=$((PORT_BASE + 2)); P_CHAT=$((PORT_BASE + 3))
 P_CHAT_A=$((PORT_BASE + 4)); P_CHAT_B=$((PORT_BASE + 5)); P_CHAT_IDLE=$((PORT_BASE + 6))
-P_CHAT_PROF=$((PORT_BASE + 7)); P_PPROF=$((PORT_BASE + 60)); P_GORILLA=$((PORT_BASE + 80))
+P_CHAT_PROF=$((PORT_BASE + 7)); P_PPROF=$((PORT_BASE + 60)); P_GORILLA=$((PORT_BASE + 80)); P_GORILLA_IDLE=$((PORT_BASE + 81))
 P_HELLO=$((PORT_BASE + 99)); P_PROXY=$((PORT_BASE + 98)); P_GW_HELLO=$((PORT_BASE + 97)); P_NATS=$((PORT_BASE + 222)); P_CHAT_WD=$((PORT_BASE + 10))
 # chat-service with its write coalescing turned off (WS_WRITE_DELAY=0),
 # measured beside the default to show what coalescing buys.
@@ -118,7 +118,7 @@ wait_port() {
       echo "bench: $name exited; its log:" >&2; tail -20 "$OUT/logs/$name.log" >&2; exit 1
     fi
     case $name in
-      gorilla|hello|proxy|nats) # no readiness endpoint: wait for the listener
+      gorilla|gorilla-idle|hello|proxy|nats) # no readiness endpoint: wait for the listener
         if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi ;;
       *)
         if curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null; then return 0; fi ;;
@@ -153,7 +153,17 @@ start_core() {
   start chat "$P_CHAT" "${CHAT_ENV[@]}" "PORT=$P_CHAT" -- "$BIN/chat-service"
   start gateway "$P_GATEWAY" "${COMMON_ENV[@]}" "PORT=$P_GATEWAY" RATE_LIMIT_RPS=1000000 RATE_LIMIT_BURST=1000000 -- "$BIN/api-gateway"
   if want fanout || want saturate; then
+    # Every server under fan-out load is started here, once, and serves
+    # every repetition: a process just started is slower for its first
+    # seconds (heap growth, first-touch page faults, goroutine stacks), and
+    # the first repetition warms all of them alike. Only the idle scenario
+    # starts fresh servers, since it measures RSS growth from start.
     start chat-wd "$P_CHAT_WD" "${CHAT_ENV[@]}" "PORT=$P_CHAT_WD" "WS_WRITE_DELAY=$WRITE_DELAY" -- "$BIN/chat-service"
+    start gorilla "$P_GORILLA" -- "$BIN/gorilla-chat" -addr "127.0.0.1:$P_GORILLA"
+    # Two replicas sharing chat.db, fanning out through NATS.
+    start nats "$P_NATS" -- "$LT" nats -addr "127.0.0.1:$P_NATS"
+    start chat-a "$P_CHAT_A" "${CHAT_ENV[@]}" "PORT=$P_CHAT_A" "NATS_URL=nats://127.0.0.1:$P_NATS" -- "$BIN/chat-service"
+    start chat-b "$P_CHAT_B" "${CHAT_ENV[@]}" "PORT=$P_CHAT_B" "NATS_URL=nats://127.0.0.1:$P_NATS" -- "$BIN/chat-service"
   fi
 }
 
@@ -186,24 +196,17 @@ fanout() { # rep target
       lt fanout -target parley -rep "$rep" -gateway "$GW" -ws "ws://127.0.0.1:$P_CHAT/ws" -users "$USERS" \
         -clients "$FANOUT_CLIENTS" -rate "$FANOUT_RATE" -duration "$FANOUT_DUR" -warmup "$FANOUT_WARM" -pid "${PIDS[chat]}" ;;
     gorilla)
-      start gorilla "$P_GORILLA" -- "$BIN/gorilla-chat" -addr "127.0.0.1:$P_GORILLA"
       lt fanout -target gorilla -rep "$rep" -protocol gorilla -ws "ws://127.0.0.1:$P_GORILLA/ws" \
-        -clients "$FANOUT_CLIENTS" -rate "$FANOUT_RATE" -duration "$FANOUT_DUR" -warmup "$FANOUT_WARM" -pid "${PIDS[gorilla]}"
-      stop gorilla ;;
+        -clients "$FANOUT_CLIENTS" -rate "$FANOUT_RATE" -duration "$FANOUT_DUR" -warmup "$FANOUT_WARM" -pid "${PIDS[gorilla]}" ;;
     parley-wd0)
       lt fanout -target parley-wd0 -rep "$rep" -gateway "$GW" -ws "ws://127.0.0.1:$P_CHAT_WD/ws" -users "$USERS" \
         -clients "$FANOUT_CLIENTS" -rate "$FANOUT_RATE" -duration "$FANOUT_DUR" -warmup "$FANOUT_WARM" -pid "${PIDS[chat-wd]}" ;;
     parley-nats)
-      # Two replicas sharing chat.db, fanning out through NATS; senders on
-      # replica A, receivers spread over A and B.
-      start nats "$P_NATS" -- "$LT" nats -addr "127.0.0.1:$P_NATS"
-      start chat-a "$P_CHAT_A" "${CHAT_ENV[@]}" "PORT=$P_CHAT_A" "NATS_URL=nats://127.0.0.1:$P_NATS" -- "$BIN/chat-service"
-      start chat-b "$P_CHAT_B" "${CHAT_ENV[@]}" "PORT=$P_CHAT_B" "NATS_URL=nats://127.0.0.1:$P_NATS" -- "$BIN/chat-service"
+      # Senders on replica A, receivers spread over A and B.
       lt fanout -target parley-nats -rep "$rep" -gateway "$GW" -users "$USERS" \
         -ws "ws://127.0.0.1:$P_CHAT_A/ws,ws://127.0.0.1:$P_CHAT_B/ws" \
         -clients "$FANOUT_CLIENTS" -rate "$FANOUT_RATE" -duration "$FANOUT_DUR" -warmup "$FANOUT_WARM" \
-        -pid "${PIDS[chat-a]},${PIDS[chat-b]},${PIDS[nats]}"
-      stop chat-a; stop chat-b; stop nats ;;
+        -pid "${PIDS[chat-a]},${PIDS[chat-b]},${PIDS[nats]}" ;;
   esac
 }
 
@@ -217,10 +220,8 @@ saturate() { # rep target
       lt saturate -target parley-wd0 -rep "$rep" -gateway "$GW" -ws "ws://127.0.0.1:$P_CHAT_WD/ws" -users "$USERS" \
         -clients "$FANOUT_CLIENTS" -rates "$SAT_RATES" -step "$SAT_STEP" -pid "${PIDS[chat-wd]}" ;;
     gorilla)
-      start gorilla "$P_GORILLA" -- "$BIN/gorilla-chat" -addr "127.0.0.1:$P_GORILLA"
       lt saturate -target gorilla -rep "$rep" -protocol gorilla -ws "ws://127.0.0.1:$P_GORILLA/ws" \
-        -clients "$FANOUT_CLIENTS" -rates "$SAT_RATES" -step "$SAT_STEP" -pid "${PIDS[gorilla]}"
-      stop gorilla ;;
+        -clients "$FANOUT_CLIENTS" -rates "$SAT_RATES" -step "$SAT_STEP" -pid "${PIDS[gorilla]}" ;;
   esac
 }
 
@@ -235,10 +236,10 @@ idle() { # rep target clients
         -clients "$n" -settle "$IDLE_SETTLE" -pid "${PIDS[chat-idle]}" -conc 64 -metrics "$(url "$P_CHAT_IDLE")/metrics"
       stop chat-idle ;;
     gorilla)
-      start gorilla "$P_GORILLA" -- "$BIN/gorilla-chat" -addr "127.0.0.1:$P_GORILLA"
-      lt idle -name "$name" -target gorilla -rep "$rep" -protocol gorilla -ws "ws://127.0.0.1:$P_GORILLA/ws" \
-        -clients "$n" -settle "$IDLE_SETTLE" -pid "${PIDS[gorilla]}" -conc 64
-      stop gorilla ;;
+      start gorilla-idle "$P_GORILLA_IDLE" -- "$BIN/gorilla-chat" -addr "127.0.0.1:$P_GORILLA_IDLE"
+      lt idle -name "$name" -target gorilla -rep "$rep" -protocol gorilla -ws "ws://127.0.0.1:$P_GORILLA_IDLE/ws" \
+        -clients "$n" -settle "$IDLE_SETTLE" -pid "${PIDS[gorilla-idle]}" -conc 64
+      stop gorilla-idle ;;
   esac
 }
 
@@ -297,6 +298,7 @@ for rep in $(seq 1 "$REPS"); do
   fi
 done
 stop gw-hello; stop proxy; stop hello
+stop chat-a; stop chat-b; stop nats; stop gorilla
 
 if want profile; then
   # The services' own code inside the harness binary (loadtest service),
