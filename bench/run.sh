@@ -14,7 +14,8 @@
 # Environment: REPS (3), QUICK (0), ONLY (all: fanout,saturate,idle,http,
 # persist,profile,login), OUT (results directory), PORT_BASE (15000),
 # LOGIN_COST (10), CHART (docs/benchmarks-p99.png), KEEP=1 keeps the
-# temporary directory.
+# temporary directory; for experiments FANOUT_TARGETS, REPLICA_ENV,
+# SINGLE_ENV and USERS_N (below).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -39,6 +40,13 @@ else
   IDLE_BIG=10000; IDLE_SETTLE=4s; HTTP_DUR=8s; PERSIST_DUR=8s; LOGIN_DUR=8s; PROFILE_SECS=12
 fi
 IDLE_SMALL=1000
+# Experiments: FANOUT_TARGETS picks the fan-out servers, REPLICA_ENV adds
+# variables (space-separated NAME=value) to the two NATS replicas and
+# SINGLE_ENV to the single one, USERS the population registered.
+FANOUT_TARGETS=${FANOUT_TARGETS:-parley gorilla parley-nats parley-nats-remote parley-wd0}
+read -r -a REPLICA_ENV <<<"${REPLICA_ENV:-}"
+read -r -a SINGLE_ENV <<<"${SINGLE_ENV:-}"
+USERS_N=${USERS_N:-$IDLE_BIG}
 FANOUT_CLIENTS=${FANOUT_CLIENTS:-1000}
 FANOUT_RATE=${FANOUT_RATE:-200}
 
@@ -150,7 +158,7 @@ CHAT_ENV=("${COMMON_ENV[@]}" "DATA_DIR=$DATA/chat" SEND_RATE=1000 SEND_BURST=100
 start_core() {
   start auth "$P_AUTH" "${AUTH_ENV[@]}" BCRYPT_COST=4 -- "$BIN/auth-service"
   start user "$P_USER" "${COMMON_ENV[@]}" "PORT=$P_USER" "DATA_DIR=$DATA/user" -- "$BIN/user-service"
-  start chat "$P_CHAT" "${CHAT_ENV[@]}" "PORT=$P_CHAT" -- "$BIN/chat-service"
+  start chat "$P_CHAT" "${CHAT_ENV[@]}" "PORT=$P_CHAT" ${SINGLE_ENV[@]+"${SINGLE_ENV[@]}"} -- "$BIN/chat-service"
   start gateway "$P_GATEWAY" "${COMMON_ENV[@]}" "PORT=$P_GATEWAY" RATE_LIMIT_RPS=1000000 RATE_LIMIT_BURST=1000000 -- "$BIN/api-gateway"
   if want fanout || want saturate; then
     # Every server under fan-out load is started here, once, and serves
@@ -162,8 +170,8 @@ start_core() {
     start gorilla "$P_GORILLA" -- "$BIN/gorilla-chat" -addr "127.0.0.1:$P_GORILLA"
     # Two replicas sharing chat.db, fanning out through NATS.
     start nats "$P_NATS" -- "$LT" nats -addr "127.0.0.1:$P_NATS"
-    start chat-a "$P_CHAT_A" "${CHAT_ENV[@]}" "PORT=$P_CHAT_A" "NATS_URL=nats://127.0.0.1:$P_NATS" -- "$BIN/chat-service"
-    start chat-b "$P_CHAT_B" "${CHAT_ENV[@]}" "PORT=$P_CHAT_B" "NATS_URL=nats://127.0.0.1:$P_NATS" -- "$BIN/chat-service"
+    start chat-a "$P_CHAT_A" "${CHAT_ENV[@]}" "PORT=$P_CHAT_A" "NATS_URL=nats://127.0.0.1:$P_NATS" ${REPLICA_ENV[@]+"${REPLICA_ENV[@]}"} -- "$BIN/chat-service"
+    start chat-b "$P_CHAT_B" "${CHAT_ENV[@]}" "PORT=$P_CHAT_B" "NATS_URL=nats://127.0.0.1:$P_NATS" ${REPLICA_ENV[@]+"${REPLICA_ENV[@]}"} -- "$BIN/chat-service"
   fi
 }
 
@@ -184,8 +192,8 @@ fi
 machine | tee "$OUT/machine.txt" >&2
 # One population for every WebSocket scenario, registered once at bcrypt
 # cost 4 (the login scenario registers its own at LOGIN_COST).
-log "registering $IDLE_BIG users"
-"$LT" users -gateway "$GW" -users "$USERS" -n "$IDLE_BIG" -conc 16
+log "registering $USERS_N users"
+"$LT" users -gateway "$GW" -users "$USERS" -n "$USERS_N" -conc 16
 
 lt() { "$LT" "$@" -out "$RESULTS"; }
 
@@ -204,6 +212,13 @@ fanout() { # rep target
     parley-nats)
       # Senders on replica A, receivers spread over A and B.
       lt fanout -target parley-nats -rep "$rep" -gateway "$GW" -users "$USERS" \
+        -ws "ws://127.0.0.1:$P_CHAT_A/ws,ws://127.0.0.1:$P_CHAT_B/ws" \
+        -clients "$FANOUT_CLIENTS" -rate "$FANOUT_RATE" -duration "$FANOUT_DUR" -warmup "$FANOUT_WARM" \
+        -pid "${PIDS[chat-a]},${PIDS[chat-b]},${PIDS[nats]}" ;;
+    parley-nats-remote)
+      # Senders on replica A, every receiver on B: each delivery crosses
+      # NATS (the figures above split the spread run by replica too).
+      lt fanout -target parley-nats-remote -remote -rep "$rep" -gateway "$GW" -users "$USERS" \
         -ws "ws://127.0.0.1:$P_CHAT_A/ws,ws://127.0.0.1:$P_CHAT_B/ws" \
         -clients "$FANOUT_CLIENTS" -rate "$FANOUT_RATE" -duration "$FANOUT_DUR" -warmup "$FANOUT_WARM" \
         -pid "${PIDS[chat-a]},${PIDS[chat-b]},${PIDS[nats]}" ;;
@@ -267,7 +282,7 @@ http_bench() { # rep target
 T0=$(date +%s)
 for rep in $(seq 1 "$REPS"); do
   if want fanout; then
-    for t in parley gorilla parley-nats parley-wd0; do log "rep $rep: fan-out $t"; fanout "$rep" "$t"; done
+    for t in $FANOUT_TARGETS; do log "rep $rep: fan-out $t"; fanout "$rep" "$t"; done
   fi
   if want saturate; then
     for t in parley gorilla parley-wd0; do log "rep $rep: saturation $t"; saturate "$rep" "$t"; done

@@ -45,6 +45,18 @@ var comparisons = []comparison{
 	{what: "fan-out across two replicas over NATS: p99 at 200k deliveries/s",
 		scen: "fanout", target: "parley-nats", metric: "p99_ms",
 		baseScen: "fanout", baseTarget: "parley", baseMetric: "p99_ms", atMost: true, bound: 1.2, unit: "ms", baseFor: "Parley, one replica"},
+	{what: "two replicas over NATS: p99 of the recipients on the senders' replica vs one replica (context)",
+		scen: "fanout", target: "parley-nats", metric: "p99_ms_ws0",
+		baseScen: "fanout", baseTarget: "parley", baseMetric: "p99_ms", unit: "ms", baseFor: "Parley, one replica"},
+	{what: "two replicas over NATS: p99 of the recipients on the other replica vs one replica (context)",
+		scen: "fanout", target: "parley-nats", metric: "p99_ms_ws1",
+		baseScen: "fanout", baseTarget: "parley", baseMetric: "p99_ms", unit: "ms", baseFor: "Parley, one replica"},
+	{what: "two replicas over NATS, every receiver on the replica the senders are not on: p99 vs one replica (context)",
+		scen: "fanout", target: "parley-nats-remote", metric: "p99_ms",
+		baseScen: "fanout", baseTarget: "parley", baseMetric: "p99_ms", unit: "ms", baseFor: "Parley, one replica"},
+	{what: "two replicas over NATS: server CPU per delivery, both replicas and nats-server, vs one replica (context)",
+		scen: "fanout", target: "parley-nats", metric: "server_cpu_us_per_delivery",
+		baseScen: "fanout", baseTarget: "parley", baseMetric: "server_cpu_us_per_delivery", unit: "µs", baseFor: "Parley, one replica"},
 	{what: "fan-out: server CPU per delivery at 200k deliveries/s (context: independent of other load)",
 		scen: "fanout", target: "parley", metric: "server_cpu_us_per_delivery",
 		baseScen: "fanout", baseTarget: "gorilla", baseMetric: "server_cpu_us_per_delivery", unit: "µs", baseFor: "gorilla examples/chat"},
@@ -299,7 +311,8 @@ func headline(scen string, m map[string]float64) []string {
 	switch {
 	case scen == "fanout":
 		want = []string{"deliveries_per_s", "p50_ms", "p90_ms", "p99_ms", "max_ms", "ack_p50_ms", "ack_p99_ms", "lost", "duplicates", "send_errors",
-			"server_cores", "client_cores", "machine_busy", "server_cpu_us_per_delivery", "client_cpu_us_per_delivery", "server_rss_mib"}
+			"server_cores", "client_cores", "machine_busy", "server_cpu_us_per_delivery", "client_cpu_us_per_delivery", "server_rss_mib",
+			"p50_ms_ws0", "p99_ms_ws0", "p50_ms_ws1", "p99_ms_ws1", "server_cores_pid0", "server_cores_pid1", "server_cores_pid2"}
 	case scen == "saturate":
 		want = []string{"max_deliveries_per_s", "max_rate", "p99_ms_at_max", "server_cores_at_max", "client_cores_at_max", "ladder_exhausted"}
 	case strings.HasPrefix(scen, "idle"):

@@ -32,6 +32,7 @@ type wsFlags struct {
 	rooms    int
 	body     int
 	conc     int
+	remote   bool
 }
 
 func (w *wsFlags) register(fs *flag.FlagSet, clients int) {
@@ -43,6 +44,7 @@ func (w *wsFlags) register(fs *flag.FlagSet, clients int) {
 	fs.IntVar(&w.rooms, "rooms", 1, "rooms the clients are spread over (parley)")
 	fs.IntVar(&w.body, "body", 64, "message body size in bytes")
 	fs.IntVar(&w.conc, "conc", 32, "handshakes and HTTP setup calls in flight")
+	fs.BoolVar(&w.remote, "remote", false, "with several -ws: receivers use only the URLs after the first, so deliveries cross from the senders' replica to another")
 }
 
 func (w *wsFlags) check() error {
@@ -51,6 +53,9 @@ func (w *wsFlags) check() error {
 	}
 	if len(splitList(w.ws)) == 0 {
 		return errors.New("-ws is required")
+	}
+	if w.remote && len(splitList(w.ws)) < 2 {
+		return errors.New("-remote needs at least two -ws URLs")
 	}
 	for _, u := range splitList(w.ws) {
 		if err := checkLoopbackURL(u); err != nil {
@@ -177,7 +182,7 @@ func forEach(ctx context.Context, n, conc int, fn func(i int) error) error {
 func connect(ctx context.Context, c *common, w *wsFlags, members []wsload.Member, rooms []int64, senders int, subscribe bool) (*wsload.Fleet, error) {
 	start := time.Now()
 	f, err := wsload.Connect(ctx, wsload.Config{
-		Protocol: w.protocol, URLs: splitList(w.ws), Members: members, RoomIDs: rooms, Subscribe: subscribe,
+		Protocol: w.protocol, URLs: splitList(w.ws), RemoteReceivers: w.remote, Members: members, RoomIDs: rooms, Subscribe: subscribe,
 		MaxSenders: senders, BodySize: w.body, ConnectConcurrency: w.conc, Progress: c.progress,
 	})
 	if err != nil {
@@ -199,7 +204,7 @@ func phaseMetrics(r wsload.Result, u proc.Usage) map[string]float64 {
 		}
 		return round3(cores * u.Seconds / float64(r.Delivered) * 1e6)
 	}
-	return map[string]float64{
+	m := map[string]float64{
 		// CPU per delivery does not depend on how much of the machine
 		// other processes took, so it compares servers on a shared box.
 		"server_cpu_us_per_delivery": perDelivery(u.ServerCores),
@@ -233,6 +238,16 @@ func phaseMetrics(r wsload.Result, u proc.Usage) map[string]float64 {
 		"machine_busy":               round3(u.MachineBusy),
 		"server_rss_mib":             round3(float64(u.ServerRSS) / (1 << 20)),
 	}
+	// Several endpoints (replicas): latency of the recipients on each, and
+	// each watched process's CPU, in -ws and -pid order.
+	for i, l := range r.LatencyByURL {
+		m[fmt.Sprintf("p50_ms_ws%d", i)] = l.P50
+		m[fmt.Sprintf("p99_ms_ws%d", i)] = l.P99
+	}
+	for i, cores := range u.PerServerCores {
+		m[fmt.Sprintf("server_cores_pid%d", i)] = round3(cores)
+	}
+	return m
 }
 
 func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
@@ -350,7 +365,7 @@ func cmdFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	return c.emit(Record{Metrics: phaseMetrics(res, usage), Clean: res.Clean(), Detail: res,
 		Params: map[string]any{"protocol": w.protocol, "clients": w.clients, "rooms": w.rooms, "rate": *rate, "senders": *senders,
-			"duration_s": duration.Seconds(), "body": w.body, "ws": splitList(w.ws)}})
+			"duration_s": duration.Seconds(), "body": w.body, "ws": splitList(w.ws), "remote": w.remote}})
 }
 
 func pause(ctx context.Context, d time.Duration) {

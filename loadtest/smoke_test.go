@@ -107,6 +107,34 @@ func TestSmoke(t *testing.T) {
 		t.Errorf("expected %v deliveries for %v messages, want 8 each", fan.Metrics["expected"], fan.Metrics["accepted"])
 	}
 
+	// Two endpoints (here the same server twice, standing for two
+	// replicas), receivers on the second only: latency and CPU are split by
+	// endpoint and process, and still nothing is lost or repeated.
+	split := runRecord(t, "fanout", "-target", "parley-split", "-gateway", s.gateway.URL, "-ws", s.ws+","+s.ws, "-remote", "-users", users,
+		"-clients", "12", "-senders", "2", "-rate", "20", "-duration", "1s", "-warmup", "0s", "-settle", "100ms", "-pid", pid+","+pid)
+	wantZero(t, split, "lost", "duplicates", "unexpected", "late", "send_errors", "unanswered", "disconnects")
+	if split.Metrics["delivered"] == 0 || split.Metrics["delivered"] != split.Metrics["expected"] {
+		t.Errorf("split fan-out: delivered %v of %v", split.Metrics["delivered"], split.Metrics["expected"])
+	}
+	for _, m := range []string{"p50_ms_ws0", "p99_ms_ws0", "p50_ms_ws1", "p99_ms_ws1", "server_cores_pid0", "server_cores_pid1"} {
+		if _, ok := split.Metrics[m]; !ok {
+			t.Errorf("split fan-out: no metric %s", m)
+		}
+	}
+	var detail struct {
+		ByURL []struct {
+			Count int64 `json:"count"`
+		} `json:"latency_by_url"`
+	}
+	if b, err := json.Marshal(split.Detail); err != nil || json.Unmarshal(b, &detail) != nil || len(detail.ByURL) != 2 {
+		t.Fatalf("split fan-out: latency_by_url %+v (%v)", detail, err)
+	}
+	// With -remote only the 2 senders are on the first endpoint; the 10
+	// receivers are all on the second.
+	if got, all := detail.ByURL[0].Count*5, detail.ByURL[1].Count; got != all || all == 0 {
+		t.Errorf("split fan-out: %d deliveries on the senders' endpoint, %d on the other, want 1:5", detail.ByURL[0].Count, all)
+	}
+
 	sat := runRecord(t, "saturate", "-target", "parley", "-gateway", s.gateway.URL, "-ws", s.ws, "-users", users,
 		"-clients", "10", "-rates", "10,20", "-step", "500ms", "-settle", "100ms", "-p99-limit", "1m")
 	if sat.Metrics["steps"] != 2 || !sat.Clean {

@@ -5,8 +5,10 @@ import "time"
 // Snapshot is the CPU and memory of the watched processes, this process
 // and the machine at one moment.
 type Snapshot struct {
-	At          time.Time
-	ServerCPU   time.Duration
+	At        time.Time
+	ServerCPU time.Duration
+	// PerPID is each watched process's CPU time, in Watch.PIDs order.
+	PerPID      []time.Duration
 	ServerRSS   int64
 	SelfCPU     time.Duration
 	MachineBusy time.Duration
@@ -19,10 +21,11 @@ type Watch struct{ PIDs []int }
 
 // Snapshot samples now. Processes that vanished count as zero.
 func (w Watch) Snapshot() Snapshot {
-	s := Snapshot{At: time.Now(), SelfCPU: SelfCPU()}
-	for _, pid := range w.PIDs {
+	s := Snapshot{At: time.Now(), SelfCPU: SelfCPU(), PerPID: make([]time.Duration, len(w.PIDs))}
+	for i, pid := range w.PIDs {
 		if c, err := CPUTime(pid); err == nil {
 			s.ServerCPU += c
+			s.PerPID[i] = c
 		}
 		if r, err := RSS(pid); err == nil {
 			s.ServerRSS += r
@@ -39,8 +42,11 @@ type Usage struct {
 	// servers and of the harness; MachineBusy is the fraction of all cores
 	// busy (everything on the machine, other users included).
 	ServerCores float64 `json:"server_cores"`
-	ClientCores float64 `json:"client_cores"`
-	MachineBusy float64 `json:"machine_busy"`
+	// PerServerCores splits ServerCores by watched process (in -pid
+	// order) when there are several.
+	PerServerCores []float64 `json:"per_server_cores,omitempty"`
+	ClientCores    float64   `json:"client_cores"`
+	MachineBusy    float64   `json:"machine_busy"`
 	// ServerRSS is the servers' resident memory at the end, in bytes.
 	ServerRSS int64 `json:"server_rss_bytes"`
 }
@@ -51,6 +57,11 @@ func Since(a, b Snapshot) Usage {
 	u := Usage{Seconds: wall, ServerRSS: b.ServerRSS}
 	if wall > 0 {
 		u.ServerCores = (b.ServerCPU - a.ServerCPU).Seconds() / wall
+		if len(a.PerPID) > 1 && len(a.PerPID) == len(b.PerPID) {
+			for i := range a.PerPID {
+				u.PerServerCores = append(u.PerServerCores, (b.PerPID[i]-a.PerPID[i]).Seconds()/wall)
+			}
+		}
 		u.ClientCores = (b.SelfCPU - a.SelfCPU).Seconds() / wall
 	}
 	if all := b.MachineAll - a.MachineAll; all > 0 {

@@ -51,6 +51,10 @@ type Config struct {
 	// URLs are WebSocket endpoints. Senders connect to URLs[0]; the other
 	// clients are spread over all of them in turn.
 	URLs []string
+	// RemoteReceivers spreads the clients that do not send over URLs[1:]
+	// only, so that every delivery but the senders' own crosses from the
+	// senders' endpoint to another.
+	RemoteReceivers bool
 	// Members, one per client.
 	Members []Member
 	// RoomIDs: client i is in RoomIDs[i % len(RoomIDs)] (Parley).
@@ -94,6 +98,7 @@ type client struct {
 	roomID int64
 	conn   *websocket.Conn
 	url    string
+	urlIdx int // index of url in Config.URLs
 
 	gone atomic.Bool
 
@@ -133,11 +138,15 @@ func Connect(ctx context.Context, cfg Config) (*Fleet, error) {
 	f := &Fleet{cfg: cfg, tag: newTag(), rooms: make([][]int, len(cfg.RoomIDs)), disconnects: map[string]int{}}
 	for i := range cfg.Members {
 		r := i % len(cfg.RoomIDs)
-		url := cfg.URLs[0]
-		if i >= cfg.MaxSenders {
-			url = cfg.URLs[i%len(cfg.URLs)]
+		u := 0
+		switch {
+		case i < cfg.MaxSenders:
+		case cfg.RemoteReceivers && len(cfg.URLs) > 1:
+			u = 1 + i%(len(cfg.URLs)-1)
+		default:
+			u = i % len(cfg.URLs)
 		}
-		f.clients = append(f.clients, &client{f: f, id: i, room: r, roomID: cfg.RoomIDs[r], url: url,
+		f.clients = append(f.clients, &client{f: f, id: i, room: r, roomID: cfg.RoomIDs[r], url: cfg.URLs[u], urlIdx: u,
 			inbox: map[int]*recvState{}, sent: map[int]*stats.SenderLog{}, closed: make(chan struct{}), answer: make(chan struct{}, 1)})
 		f.rooms[r] = append(f.rooms[r], i)
 	}
@@ -595,6 +604,10 @@ type Result struct {
 	// send to the last delivery.
 	DeliveriesPerSec float64       `json:"deliveries_per_s"`
 	Latency          stats.Summary `json:"latency"`
+	// LatencyByURL splits Latency by the endpoint each recipient is
+	// connected to, in Config.URLs order, when there are several (replicas:
+	// the senders' own first, then the others).
+	LatencyByURL []URLLatency `json:"latency_by_url,omitempty"`
 	// AckLatency is send to ack (Parley), the persistence round trip.
 	AckLatency     stats.Summary    `json:"ack_latency"`
 	SenderLagMaxMS float64          `json:"sender_lag_max_ms"`
@@ -602,6 +615,12 @@ type Result struct {
 	DrainTimedOut  bool             `json:"drain_timed_out"`
 	BadFrames      int64            `json:"bad_frames"`
 	hist           *stats.Histogram `json:"-"`
+}
+
+// URLLatency is the latency of the recipients connected to one URL.
+type URLLatency struct {
+	URL string `json:"url"`
+	stats.Summary
 }
 
 // Clean reports whether nothing was lost, duplicated, refused or dropped.
@@ -810,6 +829,10 @@ func (f *Fleet) account(ep *epoch, p Phase) Result {
 		c.mu.Unlock()
 	}
 	var ack stats.Histogram
+	var byURL []stats.Histogram
+	if len(f.cfg.URLs) > 1 {
+		byURL = make([]stats.Histogram, len(f.cfg.URLs))
+	}
 	for _, c := range f.clients {
 		c.mu.Lock()
 		rs := c.inbox[ep.id]
@@ -822,9 +845,15 @@ func (f *Fleet) account(ep *epoch, p Phase) Result {
 			res.Tally.Add(stats.Account(&rs.inbox, roomSenders[c.room]))
 		}
 		res.hist.Merge(&rs.hist)
+		if byURL != nil {
+			byURL[c.urlIdx].Merge(&rs.hist)
+		}
 		ack.Merge(&rs.ack)
 	}
 	res.AckLatency = ack.Summarize()
+	for i := range byURL {
+		res.LatencyByURL = append(res.LatencyByURL, URLLatency{URL: f.cfg.URLs[i], Summary: byURL[i].Summarize()})
+	}
 	for _, c := range f.clients[:p.Senders] {
 		c.mu.Lock()
 		delete(c.sent, ep.id)
