@@ -232,7 +232,7 @@ func (s *Store) checkAccess(ctx context.Context, tx *sql.Tx, nms []chat.NewMessa
 		var rows *sql.Rows
 		if len(userIDs) <= preparedUsers && len(roomIDs) <= preparedRooms {
 			// The common shapes (a few senders in a few rooms) are prepared
-			// once: parsing the query was a third of a small batch's work.
+			// once: parsing the query cost a seventh of a one-send batch.
 			st, err := s.stmt(ctx, tx, query)
 			if err != nil {
 				return err
