@@ -97,8 +97,7 @@ type client struct {
 	room   int // index into cfg.RoomIDs
 	roomID int64
 	conn   *websocket.Conn
-	url    string
-	urlIdx int // index of url in Config.URLs
+	urlIdx int // the client's endpoint in Config.URLs
 
 	gone atomic.Bool
 
@@ -146,7 +145,7 @@ func Connect(ctx context.Context, cfg Config) (*Fleet, error) {
 		default:
 			u = i % len(cfg.URLs)
 		}
-		f.clients = append(f.clients, &client{f: f, id: i, room: r, roomID: cfg.RoomIDs[r], url: cfg.URLs[u], urlIdx: u,
+		f.clients = append(f.clients, &client{f: f, id: i, room: r, roomID: cfg.RoomIDs[r], urlIdx: u,
 			inbox: map[int]*recvState{}, sent: map[int]*stats.SenderLog{}, closed: make(chan struct{}), answer: make(chan struct{}, 1)})
 		f.rooms[r] = append(f.rooms[r], i)
 	}
@@ -229,12 +228,13 @@ func (f *Fleet) ticker(line func() string) (stop func()) {
 }
 
 func (c *client) connect(ctx context.Context, d *websocket.Dialer) error {
-	conn, resp, err := d.DialContext(ctx, c.url, http.Header{})
+	url := c.f.cfg.URLs[c.urlIdx]
+	conn, resp, err := d.DialContext(ctx, url, http.Header{})
 	if err != nil {
 		if resp != nil {
-			return fmt.Errorf("dial %s: %w (status %d)", c.url, err, resp.StatusCode)
+			return fmt.Errorf("dial %s: %w (status %d)", url, err, resp.StatusCode)
 		}
-		return fmt.Errorf("dial %s: %w", c.url, err)
+		return fmt.Errorf("dial %s: %w", url, err)
 	}
 	c.conn = conn
 	if c.f.cfg.Protocol == Parley {

@@ -229,23 +229,22 @@ func (s *Store) checkAccess(ctx context.Context, tx *sql.Tx, nms []chat.NewMessa
 			FROM rooms r LEFT JOIN members m ON m.room_id = r.id AND m.user_id IN (` + placeholders(len(userIDs)) + `)
 			WHERE r.id IN (` + placeholders(len(roomIDs)) + `)`
 		args := append(int64Args(userIDs), int64Args(roomIDs)...)
-		var rows *sql.Rows
+		var (
+			rows *sql.Rows
+			err  error
+		)
 		if len(userIDs) <= preparedUsers && len(roomIDs) <= preparedRooms {
 			// The common shapes (a few senders in a few rooms) are prepared
 			// once: parsing the query cost a seventh of a one-send batch.
-			st, err := s.stmt(ctx, tx, query)
-			if err != nil {
-				return err
-			}
-			rows, err = st.QueryContext(ctx, args...)
-			if err != nil {
-				return err
+			var st *sql.Stmt
+			if st, err = s.stmt(ctx, tx, query); err == nil {
+				rows, err = st.QueryContext(ctx, args...)
 			}
 		} else {
-			var err error
-			if rows, err = tx.QueryContext(ctx, s.q(query), args...); err != nil {
-				return err
-			}
+			rows, err = tx.QueryContext(ctx, s.q(query), args...)
+		}
+		if err != nil {
+			return err
 		}
 		for rows.Next() {
 			var (
