@@ -1,6 +1,7 @@
 // Package httpx is the HTTP bootstrap every Parley service shares: a gin
 // engine with request ids, panic recovery, access logs, Prometheus metrics and
-// body limits, plus the one function that writes errors.
+// body limits, plus the one function that writes errors and the adapter
+// (Handle) through which every handler answers.
 package httpx
 
 import (
