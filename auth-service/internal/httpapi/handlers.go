@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -19,78 +20,65 @@ func noStore(c *gin.Context) {
 	c.Header("Pragma", "no-cache")
 }
 
+// uncached answers v marked by noStore. An error is returned as it is, so
+// its answer stays the bare error envelope.
+func uncached(c *gin.Context, v any, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	noStore(c)
+	return v, nil
+}
+
 func register(svc *auth.Service, m *metrics) gin.HandlerFunc {
-	return func(c *gin.Context) {
+	return httpx.HandleAs(http.StatusCreated, func(c *gin.Context) (any, error) {
 		var in auth.RegisterInput
 		if err := httpx.BindJSON(c, &in); err != nil {
-			httpx.Error(c, err)
-			return
+			return nil, err
 		}
 		s, err := svc.Register(c.Request.Context(), in, c.ClientIP())
 		m.observe("register", err)
-		if err != nil {
-			httpx.Error(c, err)
-			return
-		}
-		noStore(c)
-		c.JSON(http.StatusCreated, s)
-	}
+		return uncached(c, s, err)
+	})
 }
 
 func login(svc *auth.Service, m *metrics) gin.HandlerFunc {
-	return func(c *gin.Context) {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
 		var in auth.LoginInput
 		if err := httpx.BindJSON(c, &in); err != nil {
-			httpx.Error(c, err)
-			return
+			return nil, err
 		}
 		s, err := svc.Login(c.Request.Context(), in, c.ClientIP())
 		m.observe("login", err)
-		if err != nil {
-			httpx.Error(c, err)
-			return
-		}
-		noStore(c)
-		c.JSON(http.StatusOK, s)
-	}
+		return uncached(c, s, err)
+	})
 }
 
 func refresh(svc *auth.Service, m *metrics) gin.HandlerFunc {
-	return func(c *gin.Context) {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
 		var in auth.RefreshInput
 		if err := httpx.BindJSON(c, &in); err != nil {
-			httpx.Error(c, err)
-			return
+			return nil, err
 		}
 		s, err := svc.Refresh(c.Request.Context(), in.RefreshToken)
 		m.observe("refresh", err)
-		if err != nil {
-			httpx.Error(c, err)
-			return
-		}
-		noStore(c)
-		c.JSON(http.StatusOK, s)
-	}
+		return uncached(c, s, err)
+	})
 }
 
 // logout needs no access token: holding the refresh token is the right to
 // end its login, and a client whose access token expired must still be able
 // to log out.
 func logout(svc *auth.Service, m *metrics) gin.HandlerFunc {
-	return func(c *gin.Context) {
+	return httpx.HandleAs(http.StatusNoContent, func(c *gin.Context) (any, error) {
 		var in auth.RefreshInput
 		if err := httpx.BindJSON(c, &in); err != nil {
-			httpx.Error(c, err)
-			return
+			return nil, err
 		}
 		err := svc.Logout(c.Request.Context(), in.RefreshToken)
 		m.observe("logout", err)
-		if err != nil {
-			httpx.Error(c, err)
-			return
-		}
-		c.Status(http.StatusNoContent)
-	}
+		return nil, err
+	})
 }
 
 type verifyInput struct {
@@ -154,16 +142,19 @@ func jwks(doc []byte, maxAge int) gin.HandlerFunc {
 
 const userKey = "auth.user"
 
-// activeUser loads the caller from the database: a disabled or deleted
-// account is refused here even while its access token is still valid.
-func activeUser(svc *auth.Service) gin.HandlerFunc {
+// loadCaller puts the caller in the context as load finds them in the
+// database, not as the token describes them: a disabled or deleted account
+// is refused while its access token is still valid, and a demotion takes
+// effect at once. load is Service.ActiveUser for any account, Service.Admin
+// for enabled admins only.
+func loadCaller(load func(ctx context.Context, id int64) (auth.User, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id, err := authn.MustIdentity(c)
 		if err != nil {
 			httpx.Error(c, err)
 			return
 		}
-		u, err := svc.ActiveUser(c.Request.Context(), id.UserID)
+		u, err := load(c.Request.Context(), id.UserID)
 		if err != nil {
 			httpx.Error(c, err)
 			return
@@ -173,52 +164,28 @@ func activeUser(svc *auth.Service) gin.HandlerFunc {
 	}
 }
 
-// requireAdmin lets through enabled admins only, by the database's current
-// role rather than the token's claim, so a demotion takes effect at once.
-func requireAdmin(svc *auth.Service) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		id, err := authn.MustIdentity(c)
-		if err != nil {
-			httpx.Error(c, err)
-			return
-		}
-		u, err := svc.Admin(c.Request.Context(), id.UserID)
-		if err != nil {
-			httpx.Error(c, err)
-			return
-		}
-		c.Set(userKey, u)
-		c.Next()
-	}
-}
-
+// caller is the user loadCaller found.
 func caller(c *gin.Context) auth.User {
 	u, _ := c.MustGet(userKey).(auth.User)
 	return u
 }
 
 func me() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		noStore(c)
-		c.JSON(http.StatusOK, caller(c))
-	}
+	return httpx.Handle(func(c *gin.Context) (any, error) {
+		return uncached(c, caller(c), nil)
+	})
 }
 
 func changePassword(svc *auth.Service, m *metrics) gin.HandlerFunc {
-	return func(c *gin.Context) {
+	return httpx.HandleAs(http.StatusNoContent, func(c *gin.Context) (any, error) {
 		var in auth.PasswordInput
 		if err := httpx.BindJSON(c, &in); err != nil {
-			httpx.Error(c, err)
-			return
+			return nil, err
 		}
 		err := svc.ChangePassword(c.Request.Context(), caller(c), in)
 		m.observe("password", err)
-		if err != nil {
-			httpx.Error(c, err)
-			return
-		}
-		c.Status(http.StatusNoContent)
-	}
+		return nil, err
+	})
 }
 
 // userList is the GET /users collection.
@@ -228,54 +195,42 @@ type userList struct {
 }
 
 func listUsers(svc *auth.Service) gin.HandlerFunc {
-	return func(c *gin.Context) {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
 		limit, err := httpx.Limit(c)
 		if err != nil {
-			httpx.Error(c, err)
-			return
+			return nil, err
 		}
 		cursor, err := httpx.QueryInt(c, "cursor", 0)
 		if err != nil {
-			httpx.Error(c, err)
-			return
+			return nil, err
 		}
 		if cursor < 0 {
-			httpx.Error(c, apperr.Invalid("invalid_query", "query parameter cursor must not be negative"))
-			return
+			return nil, apperr.Invalid("invalid_query", "query parameter cursor must not be negative")
 		}
 		page, err := svc.ListUsers(c.Request.Context(), auth.UserFilter{AfterID: cursor, Prefix: c.Query("q"), Limit: limit})
 		if err != nil {
-			httpx.Error(c, err)
-			return
+			return nil, err
 		}
 		out := userList{Users: page.Users}
 		if page.NextCursor != 0 {
 			out.NextCursor = &page.NextCursor
 		}
-		noStore(c)
-		c.JSON(http.StatusOK, out)
-	}
+		return uncached(c, out, nil)
+	})
 }
 
 func updateUser(svc *auth.Service, m *metrics) gin.HandlerFunc {
-	return func(c *gin.Context) {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
 		id, err := httpx.ParamID(c, "id")
 		if err != nil {
-			httpx.Error(c, auth.ErrUserNotFound)
-			return
+			return nil, auth.ErrUserNotFound
 		}
 		var p auth.UserPatch
 		if err := httpx.BindJSON(c, &p); err != nil {
-			httpx.Error(c, err)
-			return
+			return nil, err
 		}
 		u, err := svc.UpdateUser(c.Request.Context(), caller(c), id, p)
 		m.observe("user_update", err)
-		if err != nil {
-			httpx.Error(c, err)
-			return
-		}
-		noStore(c)
-		c.JSON(http.StatusOK, u)
-	}
+		return uncached(c, u, err)
+	})
 }

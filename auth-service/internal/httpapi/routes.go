@@ -36,11 +36,11 @@ func Routes(r gin.IRouter, d Deps) {
 	r.POST("/verify", verify(d.Service, d.Verifier, m))
 	r.GET("/.well-known/jwks.json", jwks(d.JWKS, d.JWKSMaxAge))
 
-	user := r.Group("", authn.Require(d.Verifier, httpx.Error), activeUser(d.Service))
+	user := r.Group("", authn.Require(d.Verifier, httpx.Error), loadCaller(d.Service.ActiveUser))
 	user.GET("/me", me())
 	user.POST("/password", changePassword(d.Service, m))
 
-	admin := r.Group("", authn.Require(d.Verifier, httpx.Error), requireAdmin(d.Service))
+	admin := r.Group("", authn.Require(d.Verifier, httpx.Error), loadCaller(d.Service.Admin))
 	admin.GET("/users", listUsers(d.Service))
 	admin.PATCH("/users/:id", updateUser(d.Service, m))
 }
