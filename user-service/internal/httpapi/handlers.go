@@ -37,7 +37,8 @@ func toProfileJSON(p profile.Profile) profileJSON {
 	}
 }
 
-// profilesJSON is a collection of profiles (DESIGN §2).
+// profilesJSON is a collection of profiles, shaped like every list in the
+// API: the items and the cursor of the next page.
 type profilesJSON struct {
 	Profiles   []profileJSON `json:"profiles"`
 	NextCursor *int64        `json:"next_cursor"`
@@ -78,66 +79,70 @@ type statsJSON struct {
 	Degraded     bool       `json:"degraded"`
 }
 
-// actor is who the verified token speaks for.
-func actor(c *gin.Context) (profile.Actor, error) {
-	id, err := authn.MustIdentity(c)
+const callerKey = "user.caller"
+
+// private answers v, on success, marked so that shared caches do not store
+// it. An error is returned as it is, so its answer stays the bare error
+// envelope.
+func private(c *gin.Context, v any, err error) (any, error) {
 	if err != nil {
-		return profile.Actor{}, err
+		return nil, err
 	}
-	return profile.Actor{UserID: id.UserID, Username: id.Username, Admin: id.IsAdmin()}, nil
+	c.Header("Cache-Control", "private, no-store")
+	return v, nil
 }
 
-// private marks answers that must not be stored by shared caches.
-func private(c *gin.Context) { c.Header("Cache-Control", "private, no-store") }
+// privateProfile is private for a profile the service returned; the JSON
+// view is built only on success, as it renders a default avatar's version.
+func privateProfile(c *gin.Context, p profile.Profile, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	return private(c, toProfileJSON(p), nil)
+}
 
-// ensureCaller creates the caller's profile on their first request, so
-// registration needs no call from auth-service.
+// ensureCaller puts who the verified token speaks for in the context and
+// creates their profile on their first request, so registration needs no
+// call from auth-service.
 func ensureCaller(svc *profile.Service) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		a, err := actor(c)
-		if err == nil {
-			err = svc.EnsureProfile(c.Request.Context(), a)
-		}
+		id, err := authn.MustIdentity(c)
 		if err != nil {
 			httpx.Error(c, err)
 			return
 		}
+		a := profile.Actor{UserID: id.UserID, Username: id.Username, Admin: id.IsAdmin()}
+		if err := svc.EnsureProfile(c.Request.Context(), a); err != nil {
+			httpx.Error(c, err)
+			return
+		}
+		c.Set(callerKey, a)
 		c.Next()
 	}
 }
 
+// caller is the actor ensureCaller found.
+func caller(c *gin.Context) profile.Actor {
+	a, _ := c.MustGet(callerKey).(profile.Actor)
+	return a
+}
+
 func getMe(svc *profile.Service) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		a, err := actor(c)
-		if err != nil {
-			httpx.Error(c, err)
-			return
-		}
-		p, err := svc.Me(c.Request.Context(), a)
-		if err != nil {
-			httpx.Error(c, err)
-			return
-		}
-		private(c)
-		c.JSON(http.StatusOK, toProfileJSON(p))
-	}
+	return httpx.Handle(func(c *gin.Context) (any, error) {
+		p, err := svc.Me(c.Request.Context(), caller(c))
+		return privateProfile(c, p, err)
+	})
 }
 
 func getProfile(svc *profile.Service) gin.HandlerFunc {
-	return func(c *gin.Context) {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
 		id, err := profileID(c)
 		if err != nil {
-			httpx.Error(c, err)
-			return
+			return nil, err
 		}
 		p, err := svc.Profile(c.Request.Context(), id)
-		if err != nil {
-			httpx.Error(c, err)
-			return
-		}
-		private(c)
-		c.JSON(http.StatusOK, toProfileJSON(p))
-	}
+		return privateProfile(c, p, err)
+	})
 }
 
 // profileID reads the :id path parameter of an authenticated route: a user
@@ -149,8 +154,7 @@ func profileID(c *gin.Context) (int64, error) {
 func userID(c *gin.Context, notFoundCode string) (int64, error) {
 	raw := c.Param("id")
 	if raw == "me" {
-		a, err := actor(c)
-		return a.UserID, err
+		return caller(c).UserID, nil
 	}
 	id, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil || id <= 0 {
@@ -162,7 +166,7 @@ func userID(c *gin.Context, notFoundCode string) (int64, error) {
 // listProfiles answers a batch lookup (?ids=1,2,3) or, without ids, a
 // paginated directory (?q=&limit=&cursor=).
 func listProfiles(svc *profile.Service) gin.HandlerFunc {
-	return func(c *gin.Context) {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
 		var (
 			ps   []profile.Profile
 			next *int64
@@ -181,16 +185,14 @@ func listProfiles(svc *profile.Service) gin.HandlerFunc {
 			}
 		}
 		if err != nil {
-			httpx.Error(c, err)
-			return
+			return nil, err
 		}
 		out := profilesJSON{Profiles: make([]profileJSON, 0, len(ps)), NextCursor: next}
 		for _, p := range ps {
 			out.Profiles = append(out.Profiles, toProfileJSON(p))
 		}
-		private(c)
-		c.JSON(http.StatusOK, out)
-	}
+		return private(c, out, nil)
+	})
 }
 
 func directoryFilter(c *gin.Context) (profile.ProfileFilter, error) {
@@ -205,68 +207,45 @@ func directoryFilter(c *gin.Context) (profile.ProfileFilter, error) {
 	return profile.ProfileFilter{Query: c.Query("q"), AfterID: cursor, Limit: limit}, nil
 }
 
+// editableID is the :id of a profile the caller may change. It is checked
+// before the body is read, so a stranger learns nothing from validation
+// errors.
+func editableID(c *gin.Context, svc *profile.Service) (int64, error) {
+	id, err := profileID(c)
+	if err != nil {
+		return 0, err
+	}
+	return id, svc.CanEdit(caller(c), id)
+}
+
 func putProfile(svc *profile.Service) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		a, err := actor(c)
+	return httpx.Handle(func(c *gin.Context) (any, error) {
+		id, err := editableID(c, svc)
 		if err != nil {
-			httpx.Error(c, err)
-			return
-		}
-		id, err := profileID(c)
-		if err != nil {
-			httpx.Error(c, err)
-			return
-		}
-		// Refuse someone else's profile before reading the body, so a
-		// stranger learns nothing from validation errors.
-		if err := svc.CanEdit(a, id); err != nil {
-			httpx.Error(c, err)
-			return
+			return nil, err
 		}
 		var req profileRequest
 		if err := httpx.BindJSON(c, &req); err != nil {
-			httpx.Error(c, err)
-			return
+			return nil, err
 		}
-		p, err := svc.UpdateProfile(c.Request.Context(), a, id, req.patch)
-		if err != nil {
-			httpx.Error(c, err)
-			return
-		}
-		private(c)
-		c.JSON(http.StatusOK, toProfileJSON(p))
-	}
+		p, err := svc.UpdateProfile(c.Request.Context(), caller(c), id, req.patch)
+		return privateProfile(c, p, err)
+	})
 }
 
 func putAvatar(svc *profile.Service) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		a, err := actor(c)
+	return httpx.Handle(func(c *gin.Context) (any, error) {
+		id, err := editableID(c, svc)
 		if err != nil {
-			httpx.Error(c, err)
-			return
-		}
-		id, err := profileID(c)
-		if err != nil {
-			httpx.Error(c, err)
-			return
-		}
-		if err := svc.CanEdit(a, id); err != nil {
-			httpx.Error(c, err)
-			return
+			return nil, err
 		}
 		data, err := readAvatarPart(c.Request)
 		if err != nil {
-			httpx.Error(c, err)
-			return
+			return nil, err
 		}
-		p, err := svc.SetAvatar(c.Request.Context(), a, id, data)
-		if err != nil {
-			httpx.Error(c, err)
-			return
-		}
-		private(c)
-		c.JSON(http.StatusOK, toProfileJSON(p))
-	}
+		p, err := svc.SetAvatar(c.Request.Context(), caller(c), id, data)
+		return privateProfile(c, p, err)
+	})
 }
 
 // readAvatarPart streams the multipart body to the part named "avatar" and
@@ -312,25 +291,14 @@ func isMaxBytes(err error) bool {
 }
 
 func deleteAvatar(svc *profile.Service) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		a, err := actor(c)
-		if err != nil {
-			httpx.Error(c, err)
-			return
-		}
+	return httpx.Handle(func(c *gin.Context) (any, error) {
 		id, err := profileID(c)
 		if err != nil {
-			httpx.Error(c, err)
-			return
+			return nil, err
 		}
-		p, err := svc.DeleteAvatar(c.Request.Context(), a, id)
-		if err != nil {
-			httpx.Error(c, err)
-			return
-		}
-		private(c)
-		c.JSON(http.StatusOK, toProfileJSON(p))
-	}
+		p, err := svc.DeleteAvatar(c.Request.Context(), caller(c), id)
+		return privateProfile(c, p, err)
+	})
 }
 
 // getAvatar serves the uploaded image or the generated default, with a
@@ -367,58 +335,35 @@ func getAvatar(svc *profile.Service) gin.HandlerFunc {
 }
 
 func getSettings(svc *profile.Service) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		a, err := actor(c)
-		if err != nil {
-			httpx.Error(c, err)
-			return
-		}
-		s, err := svc.Settings(c.Request.Context(), a)
-		if err != nil {
-			httpx.Error(c, err)
-			return
-		}
-		private(c)
-		c.JSON(http.StatusOK, toSettingsJSON(s))
-	}
+	return httpx.Handle(func(c *gin.Context) (any, error) {
+		s, err := svc.Settings(c.Request.Context(), caller(c))
+		return private(c, toSettingsJSON(s), err)
+	})
 }
 
 func putSettings(svc *profile.Service) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		a, err := actor(c)
-		if err != nil {
-			httpx.Error(c, err)
-			return
-		}
+	return httpx.Handle(func(c *gin.Context) (any, error) {
 		var req settingsRequest
 		if err := httpx.BindJSON(c, &req); err != nil {
-			httpx.Error(c, err)
-			return
+			return nil, err
 		}
-		s, err := svc.UpdateSettings(c.Request.Context(), a, req.patch)
-		if err != nil {
-			httpx.Error(c, err)
-			return
-		}
-		private(c)
-		c.JSON(http.StatusOK, toSettingsJSON(s))
-	}
+		s, err := svc.UpdateSettings(c.Request.Context(), caller(c), req.patch)
+		return private(c, toSettingsJSON(s), err)
+	})
 }
 
 // getStats answers 200 even when chat-service cannot: the numbers are then
 // zeros and "degraded" is true.
 func getStats(svc *profile.Service) gin.HandlerFunc {
-	return func(c *gin.Context) {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
 		id, err := userID(c, "not_found")
 		if err != nil {
-			httpx.Error(c, err)
-			return
+			return nil, err
 		}
 		st := svc.Stats(c.Request.Context(), id, c.GetHeader("Authorization"))
-		private(c)
-		c.JSON(http.StatusOK, statsJSON{
+		return private(c, statsJSON{
 			UserID: st.UserID, MessagesSent: st.MessagesSent, RoomsCreated: st.RoomsCreated,
 			RoomsJoined: st.RoomsJoined, LastActiveAt: st.LastActiveAt, Degraded: st.Degraded,
-		})
-	}
+		}, nil)
+	})
 }
