@@ -16,48 +16,32 @@ func actorOf(id authn.Identity) chat.Actor {
 	return chat.Actor{UserID: id.UserID, Username: id.Username, Admin: id.IsAdmin()}
 }
 
-func actor(c *gin.Context) (chat.Actor, error) {
-	id, err := authn.MustIdentity(c)
-	if err != nil {
-		return chat.Actor{}, err
-	}
-	return actorOf(id), nil
-}
+const callerKey = "chat.caller"
 
-// seeUser records who called (name cache, first-time join of General).
-// A failure here is logged, not fatal: the request itself will say whether
-// the database works.
+// seeUser puts who the verified token speaks for in the context and records
+// them (name cache, first-time join of General). A failure to record is
+// logged, not fatal: the request itself will say whether the database
+// works.
 func seeUser(svc *chat.Service, log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if a, err := actor(c); err == nil {
-			if err := svc.SeeUser(c.Request.Context(), a); err != nil {
-				log.WarnContext(c.Request.Context(), "record user", "user_id", a.UserID, "error", err)
-			}
+		id, err := authn.MustIdentity(c)
+		if err != nil {
+			httpx.Error(c, err)
+			return
 		}
+		a := actorOf(id)
+		if err := svc.SeeUser(c.Request.Context(), a); err != nil {
+			log.WarnContext(c.Request.Context(), "record user", "user_id", a.UserID, "error", err)
+		}
+		c.Set(callerKey, a)
 		c.Next()
 	}
 }
 
-// handle adapts a handler returning (status, body, error) to gin; a nil body
-// with 204 writes nothing.
-func handle(fn func(c *gin.Context, a chat.Actor) (int, any, error)) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		a, err := actor(c)
-		if err != nil {
-			httpx.Error(c, err)
-			return
-		}
-		status, body, err := fn(c, a)
-		if err != nil {
-			httpx.Error(c, err)
-			return
-		}
-		if status == http.StatusNoContent {
-			c.Status(status)
-			return
-		}
-		c.JSON(status, body)
-	}
+// caller is the actor seeUser found.
+func caller(c *gin.Context) chat.Actor {
+	a, _ := c.MustGet(callerKey).(chat.Actor)
+	return a
 }
 
 // cursor reads the optional "cursor" query parameter (an id).
@@ -70,20 +54,20 @@ func cursor(c *gin.Context) (int64, error) {
 }
 
 func listRooms(svc *chat.Service) gin.HandlerFunc {
-	return handle(func(c *gin.Context, a chat.Actor) (int, any, error) {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
 		after, err := cursor(c)
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
 		limit, err := httpx.Limit(c)
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
-		rooms, next, err := svc.ListRooms(c.Request.Context(), a, after, limit)
+		rooms, next, err := svc.ListRooms(c.Request.Context(), caller(c), after, limit)
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
-		return http.StatusOK, gin.H{"rooms": rooms, "next_cursor": next}, nil
+		return gin.H{"rooms": rooms, "next_cursor": next}, nil
 	})
 }
 
@@ -94,92 +78,88 @@ type createRoomRequest struct {
 }
 
 func createRoom(svc *chat.Service) gin.HandlerFunc {
-	return handle(func(c *gin.Context, a chat.Actor) (int, any, error) {
+	return httpx.HandleAs(http.StatusCreated, func(c *gin.Context) (any, error) {
 		var req createRoomRequest
 		if err := httpx.BindJSON(c, &req); err != nil {
-			return 0, nil, err
+			return nil, err
 		}
-		room, err := svc.CreateRoom(c.Request.Context(), a, req.Name, req.Description, req.Kind)
-		return http.StatusCreated, room, err
+		return svc.CreateRoom(c.Request.Context(), caller(c), req.Name, req.Description, req.Kind)
 	})
 }
 
 func getRoom(svc *chat.Service) gin.HandlerFunc {
-	return handle(func(c *gin.Context, a chat.Actor) (int, any, error) {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
 		id, err := httpx.ParamID(c, "id")
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
-		room, err := svc.GetRoom(c.Request.Context(), a, id)
-		return http.StatusOK, room, err
+		return svc.GetRoom(c.Request.Context(), caller(c), id)
 	})
 }
 
 func updateRoom(svc *chat.Service) gin.HandlerFunc {
-	return handle(func(c *gin.Context, a chat.Actor) (int, any, error) {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
 		id, err := httpx.ParamID(c, "id")
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
 		var p chat.RoomPatch
 		if err := httpx.BindJSON(c, &p); err != nil {
-			return 0, nil, err
+			return nil, err
 		}
-		room, err := svc.UpdateRoom(c.Request.Context(), a, id, p)
-		return http.StatusOK, room, err
+		return svc.UpdateRoom(c.Request.Context(), caller(c), id, p)
 	})
 }
 
 func deleteRoom(svc *chat.Service) gin.HandlerFunc {
-	return handle(func(c *gin.Context, a chat.Actor) (int, any, error) {
+	return httpx.HandleAs(http.StatusNoContent, func(c *gin.Context) (any, error) {
 		id, err := httpx.ParamID(c, "id")
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
-		return http.StatusNoContent, nil, svc.DeleteRoom(c.Request.Context(), a, id)
+		return nil, svc.DeleteRoom(c.Request.Context(), caller(c), id)
 	})
 }
 
 func joinRoom(svc *chat.Service) gin.HandlerFunc {
-	return handle(func(c *gin.Context, a chat.Actor) (int, any, error) {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
 		id, err := httpx.ParamID(c, "id")
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
-		room, err := svc.JoinRoom(c.Request.Context(), a, id)
-		return http.StatusOK, room, err
+		return svc.JoinRoom(c.Request.Context(), caller(c), id)
 	})
 }
 
 func leaveRoom(svc *chat.Service) gin.HandlerFunc {
-	return handle(func(c *gin.Context, a chat.Actor) (int, any, error) {
+	return httpx.HandleAs(http.StatusNoContent, func(c *gin.Context) (any, error) {
 		id, err := httpx.ParamID(c, "id")
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
-		return http.StatusNoContent, nil, svc.LeaveRoom(c.Request.Context(), a, id)
+		return nil, svc.LeaveRoom(c.Request.Context(), caller(c), id)
 	})
 }
 
 func listMembers(svc *chat.Service) gin.HandlerFunc {
-	return handle(func(c *gin.Context, a chat.Actor) (int, any, error) {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
 		id, err := httpx.ParamID(c, "id")
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
 		after, err := cursor(c)
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
 		limit, err := httpx.Limit(c)
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
-		ms, next, err := svc.ListMembers(c.Request.Context(), a, id, after, limit)
+		ms, next, err := svc.ListMembers(c.Request.Context(), caller(c), id, after, limit)
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
-		return http.StatusOK, gin.H{"members": ms, "next_cursor": next}, nil
+		return gin.H{"members": ms, "next_cursor": next}, nil
 	})
 }
 
@@ -189,74 +169,74 @@ type userRequest struct {
 }
 
 func addMember(svc *chat.Service) gin.HandlerFunc {
-	return handle(func(c *gin.Context, a chat.Actor) (int, any, error) {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
 		id, err := httpx.ParamID(c, "id")
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
 		var req userRequest
 		if err := httpx.BindJSON(c, &req); err != nil {
-			return 0, nil, err
+			return nil, err
 		}
-		m, created, err := svc.AddMember(c.Request.Context(), a, id, req.UserID, req.Username)
+		m, created, err := svc.AddMember(c.Request.Context(), caller(c), id, req.UserID, req.Username)
 		if created {
-			return http.StatusCreated, m, err
+			return httpx.Reply{Status: http.StatusCreated, Body: m}, err
 		}
-		return http.StatusOK, m, err
+		return m, err
 	})
 }
 
 func removeMember(svc *chat.Service) gin.HandlerFunc {
-	return handle(func(c *gin.Context, a chat.Actor) (int, any, error) {
+	return httpx.HandleAs(http.StatusNoContent, func(c *gin.Context) (any, error) {
 		id, err := httpx.ParamID(c, "id")
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
 		uid, err := httpx.ParamID(c, "uid")
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
-		return http.StatusNoContent, nil, svc.RemoveMember(c.Request.Context(), a, id, uid)
+		return nil, svc.RemoveMember(c.Request.Context(), caller(c), id, uid)
 	})
 }
 
 func openDM(svc *chat.Service) gin.HandlerFunc {
-	return handle(func(c *gin.Context, a chat.Actor) (int, any, error) {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
 		var req userRequest
 		if err := httpx.BindJSON(c, &req); err != nil {
-			return 0, nil, err
+			return nil, err
 		}
-		room, created, err := svc.OpenDM(c.Request.Context(), a, req.UserID, req.Username)
+		room, created, err := svc.OpenDM(c.Request.Context(), caller(c), req.UserID, req.Username)
 		if created {
-			return http.StatusCreated, room, err
+			return httpx.Reply{Status: http.StatusCreated, Body: room}, err
 		}
-		return http.StatusOK, room, err
+		return room, err
 	})
 }
 
 func listMessages(svc *chat.Service) gin.HandlerFunc {
-	return handle(func(c *gin.Context, a chat.Actor) (int, any, error) {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
 		id, err := httpx.ParamID(c, "id")
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
 		before, err := httpx.QueryInt(c, "before_seq", 0)
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
 		after, err := httpx.QueryInt(c, "after_seq", 0)
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
 		limit, err := httpx.Limit(c)
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
-		msgs, next, err := svc.ListMessages(c.Request.Context(), a, chat.MessageFilter{RoomID: id, BeforeSeq: before, AfterSeq: after, Limit: limit})
+		msgs, next, err := svc.ListMessages(c.Request.Context(), caller(c), chat.MessageFilter{RoomID: id, BeforeSeq: before, AfterSeq: after, Limit: limit})
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
-		return http.StatusOK, gin.H{"messages": msgs, "next_cursor": next}, nil
+		return gin.H{"messages": msgs, "next_cursor": next}, nil
 	})
 }
 
@@ -266,22 +246,22 @@ type sendRequest struct {
 }
 
 func sendMessage(svc *chat.Service) gin.HandlerFunc {
-	return handle(func(c *gin.Context, a chat.Actor) (int, any, error) {
+	return httpx.HandleAs(http.StatusCreated, func(c *gin.Context) (any, error) {
 		id, err := httpx.ParamID(c, "id")
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
 		var req sendRequest
 		if err := httpx.BindJSON(c, &req); err != nil {
-			return 0, nil, err
+			return nil, err
 		}
-		msg, created, err := svc.SendMessage(c.Request.Context(), a, id, req.Body, req.ClientMsgID)
+		msg, created, err := svc.SendMessage(c.Request.Context(), caller(c), id, req.Body, req.ClientMsgID)
 		if err == nil && !created {
 			// Same answer as the original request; the header tells a
 			// curious client it was a replay.
 			c.Header("Idempotent-Replayed", "true")
 		}
-		return http.StatusCreated, msg, err
+		return msg, err
 	})
 }
 
@@ -290,43 +270,40 @@ type editRequest struct {
 }
 
 func editMessage(svc *chat.Service) gin.HandlerFunc {
-	return handle(func(c *gin.Context, a chat.Actor) (int, any, error) {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
 		id, err := httpx.ParamID(c, "id")
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
 		var req editRequest
 		if err := httpx.BindJSON(c, &req); err != nil {
-			return 0, nil, err
+			return nil, err
 		}
 		body := ""
 		if req.Body != nil {
 			body = *req.Body
 		}
-		msg, err := svc.EditMessage(c.Request.Context(), a, id, body)
-		return http.StatusOK, msg, err
+		return svc.EditMessage(c.Request.Context(), caller(c), id, body)
 	})
 }
 
 func deleteMessage(svc *chat.Service) gin.HandlerFunc {
-	return handle(func(c *gin.Context, a chat.Actor) (int, any, error) {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
 		id, err := httpx.ParamID(c, "id")
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
-		msg, err := svc.DeleteMessage(c.Request.Context(), a, id)
-		return http.StatusOK, msg, err
+		return svc.DeleteMessage(c.Request.Context(), caller(c), id)
 	})
 }
 
 func react(svc *chat.Service, add bool) gin.HandlerFunc {
-	return handle(func(c *gin.Context, a chat.Actor) (int, any, error) {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
 		id, err := httpx.ParamID(c, "id")
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
-		msg, err := svc.React(c.Request.Context(), a, id, c.Param("emoji"), add)
-		return http.StatusOK, msg, err
+		return svc.React(c.Request.Context(), caller(c), id, c.Param("emoji"), add)
 	})
 }
 
@@ -335,66 +312,64 @@ type readRequest struct {
 }
 
 func markRead(svc *chat.Service) gin.HandlerFunc {
-	return handle(func(c *gin.Context, a chat.Actor) (int, any, error) {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
 		id, err := httpx.ParamID(c, "id")
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
 		var req readRequest
 		if err := httpx.BindJSON(c, &req); err != nil {
-			return 0, nil, err
+			return nil, err
 		}
 		if req.Seq == nil {
-			return 0, nil, apperr.Validation("invalid_seq", "seq is required")
+			return nil, apperr.Validation("invalid_seq", "seq is required")
 		}
-		st, err := svc.MarkRead(c.Request.Context(), a, id, *req.Seq)
-		return http.StatusOK, st, err
+		return svc.MarkRead(c.Request.Context(), caller(c), id, *req.Seq)
 	})
 }
 
 func online(svc *chat.Service) gin.HandlerFunc {
-	return handle(func(c *gin.Context, a chat.Actor) (int, any, error) {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
 		id, err := httpx.ParamID(c, "id")
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
-		users, err := svc.Online(c.Request.Context(), a, id)
+		users, err := svc.Online(c.Request.Context(), caller(c), id)
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
-		return http.StatusOK, gin.H{"online": users}, nil
+		return gin.H{"online": users}, nil
 	})
 }
 
 func search(svc *chat.Service) gin.HandlerFunc {
-	return handle(func(c *gin.Context, a chat.Actor) (int, any, error) {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
 		roomID, err := httpx.QueryInt(c, "room_id", 0)
 		if err != nil || roomID < 0 {
-			return 0, nil, apperr.Invalid("invalid_query", "room_id must be a positive integer")
+			return nil, apperr.Invalid("invalid_query", "room_id must be a positive integer")
 		}
 		before, err := cursor(c)
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
 		limit, err := httpx.Limit(c)
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
-		hits, next, err := svc.Search(c.Request.Context(), a, c.Query("q"), roomID, before, limit)
+		hits, next, err := svc.Search(c.Request.Context(), caller(c), c.Query("q"), roomID, before, limit)
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
-		return http.StatusOK, gin.H{"messages": hits, "next_cursor": next}, nil
+		return gin.H{"messages": hits, "next_cursor": next}, nil
 	})
 }
 
 func userStats(svc *chat.Service) gin.HandlerFunc {
-	return handle(func(c *gin.Context, _ chat.Actor) (int, any, error) {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
 		id, err := httpx.ParamID(c, "id")
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
-		st, err := svc.Stats(c.Request.Context(), id)
-		return http.StatusOK, st, err
+		return svc.Stats(c.Request.Context(), id)
 	})
 }

@@ -1,5 +1,7 @@
-// Package httpapi is chat-service's HTTP and WebSocket transport: routes,
-// request decoding and response shapes. Rules live in package chat.
+// Package httpapi is chat-service's HTTP and WebSocket transport: routes.go
+// lists every route; handlers are built by functions that take their
+// dependencies; ws.go speaks the WebSocket protocol. Rules live in package
+// chat.
 package httpapi
 
 import (
@@ -13,7 +15,7 @@ import (
 	"github.com/parleychat/parley/platform/httpx"
 )
 
-// Deps are what the handlers need.
+// Deps is what the handlers need.
 type Deps struct {
 	Service  *chat.Service
 	Hub      *hub.Hub
@@ -24,9 +26,9 @@ type Deps struct {
 	WS             WSOptions
 }
 
-// Routes mounts every chat-service route on e. The gateway strips its
-// /api/chat prefix, so routes sit at the root.
-func Routes(e *gin.Engine, d Deps) {
+// Routes mounts every chat-service endpoint at the root (the gateway strips
+// /api/chat).
+func Routes(r gin.IRouter, d Deps) {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -34,9 +36,9 @@ func Routes(e *gin.Engine, d Deps) {
 
 	// The WebSocket authenticates with its first frame, not a header: a
 	// browser cannot set headers on a WebSocket handshake.
-	e.GET("/ws", newWSServer(d).handle)
+	r.GET("/ws", newWSServer(d).handle)
 
-	api := e.Group("/", authn.Require(d.Verifier, httpx.Error), seeUser(svc, d.Logger))
+	api := r.Group("", authn.Require(d.Verifier, httpx.Error), seeUser(svc, d.Logger))
 	api.GET("/rooms", listRooms(svc))
 	api.POST("/rooms", createRoom(svc))
 	api.GET("/rooms/:id", getRoom(svc))
