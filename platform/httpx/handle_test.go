@@ -93,3 +93,36 @@ func TestHandle(t *testing.T) {
 		t.Errorf("internal error not logged: %s", logs.String())
 	}
 }
+
+func TestCaller(t *testing.T) {
+	type who struct{ Name string }
+	e := NewEngine(Options{Service: "test"})
+	resolved := 0
+	g := e.Group("", Caller(func(c *gin.Context) (who, error) {
+		resolved++
+		if c.GetHeader("X-Name") == "" {
+			return who{}, apperr.Unauthenticated("missing_token", "who are you?")
+		}
+		return who{Name: c.GetHeader("X-Name")}, nil
+	}))
+	g.GET("/me", Handle(func(c *gin.Context) (any, error) {
+		return CallerOf[who](c), nil
+	}))
+	e.GET("/unwired", Handle(func(c *gin.Context) (any, error) {
+		return CallerOf[who](c), nil
+	}))
+
+	if w := do(e, "GET", "/me", "", "X-Name", "ada"); w.Code != 200 || w.Body.String() != `{"Name":"ada"}` {
+		t.Fatalf("resolved caller: %d %s", w.Code, w.Body)
+	}
+	if w := do(e, "GET", "/me", ""); w.Code != 401 || w.Body.String() != `{"error":{"code":"missing_token","message":"who are you?"}}` {
+		t.Fatalf("refused caller: %d %s", w.Code, w.Body)
+	}
+	if resolved != 2 {
+		t.Fatalf("resolved %d times for 2 requests", resolved)
+	}
+	// A route without Caller is a wiring bug: a 500, not a zero caller.
+	if w := do(e, "GET", "/unwired", ""); w.Code != 500 || errCode(t, w) != "internal" {
+		t.Fatalf("unwired route: %d %s", w.Code, w.Body)
+	}
+}
