@@ -140,35 +140,23 @@ func jwks(doc []byte, maxAge int) gin.HandlerFunc {
 	}
 }
 
-const userKey = "auth.user"
-
-// loadCaller puts the caller in the context as load finds them in the
-// database, not as the token describes them: a disabled or deleted account
-// is refused while its access token is still valid, and a demotion takes
-// effect at once. load is Service.ActiveUser for any account, Service.Admin
-// for enabled admins only.
+// loadCaller makes the caller the user as load finds them in the database,
+// not as the token describes them: a disabled or deleted account is refused
+// while its access token is still valid, and a demotion takes effect at
+// once. load is Service.ActiveUser for any account, Service.Admin for
+// enabled admins only.
 func loadCaller(load func(ctx context.Context, id int64) (auth.User, error)) gin.HandlerFunc {
-	return func(c *gin.Context) {
+	return httpx.Caller(func(c *gin.Context) (auth.User, error) {
 		id, err := authn.MustIdentity(c)
 		if err != nil {
-			httpx.Error(c, err)
-			return
+			return auth.User{}, err
 		}
-		u, err := load(c.Request.Context(), id.UserID)
-		if err != nil {
-			httpx.Error(c, err)
-			return
-		}
-		c.Set(userKey, u)
-		c.Next()
-	}
+		return load(c.Request.Context(), id.UserID)
+	})
 }
 
 // caller is the user loadCaller found.
-func caller(c *gin.Context) auth.User {
-	u, _ := c.MustGet(userKey).(auth.User)
-	return u
-}
+func caller(c *gin.Context) auth.User { return httpx.CallerOf[auth.User](c) }
 
 func me() gin.HandlerFunc {
 	return httpx.Handle(func(c *gin.Context) (any, error) {
