@@ -79,8 +79,6 @@ type statsJSON struct {
 	Degraded     bool       `json:"degraded"`
 }
 
-const callerKey = "user.caller"
-
 // private answers v, on success, marked so that shared caches do not store
 // it. An error is returned as it is, so its answer stays the bare error
 // envelope.
@@ -101,31 +99,22 @@ func privateProfile(c *gin.Context, p profile.Profile, err error) (any, error) {
 	return private(c, toProfileJSON(p), nil)
 }
 
-// ensureCaller puts who the verified token speaks for in the context and
+// ensureCaller makes the caller who the verified token speaks for and
 // creates their profile on their first request, so registration needs no
 // call from auth-service.
 func ensureCaller(svc *profile.Service) gin.HandlerFunc {
-	return func(c *gin.Context) {
+	return httpx.Caller(func(c *gin.Context) (profile.Actor, error) {
 		id, err := authn.MustIdentity(c)
 		if err != nil {
-			httpx.Error(c, err)
-			return
+			return profile.Actor{}, err
 		}
 		a := profile.Actor{UserID: id.UserID, Username: id.Username, Admin: id.IsAdmin()}
-		if err := svc.EnsureProfile(c.Request.Context(), a); err != nil {
-			httpx.Error(c, err)
-			return
-		}
-		c.Set(callerKey, a)
-		c.Next()
-	}
+		return a, svc.EnsureProfile(c.Request.Context(), a)
+	})
 }
 
 // caller is the actor ensureCaller found.
-func caller(c *gin.Context) profile.Actor {
-	a, _ := c.MustGet(callerKey).(profile.Actor)
-	return a
-}
+func caller(c *gin.Context) profile.Actor { return httpx.CallerOf[profile.Actor](c) }
 
 func getMe(svc *profile.Service) gin.HandlerFunc {
 	return httpx.Handle(func(c *gin.Context) (any, error) {
