@@ -16,33 +16,26 @@ func actorOf(id authn.Identity) chat.Actor {
 	return chat.Actor{UserID: id.UserID, Username: id.Username, Admin: id.IsAdmin()}
 }
 
-const callerKey = "chat.caller"
-
-// seeUser puts who the verified token speaks for in the context and records
+// seeUser makes the caller who the verified token speaks for and records
 // them (name cache, first-time join of General). A failure to record is
 // logged, not fatal: the request itself will say whether the database
 // works.
 func seeUser(svc *chat.Service, log *slog.Logger) gin.HandlerFunc {
-	return func(c *gin.Context) {
+	return httpx.Caller(func(c *gin.Context) (chat.Actor, error) {
 		id, err := authn.MustIdentity(c)
 		if err != nil {
-			httpx.Error(c, err)
-			return
+			return chat.Actor{}, err
 		}
 		a := actorOf(id)
 		if err := svc.SeeUser(c.Request.Context(), a); err != nil {
 			log.WarnContext(c.Request.Context(), "record user", "user_id", a.UserID, "error", err)
 		}
-		c.Set(callerKey, a)
-		c.Next()
-	}
+		return a, nil
+	})
 }
 
 // caller is the actor seeUser found.
-func caller(c *gin.Context) chat.Actor {
-	a, _ := c.MustGet(callerKey).(chat.Actor)
-	return a
-}
+func caller(c *gin.Context) chat.Actor { return httpx.CallerOf[chat.Actor](c) }
 
 // cursor reads the optional "cursor" query parameter (an id).
 func cursor(c *gin.Context) (int64, error) {
