@@ -33,9 +33,7 @@ func (r *profileRequest) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return err
 	}
-	for _, name := range sortedKeys(fields) {
-		raw := fields[name]
-		var err error
+	r.problem = firstProblem(fields, func(name string, raw json.RawMessage) (err error) {
 		switch name {
 		case "display_name":
 			r.patch.DisplayName, err = textField(name, raw)
@@ -48,10 +46,8 @@ func (r *profileRequest) UnmarshalJSON(b []byte) error {
 				err = unknownField(name, "display_name, bio, status_text")
 			}
 		}
-		if err != nil && r.problem == nil {
-			r.problem = err
-		}
-	}
+		return err
+	})
 	return nil
 }
 
@@ -74,9 +70,7 @@ func (r *settingsRequest) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return err
 	}
-	for _, name := range sortedKeys(fields) {
-		raw := fields[name]
-		var err error
+	r.problem = firstProblem(fields, func(name string, raw json.RawMessage) (err error) {
 		switch name {
 		case "theme":
 			var s string
@@ -92,10 +86,8 @@ func (r *settingsRequest) UnmarshalJSON(b []byte) error {
 		default:
 			err = unknownField(name, "theme, notifications")
 		}
-		if err != nil && r.problem == nil {
-			r.problem = err
-		}
-	}
+		return err
+	})
 	return nil
 }
 
@@ -146,6 +138,19 @@ func objectFields(b []byte, dst any) (map[string]json.RawMessage, error) {
 		return nil, err
 	}
 	return fields, nil
+}
+
+// firstProblem decodes every field with decode, in name order so that a
+// body with several problems always reports the same one, and returns the
+// first problem.
+func firstProblem(fields map[string]json.RawMessage, decode func(name string, raw json.RawMessage) error) error {
+	var first error
+	for _, name := range sortedKeys(fields) {
+		if err := decode(name, fields[name]); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // textField decodes a text field. null clears the field, like "".
