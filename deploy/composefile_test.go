@@ -169,7 +169,7 @@ func TestComposeFile(t *testing.T) {
 			}
 		}
 	}
-	// What the browser and the services are told (DESIGN §9).
+	// What the browser and the services are told (ARCHITECTURE.md, Contract: Deployment).
 	for svc, kv := range map[string]map[string]string{
 		"auth-service":   {"ADMIN_PASSWORD": "", "ALLOWED_ORIGINS": "http://localhost:8080"},
 		"user-service":   {"JWKS_URL": "http://auth-service:5001/.well-known/jwks.json", "CHAT_SERVICE_URL": "http://chat-service:5003"},

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// The five services, their ports (DESIGN §1) and data volumes.
+// The five services, their ports (ARCHITECTURE.md, Contract: Shape and ports) and data volumes.
 type serviceSpec struct {
 	Name     string
 	Port     int

@@ -762,7 +762,7 @@ func checkAutoscaling(t *testing.T, m *manifestSet, hostNetwork bool) {
 }
 
 // checkNetworkPolicies evaluates the policies for every pair of workloads and
-// port, and compares the allowed flows with DESIGN §1.
+// port, and compares the allowed flows with ARCHITECTURE.md, Contract: Shape and ports.
 func checkNetworkPolicies(t *testing.T, m *manifestSet, hostNetwork bool) {
 	t.Helper()
 	if hostNetwork {

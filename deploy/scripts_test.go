@@ -83,7 +83,7 @@ func findInPath(name string) (string, error) {
 	return "", fmt.Errorf("%s not in PATH", name)
 }
 
-// TestDockerfiles checks what DESIGN §9 asks of every Dockerfile; the compose
+// TestDockerfiles checks what ARCHITECTURE.md, Contract: Deployment asks of every Dockerfile; the compose
 // end-to-end test builds and runs them.
 func TestDockerfiles(t *testing.T) {
 	root := repoRoot(t)

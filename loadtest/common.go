@@ -216,10 +216,3 @@ func (c *common) emit(r Record) error {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
-
-func boolMetric(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
-}

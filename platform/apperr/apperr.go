@@ -12,7 +12,7 @@ import (
 // Kind classifies an error; each kind maps to exactly one HTTP status.
 type Kind int
 
-// The error kinds, one per status in DESIGN §2.
+// The error kinds, one per status in ARCHITECTURE.md, Contract: Conventions.
 const (
 	KindInternal Kind = iota
 	KindInvalid
@@ -116,7 +116,7 @@ func From(err error) (*Error, bool) {
 	return &Error{Kind: KindInternal, Code: "internal", Message: "internal error", Err: err}, false
 }
 
-// Body is the JSON error envelope of DESIGN §2.
+// Body is the JSON error envelope of ARCHITECTURE.md, Contract: Conventions.
 type Body struct {
 	Error BodyError `json:"error"`
 }

@@ -33,7 +33,7 @@ const (
 	RoleAdmin = "admin"
 )
 
-// Claims is the access token's claim set (DESIGN §4).
+// Claims is the access token's claim set (ARCHITECTURE.md, Contract: Tokens).
 type Claims struct {
 	jwt.RegisteredClaims
 	Name string `json:"name"`

@@ -126,7 +126,7 @@ func TestJWKSFetchedWhenIssuerStartsLate(t *testing.T) {
 	late.HandleFunc("/jwks", func(w http.ResponseWriter, r *http.Request) {
 		resp, err := http.Get(is.JWKSURL)
 		if err != nil {
-			http.Error(w, err.Error(), 502)
+			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
 		defer resp.Body.Close()

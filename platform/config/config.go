@@ -177,7 +177,7 @@ func (e *Env) List(name string, def []string) []string {
 	return out
 }
 
-// Common holds the settings every service reads (DESIGN §2).
+// Common holds the settings every service reads (ARCHITECTURE.md, Contract: Conventions).
 type Common struct {
 	Port      int
 	DataDir   string

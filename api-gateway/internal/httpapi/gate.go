@@ -80,7 +80,7 @@ func (g *gate) check(c *gin.Context) {
 		return
 	}
 	if isUpgrade(r) {
-		// WebSockets go straight to chat-service (DESIGN §1); proxying a
+		// WebSockets go straight to chat-service (ARCHITECTURE.md, Contract: Shape and ports); proxying a
 		// long-lived connection here would also bypass its token check.
 		httpx.Error(c, apperr.Invalid("upgrade_not_supported",
 			"the gateway does not proxy WebSockets; connect to the chat WebSocket URL directly"))

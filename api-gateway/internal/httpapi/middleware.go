@@ -15,7 +15,7 @@ import (
 	"github.com/parleychat/parley/platform/ratelimit"
 )
 
-// CORS answers (DESIGN §7: the SPA on another origin calls the gateway with
+// CORS answers (ARCHITECTURE.md, Contract: HTTP APIs: the SPA on another origin calls the gateway with
 // a bearer token, no cookies, so no Allow-Credentials).
 const (
 	corsAllowMethods  = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"

@@ -56,7 +56,7 @@ type Deps struct {
 	HealthClient *http.Client
 }
 
-// publicRoutes need no access token (DESIGN §7); every other /api route
+// publicRoutes need no access token (ARCHITECTURE.md, Contract: HTTP APIs); every other /api route
 // does. A GET rule also covers HEAD; ":x" matches one non-empty segment.
 // Health endpoints live outside /api and are public too.
 func publicRoutes() []routeRule {

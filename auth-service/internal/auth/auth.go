@@ -1,6 +1,6 @@
 // Package auth holds Parley's identity domain: users, passwords, sessions
 // made of an access token and a rotating refresh token, and the rules about
-// them (DESIGN §4). It knows nothing of HTTP or SQL: storage sits behind
+// them (ARCHITECTURE.md, Contract: Tokens). It knows nothing of HTTP or SQL: storage sits behind
 // Store and token signing behind TokenIssuer.
 package auth
 

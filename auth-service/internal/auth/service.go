@@ -298,7 +298,7 @@ func (s *Service) UpdateUser(ctx context.Context, actor User, id int64, p UserPa
 	if actor.ID == id && ((p.Role != nil && *p.Role != RoleAdmin) || (p.Disabled != nil && *p.Disabled)) {
 		return User{}, ErrSelfModification
 	}
-	return s.store.UpdateUser(ctx, id, UserUpdate{Role: p.Role, Disabled: p.Disabled}, s.now())
+	return s.store.UpdateUser(ctx, id, UserUpdate(p), s.now())
 }
 
 // ChangePassword sets a new password after checking the current one, and

@@ -7,7 +7,7 @@ import (
 	"github.com/parleychat/parley/platform/apperr"
 )
 
-// Limits of DESIGN §4.
+// Limits of ARCHITECTURE.md, Contract: Tokens.
 const (
 	UsernameMin = 3
 	UsernameMax = 32

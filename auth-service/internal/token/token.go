@@ -155,7 +155,7 @@ func (s *Signer) Verifier() *authn.Verifier { return s.verifier }
 // TTL is the access token lifetime.
 func (s *Signer) TTL() time.Duration { return s.ttl }
 
-// IssueAccess signs an access token (DESIGN §4 claims).
+// IssueAccess signs an access token (the claims of ARCHITECTURE.md, Contract: Tokens).
 func (s *Signer) IssueAccess(userID int64, username, role string, now time.Time) (string, time.Time, error) {
 	exp := now.Add(s.ttl)
 	claims := authn.Claims{

@@ -19,7 +19,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,7 +72,7 @@ func serverBinary(b *testing.B) string {
 			return
 		}
 		binPath = filepath.Join(dir, "chat-service")
-		cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", binPath, "github.com/parleychat/parley/chat-service")
+		cmd := exec.Command("go", "build", "-o", binPath, "github.com/parleychat/parley/chat-service")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -135,9 +134,7 @@ func startServer(b *testing.B, env map[string]string) *server {
 		if time.Now().After(deadline) {
 			b.Fatal("chat-service not ready")
 		}
-		select {
-		case <-time.After(50 * time.Millisecond):
-		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

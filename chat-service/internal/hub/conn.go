@@ -13,7 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// Close codes (DESIGN §6).
+// Close codes (ARCHITECTURE.md, Contract: WebSocket).
 const (
 	CloseUnauthenticated = 4401
 	CloseForbidden       = 4403

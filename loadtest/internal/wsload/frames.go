@@ -74,7 +74,7 @@ func atoi(b []byte) (int64, bool) {
 	return v, true
 }
 
-// Parley server frames start with their type (DESIGN §6; chat-service
+// Parley server frames start with their type (ARCHITECTURE.md, Contract: WebSocket; chat-service
 // encodes structs whose first field is Type). Only message, ack and error
 // frames matter to the harness, and it finds the probe body by searching
 // rather than decoding the whole message, so the client spends its CPU on

@@ -25,17 +25,16 @@ import (
 // Unlike the shared TEST_POSTGRES_DSN server it may be stopped and started
 // again, so a test can watch a service lose its database and recover.
 type Server struct {
-	t        testing.TB
-	bin      string
-	dir      string
-	data     string
-	sockDir  string
-	port     int
-	cred     *syscall.Credential
-	mu       sync.Mutex
-	cmd      *exec.Cmd
-	exited   chan struct{}
-	stopping bool
+	t       testing.TB
+	bin     string
+	dir     string
+	data    string
+	sockDir string
+	port    int
+	cred    *syscall.Credential
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	exited  chan struct{}
 }
 
 // StartServer initialises and starts a private PostgreSQL server on a free

@@ -20,7 +20,7 @@ import (
 	"github.com/parleychat/parley/platform/apperr"
 )
 
-// MaxBytes is the largest avatar upload accepted (DESIGN §5).
+// MaxBytes is the largest avatar upload accepted (ARCHITECTURE.md, Contract: HTTP APIs).
 const MaxBytes = 1 << 20
 
 // MaxSide bounds each dimension: a tiny file can declare a huge canvas, and

@@ -31,15 +31,14 @@ func Colour(id int64) string {
 	return palette[x%uint64(len(palette))]
 }
 
-// Initial is the letter drawn on a default avatar: the first letter or digit
-// of the display name, else of the username, else "?".
+// Initial is the letter drawn on a default avatar: the first character of
+// the display name when it is a letter or digit, else that of the username,
+// else "?". Only the first character counts, so "(bob)" does not draw "B".
 func Initial(displayName, username string) string {
 	for _, s := range []string{displayName, username} {
-		for _, r := range strings.TrimSpace(s) {
-			if unicode.IsLetter(r) || unicode.IsDigit(r) {
-				return string(unicode.ToUpper(r))
-			}
-			break
+		r, _ := utf8.DecodeRuneInString(strings.TrimSpace(s))
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return string(unicode.ToUpper(r))
 		}
 	}
 	return "?"
