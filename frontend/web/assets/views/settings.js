@@ -34,7 +34,7 @@ export function settingsView(ctx) {
           ctx.applySettings(s);
         }
       });
-      return h('label', { class: 'theme-option' }, input, h('span', { class: `theme-preview theme-preview-${value}` }, h('span'), h('span'), h('span')), h('span', { class: 'theme-label' }, icon(iconName), label));
+      return h('label', { class: 'theme-option' }, input, h('span', { class: `theme-preview theme-preview-${value}` }, h('span'), h('span'), h('span')), h('span', { class: 'theme-label' }, icon(iconName), label, icon('check', 'theme-check')));
     };
     const toggle = (key, label, hint) => {
       const input = h('input', { type: 'checkbox', role: 'switch', checked: !!s.notifications?.[key], testid: `notify-${key}` });
