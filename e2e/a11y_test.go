@@ -127,6 +127,18 @@ func TestBrowserAccessibility(t *testing.T) {
 		alice.wait(pg.name, pg.ready+` && document.activeElement?.tagName === 'H1'`)
 		full(alice, pg.name, axWant{app: true}, walkOpts{})
 	}
+	// Text spacing: with the criterion's spacing nothing is cut off or
+	// pushed sideways.
+	for _, path := range []string{roomPath, "/settings", "/browse"} {
+		alice.open(path)
+		alice.wait(path, `document.activeElement?.tagName === 'H1'`)
+		a11yEval[bool](alice, `A.spacing(true)`)
+		for _, bad := range a11yEval[[]string](alice, `A.reflow().concat(A.clipped())`) {
+			t.Errorf("[%s with text spacing] %s", path, bad)
+		}
+		a11yEval[bool](alice, `A.spacing(false)`)
+	}
+
 	// The password form names what is wrong, tied to its fields.
 	alice.open("/settings")
 	alice.wait("settings", `!!document.querySelector('[data-testid=password-save]')`)

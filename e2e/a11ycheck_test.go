@@ -175,9 +175,24 @@ A.step = async () => {
     const hit = document.elementFromPoint(x, y);
     if (hit && (host.contains(hit) || hit.contains(host) || el.contains(hit))) { covered = false; break; }
   }
+  // Target size (2.5.8): 24 × 24 px, or no other target within a 24 px
+  // circle around it; links inside a sentence are exempt.
+  let small = '';
+  const tr = face.getBoundingClientRect();
+  if ((tr.width < 24 - 0.5 || tr.height < 24 - 0.5) && getComputedStyle(face).display !== 'inline') {
+    const cx = tr.left + tr.width / 2;
+    const cy = tr.top + tr.height / 2;
+    for (const o of A.scope().querySelectorAll(A.stopSel)) {
+      if (o === el || o === face || face.contains(o) || o.contains(face) || !A.shown(o)) continue;
+      const q = o.getBoundingClientRect();
+      const dx = Math.max(q.left - cx, 0, cx - q.right);
+      const dy = Math.max(q.top - cy, 0, cy - q.bottom);
+      if (dx * dx + dy * dy < 12 * 12) { small = Math.round(tr.width) + '×' + Math.round(tr.height) + 'px, ' + A.desc(o) + ' within 12px of its centre'; break; }
+    }
+  }
   const arrow = !!el.dataset.a11yK;
   const k = arrow ? Number(el.dataset.a11yK) : (A.stops || []).indexOf(A.ident(el));
-  return { k, arrow, desc: A.desc(el), sig: A.sig(el), shown: A.shown(host) && A.opacity(host) > 0.05, covered, ring,
+  return { k, arrow, small, desc: A.desc(el), sig: A.sig(el), shown: A.shown(host) && A.opacity(host) > 0.05, covered, ring,
     rect: { x: r.left + scrollX, y: r.top + scrollY, w: r.width, h: r.height } };
 };
 // Live-region insertions: nodes added inside a live region that is not busy.
@@ -226,6 +241,29 @@ A.reflow = () => {
       if (!over.has(el.parentElement)) bad.push(A.desc(el) + ' spans ' + Math.round(r.left) + '–' + Math.round(r.right) + 'px');
     }
     if ((cs.overflowX === 'auto' || cs.overflowX === 'scroll') && el.scrollWidth > el.clientWidth + 1 && el.tagName !== 'TEXTAREA') bad.push(A.desc(el) + ' scrolls sideways (' + el.scrollWidth + 'px in ' + el.clientWidth + 'px)');
+  }
+  return bad.slice(0, 12);
+};
+// Text spacing (1.4.12): the user style of the criterion, through a
+// constructed style sheet (the page's CSP allows no inline <style>).
+A.spacing = (on) => {
+  if (on) {
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync('* { line-height: 1.5 !important; letter-spacing: 0.12em !important; word-spacing: 0.16em !important; } p { margin-bottom: 2em !important; }');
+    document.adoptedStyleSheets = [sheet];
+  } else {
+    document.adoptedStyleSheets = [];
+  }
+  return A.frames().then(() => true);
+};
+// Text cut off vertically (a box too short for its text).
+A.clipped = () => {
+  const bad = [];
+  for (const el of A.scope().querySelectorAll('*')) {
+    if (!A.shown(el) || !A.inView(el) || el instanceof SVGElement || ['TEXTAREA', 'INPUT', 'SELECT'].includes(el.tagName)) continue;
+    const cs = getComputedStyle(el);
+    if (!['hidden', 'clip'].includes(cs.overflowY) || ![...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+    if (el.scrollHeight > el.clientHeight + 2) bad.push(A.desc(el) + ' cuts its text (' + el.scrollHeight + 'px in ' + el.clientHeight + 'px)');
   }
   return bad.slice(0, 12);
 };
@@ -793,6 +831,7 @@ type rect struct{ X, Y, W, H float64 }
 type stepInfo struct {
 	K       int    `json:"k"`
 	Arrow   bool   `json:"arrow"` // an arrow-key item (marked data-a11y-k), not a Tab stop
+	Small   string `json:"small"` // why the target is too small, if it is
 	Body    bool   `json:"body"`
 	Desc    string `json:"desc"`
 	Sig     string `json:"sig"`
@@ -910,6 +949,9 @@ func (a *audit) checkStop(st stepInfo, looks map[string]bool) {
 	}
 	if st.Covered {
 		a.fail("%s has the focus but other content covers it", st.Desc)
+	}
+	if st.Small != "" {
+		a.fail("%s is a small target: %s", st.Desc, st.Small)
 	}
 	if st.Ring == nil {
 		a.fail("%s shows no focus indicator (no outline, no ring on its host)", st.Desc)

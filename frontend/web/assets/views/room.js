@@ -311,6 +311,15 @@ export function roomView(ctx, roomId, { seq } = {}) {
         }
       }
     }
+    // Back at the newest messages after reading far back: what is above
+    // the screen goes (it is re-rendered on the way up again), so the list
+    // stays cheap to update.
+    const all = log.messages();
+    // (Not while a search hit is being shown: its message must stay.)
+    const settled = forceBottom || (wasAtBottom && highlightSeq == null);
+    if (settled && firstSeq != null && all.length > 0 && all[all.length - 1].seq - firstSeq >= 3 * WINDOW) {
+      firstSeq = all[all.length - 1].seq - WINDOW + 1;
+    }
     const want = desiredNodes();
     const keep = new Set(want.map((w) => w.key));
     const focusWasIn = list.contains(document.activeElement);
@@ -673,12 +682,23 @@ export function roomView(ctx, roomId, { seq } = {}) {
     queueMicrotask(grow);
   }
 
+  // The dots blink a few times when someone starts typing (not on every
+  // update of the list, so never for five seconds on end).
+  let typingShown = '';
   function renderTyping() {
     const names = chat.typingIn(rid).map((t) => displayName(profiles.get(t.user_id), t.username));
     const text = typingText(names);
-    typing.textContent = '';
+    if (text === typingShown) return;
+    const wasTyping = !!typingShown;
+    typingShown = text;
     typing.classList.toggle('active', !!text);
-    if (text) typing.append(h('span', { class: 'typing-dots', 'aria-hidden': 'true' }, h('i'), h('i'), h('i')), h('span', { text }));
+    if (!text) {
+      typing.textContent = '';
+    } else if (wasTyping) {
+      typing.lastElementChild.textContent = text;
+    } else {
+      typing.replaceChildren(h('span', { class: 'typing-dots', 'aria-hidden': 'true' }, h('i'), h('i'), h('i')), h('span', { text }));
+    }
   }
 
   // ---- members panel -------------------------------------------------------
