@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 )
 
@@ -501,6 +502,20 @@ func overlays(t *testing.T, p *tab, looks map[string]bool, mineID int64) {
 	um.axTree(axWant{app: true})
 	p.press("Escape")
 	um.expectFocus("after Escape closes the user menu", `.msg[data-author="bob"] [data-testid=message-author]`)
+
+	// Actions brought up by hovering a message can be dismissed with Escape
+	// without moving the pointer (content on hover, 1.4.13).
+	hv := p.audit("message actions on hover")
+	bobMsg := `document.querySelector('.msg[data-author="bob"]')`
+	xy := eval[[]float64](p, `(() => { const r = `+bobMsg+`.getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; })()`)
+	p.do(chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, xy[0], xy[1]))
+	p.wait("the actions on hover", `getComputedStyle(`+bobMsg+`.querySelector('[data-testid=message-actions]')).opacity === '1'`)
+	p.focusOn(tid("composer"))
+	p.press("Escape")
+	if eval[string](p, `getComputedStyle(`+bobMsg+`.querySelector('[data-testid=message-actions]')).opacity`) != "0" {
+		hv.fail("Escape does not hide the actions shown on hover")
+	}
+	p.do(chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, 2, 2))
 
 	// Sending with the Send button keeps the focus in the composer.
 	sb := p.audit("send button")

@@ -18,6 +18,9 @@ const BOTTOM_SLACK = 48;
 // and sends in a few milliseconds.
 const WINDOW = 40;
 const STEP = 60;
+// Opening renders the newest FIRST at once (a screenful) and the rest of
+// the window in a task of its own, so neither takes long.
+const FIRST = 15;
 // The controls inside a message that join the Tab order with it.
 const INNER = 'a[href], button, textarea';
 const wide = () => window.matchMedia('(min-width: 1101px)').matches;
@@ -235,7 +238,7 @@ export function roomView(ctx, roomId, { seq } = {}) {
     const all = log.messages();
     if (all.length === 0) return [];
     const lo = all[0].seq;
-    if (firstSeq == null) firstSeq = Math.max(lo, all[all.length - 1].seq - WINDOW + 1);
+    if (firstSeq == null) firstSeq = Math.max(lo, all[all.length - 1].seq - FIRST + 1);
     firstSeq = Math.max(firstSeq, lo);
     const msgs = firstSeq > lo ? all.slice(firstSeq - lo) : all;
     const out = [];
@@ -787,11 +790,23 @@ export function roomView(ctx, roomId, { seq } = {}) {
       stopEdit();
       return;
     }
+
     // Typing a character with the focus on the heading or a message starts
     // a message: the focus moves to the composer before the character lands.
     if (textarea && e.key.length === 1 && e.key !== ' ' && !e.ctrlKey && !e.metaKey && !e.altKey && e.target.matches('h1, .msg[data-id]')) textarea.focus();
   };
   el.addEventListener('keydown', onKey);
+  // Escape, wherever the focus is, hides the actions a pointer's hover
+  // brought up over the message above, until the pointer leaves.
+  const onEscape = (e) => {
+    if (e.key !== 'Escape') return;
+    const hovered = list.querySelector('.msg[data-id]:hover');
+    if (hovered && !hovered.contains(document.activeElement)) {
+      hovered.classList.add('actions-dismissed');
+      hovered.addEventListener('mouseleave', () => hovered.classList.remove('actions-dismissed'), { once: true });
+    }
+  };
+  document.addEventListener('keydown', onEscape);
 
   function revealTarget() {
     const all = chat.log(rid).messages();
@@ -826,7 +841,17 @@ export function roomView(ctx, roomId, { seq } = {}) {
       } else {
         renderMessages({ forceBottom: true });
       }
-      // Fill the screen when the first page is short.
+      // The rest of the window, then older pages while the screen is not full.
+      await new Promise((r) => setTimeout(r, 0));
+      if (destroyed) return;
+      const all = chat.log(rid).messages();
+      if (highlightSeq == null && all.length > 0 && firstSeq != null) {
+        const want = Math.max(all[0].seq, all[all.length - 1].seq - WINDOW + 1);
+        if (want < firstSeq) {
+          firstSeq = want;
+          renderMessages();
+        }
+      }
       for (let i = 0; i < 3 && !destroyed && scroller.scrollHeight <= scroller.clientHeight && chat.log(rid).hasMoreBefore; i++) await loadOlder();
     } catch (err) {
       if (destroyed) return;
@@ -864,6 +889,7 @@ export function roomView(ctx, roomId, { seq } = {}) {
       cancelAnimationFrame(frame);
       unsubs.forEach((u) => u());
       narrowQuery.removeEventListener('change', onNarrow);
+      document.removeEventListener('keydown', onEscape);
       document.removeEventListener('visibilitychange', onVisible);
       document.querySelector('.emoji-picker')?.remove();
       if (chat.readingRoom === rid) chat.readingRoom = null;
