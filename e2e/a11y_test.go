@@ -641,7 +641,16 @@ func longTasks(t *testing.T, p *tab, aliceAPI, bobAPI *api, historyID, designID 
 	measure("receiving with 2,000 rendered", receive(fmt.Sprintf("live %d", n)))
 	n++
 	measure("sending with 2,000 rendered", send(fmt.Sprintf("mine %d", n)))
-	p.openRoom("design-review")
+	measure("leaving the room with 2,000 rendered", func() {
+		p.openRoom("design-review")
+		p.wait("the list", `document.querySelector('[data-testid=message-list]')?.getAttribute('aria-busy') === 'false'`)
+	})
+	p.openRoom("General")
+	// The baseline: a room of a few messages, opened the same way.
+	measure("opening a room of a few messages (baseline)", func() {
+		p.openRoom("design-review")
+		p.wait("the list", `document.querySelector('[data-testid=message-list]')?.getAttribute('aria-busy') === 'false'`)
+	})
 	measure("opening the room holding 2,000", func() {
 		p.openRoom("history")
 		p.wait("the list", `document.querySelector('[data-testid=message-list]')?.getAttribute('aria-busy') === 'false'`)

@@ -19,7 +19,7 @@ const BOTTOM_SLACK = 48;
 const WINDOW = 40;
 const STEP = 60;
 // Opening renders the newest FIRST at once (a screenful) and the rest of
-// the window in a task of its own, so neither takes long.
+// the window FIRST at a time in tasks of their own, so none takes long.
 const FIRST = 15;
 // The controls inside a message that join the Tab order with it.
 const INNER = 'a[href], button, textarea';
@@ -841,16 +841,17 @@ export function roomView(ctx, roomId, { seq } = {}) {
       } else {
         renderMessages({ forceBottom: true });
       }
-      // The rest of the window, then older pages while the screen is not full.
-      await new Promise((r) => setTimeout(r, 0));
-      if (destroyed) return;
-      const all = chat.log(rid).messages();
-      if (highlightSeq == null && all.length > 0 && firstSeq != null) {
+      // The rest of the window, a screenful per task, then older pages
+      // while the screen is not full.
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 0));
+        if (destroyed) return;
+        const all = chat.log(rid).messages();
+        if (highlightSeq != null || all.length === 0 || firstSeq == null) break;
         const want = Math.max(all[0].seq, all[all.length - 1].seq - WINDOW + 1);
-        if (want < firstSeq) {
-          firstSeq = want;
-          renderMessages();
-        }
+        if (want >= firstSeq) break;
+        firstSeq = Math.max(want, firstSeq - FIRST);
+        renderMessages();
       }
       for (let i = 0; i < 3 && !destroyed && scroller.scrollHeight <= scroller.clientHeight && chat.log(rid).hasMoreBefore; i++) await loadOlder();
     } catch (err) {
