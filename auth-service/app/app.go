@@ -189,7 +189,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	h.Add(health.Check{Name: "database", Critical: true, Fn: db.Check})
 	engine := httpx.NewEngine(httpx.Options{
 		Service: service, Logger: log, Registry: h.Registry,
-		MaxBodyBytes: maxBody, TrustedProxies: cfg.TrustedProxies, Unavailable: sqldb.IsUnavailable,
+		MaxBodyBytes: maxBody, TrustedProxies: cfg.TrustedProxies,
 	})
 	h.Register(engine)
 	tokens := authn.NewCache(signer.Verifier().Verify, cfg.TokenCacheSize, authn.DefaultCacheTTL, time.Now)

@@ -165,7 +165,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		SendRate: cfg.SendRate, SendBurst: cfg.SendBurst,
 	})
 
-	engine := httpx.NewEngine(httpx.Options{Service: service, Logger: log, Registry: h.Registry, MaxBodyBytes: 256 << 10, Unavailable: sqldb.IsUnavailable})
+	engine := httpx.NewEngine(httpx.Options{Service: service, Logger: log, Registry: h.Registry, MaxBodyBytes: 256 << 10})
 	h.Register(engine)
 	httpapi.Routes(engine, httpapi.Deps{
 		Service: svc, Hub: hb, Verifier: verifier, Logger: log, AllowedOrigins: cfg.AllowedOrigins,

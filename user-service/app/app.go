@@ -136,7 +136,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	})
 	engine := httpx.NewEngine(httpx.Options{
 		Service: service, Logger: log, Registry: h.Registry,
-		MaxBodyBytes: httpapi.MaxBody, TrustedProxies: cfg.TrustedProxies, Unavailable: sqldb.IsUnavailable,
+		MaxBodyBytes: httpapi.MaxBody, TrustedProxies: cfg.TrustedProxies,
 	})
 	h.Register(engine)
 	httpapi.Routes(engine, httpapi.Deps{Service: svc, Verifier: verifier})
