@@ -43,6 +43,7 @@ type Config struct {
 	// WebSocket tuning.
 	QueueSize   int
 	WriteDelay  time.Duration
+	MaxReplay   int
 	AuthTimeout time.Duration
 	PingPeriod  time.Duration
 	PongWait    time.Duration
@@ -70,6 +71,7 @@ func ReadConfig(env *config.Env) (Config, error) {
 	c.SendBurst = env.Int("SEND_BURST", 30, 1, 1_000_000)
 	c.QueueSize = env.Int("WS_QUEUE_SIZE", 256, 8, 1<<16)
 	c.WriteDelay = env.OptionalDuration("WS_WRITE_DELAY", DefaultWriteDelay)
+	c.MaxReplay = env.Int("WS_MAX_REPLAY", 1000, 1, 1<<20)
 	c.AuthTimeout = env.Duration("WS_AUTH_TIMEOUT", 10*time.Second)
 	c.PingPeriod = env.Duration("WS_PING_PERIOD", 25*time.Second)
 	c.PongWait = env.Duration("WS_PONG_WAIT", 60*time.Second)
@@ -152,7 +154,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	hb, err := hub.New(hub.Options{
 		Broker: b, Logger: log, ReplicaID: replica, Registry: h.Registry,
-		QueueSize: cfg.QueueSize, PingPeriod: cfg.PingPeriod, WriteDelay: cfg.WriteDelay,
+		QueueSize: cfg.QueueSize, PingPeriod: cfg.PingPeriod, WriteDelay: cfg.WriteDelay, MaxReplay: cfg.MaxReplay,
 		PresenceHeartbeat: cfg.PresenceHeartbeat, PresenceTTL: cfg.PresenceTTL,
 	})
 	if err != nil {

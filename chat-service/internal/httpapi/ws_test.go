@@ -637,3 +637,68 @@ func TestWSFrameJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestWSResumeFromZeroAndReplayCap: after_seq=0 means "everything", on
+// HTTP and on subscribe; a replay longer than WS_MAX_REPLAY sends the oldest
+// missed messages in order, then subscribed {"more": true}, and the client
+// pages the rest over HTTP from last_seq, ending with every message.
+func TestWSResumeFromZeroAndReplayCap(t *testing.T) {
+	h := start(t, map[string]string{"WS_MAX_REPLAY": "5"})
+	alice, bob := h.user(1, "alice"), h.user(2, "bob")
+	for i := 1; i <= 12; i++ {
+		h.post(bob, 1, fmt.Sprint("m", i), "")
+	}
+	var page struct {
+		Messages []chat.Message `json:"messages"`
+	}
+	h.must(200, "GET", "/rooms/1/messages?after_seq=0&limit=3", alice, nil, &page)
+	if len(page.Messages) != 3 || page.Messages[0].Seq != 1 || page.Messages[2].Seq != 3 {
+		t.Fatalf("after_seq=0 over HTTP = %+v, want seqs 1..3", page.Messages)
+	}
+	h.must(200, "GET", "/rooms/1/messages?limit=3", alice, nil, &page)
+	if len(page.Messages) != 3 || page.Messages[0].Seq != 10 {
+		t.Fatalf("no after_seq over HTTP = %+v, want the newest page 10..12", page.Messages)
+	}
+
+	a := h.connect(alice)
+	a.send(map[string]any{"type": "subscribe", "room_id": 1, "after_seq": 0})
+	var seqs []int64
+	var sub map[string]any
+	for sub == nil {
+		f := a.next("message", "subscribed")
+		if f["type"] == "subscribed" {
+			sub = f
+			break
+		}
+		seqs = append(seqs, num(msgOf(f)["seq"]))
+	}
+	if fmt.Sprint(seqs) != "[1 2 3 4 5]" || num(sub["last_seq"]) != 5 || sub["more"] != true {
+		t.Fatalf("capped replay = %v then %v, want [1 2 3 4 5] then last_seq 5, more", seqs, sub)
+	}
+	for after := num(sub["last_seq"]); ; {
+		h.must(200, "GET", "/rooms/1/messages?after_seq="+itoa(after)+"&limit=4", alice, nil, &page)
+		if len(page.Messages) == 0 {
+			break
+		}
+		for _, m := range page.Messages {
+			seqs = append(seqs, m.Seq)
+			after = m.Seq
+		}
+	}
+	if fmt.Sprint(seqs) != "[1 2 3 4 5 6 7 8 9 10 11 12]" {
+		t.Fatalf("replay + pages = %v", seqs)
+	}
+
+	// A replay within the cap ends with more=false.
+	b := h.connect(bob)
+	nine := int64(9)
+	b.send(map[string]any{"type": "subscribe", "room_id": 1, "after_seq": nine})
+	for i := 10; i <= 12; i++ {
+		if got := num(msgOf(b.next("message"))["seq"]); got != int64(i) {
+			t.Fatalf("replay after 9: got seq %d, want %d", got, i)
+		}
+	}
+	if sub := b.expect("subscribed"); num(sub["last_seq"]) != 12 || sub["more"] != false {
+		t.Fatalf("subscribed = %v, want last_seq 12, more false", sub)
+	}
+}

@@ -71,6 +71,11 @@ type Options struct {
 	// at once, so light traffic pays no delay. Zero (or negative) always
 	// writes at once.
 	WriteDelay time.Duration
+	// MaxReplay caps the messages one subscribe replays (default 1000):
+	// a client further behind gets the oldest missed ones, then
+	// subscribed {"more": true}, and pages the rest over HTTP, so one
+	// reconnect cannot pin a replica streaming a room's whole history.
+	MaxReplay int
 }
 
 func (o *Options) defaults() {
@@ -97,6 +102,7 @@ func (o *Options) defaults() {
 	def(&o.QueueBytes, 8<<20)
 	def(&o.ReplayBuffer, 4*o.QueueSize)
 	def(&o.MaxSubscriptions, 1000)
+	def(&o.MaxReplay, 1000)
 	defd(&o.WriteWait, 10*time.Second)
 	defd(&o.PingPeriod, 25*time.Second)
 	defd(&o.CloseGrace, 2*time.Second)
@@ -446,11 +452,13 @@ type Loader func(ctx context.Context, afterSeq int64, limit int) ([]chat.Message
 
 // SubscribedFrame confirms a subscription once any replay is done; LastSeq
 // is the newest seq replayed (or after_seq when nothing was missed), or the
-// room's last seq when no after_seq was given.
+// room's last seq when no after_seq was given. More says the replay stopped
+// at Options.MaxReplay: the client pages the rest over HTTP from LastSeq.
 type SubscribedFrame struct {
 	Type    string `json:"type"`
 	RoomID  int64  `json:"room_id"`
 	LastSeq int64  `json:"last_seq"`
+	More    bool   `json:"more"`
 }
 
 // ErrTooManySubscriptions is returned past Options.MaxSubscriptions.
@@ -494,11 +502,17 @@ func (h *Hub) Subscribe(ctx context.Context, c *Conn, room int64, afterSeq *int6
 
 	last := currentSeq
 	var replayErr error
+	more := false
 	if afterSeq != nil {
 		last = *afterSeq
-		for replayErr == nil {
+		for sent := 0; replayErr == nil; {
+			want := min(replayPage, h.o.MaxReplay-sent)
+			if want == 0 {
+				more = last < currentSeq
+				break
+			}
 			var msgs []chat.Message
-			msgs, replayErr = load(ctx, last, replayPage)
+			msgs, replayErr = load(ctx, last, want)
 			for _, m := range msgs {
 				f, err := JSONFrame(chat.MessageFrame{Type: chat.EventMessage, Message: m})
 				if err == nil {
@@ -509,8 +523,9 @@ func (h *Hub) Subscribe(ctx context.Context, c *Conn, room int64, afterSeq *int6
 					break
 				}
 				last = m.Seq
+				sent++
 			}
-			if len(msgs) < replayPage {
+			if len(msgs) < want {
 				break
 			}
 		}
@@ -534,7 +549,7 @@ func (h *Hub) Subscribe(ctx context.Context, c *Conn, room int64, afterSeq *int6
 	if replayErr != nil {
 		return replayErr
 	}
-	c.PushJSON(SubscribedFrame{Type: "subscribed", RoomID: room, LastSeq: last})
+	c.PushJSON(SubscribedFrame{Type: "subscribed", RoomID: room, LastSeq: last, More: more})
 	if f := h.presence.frame(room); f != nil {
 		c.Push(f)
 	}

@@ -190,16 +190,16 @@ func storedMessage(id, seq int64, nm chat.NewMessage) chat.Message {
 func (s *Store) Messages(ctx context.Context, f chat.MessageFilter) ([]chat.Message, bool, error) {
 	where := `m.room_id = ?`
 	args := []any{f.RoomID}
-	if f.AfterSeq > 0 {
+	if f.AfterSeq != nil {
 		where += ` AND m.seq > ?`
-		args = append(args, f.AfterSeq)
+		args = append(args, *f.AfterSeq)
 	}
 	if f.BeforeSeq > 0 {
 		where += ` AND m.seq < ?`
 		args = append(args, f.BeforeSeq)
 	}
 	order := `DESC`
-	if f.AfterSeq > 0 {
+	if f.AfterSeq != nil {
 		order = `ASC`
 	}
 	args = append(args, f.Limit)
