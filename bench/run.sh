@@ -151,9 +151,10 @@ COMMON_ENV=(LOG_LEVEL=warn LOG_FORMAT=json "AUTH_SERVICE_URL=$(url "$P_AUTH")" "
 AUTH_ENV=("${COMMON_ENV[@]}" "PORT=$P_AUTH" "DATA_DIR=$DATA/auth" ADMIN_USERNAME=admin "ADMIN_PASSWORD=bench-$STAMP"
   ACCESS_TOKEN_TTL=3h REGISTER_RATE_IP_BURST=100000 REGISTER_RATE_IP_INTERVAL=1ms
   LOGIN_RATE_IP_BURST=100000 LOGIN_RATE_IP_INTERVAL=1ms LOGIN_RATE_USER_BURST=1000 LOGIN_RATE_USER_INTERVAL=1ms)
-# SEND_RATE: the per-user send limit (10/s) would refuse a load sender; the
+# SEND_RATE and USER_RATE_LIMIT_*: the per-user send and request limits
+# (10/s, 20/s) would refuse a load sender; the
 # per-connection frame limit (50/s) is fixed, so senders stay under it.
-CHAT_ENV=("${COMMON_ENV[@]}" "DATA_DIR=$DATA/chat" SEND_RATE=1000 SEND_BURST=1000)
+CHAT_ENV=("${COMMON_ENV[@]}" "DATA_DIR=$DATA/chat" SEND_RATE=1000 SEND_BURST=1000 USER_RATE_LIMIT_RPS=100000 USER_RATE_LIMIT_BURST=100000)
 
 start_core() {
   start auth "$P_AUTH" "${AUTH_ENV[@]}" BCRYPT_COST=4 -- "$BIN/auth-service"

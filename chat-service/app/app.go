@@ -21,6 +21,7 @@ import (
 	"github.com/parleychat/parley/platform/health"
 	"github.com/parleychat/parley/platform/httpx"
 	"github.com/parleychat/parley/platform/logx"
+	"github.com/parleychat/parley/platform/ratelimit"
 	"github.com/parleychat/parley/platform/serve"
 	"github.com/parleychat/parley/platform/sqldb"
 )
@@ -41,12 +42,18 @@ type Config struct {
 	SendRate  float64
 	SendBurst int
 	// WebSocket tuning.
-	QueueSize   int
-	WriteDelay  time.Duration
-	MaxReplay   int
-	AuthTimeout time.Duration
-	PingPeriod  time.Duration
-	PongWait    time.Duration
+	QueueSize  int
+	WriteDelay time.Duration
+	MaxReplay  int
+	// MaxConnsPerUser caps one user's sockets per replica
+	// (WS_MAX_CONNS_PER_USER); UserRPS/UserBurst limit each user's REST
+	// requests (USER_RATE_LIMIT_RPS, USER_RATE_LIMIT_BURST).
+	MaxConnsPerUser int
+	UserRPS         float64
+	UserBurst       int
+	AuthTimeout     time.Duration
+	PingPeriod      time.Duration
+	PongWait        time.Duration
 	// Presence across replicas.
 	PresenceHeartbeat time.Duration
 	PresenceTTL       time.Duration
@@ -72,6 +79,9 @@ func ReadConfig(env *config.Env) (Config, error) {
 	c.QueueSize = env.Int("WS_QUEUE_SIZE", 256, 8, 1<<16)
 	c.WriteDelay = env.OptionalDuration("WS_WRITE_DELAY", DefaultWriteDelay)
 	c.MaxReplay = env.Int("WS_MAX_REPLAY", 1000, 1, 1<<20)
+	c.MaxConnsPerUser = env.Int("WS_MAX_CONNS_PER_USER", 20, 1, 1<<16)
+	c.UserRPS = env.Float("USER_RATE_LIMIT_RPS", 20, 0.1, 1e6)
+	c.UserBurst = env.Int("USER_RATE_LIMIT_BURST", 100, 1, 1<<20)
 	c.AuthTimeout = env.Duration("WS_AUTH_TIMEOUT", 10*time.Second)
 	c.PingPeriod = env.Duration("WS_PING_PERIOD", 25*time.Second)
 	c.PongWait = env.Duration("WS_PONG_WAIT", 60*time.Second)
@@ -154,7 +164,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	hb, err := hub.New(hub.Options{
 		Broker: b, Logger: log, ReplicaID: replica, Registry: h.Registry,
-		QueueSize: cfg.QueueSize, PingPeriod: cfg.PingPeriod, WriteDelay: cfg.WriteDelay, MaxReplay: cfg.MaxReplay,
+		QueueSize: cfg.QueueSize, PingPeriod: cfg.PingPeriod, WriteDelay: cfg.WriteDelay, MaxReplay: cfg.MaxReplay, MaxConnsPerUser: cfg.MaxConnsPerUser,
 		PresenceHeartbeat: cfg.PresenceHeartbeat, PresenceTTL: cfg.PresenceTTL,
 	})
 	if err != nil {
@@ -171,7 +181,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	h.Register(engine)
 	httpapi.Routes(engine, httpapi.Deps{
 		Service: svc, Hub: hb, Verifier: verifier, Logger: log, AllowedOrigins: cfg.AllowedOrigins,
-		WS: httpapi.WSOptions{AuthTimeout: cfg.AuthTimeout, PongWait: cfg.PongWait},
+		WS:           httpapi.WSOptions{AuthTimeout: cfg.AuthTimeout, PongWait: cfg.PongWait},
+		UserRequests: ratelimit.New(cfg.UserRPS, cfg.UserBurst),
 	})
 	log.Info("starting", "version", Version, "replica", replica, "database", db.Location, "dialect", db.Dialect, "broker", brokerName(cfg.NATSURL))
 

@@ -702,3 +702,66 @@ func TestWSResumeFromZeroAndReplayCap(t *testing.T) {
 		t.Fatalf("subscribed = %v, want last_seq 12, more false", sub)
 	}
 }
+
+// TestWSConnectionCapPerUser: a user's socket past WS_MAX_CONNS_PER_USER is
+// closed with 4429 after its auth frame; other users are not affected, and
+// a slot freed by a closed socket can be used again.
+func TestWSConnectionCapPerUser(t *testing.T) {
+	h := start(t, map[string]string{"WS_MAX_CONNS_PER_USER": "2"})
+	alice, bob := h.user(1, "alice"), h.user(2, "bob")
+	a1, a2 := h.connect(alice), h.connect(alice)
+	a3, _, err := h.dial(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a3.send(map[string]any{"type": "auth", "token": alice.token})
+	if code := a3.closeCode(); code != 4429 {
+		t.Fatalf("third socket closed with %d, want 4429", code)
+	}
+	h.connect(bob) // another user is not counted against alice
+	a1.subscribe(1, nil)
+	a2.conn.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, _, err := h.dial(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.send(map[string]any{"type": "auth", "token": alice.token})
+		ready := false
+		for f := range c.frames { // closed when the server closes the socket
+			if f["type"] == "ready" {
+				ready = true
+				break
+			}
+		}
+		if ready {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a closed socket's slot was not freed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRESTRateLimitPerUser: chat-service limits each user's REST requests
+// itself (it is reachable without the gateway): past the burst a user gets
+// 429 rate_limited with Retry-After, while another user is unaffected.
+func TestRESTRateLimitPerUser(t *testing.T) {
+	h := start(t, map[string]string{"USER_RATE_LIMIT_RPS": "0.5", "USER_RATE_LIMIT_BURST": "3"})
+	alice, bob := h.user(1, "alice"), h.user(2, "bob")
+	for i := 0; i < 3; i++ {
+		h.must(200, "GET", "/rooms", alice, nil, nil)
+	}
+	status, raw, hdr := h.call("GET", "/rooms", alice, nil)
+	if status != 429 || errCode(raw) != "rate_limited" || hdr.Get("Retry-After") == "" {
+		t.Fatalf("request past the burst = %d %s (Retry-After %q), want 429 rate_limited", status, raw, hdr.Get("Retry-After"))
+	}
+	h.must(200, "GET", "/rooms", bob, nil, nil)
+	// Without a valid token the request is refused before it can spend
+	// anyone's tokens.
+	if status, _, _ := h.call("GET", "/rooms", user{token: "forged"}, nil); status != 401 {
+		t.Fatalf("forged token = %d, want 401", status)
+	}
+}

@@ -76,6 +76,9 @@ type Options struct {
 	// subscribed {"more": true}, and pages the rest over HTTP, so one
 	// reconnect cannot pin a replica streaming a room's whole history.
 	MaxReplay int
+	// MaxConnsPerUser caps one user's sockets on this replica (default
+	// 20): a script opening thousands cannot exhaust the replica's memory.
+	MaxConnsPerUser int
 }
 
 func (o *Options) defaults() {
@@ -103,6 +106,7 @@ func (o *Options) defaults() {
 	def(&o.ReplayBuffer, 4*o.QueueSize)
 	def(&o.MaxSubscriptions, 1000)
 	def(&o.MaxReplay, 1000)
+	def(&o.MaxConnsPerUser, 20)
 	defd(&o.WriteWait, 10*time.Second)
 	defd(&o.PingPeriod, 25*time.Second)
 	defd(&o.CloseGrace, 2*time.Second)
@@ -127,17 +131,20 @@ type metrics struct {
 	delivered prometheus.Counter
 	slow      prometheus.Counter
 	published *prometheus.CounterVec
+	// connsRefused counts sockets closed at the per-user cap.
+	connsRefused prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry) metrics {
 	m := metrics{
-		conns:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "chat_ws_connections", Help: "Open WebSocket connections."}),
-		delivered: prometheus.NewCounter(prometheus.CounterOpts{Name: "chat_ws_frames_written_total", Help: "Frames written to WebSocket clients."}),
-		slow:      prometheus.NewCounter(prometheus.CounterOpts{Name: "chat_ws_slow_consumers_total", Help: "Connections closed with 1013 because they could not keep up."}),
-		published: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chat_events_published_total", Help: "Events published to the broker."}, []string{"type"}),
+		conns:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "chat_ws_connections", Help: "Open WebSocket connections."}),
+		delivered:    prometheus.NewCounter(prometheus.CounterOpts{Name: "chat_ws_frames_written_total", Help: "Frames written to WebSocket clients."}),
+		slow:         prometheus.NewCounter(prometheus.CounterOpts{Name: "chat_ws_slow_consumers_total", Help: "Connections closed with 1013 because they could not keep up."}),
+		published:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chat_events_published_total", Help: "Events published to the broker."}, []string{"type"}),
+		connsRefused: prometheus.NewCounter(prometheus.CounterOpts{Name: "chat_ws_connections_refused_total", Help: "Sockets closed with 4429 because their user was at WS_MAX_CONNS_PER_USER."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.conns, m.delivered, m.slow, m.published)
+		reg.MustRegister(m.conns, m.delivered, m.slow, m.published, m.connsRefused)
 	}
 	return m
 }
@@ -395,20 +402,29 @@ func (h *Hub) Accept(ws *websocket.Conn) (*Conn, error) {
 	return c, nil
 }
 
+// ErrTooManyConns is returned by Authenticate when the user already has
+// Options.MaxConnsPerUser sockets on this replica.
+var ErrTooManyConns = errors.New("hub: too many connections for one user")
+
 // Authenticate binds the connection to a user, so events addressed to the
-// user reach it.
-func (h *Hub) Authenticate(c *Conn, userID int64, username string) {
+// user reach it, unless the user is at the connection cap.
+func (h *Hub) Authenticate(c *Conn, userID int64, username string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	set := h.users[userID]
+	if len(set) >= h.o.MaxConnsPerUser {
+		h.m.connsRefused.Inc()
+		return ErrTooManyConns
+	}
 	c.mu.Lock()
 	c.userID, c.username = userID, username
 	c.mu.Unlock()
-	set := h.users[userID]
 	if set == nil {
 		set = map[*Conn]struct{}{}
 		h.users[userID] = set
 	}
 	set[c] = struct{}{}
+	return nil
 }
 
 func (h *Hub) unregister(c *Conn) {
