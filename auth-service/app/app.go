@@ -32,8 +32,9 @@ import (
 var Version = "dev"
 
 const (
-	service     = "auth-service"
-	defaultPort = 5001
+	service = "auth-service"
+	// DefaultPort is auth-service's port.
+	DefaultPort = 5001
 	// maxBody bounds request bodies: the largest legitimate one is a few
 	// hundred bytes.
 	maxBody = 64 << 10
@@ -43,8 +44,9 @@ const (
 	pruneEvery = time.Hour
 )
 
-// settings is auth-service's configuration (DESIGN §2 and §4).
-type settings struct {
+// Config is auth-service's configuration (the names of docs/ARCHITECTURE.md,
+// Contract: Conventions, plus its own).
+type Config struct {
 	config.Common
 	DB             sqldb.Target
 	KeyFile        string
@@ -74,10 +76,11 @@ func (l limit) keyed() auth.Limiter {
 	return ratelimit.New(1/l.Interval.Seconds(), l.Burst)
 }
 
-func readSettings(getenv func(string) string) (settings, error) {
+// ReadConfig reads and checks the environment.
+func ReadConfig(getenv func(string) string) (Config, error) {
 	env := config.New(getenv)
-	s := settings{
-		Common:        env.ReadCommon(defaultPort),
+	s := Config{
+		Common:        env.ReadCommon(DefaultPort),
 		KeyFile:       env.String("JWT_PRIVATE_KEY_FILE", ""),
 		AccessTTL:     env.Duration("ACCESS_TOKEN_TTL", 15*time.Minute),
 		RefreshTTL:    env.Duration("REFRESH_TOKEN_TTL", 720*time.Hour),
@@ -127,17 +130,20 @@ func readSettings(getenv func(string) string) (settings, error) {
 	return s, nil
 }
 
-// Run runs auth-service until ctx ends. args[1] == "healthcheck" runs the
-// container health check instead, and args[1] == "copy-db" copies a SQLite
-// database into PostgreSQL (see copyDB).
+// Run is the whole service: main calls it with the process's arguments
+// and environment, tests with their own. Besides serving it answers the
+// healthcheck and copy-db subcommands (serve.Program).
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	if serve.IsHealthcheck(args) {
-		return serve.HealthcheckFromEnv(ctx, getenv, defaultPort, stdout)
-	}
-	if len(args) > 1 && args[1] == "copy-db" {
-		return copyDB(ctx, args[2:], getenv, stdout)
-	}
-	cfg, err := readSettings(getenv)
+	return serve.Program{
+		Service: service, DefaultPort: DefaultPort,
+		Commands: map[string]serve.Command{"copy-db": sqldb.CopyDBCommand(store.Schema, "auth.db")},
+		Serve:    run,
+	}.Run(ctx, args, getenv, stdout)
+}
+
+// run serves auth-service until ctx ends.
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := ReadConfig(getenv)
 	if err != nil {
 		return err
 	}
@@ -147,13 +153,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	closeDB := func(context.Context) error { return db.Close() }
-	started := false
-	defer func() {
-		if !started {
-			_ = db.Close()
-		}
-	}()
+	// Closed last, once the server and the pruner have stopped.
+	defer db.Close()
 	st, err := store.Open(ctx, db)
 	if err != nil {
 		return err
@@ -210,37 +211,17 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return nil
 	}
 
-	started = true
 	srv := serve.Server{
 		Addr:       net.JoinHostPort("", strconv.Itoa(cfg.Port)),
 		Handler:    engine,
 		Logger:     log,
 		Health:     h,
-		OnShutdown: []func(context.Context) error{stopPruner, closeDB},
+		OnShutdown: []func(context.Context) error{stopPruner},
 	}
 	return srv.Run(ctx)
 }
 
-// copyDB is "auth-service copy-db [--from sqlite:///data/auth.db] --to
-// postgres://...": it fills a new PostgreSQL database with the SQLite one's
-// accounts, logins and signing key. --from defaults to DATABASE_URL when
-// that is SQLite, else to auth.db under DATA_DIR.
-func copyDB(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	env := config.New(getenv)
-	common := env.ReadCommon(defaultPort)
-	if err := env.Err(); err != nil {
-		return err
-	}
-	from, err := sqldb.ParseURL(env.Raw("DATABASE_URL"), common.DataDir, "auth.db")
-	if err != nil || from.Dialect != sqldb.SQLite {
-		from, _ = sqldb.ParseURL("", common.DataDir, "auth.db")
-	}
-	return sqldb.CopyCommand(ctx, args, stdout, sqldb.CopySpec{
-		Service: service, DefaultFrom: from, Tables: store.Tables, Migrate: store.Migrate,
-	})
-}
-
-func keySource(cfg settings) string {
+func keySource(cfg Config) string {
 	if cfg.KeyFile != "" {
 		return "JWT_PRIVATE_KEY_FILE"
 	}
@@ -249,7 +230,7 @@ func keySource(cfg settings) string {
 
 // signingKey reads JWT_PRIVATE_KEY_FILE, or else the key stored in the
 // database, generating and storing one on the very first start.
-func signingKey(ctx context.Context, cfg settings, ks token.KeyStore) (ed25519.PrivateKey, error) {
+func signingKey(ctx context.Context, cfg Config, ks token.KeyStore) (ed25519.PrivateKey, error) {
 	if cfg.KeyFile == "" {
 		key, err := token.LoadOrCreate(ctx, ks, time.Now())
 		if err != nil {
@@ -270,7 +251,7 @@ func signingKey(ctx context.Context, cfg settings, ks token.KeyStore) (ed25519.P
 
 // bootstrapAdmin creates the first admin. A generated password is logged
 // here, once, and nowhere else is a password ever logged.
-func bootstrapAdmin(ctx context.Context, log *slog.Logger, svc *auth.Service, cfg settings) error {
+func bootstrapAdmin(ctx context.Context, log *slog.Logger, svc *auth.Service, cfg Config) error {
 	res, err := svc.EnsureAdmin(ctx, cfg.AdminUsername, cfg.AdminPassword)
 	if err != nil {
 		return fmt.Errorf("create first admin %q: %w", cfg.AdminUsername, err)

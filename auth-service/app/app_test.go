@@ -131,7 +131,7 @@ func testSessionFlow(t *testing.T, db map[string]string) {
 }
 
 // checkClaims decodes an access token (its signature is checked elsewhere)
-// and compares the header and claims with DESIGN §4.
+// and compares the header and claims with docs/ARCHITECTURE.md, Contract: Tokens.
 func checkClaims(t *testing.T, raw string, id int64, name, role string) {
 	t.Helper()
 	var c authn.Claims

@@ -29,9 +29,14 @@ import (
 // Version is set at build time with -ldflags "-X .../app.Version=...".
 var Version = "dev"
 
-const service = "chat-service"
+const (
+	service = "chat-service"
+	// DefaultPort is chat-service's port.
+	DefaultPort = 5003
+)
 
-// Config is chat-service's configuration (DESIGN §2 names plus its own).
+// Config is chat-service's configuration (the names of docs/ARCHITECTURE.md,
+// Contract: Conventions, plus its own).
 type Config struct {
 	config.Common
 	DatabaseURL    string
@@ -67,8 +72,9 @@ type Config struct {
 const DefaultWriteDelay = 10 * time.Millisecond
 
 // ReadConfig reads and checks the environment.
-func ReadConfig(env *config.Env) (Config, error) {
-	c := Config{Common: env.ReadCommon(5003)}
+func ReadConfig(getenv func(string) string) (Config, error) {
+	env := config.New(getenv)
+	c := Config{Common: env.ReadCommon(DefaultPort)}
 	c.DatabaseURL = env.String("DATABASE_URL", "")
 	auth := env.URL("AUTH_SERVICE_URL", "http://localhost:5001")
 	c.JWKSURL = env.URL("JWKS_URL", auth+"/.well-known/jwks.json")
@@ -103,19 +109,20 @@ func ReadConfig(env *config.Env) (Config, error) {
 	return c, nil
 }
 
-// Run is the whole service: main calls it with the process's arguments and
-// environment; tests call it with their own. args[1] == "healthcheck" runs
-// the container health check instead, and args[1] == "copy-db" copies a
-// SQLite database into PostgreSQL (see copyDB).
+// Run is the whole service: main calls it with the process's arguments
+// and environment, tests with their own. Besides serving it answers the
+// healthcheck and copy-db subcommands (serve.Program).
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	if serve.IsHealthcheck(args) {
-		return serve.HealthcheckFromEnv(ctx, getenv, 5003, stdout)
-	}
-	env := config.New(getenv)
-	if len(args) > 1 && args[1] == "copy-db" {
-		return copyDB(ctx, args[2:], env, stdout)
-	}
-	cfg, err := ReadConfig(env)
+	return serve.Program{
+		Service: service, DefaultPort: DefaultPort,
+		Commands: map[string]serve.Command{"copy-db": sqldb.CopyDBCommand(store.Schema, "chat.db")},
+		Serve:    run,
+	}.Run(ctx, args, getenv, stdout)
+}
+
+// run serves chat-service until ctx ends.
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := ReadConfig(getenv)
 	if err != nil {
 		return err
 	}
@@ -129,12 +136,12 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
+	// Closed last: after the WebSockets and the broker (OnShutdown below).
+	defer db.Close()
 	st, err := store.Open(ctx, db)
 	if err != nil {
-		db.Close()
 		return err
 	}
-	closeDB := func(context.Context) error { return db.Close() }
 
 	replica := hub.NewReplicaID()
 	var b broker.Broker = broker.NewMemory()
@@ -189,34 +196,13 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	srv := serve.Server{
 		Addr: fmt.Sprintf(":%d", cfg.Port), Handler: engine, Logger: log, Health: h, DrainDelay: cfg.DrainDelay,
 		// Shutdown does not wait for hijacked WebSockets: close them (1012)
-		// first, then the broker, then the database.
+		// first, then the broker; the database closes when run returns.
 		OnShutdown: []func(context.Context) error{
 			hb.Close,
 			func(context.Context) error { return b.Close() },
-			closeDB,
 		},
 	}
 	return srv.Run(ctx)
-}
-
-// copyDB is "chat-service copy-db [--from sqlite:///data/chat.db] --to
-// postgres://...": it fills a new PostgreSQL database with the SQLite one's
-// rooms, members, messages (ids, seqs and edits as they were), reactions
-// and known users; the target's own General room gives way to the
-// source's. --from defaults to DATABASE_URL when that is SQLite, else to
-// chat.db under DATA_DIR.
-func copyDB(ctx context.Context, args []string, env *config.Env, stdout io.Writer) error {
-	common := env.ReadCommon(5003)
-	if err := env.Err(); err != nil {
-		return err
-	}
-	from, err := sqldb.ParseURL(env.Raw("DATABASE_URL"), common.DataDir, "chat.db")
-	if err != nil || from.Dialect != sqldb.SQLite {
-		from, _ = sqldb.ParseURL("", common.DataDir, "chat.db")
-	}
-	return sqldb.CopyCommand(ctx, args, stdout, sqldb.CopySpec{
-		Service: service, DefaultFrom: from, Tables: store.Tables, Seeded: store.Seeded, Migrate: store.Migrate,
-	})
 }
 
 func brokerName(natsURL string) string {

@@ -25,15 +25,6 @@ var Schema = sqldb.Schema{
 	Seeded: []string{"rooms"},
 }
 
-// Tables lists every table, parents before children (copy-db's order).
-var Tables = Schema.Tables
-
-// Seeded names the tables the migrations fill; copy-db replaces their rows.
-var Seeded = Schema.Seeded
-
-// Migrate applies the schema migrations of db's dialect.
-func Migrate(ctx context.Context, db *sqldb.DB) error { return Schema.Migrate(ctx, db) }
-
 // Open migrates db and returns the store for its dialect.
 func Open(ctx context.Context, db *sqldb.DB) (*sqlstore.Store, error) {
 	if err := Schema.Migrate(ctx, db); err != nil {

@@ -23,12 +23,6 @@ var Schema = sqldb.Schema{
 	Tables:   sqlstore.Tables,
 }
 
-// Tables lists every table, parents before children (copy-db's order).
-var Tables = Schema.Tables
-
-// Migrate applies the schema migrations of db's dialect.
-func Migrate(ctx context.Context, db *sqldb.DB) error { return Schema.Migrate(ctx, db) }
-
 // Open migrates db and returns the store for its dialect.
 func Open(ctx context.Context, db *sqldb.DB) (*sqlstore.Store, error) {
 	if err := Schema.Migrate(ctx, db); err != nil {
