@@ -57,6 +57,7 @@ type Config struct {
 	AdminPassword  string
 	LoginUser      limit
 	LoginIP        limit
+	LoginAccount   limit
 	RegisterIP     limit
 	TokenCacheSize int // TOKEN_CACHE_SIZE; 0 disables the cache
 	TrustedProxies []string
@@ -87,9 +88,15 @@ func ReadConfig(getenv func(string) string) (Config, error) {
 		BcryptCost:    env.Int("BCRYPT_COST", 12, 4, 16),
 		AdminUsername: env.String("ADMIN_USERNAME", "admin"),
 		AdminPassword: env.Secret("ADMIN_PASSWORD", ""),
-		// A person mistyping gets 5 tries, then one every 12 s (5 a minute):
-		// slow enough to make guessing one account's password hopeless.
+		// A person mistyping gets 5 tries from their address, then one
+		// every 12 s (5 a minute): slow enough to make guessing one
+		// account's password from one address hopeless, and per address so
+		// that nobody elsewhere can lock the owner out.
 		LoginUser: limit{env.Int("LOGIN_RATE_USER_BURST", 5, 0, 1000), env.Duration("LOGIN_RATE_USER_INTERVAL", 12*time.Second)},
+		// Across all addresses one account may fail 100 times, then once
+		// every 9 s (100 per 15 minutes): a spray from many addresses
+		// crawls, and reaching it is logged.
+		LoginAccount: limit{env.Int("LOGIN_RATE_ACCOUNT_BURST", 100, 0, 100000), env.Duration("LOGIN_RATE_ACCOUNT_INTERVAL", 9*time.Second)},
 		// One address may fail 20 times at once, then once a second: an
 		// office behind one NAT still logs in, a spray across accounts crawls.
 		LoginIP: limit{env.Int("LOGIN_RATE_IP_BURST", 20, 0, 100000), env.Duration("LOGIN_RATE_IP_INTERVAL", time.Second)},
@@ -170,13 +177,14 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	svc, err := auth.NewService(st, signer, auth.Config{
-		BcryptCost: cfg.BcryptCost,
-		AccessTTL:  cfg.AccessTTL,
-		RefreshTTL: cfg.RefreshTTL,
-		LoginUser:  cfg.LoginUser.keyed(),
-		LoginIP:    cfg.LoginIP.keyed(),
-		Register:   cfg.RegisterIP.keyed(),
-		Logger:     log,
+		BcryptCost:   cfg.BcryptCost,
+		AccessTTL:    cfg.AccessTTL,
+		RefreshTTL:   cfg.RefreshTTL,
+		LoginUser:    cfg.LoginUser.keyed(),
+		LoginIP:      cfg.LoginIP.keyed(),
+		LoginAccount: cfg.LoginAccount.keyed(),
+		Register:     cfg.RegisterIP.keyed(),
+		Logger:       log,
 	})
 	if err != nil {
 		return err
