@@ -476,7 +476,8 @@ func (s *Service) Replay(ctx context.Context, roomID, afterSeq int64, limit int)
 // in the transaction that stores the message, one query for the batch; a
 // refused send fails alone.
 func (s *Service) SendMessage(ctx context.Context, a Actor, roomID int64, body, clientMsgID string) (Message, bool, error) {
-	if err := ValidateBody(body); err != nil {
+	body, err := CleanBody(body)
+	if err != nil {
 		return Message{}, false, err
 	}
 	if err := ValidateClientMsgID(clientMsgID); err != nil {
@@ -543,7 +544,7 @@ func (s *Service) EditMessage(ctx context.Context, a Actor, messageID int64, bod
 	if msg.UserID != a.UserID {
 		return Message{}, apperr.Forbidden("not_author", "only the author may edit a message")
 	}
-	if err := ValidateBody(body); err != nil {
+	if body, err = CleanBody(body); err != nil {
 		return Message{}, err
 	}
 	if msg.Deleted {
