@@ -419,6 +419,42 @@ test('reveal loads older pages until a search hit is held', async () => {
   assert.ok(chat.log(1).lo <= 7);
 });
 
+test('onLive: each message that joins the live end once — not history, not the ack after the broadcast', async () => {
+  const { srv, chat, socket, client } = await boot();
+  const live = [];
+  chat.onLive = (m, room) => live.push(`${room.id}:${m.body}`);
+  for (let i = 1; i <= 3; i++) srv.othersPost(1, `old ${i}`, { deliver: false });
+  await chat.loadRooms();
+  socket.start();
+  await client.connect();
+  await chat.openRoom(1);
+  await chat.loadOlder(1);
+  assert.deepEqual(live, [], 'history pages say nothing');
+  srv.othersPost(1, 'live');
+  chat.send(1, 'mine');
+  srv.othersPost(2, 'elsewhere');
+  await flush();
+  assert.deepEqual(live, ['1:live', '1:mine', '2:elsewhere']);
+});
+
+test('onLive: messages a late arrival makes contiguous are reported too', async () => {
+  const { srv, chat, socket, client } = await boot();
+  const live = [];
+  chat.onLive = (m) => live.push(m.body);
+  await chat.loadRooms();
+  socket.start();
+  await client.connect();
+  await chat.openRoom(1);
+  srv.othersPost(1, 'a');
+  const late = srv.othersPost(1, 'b', { deliver: false });
+  srv.othersPost(1, 'c');
+  await flush();
+  assert.deepEqual(live, ['a']);
+  srv.broadcast(1, { type: 'message', message: late });
+  await flush();
+  assert.deepEqual(live, ['a', 'b', 'c']);
+});
+
 test('a replay stopped at the server\'s cap (subscribed more) is paged over HTTP to the end', async () => {
   const { srv, chat, socket, client, clock } = await boot();
   srv.maxReplay = 3;

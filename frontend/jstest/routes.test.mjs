@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseRoute, pathFor, safeNext } from '../web/assets/lib/routes.js';
-import { displayName, initials, isBlank, preview, typingText, colorSlot, plural } from '../web/assets/lib/format.js';
+import { displayName, documentTitle, initials, isBlank, mentionsUser, preview, typingText, colorSlot, plural } from '../web/assets/lib/format.js';
 
 test('routes parse', () => {
   assert.deepEqual(parseRoute('/rooms/12', '?seq=5'), { name: 'room', params: { id: 12 }, query: { seq: '5' } });
@@ -41,4 +41,21 @@ test('text helpers', () => {
   assert.ok(colorSlot('x') >= 0 && colorSlot('x') < 8);
   assert.equal(plural(1, 'member'), '1 member');
   assert.equal(plural(3, 'member'), '3 members');
+});
+
+test('documentTitle names the view, then Parley, with the unread count first', () => {
+  assert.equal(documentTitle('General'), 'General · Parley');
+  assert.equal(documentTitle('General', 3), '(3) General · Parley');
+  assert.equal(documentTitle('', 0), 'Parley');
+  assert.equal(documentTitle('Settings', 250), '(99+) Settings · Parley');
+});
+
+test('mentionsUser: @name as a word, case-insensitive; not inside addresses or longer names', () => {
+  assert.ok(mentionsUser('hi @ann', 'ann'));
+  assert.ok(mentionsUser('@ANN: look', 'ann'));
+  assert.ok(!mentionsUser('ann@example.com', 'ann'));
+  assert.ok(!mentionsUser('hi @anna', 'ann'));
+  assert.ok(mentionsUser('hi @a.b', 'a.b'));
+  assert.ok(!mentionsUser('hi @aXb', 'a.b'), 'the dot is literal');
+  assert.ok(!mentionsUser('hi', ''));
 });

@@ -9,9 +9,11 @@ import { createStore } from './state.js';
 import { createRouter } from './router.js';
 import { PUBLIC_ROUTES, safeNext } from './lib/routes.js';
 import { h, logo } from './ui/dom.js';
-import { emptyState, toastError } from './ui/widgets.js';
+import { emptyState, emptyStateAt, toastError } from './ui/widgets.js';
 import { alertMessage, shouldAlert } from './ui/notify.js';
-import { displayName } from './lib/format.js';
+import { liveRegion, say } from './ui/live.js';
+import { Announcer, announcement } from './lib/announcer.js';
+import { displayName, documentTitle } from './lib/format.js';
 import { loginView, registerView } from './views/auth.js';
 import { createShell, viewHeader } from './views/shell.js';
 import { roomView } from './views/room.js';
@@ -45,11 +47,13 @@ darkQuery.addEventListener('change', () => applyTheme(document.documentElement.d
 function fatal(root, title, text, retry) {
   root.replaceChildren(h('div', { class: 'auth-page' }, h('div', { class: 'auth-card center', testid: 'fatal' },
     h('div', { class: 'auth-brand' }, logo('logo-lg'), h('span', { class: 'brand-name', text: 'Parley' })),
-    emptyState('alert', title, text, h('button', { type: 'button', class: 'btn btn-primary', onClick: retry }, 'Try again')))));
+    emptyStateAt('h1', 'alert', title, text, h('button', { type: 'button', class: 'btn btn-primary', onClick: retry }, 'Try again')))));
+  document.title = documentTitle(title);
 }
 
 async function main() {
   const root = document.getElementById('app');
+  liveRegion();
   new MutationObserver((_, obs) => {
     // The first real screen replaces the boot mark.
     root.classList.remove('boot');
@@ -123,6 +127,16 @@ async function main() {
     if (!room || !shouldAlert(msg, opts)) return;
     const name = room.kind === 'dm' ? 'a direct message' : room.name;
     alertMessage({ ...msg, username: displayName(profiles.get(msg.user_id), msg.username) }, name, settings, () => router.go(`/rooms/${room.id}`));
+  };
+
+  // One line per new message for screen readers (see lib/announcer.js).
+  const announcer = new Announcer({ say });
+  chat.onLive = (msg, room) => {
+    const text = announcement(msg, room, {
+      me: api.user, viewingRoomId: store.state.currentRoomId, roomName: room?.name,
+      authorName: displayName(profiles.get(msg.user_id), msg.username),
+    });
+    announcer.push(`m${msg.id}`, text);
   };
 
   api.on('token', (t) => socket?.renewAuth(t));
@@ -200,6 +214,7 @@ async function main() {
       const reasons = { refresh_token_reused: 'Your session was ended for safety. Please sign in again.', account_disabled: 'This account is disabled.', refresh_token_expired: 'Your session expired. Please sign in again.' };
       const view = route.name === 'login' ? loginView(ctx, { onDone, notice: reasons[route.query.reason] }) : registerView(ctx, { onDone });
       root.replaceChildren(view.el);
+      document.title = documentTitle(route.name === 'login' ? 'Sign in' : 'Create account');
       return;
     }
     if (!api.user) {

@@ -70,6 +70,11 @@ export class ChatClient {
     this.loadingRooms = null;
     /** Called with (message, room) for each new message from someone else. */
     this.onMessage = null;
+    /**
+     * Called with (message, room) once for each message that joins a room's
+     * live end (one's own included, once acknowledged); never for history.
+     */
+    this.onLive = null;
     store.set({ rooms: [], currentRoomId: null, typing: {}, presence: {}, members: {}, logVersions: {} });
   }
 
@@ -570,6 +575,7 @@ export class ChatClient {
         this._syncLastMessage(rid);
         if (this.readingRoom === rid || mine) this.markRead(rid);
         if (!mine && this.onMessage) this.onMessage(log.get(raw.id) ?? raw, this.room(rid));
+        if (this.onLive) for (const m of [log.get(raw.id) ?? raw, ...(res.drained ?? [])]) this.onLive(m, this.room(rid));
       } else {
         this.loadRooms().catch(() => {});
       }

@@ -48,3 +48,16 @@ export function preview(text, max = 80) {
   const s = String(text ?? '').replace(/\s+/g, ' ').trim();
   return s.length > max ? s.slice(0, max - 1) + '…' : s;
 }
+
+/** Whether text mentions @username (not inside a longer name or an e-mail address). */
+export function mentionsUser(text, username) {
+  const name = String(username ?? '').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  if (!name) return false;
+  return new RegExp(`(^|[^\\w@])@${name}(?![\\w.-])`, 'i').test(String(text ?? ''));
+}
+
+/** The document title: the view's name, Parley, and the unread count first. */
+export function documentTitle(view, unread = 0) {
+  const n = Number(unread) || 0;
+  return `${n > 0 ? `(${n > 99 ? '99+' : n}) ` : ''}${view ? `${view} · ` : ''}Parley`;
+}

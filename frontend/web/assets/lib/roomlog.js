@@ -195,9 +195,10 @@ export class RoomLog {
 
   /**
    * Adds a live message (socket `message`, `ack` or a replay). Returns
-   * {status, gap}: status is 'appended', 'updated', 'duplicate', 'old'
+   * {status, gap, drained}: status is 'appended', 'updated', 'duplicate', 'old'
    * (below the window, nothing to show) or 'gap', in which case gap =
-   * {after_seq, before_seq} names the missing range to fetch.
+   * {after_seq, before_seq} names the missing range to fetch; drained
+   * (with 'appended') lists the held messages the append made contiguous.
    */
   live(raw) {
     const m = normalizeMessage(raw);
@@ -215,9 +216,14 @@ export class RoomLog {
     if (m.seq < this.lo) return { status: 'old', gap: null };
     this._put(raw);
     if (m.seq === this.hi + 1) {
+      const from = this.hi + 2;
       this._extend();
       this._changed();
-      return { status: 'appended', gap: null };
+      // Messages held past a gap that this one closed are new to the
+      // reader too: they are reported so they can be announced.
+      const drained = [];
+      for (let s = from; s <= this.hi; s++) drained.push(this.bySeq.get(s));
+      return { status: 'appended', gap: null, drained };
     }
     return { status: 'gap', gap: { after_seq: this.hi, before_seq: this.firstAhead() } };
   }

@@ -1,7 +1,7 @@
 // New-message alerts per the user's settings: a short tone and a desktop
 // notification (text only) while Parley is not in front.
 
-import { preview } from '../lib/format.js';
+import { mentionsUser, preview } from '../lib/format.js';
 
 let audio = null;
 
@@ -37,10 +37,7 @@ export function shouldAlert(msg, { me, settings, viewingRoomId, visible, now = D
   if (Number(msg.user_id) === me?.id || msg.deleted) return false;
   if (now - new Date(msg.created_at).getTime() > 120_000) return false;
   if (visible && viewingRoomId === Number(msg.room_id)) return false;
-  if (n.mentions_only) {
-    const name = String(me?.username ?? '').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    if (!name || !new RegExp(`(^|[^\\w@])@${name}(?![\\w.-])`, 'i').test(msg.body)) return false;
-  }
+  if (n.mentions_only && !mentionsUser(msg.body, me?.username)) return false;
   return true;
 }
 

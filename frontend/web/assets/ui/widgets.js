@@ -1,6 +1,7 @@
 // Small reusable pieces: avatars, toasts, modal dialogs, menus.
 
 import { h, append, clear, icon } from './dom.js';
+import { rememberFocus } from './focus.js';
 import { colorSlot, initials } from '../lib/format.js';
 
 /**
@@ -39,26 +40,37 @@ export function toastError(err, fallback = 'Something went wrong.') {
   toast(err?.message || fallback, 'error', 6000);
 }
 
+let dialogSeq = 0;
+
 /**
  * Opens a modal <dialog> built by build(close) and resolves with what
  * close(value) was given (undefined when dismissed with Escape or ✕).
+ * The focus goes back to the opener (the focused element when it opened,
+ * or opener) when it closes; returnFocus: false leaves it to the caller
+ * (which navigates, say), fallback() names another target when the opener
+ * is gone.
  */
-export function modal(title, build, { testid = 'modal', wide = false } = {}) {
+export function modal(title, build, { testid = 'modal', wide = false, opener, fallback, returnFocus = true } = {}) {
   return new Promise((resolve) => {
-    const dlg = h('dialog', { class: ['modal', wide && 'modal-wide'], testid, 'aria-label': title });
+    const titleId = `dlg-title-${++dialogSeq}`;
+    const dlg = h('dialog', { class: ['modal', wide && 'modal-wide'], testid, 'aria-labelledby': titleId });
+    const restore = rememberFocus(opener ?? document.activeElement, fallback);
     let result;
-    const close = (value) => {
+    let keepFocusHere = false;
+    const close = (value, { focus = true } = {}) => {
       result = value;
+      keepFocusHere = !focus;
       dlg.close();
     };
     dlg.addEventListener('close', () => {
       dlg.remove();
+      if (returnFocus && !keepFocusHere) restore();
       resolve(result);
     });
     dlg.addEventListener('click', (e) => {
       if (e.target === dlg) close();
     });
-    const header = h('header', { class: 'modal-header' }, h('h2', { text: title }), h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Close', onClick: () => close() }, icon('x')));
+    const header = h('div', { class: 'modal-header' }, h('h2', { id: titleId, text: title }), h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Close', title: 'Close', onClick: () => close() }, icon('x')));
     const body = h('div', { class: 'modal-body' });
     append(body, build(close));
     dlg.append(header, body);
@@ -69,29 +81,41 @@ export function modal(title, build, { testid = 'modal', wide = false } = {}) {
   });
 }
 
-/** Asks a yes/no question; resolves true when confirmed. */
-export function confirmDialog(title, message, confirmLabel = 'Confirm', danger = false) {
+/** Asks a yes/no question; resolves true when confirmed. opts go to modal(). */
+export function confirmDialog(title, message, confirmLabel = 'Confirm', danger = false, opts = {}) {
   return modal(title, (close) => [
     h('p', { class: 'modal-text', text: message }),
     h('div', { class: 'modal-actions' },
       h('button', { type: 'button', class: 'btn btn-ghost', onClick: () => close(false) }, 'Cancel'),
       h('button', { type: 'button', class: ['btn', danger ? 'btn-danger' : 'btn-primary'], testid: 'confirm-ok', onClick: () => close(true) }, confirmLabel)),
-  ], { testid: 'confirm-dialog' }).then((v) => v === true);
+  ], { testid: 'confirm-dialog', ...opts }).then((v) => v === true);
+}
+
+let closeOpenMenu = null;
+
+/** Marks a button as opening a menu (aria-haspopup, aria-expanded). */
+export function menuButton(btn) {
+  btn.setAttribute('aria-haspopup', 'menu');
+  btn.setAttribute('aria-expanded', 'false');
+  return btn;
 }
 
 /**
  * A popup menu anchored to a button: items are [{label, icon, onSelect,
- * danger, testid}]. Arrow keys move, Escape closes, focus returns.
+ * danger, testid}]. Arrow keys, Home and End move, Escape closes and Tab
+ * leaves; the focus is back on the anchor before an item's action runs, so
+ * a dialog it opens returns the focus there too.
  */
 export function openMenu(anchor, items) {
-  document.querySelector('.menu')?.remove();
-  const menu = h('div', { class: 'menu', role: 'menu' });
+  closeOpenMenu?.();
+  const menu = h('div', { class: 'menu', role: 'menu', 'aria-label': anchor.getAttribute('aria-label') || anchor.textContent.trim() || 'Menu' });
   for (const it of items.filter(Boolean)) {
     menu.append(h('button', {
-      type: 'button', role: 'menuitem', class: ['menu-item', it.danger && 'danger'], testid: it.testid,
-      onClick: () => { done(); it.onSelect(); },
+      type: 'button', role: 'menuitem', class: ['menu-item', it.danger && 'danger'], testid: it.testid, tabindex: '-1',
+      onClick: () => { done(); anchor.focus(); it.onSelect(); },
     }, it.icon ? icon(it.icon) : null, h('span', { text: it.label })));
   }
+  anchor.setAttribute('aria-expanded', 'true');
   const r = anchor.getBoundingClientRect();
   document.body.append(menu);
   const mw = menu.offsetWidth;
@@ -103,28 +127,66 @@ export function openMenu(anchor, items) {
   buttons[0]?.focus();
   function onKey(e) {
     const i = buttons.indexOf(document.activeElement);
-    if (e.key === 'Escape') { e.preventDefault(); done(); anchor.focus(); }
+    if (e.key === 'Escape') { e.preventDefault(); e.stopPropagation(); done(); anchor.focus(); }
+    else if (e.key === 'Tab') { done(); anchor.focus(); } // the Tab itself then moves on from the anchor
     else if (e.key === 'ArrowDown') { e.preventDefault(); buttons[(i + 1) % buttons.length]?.focus(); }
     else if (e.key === 'ArrowUp') { e.preventDefault(); buttons[(i - 1 + buttons.length) % buttons.length]?.focus(); }
+    else if (e.key === 'Home') { e.preventDefault(); buttons[0]?.focus(); }
+    else if (e.key === 'End') { e.preventDefault(); buttons.at(-1)?.focus(); }
   }
   function onDown(e) {
     if (!menu.contains(e.target) && e.target !== anchor && !anchor.contains(e.target)) done();
   }
   function done() {
     menu.remove();
+    anchor.setAttribute('aria-expanded', 'false');
     document.removeEventListener('keydown', onKey, true);
     document.removeEventListener('pointerdown', onDown, true);
+    if (closeOpenMenu === done) closeOpenMenu = null;
   }
+  closeOpenMenu = done;
   document.addEventListener('keydown', onKey, true);
   document.addEventListener('pointerdown', onDown, true);
   return done;
 }
 
-/** A labelled form field. */
+let fieldSeq = 0;
+
+/** A labelled form field; the hint is tied to the input (aria-describedby). */
 export function field(label, input, hint) {
-  const id = input.id || `f-${Math.random().toString(36).slice(2, 9)}`;
+  const id = input.id || `f-${++fieldSeq}`;
   input.id = id;
-  return h('div', { class: 'field' }, h('label', { for: id, text: label }), input, hint ? h('div', { class: 'field-hint', text: hint }) : null);
+  let hintEl = null;
+  if (hint) {
+    hintEl = h('div', { class: 'field-hint', id: `${id}-hint`, text: hint });
+    input.setAttribute('aria-describedby', hintEl.id);
+  }
+  return h('div', { class: 'field' }, h('label', { for: id, text: label }), input, hintEl);
+}
+
+/**
+ * Shows message as input's own error (aria-invalid, and described by it
+ * after its hint), or clears it when message is empty.
+ */
+export function fieldError(input, message) {
+  const id = `${input.id}-error`;
+  let el = document.getElementById(id);
+  const hint = `${input.id}-hint`;
+  const hasHint = !!document.getElementById(hint);
+  if (!message) {
+    el?.remove();
+    input.removeAttribute('aria-invalid');
+    if (hasHint) input.setAttribute('aria-describedby', hint);
+    else input.removeAttribute('aria-describedby');
+    return;
+  }
+  if (!el) {
+    el = h('div', { class: 'field-error', id, testid: 'field-error' });
+    (input.closest('.field') ?? input.parentElement).append(el);
+  }
+  el.textContent = message;
+  input.setAttribute('aria-invalid', 'true');
+  input.setAttribute('aria-describedby', hasHint ? `${hint} ${id}` : id);
 }
 
 /** A spinner for loading states. */
@@ -132,9 +194,14 @@ export function spinner(label = 'Loading') {
   return h('div', { class: 'spinner', role: 'status', 'aria-label': label });
 }
 
-/** An empty-state block. */
+/** An empty-state block (its title an h2, under the view's h1). */
 export function emptyState(iconName, title, text, ...actions) {
-  return h('div', { class: 'empty' }, h('div', { class: 'empty-icon' }, icon(iconName)), h('h3', { text: title }), text ? h('p', { text }) : null, actions.length ? h('div', { class: 'empty-actions' }, actions) : null);
+  return emptyStateAt('h2', iconName, title, text, ...actions);
+}
+
+/** An empty-state block whose title is the given heading tag. */
+export function emptyStateAt(tag, iconName, title, text, ...actions) {
+  return h('div', { class: 'empty' }, h('div', { class: 'empty-icon' }, icon(iconName)), h(tag, { class: 'empty-title', text: title }), text ? h('p', { text }) : null, actions.length ? h('div', { class: 'empty-actions' }, actions) : null);
 }
 
 export { clear };

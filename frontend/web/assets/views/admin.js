@@ -3,6 +3,7 @@
 
 import { h, icon } from '../ui/dom.js';
 import { avatar, confirmDialog, emptyState, spinner, toast, toastError } from '../ui/widgets.js';
+import { keepFocus } from '../ui/focus.js';
 import { listTime, fullTime } from '../lib/timefmt.js';
 import { viewHeader } from './shell.js';
 
@@ -29,26 +30,28 @@ export function adminView(ctx) {
 
   function row(u) {
     const self = u.id === api.user?.id;
-    const role = h('select', { 'aria-label': `Role of ${u.username}`, testid: 'admin-role', disabled: self, dataset: { userId: u.id } },
+    const role = h('select', { 'aria-label': `Role of ${u.username}`, testid: 'admin-role', disabled: self, dataset: { userId: u.id, focusKey: `role-${u.id}` } },
       h('option', { value: 'user', selected: u.role === 'user', text: 'User' }), h('option', { value: 'admin', selected: u.role === 'admin', text: 'Admin' }));
     role.addEventListener('change', async () => {
       try {
         const nu = await api.patch(`/api/auth/users/${u.id}`, { role: role.value });
         toast(`${u.username} is now ${nu.role === 'admin' ? 'an admin' : 'a user'}.`);
-        tr.replaceWith(row(nu));
+        keepFocus(tbody, () => tr.replaceWith(row(nu)));
       } catch (err) {
         toastError(err);
         role.value = u.role;
       }
     });
     const toggle = h('button', {
-      type: 'button', class: ['btn', 'btn-small', u.disabled ? 'btn-ghost' : 'btn-danger-ghost'], testid: 'admin-disable', disabled: self, dataset: { userId: u.id },
+      type: 'button', class: ['btn', 'btn-small', u.disabled ? 'btn-ghost' : 'btn-danger-ghost'], testid: 'admin-disable', disabled: self, dataset: { userId: u.id, focusKey: `toggle-${u.id}` },
+      // Three rows, three "Disable" buttons: the name says whose.
+      'aria-label': `${u.disabled ? 'Enable' : 'Disable'} ${u.username}`,
       onClick: async () => {
         if (!u.disabled && !(await confirmDialog(`Disable ${u.username}?`, 'They are signed out everywhere and cannot sign in until enabled again.', 'Disable', true))) return;
         try {
           const nu = await api.patch(`/api/auth/users/${u.id}`, { disabled: !u.disabled });
           toast(`${u.username} is ${nu.disabled ? 'disabled' : 'enabled'}.`);
-          tr.replaceWith(row(nu));
+          keepFocus(tbody, () => tr.replaceWith(row(nu)));
         } catch (err) {
           toastError(err);
         }

@@ -1,7 +1,7 @@
 // Sign-in and registration screens.
 
 import { h, logo } from '../ui/dom.js';
-import { field } from '../ui/widgets.js';
+import { field, fieldError } from '../ui/widgets.js';
 
 function authCard(title, subtitle, form, footer) {
   return h('div', { class: 'auth-page' },
@@ -40,8 +40,10 @@ export function loginView(ctx, { onDone, notice }) {
     onSubmit: async (e) => {
       e.preventDefault();
       showError(err, '');
+      fieldError(username, username.value.trim() ? '' : 'Enter your username.');
+      fieldError(password, password.value ? '' : 'Enter your password.');
       if (!username.value.trim() || !password.value) {
-        showError(err, 'Enter your username and password.');
+        (username.value.trim() ? password : username).focus();
         return;
       }
       busy(submit, true, ['Sign in', 'Signing in…']);
@@ -74,14 +76,12 @@ export function registerView(ctx, { onDone }) {
       e.preventDefault();
       showError(err, '');
       const u = username.value.trim();
-      if (!/^[A-Za-z0-9_.-]{3,32}$/.test(u)) {
-        showError(err, 'Usernames are 3–32 letters, digits, dots, dashes or underscores.');
-        username.focus();
-        return;
-      }
-      if (new TextEncoder().encode(password.value).length < 8) {
-        showError(err, 'Passwords need at least 8 characters.');
-        password.focus();
+      const badName = !/^[A-Za-z0-9_.-]{3,32}$/.test(u);
+      const badPassword = new TextEncoder().encode(password.value).length < 8;
+      fieldError(username, badName ? 'Usernames are 3–32 letters, digits, dots, dashes or underscores.' : '');
+      fieldError(password, badPassword ? 'Passwords need at least 8 characters.' : '');
+      if (badName || badPassword) {
+        (badName ? username : password).focus();
         return;
       }
       busy(submit, true, ['Create account', 'Creating…']);

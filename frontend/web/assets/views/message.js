@@ -11,69 +11,102 @@ import { reactedByMe } from '../lib/roomlog.js';
 export const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢', '🙏', '👀'];
 
 /**
- * A key that changes whenever the message's rendering would: the list
- * reuses an element while its key stays the same.
+ * What a message's rendering depends on besides the message object itself
+ * (which RoomLog replaces whenever it changes): the list rebuilds an
+ * element only when the message or one of these differs.
  */
-export function messageKey(msg, o) {
-  return JSON.stringify([msg.id, msg.body, msg.deleted, msg.edited_at, msg.reactions, o.continued, o.name, o.avatar, o.editing, o.canEdit, o.canDelete, o.highlight]);
+export function sameLook(a, b) {
+  return a.continued === b.continued && a.name === b.name && a.avatar === b.avatar && a.editing === b.editing &&
+    a.canEdit === b.canEdit && a.canDelete === b.canDelete && a.highlight === b.highlight;
+}
+
+/** Reactions said in words: "Reactions: 👍 2, 🎉 1, including yours". */
+export function reactionSummary(reactions, meId) {
+  if (!reactions?.length) return '';
+  const mine = reactions.some((r) => reactedByMe(r, meId));
+  return `Reactions: ${reactions.map((r) => `${r.emoji} ${r.count}`).join(', ')}${mine ? ', including yours' : ''}`;
 }
 
 /**
  * Builds a message element. o: {continued, mine, name, canEdit, canDelete,
  * editing, highlight, onReact(btn), onToggleReaction(emoji), onEdit,
  * onDelete, onSaveEdit(body), onCancelEdit, onOpenUser(btn)}.
+ *
+ * The article is named author, text, time, then reactions — the order
+ * screen-reader users ask chat clients for — from parts of its own content
+ * (aria-labelledby), so the name never disagrees with what is shown. Its
+ * controls start outside the Tab order; the list's roving tabindex puts
+ * the current message's controls in it.
  */
 export function messageElement(ctx, msg, o) {
   const meId = ctx.api.user?.id;
+  const id = `msg-${msg.id}`;
+  const parts = [`${id}-a`, `${id}-b`, `${id}-t`];
   const el = h('div', {
     class: ['msg', o.continued && 'continued', o.mine && 'mine', msg.deleted && 'deleted', o.highlight && 'highlight', o.editing && 'editing'],
     testid: 'message', role: 'article', tabindex: '-1',
-    dataset: { id: msg.id, seq: msg.seq, userId: msg.user_id, author: msg.username },
-    'aria-label': `${o.name}, ${fullTime(msg.created_at)}`,
+    dataset: { id: msg.id, seq: msg.seq, userId: msg.user_id, author: msg.username, focusKey: 'message' },
   });
+  const userButton = (cls, key, label, ...children) => h('button', {
+    type: 'button', class: cls, tabindex: '-1', 'aria-haspopup': 'menu', 'aria-expanded': 'false', 'aria-label': label,
+    dataset: { focusKey: key }, onClick: (e) => o.onOpenUser(e.currentTarget),
+  }, ...children);
   const gutter = h('div', { class: 'msg-gutter' });
   if (o.continued) {
-    gutter.append(h('time', { class: 'msg-hover-time', datetime: msg.created_at, title: fullTime(msg.created_at), text: messageTime(msg.created_at) }));
+    gutter.append(h('time', { class: 'msg-hover-time', datetime: msg.created_at, title: fullTime(msg.created_at), 'aria-hidden': 'true', text: messageTime(msg.created_at) }));
   } else {
-    gutter.append(h('button', { type: 'button', class: 'avatar-btn', 'aria-label': `${o.name}'s profile`, onClick: (e) => o.onOpenUser(e.currentTarget) }, avatar(ctx, msg.user_id, o.name, 'md')));
+    gutter.append(userButton('avatar-btn', 'avatar', `${o.name}'s profile`, avatar(ctx, msg.user_id, o.name, 'md')));
   }
   const main = h('div', { class: 'msg-main' });
-  if (!o.continued) {
+  if (o.continued) {
+    main.append(h('span', { id: `${id}-a`, hidden: true, text: o.name }));
+  } else {
+    const author = userButton('msg-author', 'author', null, o.name);
+    author.removeAttribute('aria-label');
+    author.id = `${id}-a`;
+    author.dataset.testid = 'message-author';
     main.append(h('div', { class: 'msg-meta' },
-      h('button', { type: 'button', class: 'msg-author', testid: 'message-author', text: o.name, onClick: (e) => o.onOpenUser(e.currentTarget) }),
+      author,
       o.name !== msg.username ? h('span', { class: 'msg-username', text: `@${msg.username}` }) : null,
-      h('time', { class: 'msg-time', datetime: msg.created_at, title: fullTime(msg.created_at), text: messageTime(msg.created_at) })));
+      h('time', { class: 'msg-time', datetime: msg.created_at, title: fullTime(msg.created_at), 'aria-hidden': 'true', text: messageTime(msg.created_at) })));
   }
   if (msg.deleted) {
-    main.append(h('div', { class: 'msg-body tombstone', testid: 'message-deleted' }, icon('trash'), 'This message was deleted.'));
+    main.append(h('div', { class: 'msg-body tombstone', id: `${id}-b`, testid: 'message-deleted' }, icon('trash'), 'This message was deleted.'));
   } else if (o.editing) {
-    main.append(editBox(msg, o));
+    main.append(h('span', { id: `${id}-b`, hidden: true, text: msg.body }), editBox(msg, o));
   } else {
-    const body = h('div', { class: 'msg-body', testid: 'message-body' });
+    const body = h('div', { class: 'msg-body', id: `${id}-b`, testid: 'message-body' });
     body.append(richText(msg.body));
     if (msg.edited_at) body.append(h('span', { class: 'edited', testid: 'message-edited', title: `Edited ${fullTime(msg.edited_at)}`, text: ' (edited)' }));
     main.append(body);
   }
+  main.append(h('span', { id: `${id}-t`, hidden: true, text: fullTime(msg.created_at) }));
   if (!msg.deleted && msg.reactions.length > 0) {
+    parts.push(`${id}-r`);
+    main.append(h('span', { id: `${id}-r`, hidden: true, text: reactionSummary(msg.reactions, meId) }));
     const bar = h('div', { class: 'reactions', testid: 'reactions' });
     for (const r of msg.reactions) {
       const mine = reactedByMe(r, meId);
       bar.append(h('button', {
-        type: 'button', class: ['reaction', mine && 'mine'], testid: 'reaction-chip', dataset: { emoji: r.emoji, count: r.count },
+        type: 'button', tabindex: '-1', class: ['reaction', mine && 'mine'], testid: 'reaction-chip', dataset: { emoji: r.emoji, count: r.count, focusKey: `reaction-${r.emoji}` },
         'aria-pressed': mine ? 'true' : 'false', 'aria-label': `${r.emoji} ${r.count} ${r.count === 1 ? 'reaction' : 'reactions'}${mine ? ', including yours' : ''}`,
         title: reactionTitle(ctx, r),
         onClick: () => o.onToggleReaction(r.emoji),
       }, h('span', { class: 'reaction-emoji', text: r.emoji }), h('span', { class: 'reaction-count', text: String(r.count) })));
     }
-    bar.append(h('button', { type: 'button', class: 'reaction add', 'aria-label': 'Add reaction', onClick: (e) => o.onReact(e.currentTarget) }, icon('smile')));
+    bar.append(h('button', {
+      type: 'button', tabindex: '-1', class: 'reaction add', 'aria-label': 'Add reaction', title: 'Add reaction', 'aria-haspopup': 'dialog', 'aria-expanded': 'false',
+      dataset: { focusKey: 'add-reaction' }, onClick: (e) => o.onReact(e.currentTarget),
+    }, icon('smile')));
     main.append(bar);
   }
+  el.setAttribute('aria-labelledby', parts.join(' '));
   el.append(gutter, main);
   if (!msg.deleted && !o.editing) {
-    const actions = h('div', { class: 'msg-actions', role: 'toolbar', 'aria-label': 'Message actions' },
-      h('button', { type: 'button', class: 'icon-btn', testid: 'react-button', 'aria-label': 'Add reaction', title: 'Add reaction', onClick: (e) => o.onReact(e.currentTarget) }, icon('smile')),
-      o.canEdit ? h('button', { type: 'button', class: 'icon-btn', testid: 'edit-message', 'aria-label': 'Edit message', title: 'Edit', onClick: () => o.onEdit() }, icon('edit')) : null,
-      o.canDelete ? h('button', { type: 'button', class: 'icon-btn danger', testid: 'delete-message', 'aria-label': 'Delete message', title: 'Delete', onClick: () => o.onDelete() }, icon('trash')) : null);
+    const actions = h('div', { class: 'msg-actions', role: 'toolbar', 'aria-label': 'Message actions', testid: 'message-actions' },
+      h('button', { type: 'button', tabindex: '-1', class: 'icon-btn', testid: 'react-button', 'aria-label': 'Add reaction', title: 'Add reaction', 'aria-haspopup': 'dialog', 'aria-expanded': 'false', onClick: (e) => o.onReact(e.currentTarget) }, icon('smile')),
+      o.canEdit ? h('button', { type: 'button', tabindex: '-1', class: 'icon-btn', testid: 'edit-message', 'aria-label': 'Edit message', title: 'Edit', onClick: () => o.onEdit() }, icon('edit')) : null,
+      o.canDelete ? h('button', { type: 'button', tabindex: '-1', class: 'icon-btn danger', testid: 'delete-message', 'aria-label': 'Delete message', title: 'Delete', onClick: () => o.onDelete() }, icon('trash')) : null);
     el.append(actions);
   }
   return el;
@@ -119,13 +152,13 @@ function editBox(msg, o) {
 /** An outbox entry shown at the end of the timeline until acknowledged. */
 export function pendingElement(ctx, e, name, { onRetry, onDiscard }) {
   const failed = e.state === 'failed';
-  return h('div', { class: ['msg', 'mine', 'pending', failed && 'failed'], testid: failed ? 'message-failed' : 'message-pending', dataset: { clientMsgId: e.client_msg_id } },
+  return h('div', { class: ['msg', 'mine', 'pending', failed && 'failed'], testid: failed ? 'message-failed' : 'message-pending', dataset: { clientMsgId: e.client_msg_id, focusKey: `pending-${e.client_msg_id}` } },
     h('div', { class: 'msg-gutter' }, avatar(ctx, ctx.api.user?.id, name, 'md')),
     h('div', { class: 'msg-main' },
       h('div', { class: 'msg-meta' }, h('span', { class: 'msg-author', text: name }), h('span', { class: 'msg-time', text: failed ? 'Not sent' : 'Sending…' })),
       h('div', { class: 'msg-body' }, richText(e.body)),
       failed ? h('div', { class: 'pending-error' },
         h('span', { text: e.error || 'Could not send.' }),
-        h('button', { type: 'button', class: 'link-btn', onClick: onRetry }, 'Retry'),
-        h('button', { type: 'button', class: 'link-btn', onClick: onDiscard }, 'Discard')) : null));
+        h('button', { type: 'button', class: 'link-btn', 'aria-label': 'Retry sending', dataset: { focusKey: `retry-${e.client_msg_id}` }, onClick: onRetry }, 'Retry'),
+        h('button', { type: 'button', class: 'link-btn', 'aria-label': 'Discard message', dataset: { focusKey: `discard-${e.client_msg_id}` }, onClick: onDiscard }, 'Discard')) : null));
 }

@@ -5,6 +5,7 @@ import { h, icon } from '../ui/dom.js';
 import { avatar, emptyState, field, spinner, toast, toastError } from '../ui/widgets.js';
 import { displayName } from '../lib/format.js';
 import { relativeTime, fullTime } from '../lib/timefmt.js';
+import { keepFocus } from '../ui/focus.js';
 import { viewHeader } from './shell.js';
 
 const MAX_AVATAR = 1 << 20;
@@ -100,12 +101,12 @@ export function myProfileView(ctx) {
         }
       },
     },
-    h('h3', { text: 'Edit profile' }),
+    h('h2', { text: 'Edit profile' }),
     field('Display name', dn, 'Shown instead of your username.'),
     field('Status', status),
     field('About', bio),
     h('div', { class: 'form-actions' }, save));
-    body.replaceChildren(profileCard(ctx, p, h('div', { class: 'profile-actions' }, upload, fileInput)), statsBlock(stats), form);
+    keepFocus(body, () => body.replaceChildren(profileCard(ctx, p, h('div', { class: 'profile-actions' }, upload, fileInput)), statsBlock(stats), form));
   }
   load();
   return { el };

@@ -2,14 +2,25 @@
 // reactions, typing, the composer, and the members panel with presence.
 
 import { h, icon, iconButton, replace } from '../ui/dom.js';
-import { avatar, confirmDialog, emptyState, openMenu, spinner, toastError } from '../ui/widgets.js';
+import { avatar, confirmDialog, emptyState, menuButton, openMenu, spinner, toastError } from '../ui/widgets.js';
+import { focusKey, keepFocus, rememberFocus, trapTab } from '../ui/focus.js';
 import { displayName, plural, typingText } from '../lib/format.js';
 import { continues, dayLabel, toDate, sameDay } from '../lib/timefmt.js';
-import { QUICK_REACTIONS, messageElement, messageKey, pendingElement } from './message.js';
+import { RovingFocus } from '../lib/roving.js';
+import { QUICK_REACTIONS, messageElement, pendingElement, sameLook } from './message.js';
 import { editRoomDialog, inviteDialog } from './dialogs.js';
 import { viewHeader } from './shell.js';
 
 const BOTTOM_SLACK = 48;
+// The list renders the newest WINDOW messages the client holds, and STEP
+// more each time the reader scrolls to its top: a room whose history was
+// scrolled far back (thousands of messages in memory) still opens, receives
+// and sends in a few milliseconds.
+const WINDOW = 100;
+const STEP = 100;
+// The controls inside a message that join the Tab order with it.
+const INNER = 'a[href], button, textarea';
+const wide = () => window.matchMedia('(min-width: 1101px)').matches;
 
 /**
  * Whether the members panel starts open: remembered per browser on wide
@@ -32,18 +43,28 @@ export function roomView(ctx, roomId, { seq } = {}) {
   let destroyed = false;
   let room = null;
   let panelOpen = panelPref();
-  const nodes = new Map(); // key → {el, sig}
+  const nodes = new Map(); // key → {el, msg, look} or {el, sig}
+  const pendingNodes = new Map(); // client_msg_id → {el, sig}
   let prevLastKey = null;
+  let firstSeq = null; // the oldest seq rendered (see WINDOW)
+  let editFrom = null; // 'composer' or 'message': where the focus goes after an edit
+  let headerShown = false;
+  const roving = new RovingFocus(INNER);
 
   const header = h('div', { class: 'room-header-slot' });
-  const olderBtn = h('button', { type: 'button', class: 'btn btn-small btn-ghost load-older', testid: 'load-older', onClick: () => loadOlder() }, 'Load older messages');
+  const olderBtn = h('button', { type: 'button', class: 'btn btn-small btn-ghost load-older', testid: 'load-older', onClick: () => showOlder() }, 'Load older messages');
   const start = h('div', { class: 'timeline-start' });
-  const list = h('div', { class: 'messages', testid: 'message-list', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': 'Messages' });
-  const scroller = h('div', { class: 'scroller', tabindex: '0', 'aria-label': 'Message history' }, start, list);
-  const jump = h('button', { type: 'button', class: 'jump-latest', hidden: true, onClick: () => scrollToBottom(true) }, icon('arrowDown'), 'New messages');
+  // A feed of articles rather than a live log: history pages and re-renders
+  // must not speak. New messages are announced once each through the app's
+  // announcer (lib/announcer.js); aria-busy marks the feed while it loads.
+  const list = h('div', { class: 'messages', testid: 'message-list', role: 'feed', 'aria-label': 'Messages', 'aria-busy': 'true' });
+  // One's own messages until the server has them: outside the feed.
+  const outboxEl = h('div', { class: 'outbox', testid: 'outbox' });
+  const scroller = h('div', { class: 'scroller' }, start, list, outboxEl);
+  const jump = h('button', { type: 'button', class: 'jump-latest', testid: 'jump-latest', hidden: true, onClick: () => scrollToBottom(true) }, icon('arrowDown'), 'New messages');
   const typing = h('div', { class: 'typing', testid: 'typing', 'aria-live': 'polite' });
   const composerSlot = h('div', { class: 'composer-slot' });
-  const panel = h('aside', { class: 'members-panel', testid: 'member-panel', 'aria-label': 'Members', hidden: !panelOpen });
+  const panel = h('aside', { class: 'members-panel', id: `members-${rid}`, testid: 'member-panel', 'aria-label': 'Members', hidden: !panelOpen });
   const timeline = h('div', { class: 'timeline' }, scroller, jump, typing, composerSlot);
   const el = h('section', { class: 'room', testid: 'room-view', dataset: { roomId: rid } },
     header, h('div', { class: 'room-body' }, timeline, panel));
@@ -60,7 +81,16 @@ export function roomView(ctx, roomId, { seq } = {}) {
   }
 
   function renderHeader() {
-    if (!room) return;
+    if (!room && !chat.room(rid)) return;
+    keepFocus(header, drawHeader);
+    ctx.shell?.setTitle(roomTitle(chat.room(rid) ?? room));
+    if (!headerShown) {
+      headerShown = true;
+      if (highlightSeq == null) ctx.shell?.headingReady();
+    }
+  }
+
+  function drawHeader() {
     const r = chat.room(rid) ?? room;
     const me = api.user;
     const isOwner = r.role === 'owner' || me?.role === 'admin';
@@ -71,10 +101,11 @@ export function roomView(ctx, roomId, { seq } = {}) {
       : h('span', { class: 'title-icon' }, icon(r.kind === 'private' ? 'lock' : 'hash'));
     const membersBtn = h('button', {
       type: 'button', class: ['members-toggle', panelOpen && 'active'], testid: 'members-toggle', 'aria-pressed': panelOpen ? 'true' : 'false',
-      'aria-label': `Members: ${r.member_count ?? 0}, ${online} online`, title: 'Show members',
+      'aria-controls': panel.id,
+      'aria-label': `Members: ${r.member_count ?? 0}, ${online} online`, title: panelOpen ? 'Hide members' : 'Show members',
       onClick: () => togglePanel(),
     }, icon('users'), h('span', { text: String(r.member_count ?? (store.state.members[rid] ?? []).length) }));
-    const menuBtn = iconButton('more', 'Room options', { testid: 'room-menu' });
+    const menuBtn = menuButton(iconButton('more', 'Room options', { testid: 'room-menu' }));
     menuBtn.addEventListener('click', () => openMenu(menuBtn, [
       r.is_member && r.kind !== 'dm' ? { label: 'Invite people', icon: 'userPlus', testid: 'invite-people', onSelect: () => inviteDialog(ctx, r) } : null,
       isOwner && r.kind !== 'dm' ? { label: 'Edit room', icon: 'edit', testid: 'edit-room', onSelect: () => editRoomDialog(ctx, r) } : null,
@@ -110,14 +141,31 @@ export function roomView(ctx, roomId, { seq } = {}) {
     }
   }
 
-  function togglePanel() {
-    panelOpen = !panelOpen;
-    if (window.matchMedia('(min-width: 1101px)').matches) localStorage.setItem('parley.members_panel', panelOpen ? '1' : '0');
+  function togglePanel(open = !panelOpen, { remember = true } = {}) {
+    if (open === panelOpen) return;
+    const fromPanel = panel.contains(document.activeElement);
+    panelOpen = open;
+    if (remember && wide()) localStorage.setItem('parley.members_panel', panelOpen ? '1' : '0');
     panel.hidden = !panelOpen;
     el.classList.toggle('panel-open', panelOpen);
     renderHeader();
     renderPanel();
+    // Closed from inside (its ✕, Escape): the focus goes back to the toggle.
+    if (fromPanel) header.querySelector('[data-testid=members-toggle]')?.focus();
   }
+  // Zooming in (or a narrower window) turns the panel into an overlay over
+  // the messages: it closes rather than covering them.
+  const narrowQuery = window.matchMedia('(max-width: 1100px)');
+  const onNarrow = () => {
+    if (narrowQuery.matches && panelOpen) togglePanel(false, { remember: false });
+  };
+  narrowQuery.addEventListener('change', onNarrow);
+  panel.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && !wide() && !e.defaultPrevented) {
+      e.preventDefault();
+      togglePanel(false);
+    }
+  });
 
   // ---- timeline ------------------------------------------------------------
 
@@ -147,60 +195,81 @@ export function roomView(ctx, roomId, { seq } = {}) {
     return msg.user_id === api.user?.id || r?.role === 'owner' || api.user?.role === 'admin';
   }
 
-  function messageOptions(msg, prev) {
-    const name = displayName(profiles.get(msg.user_id), msg.username);
+  function lookOf(msg, prev) {
     const mine = msg.user_id === api.user?.id;
     return {
       continued: continues(prev, msg) && !prev?.deleted && !msg.deleted,
-      mine,
-      name,
+      name: displayName(profiles.get(msg.user_id), msg.username),
       avatar: profiles.get(msg.user_id)?.avatar_url ?? '',
+      editing: editingId === msg.id,
       canEdit: mine && !msg.deleted,
       canDelete: canDelete(msg),
-      editing: editingId === msg.id,
       highlight: highlightSeq === msg.seq,
-      onOpenUser: (btn) => userMenu(btn, msg.user_id, msg.username),
-      onReact: (btn) => reactionPicker(btn, msg),
-      onToggleReaction: (emoji) => chat.toggleReaction(chat.log(rid).get(msg.id) ?? msg, emoji).catch(toastError),
-      onEdit: () => startEdit(msg.id),
-      onDelete: () => deleteMessage(msg),
-      onSaveEdit: (body) => saveEdit(msg, body),
-      onCancelEdit: () => stopEdit(),
     };
   }
 
+  // What the feed should hold, oldest first: day separators, the "new"
+  // marker and the messages from firstSeq on.
   function desiredNodes() {
     const log = chat.log(rid);
-    const msgs = log.messages();
+    const all = log.messages();
+    if (all.length === 0) return [];
+    const lo = all[0].seq;
+    if (firstSeq == null) firstSeq = Math.max(lo, all[all.length - 1].seq - WINDOW + 1);
+    firstSeq = Math.max(firstSeq, lo);
+    const msgs = firstSeq > lo ? all.slice(firstSeq - lo) : all;
     const out = [];
-    let prev = null;
+    let prev = firstSeq > lo ? all[firstSeq - lo - 1] : null;
+    let prevDay = prev ? toDate(prev.created_at) : null;
     const meId = api.user?.id;
     let markerPlaced = false;
     for (const m of msgs) {
       const d = toDate(m.created_at);
-      const pd = prev ? toDate(prev.created_at) : null;
-      if (d && (!pd || !sameDay(pd, d))) {
+      if (d && (!prevDay || !sameDay(prevDay, d) || out.length === 0)) {
         const label = dayLabel(d);
-        out.push({ key: `day:${d.toDateString()}`, sig: label, build: () => h('div', { class: 'day-sep', role: 'separator' }, h('span', { text: label })) });
-        prev = null;
+        out.push({ key: `day:${d.toDateString()}`, sig: label, build: () => h('div', { class: 'day-sep', role: 'separator', 'aria-label': label }, h('span', { text: label, 'aria-hidden': 'true' })) });
+        if (!prevDay || !sameDay(prevDay, d)) prev = null;
       }
+      prevDay = d ?? prevDay;
       if (!markerPlaced && markerSeq != null && m.seq > markerSeq && m.user_id !== meId) {
         markerPlaced = true;
-        out.push({ key: 'new-marker', sig: 'new', build: () => h('div', { class: 'new-sep', testid: 'new-messages-marker', role: 'separator' }, h('span', { text: 'New' })) });
+        out.push({ key: 'new-marker', sig: 'new', build: () => h('div', { class: 'new-sep', testid: 'new-messages-marker', role: 'separator', 'aria-label': 'New messages' }, h('span', { text: 'New', 'aria-hidden': 'true' })) });
         prev = null;
       }
-      const o = messageOptions(m, prev);
-      out.push({ key: `m:${m.id}`, sig: messageKey(m, o), build: () => messageElement(ctx, m, o) });
+      out.push({ key: `m:${m.id}`, msg: m, look: lookOf(m, prev) });
       prev = m;
     }
-    const myName = displayName(profiles.get(meId), api.user?.username);
-    for (const e of chat.outbox.forRoom(rid)) {
-      out.push({
-        key: `p:${e.client_msg_id}`, sig: `${e.state}:${e.error}`,
-        build: () => pendingElement(ctx, e, myName, { onRetry: () => chat.retrySend(e.client_msg_id), onDiscard: () => chat.discardSend(e.client_msg_id) }),
-      });
-    }
     return out;
+  }
+
+  function buildMessage(w) {
+    const msg = w.msg;
+    const o = {
+      ...w.look,
+      mine: msg.user_id === api.user?.id,
+      onOpenUser: (btn) => userMenu(btn, msg.user_id, msg.username),
+      onReact: (btn) => reactionPicker(btn, msg),
+      onToggleReaction: (emoji) => chat.toggleReaction(chat.log(rid).get(msg.id) ?? msg, emoji).catch(toastError),
+      onEdit: () => startEdit(msg.id, 'message'),
+      onDelete: () => deleteMessage(msg),
+      onSaveEdit: (body) => saveEdit(msg, body),
+      onCancelEdit: () => stopEdit(),
+    };
+    return roving.prepare(messageElement(ctx, msg, o), w.key);
+  }
+
+  // Replaces old with fresh; when old held the focus, the control with the
+  // same key in fresh gets it (or fresh itself), so a reaction, an edit or
+  // a deletion never drops the focus to <body>.
+  function swap(old, fresh) {
+    const active = document.activeElement;
+    const had = active && old.contains(active);
+    const key = had && active !== old ? focusKey(active) : null;
+    old.replaceWith(fresh);
+    if (!had) return;
+    const target = (key && key !== 'message' && fresh.querySelector(`[data-focus-key="${CSS.escape(key)}"], [data-testid="${CSS.escape(key)}"]`)) || fresh;
+    if (target === fresh && fresh.matches('.msg[data-id]')) roving.setCurrent(fresh, `m:${fresh.dataset.id}`);
+    target.focus({ preventScroll: true });
   }
 
   // Keyed reconciliation: unchanged messages keep their elements (and focus,
@@ -224,6 +293,7 @@ export function roomView(ctx, roomId, { seq } = {}) {
     }
     const want = desiredNodes();
     const keep = new Set(want.map((w) => w.key));
+    const focusWasIn = list.contains(document.activeElement);
     for (const [k, n] of nodes) {
       if (!keep.has(k)) {
         n.el.remove();
@@ -231,30 +301,41 @@ export function roomView(ctx, roomId, { seq } = {}) {
       }
     }
     let cursor = list.firstChild;
+    const items = [];
     for (const w of want) {
       let n = nodes.get(w.key);
-      if (n && n.sig !== w.sig) {
-        const fresh = w.build();
+      const changed = n && (w.msg ? n.msg !== w.msg || !sameLook(n.look, w.look) : n.sig !== w.sig);
+      if (changed) {
+        const fresh = w.msg ? buildMessage(w) : w.build();
         if (cursor === n.el) cursor = fresh;
-        n.el.replaceWith(fresh);
+        swap(n.el, fresh);
         n.el = fresh;
         n.sig = w.sig;
+        n.msg = w.msg;
+        n.look = w.look;
       } else if (!n) {
-        n = { el: w.build(), sig: w.sig };
+        n = { el: w.msg ? buildMessage(w) : w.build(), sig: w.sig, msg: w.msg, look: w.look };
         nodes.set(w.key, n);
       }
       if (n.el !== cursor) list.insertBefore(n.el, cursor);
       cursor = n.el.nextSibling;
+      if (w.msg) items.push({ el: n.el, key: w.key });
     }
+    renderOutbox();
     const lastKey = want.at(-1)?.key ?? null;
     const appended = lastKey !== prevLastKey && prevLastKey !== null;
     prevLastKey = lastKey;
-    replace(start, log.hasMoreBefore
+    // The Tab stop follows the newest message while the reader is not
+    // walking the list; a message that left with the focus hands it on.
+    roving.sync(items, appended && !list.contains(document.activeElement));
+    if (focusWasIn && !list.contains(document.activeElement) && (document.activeElement === document.body || !document.activeElement)) roving.el?.focus({ preventScroll: true });
+    const hiddenOlder = firstSeq != null && log.messages().length > 0 && firstSeq > log.messages()[0].seq;
+    keepFocus(start, () => replace(start, log.hasMoreBefore || hiddenOlder
       ? (loadingOlder ? spinner('Loading older messages') : olderBtn)
       : h('div', { class: 'room-intro' },
         h('div', { class: 'intro-icon' }, icon(room.kind === 'dm' ? 'message' : room.kind === 'private' ? 'lock' : 'hash')),
         h('h2', { text: room.kind === 'dm' ? roomTitle(room) : `Welcome to ${room.name}` }),
-        h('p', { text: room.kind === 'dm' ? 'This is the start of your direct message history.' : room.description || 'This is the very beginning of the room.' })));
+        h('p', { text: room.kind === 'dm' ? 'This is the start of your direct message history.' : room.description || 'This is the very beginning of the room.' }))), () => roving.el);
     if (wasAtBottom) {
       scroller.scrollTop = scroller.scrollHeight;
     } else if (anchor?.isConnected) {
@@ -264,52 +345,139 @@ export function roomView(ctx, roomId, { seq } = {}) {
     updateReading();
   }
 
+  function renderOutbox() {
+    const myName = displayName(profiles.get(api.user?.id), api.user?.username);
+    const entries = chat.outbox.forRoom(rid);
+    const live = new Set(entries.map((e) => e.client_msg_id));
+    const focusWasIn = outboxEl.contains(document.activeElement);
+    for (const [k, n] of pendingNodes) {
+      if (!live.has(k)) {
+        n.el.remove();
+        pendingNodes.delete(k);
+      }
+    }
+    let cursor = outboxEl.firstChild;
+    for (const e of entries) {
+      const sig = `${e.state}:${e.error}`;
+      let n = pendingNodes.get(e.client_msg_id);
+      const build = () => pendingElement(ctx, e, myName, { onRetry: () => chat.retrySend(e.client_msg_id), onDiscard: () => chat.discardSend(e.client_msg_id) });
+      if (n && n.sig !== sig) {
+        const fresh = build();
+        if (cursor === n.el) cursor = fresh;
+        keepFocus(outboxEl, () => n.el.replaceWith(fresh));
+        n.el = fresh;
+        n.sig = sig;
+      } else if (!n) {
+        n = { el: build(), sig };
+        pendingNodes.set(e.client_msg_id, n);
+      }
+      if (n.el !== cursor) outboxEl.insertBefore(n.el, cursor);
+      cursor = n.el.nextSibling;
+    }
+    if (focusWasIn && !outboxEl.contains(document.activeElement)) textarea?.focus({ preventScroll: true });
+  }
+
+  // aria-busy on the feed while pages load, cleared a frame after the last
+  // one is in (so the accessibility tree sees the finished list).
+  let busy = 0;
+  function loading(p) {
+    busy++;
+    list.setAttribute('aria-busy', 'true');
+    return Promise.resolve(p).finally(() => {
+      if (--busy === 0) requestAnimationFrame(() => { if (busy === 0) list.setAttribute('aria-busy', 'false'); });
+    });
+  }
+
+  // Scrolled (or Load older) to the top: first show what is already held,
+  // then fetch a page.
+  function showOlder() {
+    const all = chat.log(rid).messages();
+    if (firstSeq != null && all.length > 0 && firstSeq > all[0].seq) {
+      firstSeq = Math.max(all[0].seq, firstSeq - STEP);
+      renderMessages();
+      return Promise.resolve();
+    }
+    return loadOlder();
+  }
+
   async function loadOlder() {
     if (loadingOlder || destroyed) return;
     loadingOlder = true;
     renderMessages();
-    try {
-      await chat.loadOlder(rid);
-    } catch (err) {
-      toastError(err);
-    } finally {
-      loadingOlder = false;
-      renderMessages();
-    }
+    await loading((async () => {
+      try {
+        await chat.loadOlder(rid);
+        const all = chat.log(rid).messages();
+        if (all.length) firstSeq = all[0].seq; // the page just fetched is shown
+      } catch (err) {
+        toastError(err);
+      } finally {
+        loadingOlder = false;
+        renderMessages();
+      }
+    })());
   }
 
-  // Arrow keys move between messages; a focused message shows its actions,
-  // which Tab then reaches.
-  scroller.addEventListener('keydown', (e) => {
-    if (e.key !== 'ArrowUp' && e.key !== 'ArrowDown') return;
-    if (e.target.closest('textarea, input, .msg-actions, .reactions')) return;
-    const msgs = [...list.querySelectorAll('.msg[data-id]')];
-    if (msgs.length === 0) return;
+  // The roving tabindex: the arrow keys, Page Up/Down, Home and End move
+  // between messages (Tab then reaches the current one's controls), Left
+  // and Right move along a message's actions, Escape goes to the composer.
+  list.addEventListener('focusin', (e) => {
+    const m = e.target.closest('.msg[data-id]');
+    if (m) roving.setCurrent(m, `m:${m.dataset.id}`);
+  });
+  list.addEventListener('keydown', (e) => {
+    if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey || e.target.closest('textarea, input')) return;
+    const bar = e.target.closest('[role=toolbar]');
+    if (bar && (e.key === 'ArrowLeft' || e.key === 'ArrowRight')) {
+      const buttons = [...bar.querySelectorAll('button')];
+      const i = buttons.indexOf(e.target);
+      e.preventDefault();
+      buttons[(i + (e.key === 'ArrowRight' ? 1 : buttons.length - 1)) % buttons.length]?.focus();
+      return;
+    }
+    if (e.key === 'Escape' && editingId == null && textarea) {
+      e.preventDefault();
+      textarea.focus();
+      return;
+    }
+    const cur = e.target.closest('.msg[data-id]');
+    if (!cur) return;
+    if ((e.key === 'Home' || e.key === 'End') && e.target !== cur) return;
+    const items = [...list.querySelectorAll('.msg[data-id]')].map((el) => ({ el, key: `m:${el.dataset.id}` }));
+    const it = roving.move(e.key, items, items.findIndex((x) => x.el === cur));
+    if (!it) return;
     e.preventDefault();
-    const cur = e.target.closest('.msg');
-    let i = cur ? msgs.indexOf(cur) : msgs.length;
-    i = e.key === 'ArrowUp' ? Math.max(0, i - 1) : Math.min(msgs.length - 1, i + 1);
-    msgs[i].focus();
-    msgs[i].scrollIntoView({ block: 'nearest' });
+    it.el.scrollIntoView({ block: 'nearest' });
   });
 
   scroller.addEventListener('scroll', () => {
-    if (scroller.scrollTop < 300 && chat.log(rid).hasMoreBefore && !loadingOlder && room) loadOlder();
+    const log = chat.log(rid);
+    const hiddenOlder = firstSeq != null && log.messages().length > 0 && firstSeq > log.messages()[0].seq;
+    if (scroller.scrollTop < 300 && (hiddenOlder || log.hasMoreBefore) && !loadingOlder && room) showOlder();
     if (isAtBottom()) jump.hidden = true;
     updateReading();
   }, { passive: true });
 
   // ---- message actions -----------------------------------------------------
 
-  function startEdit(id) {
+  function startEdit(id, from = 'composer') {
     editingId = id;
+    editFrom = from;
+    const key = `m:${id}`;
     renderMessages();
+    const n = nodes.get(key);
+    if (n) roving.setCurrent(n.el, key);
   }
 
+  // The focus goes back where the edit started: the composer (Up arrow) or
+  // the message's Edit button.
   function stopEdit() {
+    const id = editingId;
     editingId = null;
     renderMessages();
-    textarea?.focus();
+    const n = nodes.get(`m:${id}`);
+    if (editFrom === 'message' && n) (n.el.querySelector('[data-testid=edit-message]') ?? n.el).focus();
+    else textarea?.focus();
   }
 
   async function saveEdit(msg, body) {
@@ -322,7 +490,9 @@ export function roomView(ctx, roomId, { seq } = {}) {
   }
 
   async function deleteMessage(msg) {
-    if (!(await confirmDialog('Delete message?', 'It will be removed for everyone. This cannot be undone.', 'Delete', true))) return;
+    const ok = await confirmDialog('Delete message?', 'It will be removed for everyone. This cannot be undone.', 'Delete', true,
+      { fallback: () => nodes.get(`m:${msg.id}`)?.el });
+    if (!ok) return;
     try {
       await chat.deleteMessage(msg.id, rid);
     } catch (err) {
@@ -330,21 +500,28 @@ export function roomView(ctx, roomId, { seq } = {}) {
     }
   }
 
+  // A small non-modal dialog: arrow keys, Home and End move, Tab stays
+  // inside it, Escape or a choice closes it and the focus goes back to the
+  // button that opened it (or, re-rendered meanwhile, its successor).
   function reactionPicker(anchor, msg) {
     document.querySelector('.emoji-picker')?.remove();
+    const restore = rememberFocus(anchor, () => nodes.get(`m:${msg.id}`)?.el);
     const picker = h('div', { class: 'emoji-picker', role: 'dialog', 'aria-label': 'Pick a reaction', testid: 'emoji-picker' });
-    const close = () => {
+    anchor.setAttribute('aria-expanded', 'true');
+    const close = (focus) => {
       picker.remove();
+      anchor.setAttribute('aria-expanded', 'false');
       document.removeEventListener('pointerdown', outside, true);
+      if (focus) restore();
     };
     const outside = (e) => {
-      if (!picker.contains(e.target)) close();
+      if (!picker.contains(e.target)) close(false);
     };
     for (const emoji of QUICK_REACTIONS) {
       picker.append(h('button', {
         type: 'button', class: 'emoji', testid: 'emoji-option', dataset: { emoji }, 'aria-label': `React with ${emoji}`, text: emoji,
         onClick: () => {
-          close();
+          close(true);
           chat.toggleReaction(chat.log(rid).get(msg.id) ?? msg, emoji).catch(toastError);
         },
       }));
@@ -352,9 +529,12 @@ export function roomView(ctx, roomId, { seq } = {}) {
     picker.addEventListener('keydown', (e) => {
       const buttons = [...picker.querySelectorAll('button')];
       const i = buttons.indexOf(document.activeElement);
-      if (e.key === 'Escape') { close(); anchor.focus(); }
-      else if (e.key === 'ArrowRight') buttons[(i + 1) % buttons.length].focus();
-      else if (e.key === 'ArrowLeft') buttons[(i - 1 + buttons.length) % buttons.length].focus();
+      if (e.key === 'Escape') { e.preventDefault(); e.stopPropagation(); close(true); }
+      else if (e.key === 'ArrowRight' || e.key === 'ArrowDown') { e.preventDefault(); buttons[(i + 1) % buttons.length].focus(); }
+      else if (e.key === 'ArrowLeft' || e.key === 'ArrowUp') { e.preventDefault(); buttons[(i - 1 + buttons.length) % buttons.length].focus(); }
+      else if (e.key === 'Home') { e.preventDefault(); buttons[0].focus(); }
+      else if (e.key === 'End') { e.preventDefault(); buttons.at(-1).focus(); }
+      else trapTab(picker, e);
     });
     document.body.append(picker);
     const r = anchor.getBoundingClientRect();
@@ -425,7 +605,9 @@ export function roomView(ctx, roomId, { seq } = {}) {
       placeholder: `Message ${r.kind === 'dm' ? title : (r.kind === 'private' ? '' : '#') + r.name}`, 'aria-label': `Message ${title}`,
     });
     textarea.value = ctx.drafts.get(rid) ?? '';
-    const send = h('button', { type: 'submit', class: 'send-btn', testid: 'send', 'aria-label': 'Send message', title: 'Send (Enter)' }, icon('send'));
+    // aria-disabled, not disabled: a disabled button would drop the focus
+    // to <body> the moment a click on it sent the message.
+    const send = h('button', { type: 'submit', class: 'send-btn', testid: 'send', 'aria-label': 'Send message', title: 'Send (Enter)', 'aria-disabled': 'true' }, icon('send'));
     const form = h('form', {
       class: 'composer',
       onSubmit: (e) => {
@@ -436,7 +618,7 @@ export function roomView(ctx, roomId, { seq } = {}) {
     const grow = () => {
       textarea.style.height = 'auto';
       textarea.style.height = `${Math.min(textarea.scrollHeight, 200)}px`;
-      send.disabled = textarea.value.trim() === '';
+      send.setAttribute('aria-disabled', textarea.value.trim() === '' ? 'true' : 'false');
     };
     textarea.addEventListener('input', () => {
       ctx.drafts.set(rid, textarea.value);
@@ -451,7 +633,7 @@ export function roomView(ctx, roomId, { seq } = {}) {
         const own = [...chat.log(rid).messages()].reverse().find((m) => m.user_id === api.user?.id && !m.deleted);
         if (own) {
           e.preventDefault();
-          startEdit(own.id);
+          startEdit(own.id, 'composer');
         }
       }
     });
@@ -463,8 +645,11 @@ export function roomView(ctx, roomId, { seq } = {}) {
       ctx.drafts.delete(rid);
       grow();
       renderMessages({ forceBottom: true });
+      if (document.activeElement === send) textarea.focus();
     }
-    replace(composerSlot, form, h('div', { class: 'composer-hint', text: 'Enter to send · Shift+Enter for a new line' }));
+    const hint = h('div', { class: 'composer-hint', id: `composer-hint-${rid}`, text: 'Enter to send · Shift+Enter for a new line · Up arrow edits your last message' });
+    textarea.setAttribute('aria-describedby', hint.id);
+    keepFocus(composerSlot, () => replace(composerSlot, form, hint));
     queueMicrotask(grow);
   }
 
@@ -499,18 +684,19 @@ export function roomView(ctx, roomId, { seq } = {}) {
       const name = displayName(profiles.get(uid), m.username);
       const isOn = online.has(uid);
       const btn = h('button', {
-        type: 'button', class: ['member', isOn && 'online'], testid: 'member-item', dataset: { userId: uid, username: m.username, online: isOn ? '1' : '0' },
+        type: 'button', class: ['member', isOn && 'online'], testid: 'member-item', dataset: { userId: uid, username: m.username, online: isOn ? '1' : '0', focusKey: `member-${uid}` },
+        'aria-haspopup': 'menu', 'aria-expanded': 'false',
         'aria-label': `${name}${isOn ? ', online' : ', offline'}${m.role === 'owner' ? ', owner' : ''}`,
       }, avatar(ctx, uid, name, 'sm', isOn), h('span', { class: 'member-text' }, h('span', { class: 'member-name', text: name }), profiles.get(uid)?.status_text ? h('span', { class: 'member-status', text: profiles.get(uid).status_text }) : null),
       m.role === 'owner' ? h('span', { class: 'role-badge', text: 'owner' }) : null);
       btn.addEventListener('click', () => userMenu(btn, uid, m.username));
       return h('li', {}, btn);
     };
-    replace(panel,
+    keepFocus(panel, () => replace(panel,
       h('div', { class: 'panel-head' }, h('h2', { text: 'Members' }), h('span', { class: 'muted', text: `${onlineCount} online · ${plural(sorted.length, 'member')}` }),
-        iconButton('x', 'Hide members', { class: 'panel-close', onClick: () => togglePanel() })),
+        iconButton('x', 'Hide members', { class: 'panel-close', testid: 'panel-close', onClick: () => togglePanel(false) })),
       r?.is_member && r.kind !== 'dm' ? h('button', { type: 'button', class: 'btn btn-ghost btn-block invite-btn', testid: 'invite', onClick: () => inviteDialog(ctx, r) }, icon('userPlus'), 'Invite people') : null,
-      h('ul', { class: 'member-list', testid: 'member-list' }, sorted.map(item)));
+      h('ul', { class: 'member-list', testid: 'member-list' }, sorted.map(item))), () => header.querySelector('[data-testid=members-toggle]'));
   }
 
   // ---- wiring --------------------------------------------------------------
@@ -557,12 +743,24 @@ export function roomView(ctx, roomId, { seq } = {}) {
   const onVisible = () => updateReading();
   document.addEventListener('visibilitychange', onVisible);
   const onKey = (e) => {
-    if (e.key === 'Escape' && editingId != null) stopEdit();
+    if (e.key === 'Escape' && editingId != null) {
+      stopEdit();
+      return;
+    }
+    // Typing a character with the focus on the heading or a message starts
+    // a message: the focus moves to the composer before the character lands.
+    if (textarea && e.key.length === 1 && e.key !== ' ' && !e.ctrlKey && !e.metaKey && !e.altKey && e.target.matches('h1, .msg[data-id]')) textarea.focus();
   };
   el.addEventListener('keydown', onKey);
 
+  function revealTarget() {
+    const all = chat.log(rid).messages();
+    if (highlightSeq != null && all.length) firstSeq = Math.max(all[0].seq, Math.min(firstSeq ?? Infinity, highlightSeq - 10));
+  }
+
   replace(list, h('div', { class: 'timeline-loading' }, spinner('Loading messages')));
-  (async () => {
+  renderHeader(); // the room is usually known from the list: its heading and title at once
+  loading((async () => {
     try {
       room = await chat.openRoom(rid);
       if (destroyed) return;
@@ -575,18 +773,21 @@ export function roomView(ctx, roomId, { seq } = {}) {
       if (highlightSeq != null) {
         await chat.reveal(rid, highlightSeq).catch(() => false);
         if (destroyed) return;
+        revealTarget();
         renderMessages();
         const target = list.querySelector(`.msg[data-seq="${highlightSeq}"]`);
         if (target) {
           target.scrollIntoView({ block: 'center' });
+          roving.setCurrent(target, `m:${target.dataset.id}`);
           target.focus({ preventScroll: true });
+        } else {
+          ctx.shell?.focusHeading();
         }
       } else {
         renderMessages({ forceBottom: true });
       }
       // Fill the screen when the first page is short.
       for (let i = 0; i < 3 && !destroyed && scroller.scrollHeight <= scroller.clientHeight && chat.log(rid).hasMoreBefore; i++) await loadOlder();
-      if (highlightSeq == null) textarea?.focus({ preventScroll: true });
     } catch (err) {
       if (destroyed) return;
       if (err.status === 404 || err.status === 403) {
@@ -595,24 +796,34 @@ export function roomView(ctx, roomId, { seq } = {}) {
       } else {
         replace(list, emptyState('alert', 'Could not load this room.', err.message, h('button', { type: 'button', class: 'btn btn-primary', onClick: () => ctx.router.go(`/rooms/${rid}`) }, 'Try again')));
       }
+      ctx.shell?.headingReady();
     }
-  })();
+  })());
 
   return {
     el,
     roomId: rid,
+    // A search hit places the focus on its message itself.
+    focus: highlightSeq != null ? 'self' : undefined,
     /** Scrolls to another message of the same room (search result). */
     reveal(s) {
       highlightSeq = Number(s);
-      chat.reveal(rid, highlightSeq).then(() => {
+      loading(chat.reveal(rid, highlightSeq)).then(() => {
+        revealTarget();
         renderMessages();
-        list.querySelector(`.msg[data-seq="${highlightSeq}"]`)?.scrollIntoView({ block: 'center' });
+        const target = list.querySelector(`.msg[data-seq="${highlightSeq}"]`);
+        target?.scrollIntoView({ block: 'center' });
+        if (target) {
+          roving.setCurrent(target, `m:${target.dataset.id}`);
+          target.focus({ preventScroll: true });
+        }
       }, () => {});
     },
     destroy() {
       destroyed = true;
       cancelAnimationFrame(frame);
       unsubs.forEach((u) => u());
+      narrowQuery.removeEventListener('change', onNarrow);
       document.removeEventListener('visibilitychange', onVisible);
       document.querySelector('.emoji-picker')?.remove();
       if (chat.readingRoom === rid) chat.readingRoom = null;

@@ -2,8 +2,17 @@
 // notification preferences.
 
 import { h, icon } from '../ui/dom.js';
-import { field, spinner, toast, toastError } from '../ui/widgets.js';
+import { field, fieldError, spinner, toast, toastError } from '../ui/widgets.js';
 import { viewHeader } from './shell.js';
+
+// The API's validation codes, said the way the form's fields are named.
+const passwordErrors = {
+  current_password_required: { cur: 'Enter your current password.' },
+  wrong_password: { cur: 'The current password is wrong.' },
+  new_password_required: { next: 'The new password needs at least 8 characters.' },
+  password_too_short: { next: 'The new password needs at least 8 characters.' },
+  password_too_long: { next: 'The new password can be at most 72 bytes long.' },
+};
 
 export function settingsView(ctx) {
   const { api, store } = ctx;
@@ -34,7 +43,7 @@ export function settingsView(ctx) {
           ctx.applySettings(s);
         }
       });
-      return h('label', { class: 'theme-option' }, input, h('span', { class: `theme-preview theme-preview-${value}` }, h('span'), h('span'), h('span')), h('span', { class: 'theme-label' }, icon(iconName), label));
+      return h('label', { class: 'theme-option' }, input, h('span', { class: `theme-preview theme-preview-${value}` }, h('span'), h('span'), h('span')), h('span', { class: 'theme-label' }, icon(iconName), label, icon('check', 'theme-check')));
     };
     const toggle = (key, label, hint) => {
       const input = h('input', { type: 'checkbox', role: 'switch', checked: !!s.notifications?.[key], testid: `notify-${key}` });
@@ -51,17 +60,17 @@ export function settingsView(ctx) {
     };
     body.replaceChildren(
       h('div', { class: 'card stack' },
-        h('h3', { text: 'Appearance' }),
+        h('h2', { text: 'Appearance' }),
         h('fieldset', { class: 'theme-options' }, h('legend', { class: 'visually-hidden', text: 'Theme' }),
           themeOption('light', 'Light', 'sun'), themeOption('dark', 'Dark', 'moon'), themeOption('system', 'System', 'monitor'))),
       h('div', { class: 'card stack' },
-        h('h3', { text: 'Notifications' }),
+        h('h2', { text: 'Notifications' }),
         toggle('desktop', 'Desktop notifications', 'Show a notification for new messages while Parley is in the background.'),
         toggle('sound', 'Sound', 'Play a sound for new messages.'),
         toggle('mentions_only', 'Mentions only', 'Only notify when someone mentions you.')),
       passwordCard(),
       h('div', { class: 'card stack' },
-        h('h3', { text: 'Account' }),
+        h('h2', { text: 'Account' }),
         h('p', { class: 'muted', text: `Signed in as @${api.user?.username} (${api.user?.role}).` }),
         h('div', {}, h('button', { type: 'button', class: 'btn btn-danger', testid: 'settings-logout', onClick: () => ctx.logout() }, icon('logout'), 'Sign out'))));
   }
@@ -69,12 +78,29 @@ export function settingsView(ctx) {
   function passwordCard() {
     const cur = h('input', { type: 'password', autocomplete: 'current-password', testid: 'password-current' });
     const next = h('input', { type: 'password', autocomplete: 'new-password', minlength: 8, maxlength: 72, testid: 'password-new' });
-    const err = h('div', { class: 'form-error', role: 'alert', hidden: true });
+    const err = h('div', { class: 'form-error', role: 'alert', testid: 'password-error', hidden: true });
+    const show = (fieldMessages, general) => {
+      fieldError(cur, fieldMessages.cur ?? '');
+      fieldError(next, fieldMessages.next ?? '');
+      err.textContent = general || Object.values(fieldMessages).filter(Boolean).join(' ');
+      err.hidden = !err.textContent;
+      const first = fieldMessages.cur ? cur : fieldMessages.next ? next : null;
+      first?.focus();
+    };
     return h('form', {
-      class: 'card stack',
+      class: 'card stack', novalidate: true,
       onSubmit: async (e) => {
         e.preventDefault();
-        err.hidden = true;
+        const bytes = new TextEncoder().encode(next.value).length;
+        const local = {
+          cur: cur.value ? '' : 'Enter your current password.',
+          next: bytes < 8 ? 'The new password needs at least 8 characters.' : bytes > 72 ? 'The new password can be at most 72 bytes long.' : '',
+        };
+        if (local.cur || local.next) {
+          show(local);
+          return;
+        }
+        show({});
         try {
           await api.post('/api/auth/password', { current_password: cur.value, new_password: next.value });
           // Changing the password may end every session: sign in afresh.
@@ -82,11 +108,10 @@ export function settingsView(ctx) {
           cur.value = next.value = '';
           toast('Password changed.');
         } catch (ex) {
-          err.textContent = ex.message;
-          err.hidden = false;
+          show(passwordErrors[ex.code] ?? {}, passwordErrors[ex.code] ? '' : ex.message);
         }
       },
-    }, h('h3', { text: 'Password' }), field('Current password', cur), field('New password', next, 'At least 8 characters.'), err,
+    }, h('h2', { text: 'Password' }), field('Current password', cur), field('New password', next, 'At least 8 characters.'), err,
     h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-ghost', testid: 'password-save' }, 'Change password')));
   }
 

@@ -3,8 +3,9 @@
 // fills. On narrow screens the sidebar is a drawer.
 
 import { h, icon, iconButton, logo, replace } from '../ui/dom.js';
-import { avatar, openMenu } from '../ui/widgets.js';
-import { displayName, preview } from '../lib/format.js';
+import { avatar, menuButton, openMenu } from '../ui/widgets.js';
+import { focusHeading, keepFocus, rememberFocus, trapTab } from '../ui/focus.js';
+import { displayName, documentTitle, preview } from '../lib/format.js';
 import { listTime } from '../lib/timefmt.js';
 import { createRoomDialog, newDMDialog } from './dialogs.js';
 
@@ -23,10 +24,14 @@ export function connectionLabel(conn, everConnected) {
   }
 }
 
-/** Builds the shell; returns {el, main, setView, toggleDrawer, closeDrawer, destroy}. */
+/**
+ * Builds the shell; returns {el, main, setView, setTitle, headingReady,
+ * focusHeading, toggleDrawer, closeDrawer, destroy}.
+ */
 export function createShell(ctx) {
   const { store, chat, profiles, api } = ctx;
   let everConnected = false;
+  const phone = window.matchMedia('(max-width: 768px)');
 
   const banner = h('div', { class: 'service-banner', role: 'alert', testid: 'service-banner', hidden: true });
   const connBtn = h('button', { type: 'button', class: 'conn', testid: 'conn-state', onClick: () => ctx.wakeSocket() });
@@ -42,34 +47,99 @@ export function createShell(ctx) {
     },
   }, icon('search'), searchInput);
 
-  const sidebar = h('aside', { class: 'sidebar', testid: 'sidebar', 'aria-label': 'Navigation' },
-    h('div', { class: 'sidebar-head' },
+  // The sidebar's head is the page's banner landmark (a <header> outside
+  // every sectioning element); the room list and the account links are two
+  // navigation landmarks. On phones the sidebar is a drawer, and while it
+  // is open a modal dialog: the rest of the page is inert.
+  const sidebar = h('div', { class: 'sidebar', id: 'sidebar', testid: 'sidebar' },
+    h('header', { class: 'sidebar-head' },
       h('a', { href: '/', class: 'brand', 'aria-label': 'Parley home' }, logo(), h('span', { class: 'brand-name', text: 'Parley' })),
       connBtn,
-      iconButton('x', 'Close menu', { class: 'drawer-close', onClick: () => closeDrawer() })),
+      iconButton('x', 'Close menu', { class: 'drawer-close', testid: 'drawer-close', onClick: () => closeDrawer() })),
     searchForm,
     roomList,
-    userCard);
+    h('nav', { class: 'user-nav', 'aria-label': 'Account' }, userCard));
   const scrim = h('div', { class: 'scrim', onClick: () => closeDrawer() });
-  const main = h('main', { class: 'main', id: 'main' });
+  const main = h('main', { class: 'main', id: 'main', tabindex: '-1' });
   // Visible on every screen size (the sidebar's indicator is in a drawer on
   // phones); CSS delays it a moment so a quick reconnect does not flash.
   const strip = h('div', { class: 'conn-strip', testid: 'conn-strip', role: 'status', hidden: true });
-  const el = h('div', { class: 'shell', testid: 'app-shell' }, banner, h('div', { class: 'layout' }, sidebar, scrim, h('div', { class: 'main-wrap' }, strip, main)));
+  const mainWrap = h('div', { class: 'main-wrap' }, strip, main);
+  const skip = h('a', {
+    href: '#main', class: 'skip-link', testid: 'skip-link',
+    onClick: (e) => {
+      e.preventDefault();
+      if (!focusViewHeading()) main.focus();
+    },
+  }, 'Skip to main content');
+  const el = h('div', { class: 'shell', testid: 'app-shell' }, skip, banner, h('div', { class: 'layout' }, sidebar, scrim, mainWrap));
 
-  function toggleDrawer() {
-    el.classList.toggle('drawer-open');
-    if (el.classList.contains('drawer-open')) (sidebar.querySelector('.room-item.active') ?? sidebar.querySelector('.room-item') ?? searchInput).focus({ preventScroll: true });
+  let restoreDrawerFocus = null;
+  function drawerOpen() {
+    return el.classList.contains('drawer-open');
   }
-  function closeDrawer() {
+  function toggleDrawer() {
+    if (drawerOpen()) {
+      closeDrawer();
+      return;
+    }
+    restoreDrawerFocus = rememberFocus(document.activeElement, () => main.querySelector('[data-testid=drawer-toggle]'));
+    el.classList.add('drawer-open');
+    sidebar.setAttribute('role', 'dialog');
+    sidebar.setAttribute('aria-modal', 'true');
+    sidebar.setAttribute('aria-label', 'Menu');
+    for (const x of [skip, banner, mainWrap]) x.inert = true;
+    (sidebar.querySelector('.room-item.active') ?? sidebar.querySelector('.room-item') ?? searchInput).focus({ preventScroll: true });
+  }
+  /** Closes the drawer; the focus goes back to its opener unless focus is false (navigation). */
+  function closeDrawer({ focus = true } = {}) {
+    if (!drawerOpen()) return;
     el.classList.remove('drawer-open');
+    sidebar.removeAttribute('role');
+    sidebar.removeAttribute('aria-modal');
+    sidebar.removeAttribute('aria-label');
+    for (const x of [skip, banner, mainWrap]) x.inert = false;
+    const restore = restoreDrawerFocus;
+    restoreDrawerFocus = null;
+    if (focus) restore?.();
   }
   sidebar.addEventListener('click', (e) => {
-    if (e.target.closest('a[href]')) closeDrawer();
+    if (e.target.closest('a[href]')) closeDrawer({ focus: false });
   });
-  el.addEventListener('keydown', (e) => {
-    if (e.key === 'Escape' && el.classList.contains('drawer-open')) closeDrawer();
+  sidebar.addEventListener('keydown', (e) => {
+    if (!drawerOpen()) return;
+    if (e.key === 'Escape' && !e.defaultPrevented) {
+      e.preventDefault();
+      closeDrawer();
+    } else {
+      trapTab(sidebar, e);
+    }
   });
+  const onPhoneChange = () => {
+    if (!phone.matches) closeDrawer({ focus: false });
+  };
+  phone.addEventListener('change', onPhoneChange);
+
+  // ---- title and heading ---------------------------------------------------
+
+  let viewTitle = '';
+  let unreadTotal = 0;
+  let headingWanted = false;
+  function renderTitle() {
+    document.title = documentTitle(viewTitle, unreadTotal);
+  }
+  /** Names the current view in the document title. */
+  function setTitle(t) {
+    viewTitle = t ?? '';
+    renderTitle();
+  }
+  function focusViewHeading() {
+    return focusHeading(main.querySelector('h1'));
+  }
+  /** A view whose heading came late (a room loading) calls this once it is there. */
+  function headingReady() {
+    if (headingWanted && focusViewHeading()) headingWanted = false;
+  }
 
   function renderConn() {
     const conn = store.state.conn;
@@ -80,25 +150,28 @@ export function createShell(ctx) {
     connBtn.title = state === 'reconnecting' ? 'Reconnecting — click to retry now' : label;
     replace(connBtn, h('span', { class: 'conn-dot' }), h('span', { class: 'conn-label', text: label }));
     document.documentElement.dataset.conn = state;
-    strip.hidden = state === 'connected' || state === 'connecting';
+    const hide = state === 'connected' || state === 'connecting';
+    if (hide && strip.contains(document.activeElement)) focusViewHeading();
+    strip.hidden = hide;
     strip.dataset.state = state;
     if (!strip.hidden) {
-      replace(strip, h('span', { class: 'conn-dot' }),
+      keepFocus(strip, () => replace(strip, h('span', { class: 'conn-dot' }),
         h('span', { text: state === 'offline' ? 'You are offline. Messages you send will go out when the network is back.' : 'Reconnecting to chat… Messages you send will be delivered once connected.' }),
-        state === 'reconnecting' ? h('button', { type: 'button', class: 'link-btn', onClick: () => ctx.wakeSocket() }, 'Retry now') : null);
+        state === 'reconnecting' ? h('button', { type: 'button', class: 'link-btn', testid: 'strip-retry', onClick: () => ctx.wakeSocket() }, 'Retry now') : null), () => main);
     }
   }
 
   function renderBanner() {
     const s = store.state.service;
     if (!s?.down) {
+      if (banner.contains(document.activeElement)) focusViewHeading();
       banner.hidden = true;
       return;
     }
     banner.hidden = false;
     const what = s.status === 0 ? 'Parley cannot reach the server.' : `A Parley service is unavailable (${s.status}).`;
-    replace(banner, icon('alert'), h('span', { class: 'banner-text' }, h('strong', { text: what }), ' ', h('span', { text: s.detail || s.message || '' }), ' Retrying automatically…'),
-      h('button', { type: 'button', class: 'btn btn-small btn-ghost', onClick: () => ctx.checkHealth() }, 'Retry now'));
+    keepFocus(banner, () => replace(banner, icon('alert'), h('span', { class: 'banner-text' }, h('strong', { text: what }), ' ', h('span', { text: s.detail || s.message || '' }), ' Retrying automatically…'),
+      h('button', { type: 'button', class: 'btn btn-small btn-ghost', testid: 'banner-retry', onClick: () => ctx.checkHealth() }, 'Retry now')));
   }
 
   // Room items are cached by room and rebuilt only when what they show
@@ -128,7 +201,7 @@ export function createShell(ctx) {
       : h('span', { class: 'room-icon' }, icon(room.kind === 'private' ? 'lock' : 'hash'));
     const el = h('a', {
       href: `/rooms/${room.id}`, class: ['room-item', active && 'active', unread > 0 && 'has-unread'],
-      testid: 'room-item', dataset: { roomId: room.id, roomName: name, kind: room.kind },
+      testid: 'room-item', dataset: { roomId: room.id, roomName: name, kind: room.kind, focusKey: `room-${room.id}` },
       'aria-current': active ? 'page' : null,
       'aria-label': `${isDM ? 'Direct message with ' : ''}${name}${unread ? `, ${unread} unread` : ''}`,
     },
@@ -142,8 +215,9 @@ export function createShell(ctx) {
   }
 
   function section(title, body, action, testid) {
-    return h('div', { class: 'room-section', testid },
-      h('div', { class: 'section-head' }, h('span', { class: 'section-title', text: title }), action), body);
+    const id = `section-${testid}`;
+    return h('div', { class: 'room-section', testid, role: 'group', 'aria-labelledby': id },
+      h('div', { class: 'section-head' }, h('span', { class: 'section-title', id, text: title }), action), body);
   }
 
   const channelBody = h('div', { class: 'section-body' });
@@ -167,12 +241,14 @@ export function createShell(ctx) {
     const rooms = store.state.rooms;
     const channels = rooms.filter((r) => r.kind !== 'dm' && r.is_member);
     const dms = rooms.filter((r) => r.kind === 'dm');
-    fill(channelBody, channels.map((r) => roomItem(r, current)), 'No rooms yet');
-    fill(dmBody, dms.map((r) => roomItem(r, current)), 'No conversations yet');
+    keepFocus(roomList, () => {
+      fill(channelBody, channels.map((r) => roomItem(r, current)), 'No rooms yet');
+      fill(dmBody, dms.map((r) => roomItem(r, current)), 'No conversations yet');
+    });
     const live = new Set(rooms.map((r) => r.id));
     for (const id of itemCache.keys()) if (!live.has(id)) itemCache.delete(id);
-    const total = rooms.reduce((n, r) => n + (r.is_member ? Number(r.unread ?? 0) : 0), 0);
-    document.title = total > 0 ? `(${total}) Parley` : 'Parley';
+    unreadTotal = rooms.reduce((n, r) => n + (r.is_member ? Number(r.unread ?? 0) : 0), 0);
+    renderTitle();
   }
 
   function renderUser() {
@@ -180,20 +256,20 @@ export function createShell(ctx) {
     if (!me) return;
     const p = profiles.get(me.id);
     const name = displayName(p, me.username);
-    const more = iconButton('more', 'Account menu', { testid: 'account-menu' });
+    const more = menuButton(iconButton('more', 'Account menu', { testid: 'account-menu' }));
     more.addEventListener('click', () => openMenu(more, [
       { label: 'Profile', icon: 'user', testid: 'nav-profile', onSelect: () => ctx.router.go('/profile') },
       { label: 'Settings', icon: 'sliders', testid: 'nav-settings', onSelect: () => ctx.router.go('/settings') },
       me.role === 'admin' ? { label: 'Admin', icon: 'shield', testid: 'nav-admin', onSelect: () => ctx.router.go('/admin') } : null,
       { label: 'Sign out', icon: 'logout', testid: 'logout', danger: true, onSelect: () => ctx.logout() },
     ]));
-    replace(userCard,
+    keepFocus(userCard, () => replace(userCard,
       h('a', { href: '/profile', class: 'user-link', testid: 'me', 'aria-label': 'Your profile' },
         avatar(ctx, me.id, name, 'sm', store.state.conn?.status === 'open'),
         h('span', { class: 'user-text' }, h('span', { class: 'user-name', text: name }), h('span', { class: 'user-status', text: p?.status_text || `@${me.username}` }))),
       h('a', { href: '/settings', class: 'icon-btn', 'aria-label': 'Settings', title: 'Settings', testid: 'settings-link' }, icon('sliders')),
       me.role === 'admin' ? h('a', { href: '/admin', class: 'icon-btn', 'aria-label': 'Admin', title: 'Admin', testid: 'admin-link' }, icon('shield')) : null,
-      more);
+      more));
   }
 
   let frame = 0;
@@ -223,19 +299,30 @@ export function createShell(ctx) {
   renderBanner();
 
   let view = null;
+  /**
+   * Shows a routed view, names it in the title and moves the focus to its
+   * heading (so a screen reader says where the user now is) — unless the
+   * view asks to place the focus itself (focus: 'self', a search hit).
+   */
   function setView(v) {
     view?.destroy?.();
     view = v;
     replace(main, v.el);
+    const h1 = v.el.querySelector('h1');
+    setTitle(v.title ?? h1?.textContent.trim() ?? '');
+    headingWanted = v.focus !== 'self';
+    headingReady();
   }
 
   return {
-    el, main, setView, toggleDrawer, closeDrawer,
+    el, main, setView, setTitle, headingReady, toggleDrawer, closeDrawer,
+    focusHeading: focusViewHeading,
     get view() { return view; },
     destroy() {
       view?.destroy?.();
       unsubs.forEach((u) => u());
       cancelAnimationFrame(frame);
+      phone.removeEventListener('change', onPhoneChange);
     },
   };
 }
@@ -243,7 +330,7 @@ export function createShell(ctx) {
 /** The header every main view starts with (drawer button on phones). */
 export function viewHeader(ctx, titleNodes, actions = []) {
   return h('header', { class: 'view-header' },
-    iconButton('menu', 'Open menu', { class: 'drawer-toggle', testid: 'drawer-toggle', onClick: () => ctx.shell.toggleDrawer() }),
+    iconButton('menu', 'Open menu', { class: 'drawer-toggle', testid: 'drawer-toggle', 'aria-haspopup': 'dialog', 'aria-controls': 'sidebar', onClick: () => ctx.shell.toggleDrawer() }),
     h('div', { class: 'view-title' }, titleNodes),
     h('div', { class: 'view-actions' }, actions));
 }
