@@ -121,3 +121,33 @@ func TestCleanRoomName(t *testing.T) {
 		}
 	}
 }
+
+// FuzzClientText: bodies, room names and search queries from clients never
+// panic the validators, and whatever is accepted is stored NFC-normalised
+// without control characters but tab and newline.
+func FuzzClientText(f *testing.F) {
+	for _, s := range []string{"hello", "Genera\u200bl", "a\x00b", "\x1b[2J", "e\u0301", "👩\u200d💻", "  ", "\r\n", "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if body, err := CleanBody(s); err == nil {
+			for _, r := range body {
+				if r < 0x20 && r != '\t' && r != '\n' {
+					t.Fatalf("CleanBody(%q) kept %U", s, r)
+				}
+			}
+		}
+		if name, err := CleanRoomName(s); err == nil && strings.ContainsAny(name, "\x00\n\u200b\u202e") {
+			t.Fatalf("CleanRoomName(%q) = %q", s, name)
+		}
+		if words, err := SearchWords(s); err == nil {
+			for _, w := range words {
+				if strings.ContainsRune(w, 0) {
+					t.Fatalf("SearchWords(%q) kept NUL", s)
+				}
+			}
+		} else if e, ok := apperr.From(err); !ok || e.Status() >= 500 {
+			t.Fatalf("SearchWords(%q) = %v, not a client error", s, err)
+		}
+	})
+}
