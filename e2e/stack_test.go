@@ -11,8 +11,8 @@ import (
 	auth "github.com/parleychat/parley/auth-service/app"
 	chat "github.com/parleychat/parley/chat-service/app"
 	frontend "github.com/parleychat/parley/frontend/app"
-	users "github.com/parleychat/parley/user-service/app"
 	"github.com/parleychat/parley/platform/testkit"
+	users "github.com/parleychat/parley/user-service/app"
 )
 
 // stack is the whole of Parley running in this test process, each service

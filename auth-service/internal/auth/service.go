@@ -40,8 +40,8 @@ type Config struct {
 	LoginIP      Limiter
 	LoginAccount Limiter
 	Register     Limiter
-	Now       func() time.Time
-	Logger    *slog.Logger
+	Now          func() time.Time
+	Logger       *slog.Logger
 }
 
 // Service carries out every account and session rule.
