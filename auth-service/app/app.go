@@ -22,7 +22,6 @@ import (
 	"github.com/parleychat/parley/platform/config"
 	"github.com/parleychat/parley/platform/health"
 	"github.com/parleychat/parley/platform/httpx"
-	"github.com/parleychat/parley/platform/logx"
 	"github.com/parleychat/parley/platform/ratelimit"
 	"github.com/parleychat/parley/platform/serve"
 	"github.com/parleychat/parley/platform/sqldb"
@@ -149,23 +148,18 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 }
 
 // run serves auth-service until ctx ends.
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+func run(ctx context.Context, getenv func(string) string, log *slog.Logger) error {
 	cfg, err := ReadConfig(getenv)
 	if err != nil {
 		return err
 	}
-	log := logx.New(stdout, service, cfg.LogLevel, cfg.LogFormat)
-
-	db, err := sqldb.Open(ctx, cfg.DB)
+	db, err := sqldb.OpenSchema(ctx, cfg.DB, store.Schema)
 	if err != nil {
 		return err
 	}
 	// Closed last, once the server and the pruner have stopped.
 	defer db.Close()
-	st, err := store.Open(ctx, db)
-	if err != nil {
-		return err
-	}
+	st := store.New(db)
 	log.Info("database ready", "dialect", db.Dialect, "location", db.Location)
 
 	key, err := signingKey(ctx, cfg, st)

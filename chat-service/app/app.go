@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -20,7 +21,6 @@ import (
 	"github.com/parleychat/parley/platform/config"
 	"github.com/parleychat/parley/platform/health"
 	"github.com/parleychat/parley/platform/httpx"
-	"github.com/parleychat/parley/platform/logx"
 	"github.com/parleychat/parley/platform/ratelimit"
 	"github.com/parleychat/parley/platform/serve"
 	"github.com/parleychat/parley/platform/sqldb"
@@ -121,27 +121,22 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 }
 
 // run serves chat-service until ctx ends.
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+func run(ctx context.Context, getenv func(string) string, log *slog.Logger) error {
 	cfg, err := ReadConfig(getenv)
 	if err != nil {
 		return err
 	}
-	log := logx.New(stdout, service, cfg.LogLevel, cfg.LogFormat)
-
 	target, err := sqldb.ParseURL(cfg.DatabaseURL, cfg.DataDir, "chat.db")
 	if err != nil {
 		return err
 	}
-	db, err := sqldb.Open(ctx, target)
+	db, err := sqldb.OpenSchema(ctx, target, store.Schema)
 	if err != nil {
 		return err
 	}
 	// Closed last: after the WebSockets and the broker (OnShutdown below).
 	defer db.Close()
-	st, err := store.Open(ctx, db)
-	if err != nil {
-		return err
-	}
+	st := store.New(db)
 
 	replica := hub.NewReplicaID()
 	var b broker.Broker = broker.NewMemory()

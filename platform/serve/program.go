@@ -4,8 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"sort"
 	"strings"
+
+	"github.com/parleychat/parley/platform/config"
+	"github.com/parleychat/parley/platform/logx"
 )
 
 // RunFunc is a service's whole life: main calls it with the process's
@@ -26,15 +30,21 @@ type Program struct {
 	DefaultPort int
 	// Commands are the subcommands beside healthcheck.
 	Commands map[string]Command
-	// Serve runs the service until ctx ends.
-	Serve func(ctx context.Context, getenv func(string) string, stdout io.Writer) error
+	// Serve runs the service until ctx ends, logging to log (built from
+	// LOG_LEVEL and LOG_FORMAT, on stdout).
+	Serve func(ctx context.Context, getenv func(string) string, log *slog.Logger) error
 }
 
 // Run dispatches args[1] to a subcommand, or serves when there is none. An
 // unknown subcommand is an error naming the known ones, not a silent start.
 func (p Program) Run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if len(args) < 2 {
-		return p.Serve(ctx, getenv, stdout)
+		env := config.New(getenv)
+		common := env.ReadCommon(p.DefaultPort)
+		if err := env.Err(); err != nil {
+			return err
+		}
+		return p.Serve(ctx, getenv, logx.New(stdout, p.Service, common.LogLevel, common.LogFormat))
 	}
 	if IsHealthcheck(args) {
 		return HealthcheckFromEnv(ctx, getenv, p.DefaultPort, stdout)

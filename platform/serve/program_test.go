@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -24,7 +25,7 @@ func TestProgramDispatch(t *testing.T) {
 				return nil
 			},
 		},
-		Serve: func(_ context.Context, getenv func(string) string, _ io.Writer) error {
+		Serve: func(_ context.Context, getenv func(string) string, _ *slog.Logger) error {
 			served = append(served, getenv("X"))
 			return nil
 		},

@@ -51,6 +51,20 @@ func (s Schema) Migrate(ctx context.Context, db *DB) error {
 	return Migrate(ctx, db, ms)
 }
 
+// OpenSchema opens the service's database and migrates it to s, closing
+// it again when that fails.
+func OpenSchema(ctx context.Context, t Target, s Schema) (*DB, error) {
+	db, err := Open(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate %s: %w", db.Location, err)
+	}
+	return db, nil
+}
+
 // Pick returns the value for db's dialect: a store's dialect-specific SQL
 // chosen next to its Schema.
 func Pick[T any](db *DB, sqlite, postgres T) T {

@@ -27,5 +27,9 @@ func Open(ctx context.Context, db *sqldb.DB) (*sqlstore.Store, error) {
 	if err := Schema.Migrate(ctx, db); err != nil {
 		return nil, fmt.Errorf("migrate %s: %w", db.Location, err)
 	}
-	return sqlstore.New(db, sqldb.Pick(db, sqlite.Dialect, postgres.Dialect)), nil
+	return New(db), nil
 }
+
+// New returns the store for db's dialect; db is migrated already
+// (sqldb.OpenSchema with Schema).
+func New(db *sqldb.DB) *sqlstore.Store { return sqlstore.New(db, sqldb.Pick(db, sqlite.Dialect, postgres.Dialect)) }
