@@ -29,7 +29,9 @@ type stack struct {
 const adminPassword = "admin-password-for-tests"
 
 // startStack starts the five services and stops them when the test ends.
-func startStack(t *testing.T) *stack {
+// chatEnv, when given, adds to chat-service's environment (a test that
+// seeds thousands of messages lifts the per-user send rate).
+func startStack(t *testing.T, chatEnv ...map[string]string) *stack {
 	t.Helper()
 	dir := t.TempDir()
 	ports := map[string]int{}
@@ -60,7 +62,11 @@ func startStack(t *testing.T) *stack {
 	s.Auth = testkit.Start(t, "auth-service", auth.Run, common("auth", map[string]string{
 		"BCRYPT_COST": "4", "ADMIN_USERNAME": "admin", "ADMIN_PASSWORD": adminPassword,
 	}))
-	s.chatEnv = common("chat", nil)
+	var chatExtra map[string]string
+	if len(chatEnv) > 0 {
+		chatExtra = chatEnv[0]
+	}
+	s.chatEnv = common("chat", chatExtra)
 	s.Chat = testkit.Start(t, "chat-service", chat.Run, copyEnv(s.chatEnv))
 	s.User = testkit.Start(t, "user-service", users.Run, common("user", nil))
 	s.Gateway = testkit.Start(t, "api-gateway", gateway.Run, common("gateway", map[string]string{

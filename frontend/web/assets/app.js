@@ -45,7 +45,7 @@ applyTheme(localStorage.getItem(THEME_KEY) || 'system');
 darkQuery.addEventListener('change', () => applyTheme(document.documentElement.dataset.themePref));
 
 function fatal(root, title, text, retry) {
-  root.replaceChildren(h('div', { class: 'auth-page' }, h('div', { class: 'auth-card center', testid: 'fatal' },
+  root.replaceChildren(h('main', { class: 'auth-page' }, h('div', { class: 'auth-card center', testid: 'fatal' },
     h('div', { class: 'auth-brand' }, logo('logo-lg'), h('span', { class: 'brand-name', text: 'Parley' })),
     emptyStateAt('h1', 'alert', title, text, h('button', { type: 'button', class: 'btn btn-primary', onClick: retry }, 'Try again')))));
   document.title = documentTitle(title);

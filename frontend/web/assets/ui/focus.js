@@ -22,10 +22,7 @@ export function keepFocus(container, rebuild, fallback) {
   const inside = active && active !== document.body && container.contains(active);
   const key = inside ? focusKey(active) : null;
   const out = rebuild();
-  if (inside && !active.isConnected) {
-    const next = (key && byKey(container, key)) || fallback?.() || null;
-    next?.focus({ preventScroll: true });
-  }
+  if (inside && !active.isConnected) focusEl((key && byKey(container, key)) || fallback?.() || null);
   return out;
 }
 
@@ -40,7 +37,7 @@ export function rememberFocus(opener = document.activeElement, fallback) {
     let el = opener?.isConnected ? opener : null;
     if (!el && key) el = byKey(document, key);
     if (!el) el = fallback?.() ?? null;
-    if (el && typeof el.focus === 'function') el.focus({ preventScroll: true });
+    focusEl(el);
     return el;
   };
 }
@@ -51,6 +48,13 @@ export function focusHeading(h) {
   if (!h.hasAttribute('tabindex')) h.setAttribute('tabindex', '-1');
   h.focus({ preventScroll: true });
   return true;
+}
+
+// Focuses el; a heading (a view's title, re-rendered) is made focusable first.
+function focusEl(el) {
+  if (!el || typeof el.focus !== 'function') return;
+  if (/^H[1-6]$/.test(el.tagName)) focusHeading(el);
+  else el.focus({ preventScroll: true });
 }
 
 /** The focusable descendants of root, in Tab order (tabindex > 0 is not used here). */

@@ -63,8 +63,13 @@ export function modal(title, build, { testid = 'modal', wide = false, opener, fa
       dlg.close();
     };
     dlg.addEventListener('close', () => {
+      // The close event comes a task after the dialog closed, and Chromium
+      // has by then put the focus back on the opener itself: only a focus
+      // that was lost (the opener re-rendered meanwhile) is restored here,
+      // never one the user has since moved.
+      const lost = !document.activeElement || document.activeElement === document.body || dlg.contains(document.activeElement);
       dlg.remove();
-      if (returnFocus && !keepFocusHere) restore();
+      if (returnFocus && !keepFocusHere && lost) restore();
       resolve(result);
     });
     dlg.addEventListener('click', (e) => {

@@ -16,7 +16,7 @@ export function adminView(ctx) {
   const tbody = h('tbody', {});
   const more = h('button', { type: 'button', class: 'btn btn-ghost', hidden: true, testid: 'admin-more', onClick: () => load(false) }, 'Load more');
   const status = h('div', { class: 'muted small', 'aria-live': 'polite' });
-  const table = h('table', { class: 'table', testid: 'admin-users' },
+  const table = h('table', { class: 'table', testid: 'admin-users', 'aria-label': 'Users' },
     h('thead', {}, h('tr', {}, h('th', { text: 'User' }), h('th', { text: 'Email' }), h('th', { text: 'Role' }), h('th', { text: 'Status' }), h('th', { text: 'Joined' }))),
     tbody);
   const el = h('section', { class: 'page', testid: 'admin-view' },

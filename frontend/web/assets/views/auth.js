@@ -4,7 +4,7 @@ import { h, logo } from '../ui/dom.js';
 import { field, fieldError } from '../ui/widgets.js';
 
 function authCard(title, subtitle, form, footer) {
-  return h('div', { class: 'auth-page' },
+  return h('main', { class: 'auth-page' },
     h('div', { class: 'auth-card' },
       h('div', { class: 'auth-brand' }, logo('logo-lg'), h('span', { class: 'brand-name', text: 'Parley' })),
       h('h1', { class: 'auth-title', text: title }),

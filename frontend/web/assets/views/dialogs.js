@@ -59,7 +59,7 @@ export function userPicker(ctx, onPick, { exclude = new Set(), actionLabel = 'Se
     type: 'text', role: 'combobox', placeholder: 'Search people by name', 'aria-label': 'Search people', testid: `${testid}-input`,
     autocomplete: 'off', spellcheck: 'false', 'aria-autocomplete': 'list', 'aria-controls': listId, 'aria-expanded': 'false',
   });
-  const list = h('ul', { class: 'pick-list', role: 'listbox', id: listId, 'aria-label': 'People', testid: `${testid}-list`, hidden: true });
+  const list = h('ul', { class: 'pick-list', role: 'listbox', id: listId, tabindex: '-1', 'aria-label': 'People', testid: `${testid}-list`, hidden: true });
   const status = h('p', { class: 'pick-empty', role: 'status', testid: `${testid}-status` });
   let options = []; // [{el, profile}]
   let active = -1;

@@ -62,7 +62,9 @@ export function myProfileView(ctx) {
     const status = h('input', { value: p.status_text ?? '', maxlength: 100, testid: 'profile-status', placeholder: 'What are you up to?' });
     const bio = h('textarea', { rows: 4, maxlength: 500, testid: 'profile-bio', placeholder: 'A few words about you' });
     bio.value = p.bio ?? '';
-    const fileInput = h('input', { type: 'file', accept: AVATAR_TYPES.join(','), class: 'visually-hidden', testid: 'avatar-input', 'aria-label': 'Choose a new avatar' });
+    // Reached through the visible "Change avatar" button, never by Tab (an
+    // invisible Tab stop would show no focus).
+    const fileInput = h('input', { type: 'file', accept: AVATAR_TYPES.join(','), class: 'visually-hidden', testid: 'avatar-input', 'aria-label': 'Choose a new avatar', tabindex: '-1', 'aria-hidden': 'true' });
     const save = h('button', { type: 'submit', class: 'btn btn-primary', testid: 'profile-save' }, 'Save changes');
     const upload = h('button', { type: 'button', class: 'btn btn-ghost btn-small', testid: 'avatar-upload', onClick: () => fileInput.click() }, icon('camera'), 'Change avatar');
     fileInput.addEventListener('change', async () => {

@@ -16,8 +16,8 @@ const BOTTOM_SLACK = 48;
 // more each time the reader scrolls to its top: a room whose history was
 // scrolled far back (thousands of messages in memory) still opens, receives
 // and sends in a few milliseconds.
-const WINDOW = 100;
-const STEP = 100;
+const WINDOW = 40;
+const STEP = 60;
 // The controls inside a message that join the Tab order with it.
 const INNER = 'a[href], button, textarea';
 const wide = () => window.matchMedia('(min-width: 1101px)').matches;
@@ -90,35 +90,55 @@ export function roomView(ctx, roomId, { seq } = {}) {
     }
   }
 
+  // The header is built once and then updated in place: presence and
+  // member counts change often, and a rebuilt heading or button would be
+  // announced again to whoever has the focus on it.
+  let hdr = null;
   function drawHeader() {
     const r = chat.room(rid) ?? room;
-    const me = api.user;
-    const isOwner = r.role === 'owner' || me?.role === 'admin';
-    const online = (store.state.presence[rid] ?? []).length;
+    const onlineUsers = store.state.presence[rid] ?? [];
     const title = roomTitle(r);
-    const lead = r.kind === 'dm'
-      ? avatar(ctx, r.dm_user?.user_id, title, 'sm', (store.state.presence[rid] ?? []).some((u) => Number(u.user_id) === Number(r.dm_user?.user_id)))
-      : h('span', { class: 'title-icon' }, icon(r.kind === 'private' ? 'lock' : 'hash'));
-    const membersBtn = h('button', {
-      type: 'button', class: ['members-toggle', panelOpen && 'active'], testid: 'members-toggle', 'aria-pressed': panelOpen ? 'true' : 'false',
-      'aria-controls': panel.id,
-      'aria-label': `Members: ${r.member_count ?? 0}, ${online} online`, title: panelOpen ? 'Hide members' : 'Show members',
-      onClick: () => togglePanel(),
-    }, icon('users'), h('span', { text: String(r.member_count ?? (store.state.members[rid] ?? []).length) }));
-    const menuBtn = menuButton(iconButton('more', 'Room options', { testid: 'room-menu' }));
-    menuBtn.addEventListener('click', () => openMenu(menuBtn, [
+    if (!hdr) {
+      const h1 = h('h1', { class: 'room-title', testid: 'room-title', tabindex: '-1' });
+      const topic = h('p', { class: 'room-topic' });
+      const lead = h('span', { class: 'title-lead' });
+      const count = h('span');
+      const membersBtn = h('button', { type: 'button', class: 'members-toggle', testid: 'members-toggle', 'aria-controls': panel.id, onClick: () => togglePanel() }, icon('users'), count);
+      const menuBtn = menuButton(iconButton('more', 'Room options', { testid: 'room-menu' }));
+      menuBtn.addEventListener('click', () => openMenu(menuBtn, roomMenu()));
+      replace(header, viewHeader(ctx, [lead, h('div', { class: 'title-text' }, h1, topic)], [membersBtn, menuBtn]));
+      hdr = { h1, topic, lead, count, membersBtn, leadSig: null };
+    }
+    if (hdr.h1.textContent !== title) hdr.h1.textContent = title;
+    const topic = r.description || (r.kind === 'dm' ? `@${r.dm_user?.username ?? ''}` : '');
+    hdr.topic.textContent = topic;
+    hdr.topic.hidden = !topic;
+    const peerOnline = r.kind === 'dm' && onlineUsers.some((u) => Number(u.user_id) === Number(r.dm_user?.user_id));
+    const leadSig = `${r.kind}:${title}:${peerOnline}`;
+    if (hdr.leadSig !== leadSig) {
+      hdr.leadSig = leadSig;
+      replace(hdr.lead, r.kind === 'dm'
+        ? avatar(ctx, r.dm_user?.user_id, title, 'sm', peerOnline)
+        : h('span', { class: 'title-icon' }, icon(r.kind === 'private' ? 'lock' : 'hash')));
+    }
+    const b = hdr.membersBtn;
+    b.classList.toggle('active', panelOpen);
+    b.setAttribute('aria-pressed', panelOpen ? 'true' : 'false');
+    b.setAttribute('aria-label', `Members: ${r.member_count ?? 0}, ${onlineUsers.length} online`);
+    b.title = panelOpen ? 'Hide members' : 'Show members';
+    hdr.count.textContent = String(r.member_count ?? (store.state.members[rid] ?? []).length);
+  }
+
+  function roomMenu() {
+    const r = chat.room(rid) ?? room;
+    const isOwner = r.role === 'owner' || api.user?.role === 'admin';
+    return [
       r.is_member && r.kind !== 'dm' ? { label: 'Invite people', icon: 'userPlus', testid: 'invite-people', onSelect: () => inviteDialog(ctx, r) } : null,
       isOwner && r.kind !== 'dm' ? { label: 'Edit room', icon: 'edit', testid: 'edit-room', onSelect: () => editRoomDialog(ctx, r) } : null,
       r.is_member && !r.is_default && r.kind !== 'dm' ? { label: 'Leave room', icon: 'door', testid: 'leave-room', onSelect: () => leave(r) } : null,
       isOwner && !r.is_default && r.kind !== 'dm' ? { label: 'Delete room', icon: 'trash', testid: 'delete-room', danger: true, onSelect: () => removeRoom(r) } : null,
       { label: panelOpen ? 'Hide members' : 'Show members', icon: 'users', onSelect: () => togglePanel() },
-    ]));
-    replace(header, viewHeader(ctx, [
-      lead,
-      h('div', { class: 'title-text' },
-        h('h1', { class: 'room-title', testid: 'room-title', text: title }),
-        r.description ? h('p', { class: 'room-topic', text: r.description }) : r.kind === 'dm' ? h('p', { class: 'room-topic', text: `@${r.dm_user?.username ?? ''}` }) : null),
-    ], [membersBtn, menuBtn]));
+    ];
   }
 
   async function leave(r) {

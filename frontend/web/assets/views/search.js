@@ -55,6 +55,5 @@ export function searchView(ctx, query) {
     }
   }
   run();
-  queueMicrotask(() => input.focus());
   return { el };
 }
