@@ -35,4 +35,6 @@ func Open(ctx context.Context, db *sqldb.DB) (*sqlstore.Store, error) {
 
 // New returns the store for db's dialect; db is migrated already
 // (sqldb.OpenSchema with Schema).
-func New(db *sqldb.DB) *sqlstore.Store { return sqlstore.New(db, sqldb.Pick(db, sqlite.Dialect, postgres.Dialect)) }
+func New(db *sqldb.DB) *sqlstore.Store {
+	return sqlstore.New(db, sqldb.Pick(db, sqlite.Dialect, postgres.Dialect))
+}
