@@ -24,7 +24,8 @@ test: vet lint test-go test-js ## run every test (vet, staticcheck, Go with -rac
 vet: ## go vet every module
 	go vet $(GO_PKGS)
 
-lint: ## staticcheck every module
+lint: ## gofmt and staticcheck every module
+	@unformatted=$$(gofmt -l $(patsubst %/...,%,$(GO_PKGS))); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	go run $(STATICCHECK) $(GO_PKGS)
 
 test-go: ## go test -race every module of go.work

@@ -1,5 +1,5 @@
 // Command auth-service owns Parley's accounts, passwords, tokens and signing
-// keys (DESIGN §4).
+// keys (docs/ARCHITECTURE.md, Contract: Tokens).
 package main
 
 import (

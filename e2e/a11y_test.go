@@ -25,7 +25,7 @@ func TestBrowserAccessibility(t *testing.T) {
 	chromiumPath(t)
 	began := time.Now()
 	// The long-task phase seeds 2,000 messages: the per-user send rate is lifted.
-	s := startStack(t, map[string]string{"SEND_RATE": "100000", "SEND_BURST": "100000"})
+	s := startStack(t, map[string]string{"SEND_RATE": "100000", "SEND_BURST": "100000", "USER_RATE_LIMIT_RPS": "100000", "USER_RATE_LIMIT_BURST": "100000"})
 	b := startBrowser(t)
 	alice := b.newTab("alice", s.FrontendURL)
 	defer alice.checkClean()

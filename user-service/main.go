@@ -1,5 +1,5 @@
 // Command user-service serves Parley profiles, avatars, settings and the
-// stats view (DESIGN §5).
+// stats view (docs/ARCHITECTURE.md, Contract: HTTP APIs).
 package main
 
 import (

@@ -27,7 +27,7 @@ import (
 // Version is set at build time with -ldflags "-X .../app.Version=...".
 var Version = "dev"
 
-// DefaultPort is the gateway's port (DESIGN §1).
+// DefaultPort is the gateway's port (docs/ARCHITECTURE.md, Contract: Shape and ports).
 const DefaultPort = 5000
 
 // Config is the gateway's configuration, read from the environment.

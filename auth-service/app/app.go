@@ -22,7 +22,6 @@ import (
 	"github.com/parleychat/parley/platform/config"
 	"github.com/parleychat/parley/platform/health"
 	"github.com/parleychat/parley/platform/httpx"
-	"github.com/parleychat/parley/platform/logx"
 	"github.com/parleychat/parley/platform/ratelimit"
 	"github.com/parleychat/parley/platform/serve"
 	"github.com/parleychat/parley/platform/sqldb"
@@ -32,8 +31,9 @@ import (
 var Version = "dev"
 
 const (
-	service     = "auth-service"
-	defaultPort = 5001
+	service = "auth-service"
+	// DefaultPort is auth-service's port.
+	DefaultPort = 5001
 	// maxBody bounds request bodies: the largest legitimate one is a few
 	// hundred bytes.
 	maxBody = 64 << 10
@@ -43,8 +43,9 @@ const (
 	pruneEvery = time.Hour
 )
 
-// settings is auth-service's configuration (DESIGN §2 and §4).
-type settings struct {
+// Config is auth-service's configuration (the names of docs/ARCHITECTURE.md,
+// Contract: Conventions, plus its own).
+type Config struct {
 	config.Common
 	DB             sqldb.Target
 	KeyFile        string
@@ -55,6 +56,7 @@ type settings struct {
 	AdminPassword  string
 	LoginUser      limit
 	LoginIP        limit
+	LoginAccount   limit
 	RegisterIP     limit
 	TokenCacheSize int // TOKEN_CACHE_SIZE; 0 disables the cache
 	TrustedProxies []string
@@ -74,19 +76,26 @@ func (l limit) keyed() auth.Limiter {
 	return ratelimit.New(1/l.Interval.Seconds(), l.Burst)
 }
 
-func readSettings(getenv func(string) string) (settings, error) {
+// ReadConfig reads and checks the environment.
+func ReadConfig(getenv func(string) string) (Config, error) {
 	env := config.New(getenv)
-	s := settings{
-		Common:        env.ReadCommon(defaultPort),
+	s := Config{
+		Common:        env.ReadCommon(DefaultPort),
 		KeyFile:       env.String("JWT_PRIVATE_KEY_FILE", ""),
 		AccessTTL:     env.Duration("ACCESS_TOKEN_TTL", 15*time.Minute),
 		RefreshTTL:    env.Duration("REFRESH_TOKEN_TTL", 720*time.Hour),
 		BcryptCost:    env.Int("BCRYPT_COST", 12, 4, 16),
 		AdminUsername: env.String("ADMIN_USERNAME", "admin"),
 		AdminPassword: env.Secret("ADMIN_PASSWORD", ""),
-		// A person mistyping gets 5 tries, then one every 12 s (5 a minute):
-		// slow enough to make guessing one account's password hopeless.
+		// A person mistyping gets 5 tries from their address, then one
+		// every 12 s (5 a minute): slow enough to make guessing one
+		// account's password from one address hopeless, and per address so
+		// that nobody elsewhere can lock the owner out.
 		LoginUser: limit{env.Int("LOGIN_RATE_USER_BURST", 5, 0, 1000), env.Duration("LOGIN_RATE_USER_INTERVAL", 12*time.Second)},
+		// Across all addresses one account may fail 100 times, then once
+		// every 9 s (100 per 15 minutes): a spray from many addresses
+		// crawls, and reaching it is logged.
+		LoginAccount: limit{env.Int("LOGIN_RATE_ACCOUNT_BURST", 100, 0, 100000), env.Duration("LOGIN_RATE_ACCOUNT_INTERVAL", 9*time.Second)},
 		// One address may fail 20 times at once, then once a second: an
 		// office behind one NAT still logs in, a spray across accounts crawls.
 		LoginIP: limit{env.Int("LOGIN_RATE_IP_BURST", 20, 0, 100000), env.Duration("LOGIN_RATE_IP_INTERVAL", time.Second)},
@@ -127,37 +136,30 @@ func readSettings(getenv func(string) string) (settings, error) {
 	return s, nil
 }
 
-// Run runs auth-service until ctx ends. args[1] == "healthcheck" runs the
-// container health check instead, and args[1] == "copy-db" copies a SQLite
-// database into PostgreSQL (see copyDB).
+// Run is the whole service: main calls it with the process's arguments
+// and environment, tests with their own. Besides serving it answers the
+// healthcheck and copy-db subcommands (serve.Program).
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	if serve.IsHealthcheck(args) {
-		return serve.HealthcheckFromEnv(ctx, getenv, defaultPort, stdout)
-	}
-	if len(args) > 1 && args[1] == "copy-db" {
-		return copyDB(ctx, args[2:], getenv, stdout)
-	}
-	cfg, err := readSettings(getenv)
-	if err != nil {
-		return err
-	}
-	log := logx.New(stdout, service, cfg.LogLevel, cfg.LogFormat)
+	return serve.Program{
+		Service: service, DefaultPort: DefaultPort,
+		Commands: map[string]serve.Command{"copy-db": sqldb.CopyDBCommand(store.Schema, "auth.db")},
+		Serve:    run,
+	}.Run(ctx, args, getenv, stdout)
+}
 
-	db, err := sqldb.Open(ctx, cfg.DB)
+// run serves auth-service until ctx ends.
+func run(ctx context.Context, getenv func(string) string, log *slog.Logger) error {
+	cfg, err := ReadConfig(getenv)
 	if err != nil {
 		return err
 	}
-	closeDB := func(context.Context) error { return db.Close() }
-	started := false
-	defer func() {
-		if !started {
-			_ = db.Close()
-		}
-	}()
-	st, err := store.Open(ctx, db)
+	db, err := sqldb.OpenSchema(ctx, cfg.DB, store.Schema)
 	if err != nil {
 		return err
 	}
+	// Closed last, once the server and the pruner have stopped.
+	defer db.Close()
+	st := store.New(db)
 	log.Info("database ready", "dialect", db.Dialect, "location", db.Location)
 
 	key, err := signingKey(ctx, cfg, st)
@@ -169,13 +171,14 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	svc, err := auth.NewService(st, signer, auth.Config{
-		BcryptCost: cfg.BcryptCost,
-		AccessTTL:  cfg.AccessTTL,
-		RefreshTTL: cfg.RefreshTTL,
-		LoginUser:  cfg.LoginUser.keyed(),
-		LoginIP:    cfg.LoginIP.keyed(),
-		Register:   cfg.RegisterIP.keyed(),
-		Logger:     log,
+		BcryptCost:   cfg.BcryptCost,
+		AccessTTL:    cfg.AccessTTL,
+		RefreshTTL:   cfg.RefreshTTL,
+		LoginUser:    cfg.LoginUser.keyed(),
+		LoginIP:      cfg.LoginIP.keyed(),
+		LoginAccount: cfg.LoginAccount.keyed(),
+		Register:     cfg.RegisterIP.keyed(),
+		Logger:       log,
 	})
 	if err != nil {
 		return err
@@ -189,7 +192,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	h.Add(health.Check{Name: "database", Critical: true, Fn: db.Check})
 	engine := httpx.NewEngine(httpx.Options{
 		Service: service, Logger: log, Registry: h.Registry,
-		MaxBodyBytes: maxBody, TrustedProxies: cfg.TrustedProxies, Unavailable: sqldb.IsUnavailable,
+		MaxBodyBytes: maxBody, TrustedProxies: cfg.TrustedProxies,
 	})
 	h.Register(engine)
 	tokens := authn.NewCache(signer.Verifier().Verify, cfg.TokenCacheSize, authn.DefaultCacheTTL, time.Now)
@@ -210,37 +213,17 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return nil
 	}
 
-	started = true
 	srv := serve.Server{
 		Addr:       net.JoinHostPort("", strconv.Itoa(cfg.Port)),
 		Handler:    engine,
 		Logger:     log,
 		Health:     h,
-		OnShutdown: []func(context.Context) error{stopPruner, closeDB},
+		OnShutdown: []func(context.Context) error{stopPruner},
 	}
 	return srv.Run(ctx)
 }
 
-// copyDB is "auth-service copy-db [--from sqlite:///data/auth.db] --to
-// postgres://...": it fills a new PostgreSQL database with the SQLite one's
-// accounts, logins and signing key. --from defaults to DATABASE_URL when
-// that is SQLite, else to auth.db under DATA_DIR.
-func copyDB(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	env := config.New(getenv)
-	common := env.ReadCommon(defaultPort)
-	if err := env.Err(); err != nil {
-		return err
-	}
-	from, err := sqldb.ParseURL(env.Raw("DATABASE_URL"), common.DataDir, "auth.db")
-	if err != nil || from.Dialect != sqldb.SQLite {
-		from, _ = sqldb.ParseURL("", common.DataDir, "auth.db")
-	}
-	return sqldb.CopyCommand(ctx, args, stdout, sqldb.CopySpec{
-		Service: service, DefaultFrom: from, Tables: store.Tables, Migrate: store.Migrate,
-	})
-}
-
-func keySource(cfg settings) string {
+func keySource(cfg Config) string {
 	if cfg.KeyFile != "" {
 		return "JWT_PRIVATE_KEY_FILE"
 	}
@@ -249,7 +232,7 @@ func keySource(cfg settings) string {
 
 // signingKey reads JWT_PRIVATE_KEY_FILE, or else the key stored in the
 // database, generating and storing one on the very first start.
-func signingKey(ctx context.Context, cfg settings, ks token.KeyStore) (ed25519.PrivateKey, error) {
+func signingKey(ctx context.Context, cfg Config, ks token.KeyStore) (ed25519.PrivateKey, error) {
 	if cfg.KeyFile == "" {
 		key, err := token.LoadOrCreate(ctx, ks, time.Now())
 		if err != nil {
@@ -270,7 +253,7 @@ func signingKey(ctx context.Context, cfg settings, ks token.KeyStore) (ed25519.P
 
 // bootstrapAdmin creates the first admin. A generated password is logged
 // here, once, and nowhere else is a password ever logged.
-func bootstrapAdmin(ctx context.Context, log *slog.Logger, svc *auth.Service, cfg settings) error {
+func bootstrapAdmin(ctx context.Context, log *slog.Logger, svc *auth.Service, cfg Config) error {
 	res, err := svc.EnsureAdmin(ctx, cfg.AdminUsername, cfg.AdminPassword)
 	if err != nil {
 		return fmt.Errorf("create first admin %q: %w", cfg.AdminUsername, err)

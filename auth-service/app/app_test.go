@@ -131,7 +131,7 @@ func testSessionFlow(t *testing.T, db map[string]string) {
 }
 
 // checkClaims decodes an access token (its signature is checked elsewhere)
-// and compares the header and claims with DESIGN §4.
+// and compares the header and claims with docs/ARCHITECTURE.md, Contract: Tokens.
 func checkClaims(t *testing.T, raw string, id int64, name, role string) {
 	t.Helper()
 	var c authn.Claims
@@ -544,7 +544,8 @@ func TestLoginThrottling(t *testing.T) {
 	register(t, base, "xena", "password1")
 	wrong := map[string]string{"username": "vic", "password": "wrong-password"}
 
-	// Per username: 2 failures, then 429 even with the right password.
+	// Per username and address: 2 failures, then 429 even with the right
+	// password — from this address only.
 	must(t, 401, "POST", base+"/login", wrong, nil)
 	must(t, 401, "POST", base+"/login", map[string]string{"username": "VIC", "password": "wrong-password"}, nil)
 	for _, body := range []map[string]string{wrong, {"username": "vic", "password": "password1"}} {
@@ -554,6 +555,11 @@ func TestLoginThrottling(t *testing.T) {
 			t.Fatalf("throttled answer: %v %s", r.Header, r.Body)
 		}
 	}
+
+	// The owner, from another address, still logs in: failures elsewhere
+	// never lock an account out.
+	must(t, 200, "POST", base+"/login", map[string]string{"username": "vic", "password": "password1"}, nil,
+		"X-Forwarded-For", "198.51.100.7")
 
 	// Per address: 2 more failures on other names use up this address's 4.
 	must(t, 401, "POST", base+"/login", map[string]string{"username": "nobody1", "password": "password1"}, nil)
@@ -568,6 +574,25 @@ func TestLoginThrottling(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		must(t, 200, "POST", base+"/login", map[string]string{"username": "xena", "password": "password1"}, nil,
 			"X-Forwarded-For", "203.0.113.9")
+	}
+}
+
+// A spray from many addresses at one account meets the account's own
+// ceiling (LOGIN_RATE_ACCOUNT_*), which then holds for every address.
+func TestLoginAccountCeiling(t *testing.T) {
+	s := start(t, map[string]string{
+		"LOGIN_RATE_USER_BURST": "2", "LOGIN_RATE_USER_INTERVAL": "1h",
+		"LOGIN_RATE_ACCOUNT_BURST": "6", "LOGIN_RATE_ACCOUNT_INTERVAL": "1h",
+	})
+	register(t, s.URL, "wade", "password1")
+	wrong := map[string]string{"username": "wade", "password": "wrong-password"}
+	for i := 0; i < 6; i++ {
+		must(t, 401, "POST", s.URL+"/login", wrong, nil, "X-Forwarded-For", fmt.Sprintf("203.0.113.%d", i+1))
+	}
+	r := must(t, 429, "POST", s.URL+"/login", map[string]string{"username": "wade", "password": "password1"}, nil,
+		"X-Forwarded-For", "198.51.100.50")
+	if r.code(t) != "rate_limited" || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("past the account ceiling: %v %s", r.Header, r.Body)
 	}
 }
 

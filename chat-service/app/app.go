@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -20,7 +21,7 @@ import (
 	"github.com/parleychat/parley/platform/config"
 	"github.com/parleychat/parley/platform/health"
 	"github.com/parleychat/parley/platform/httpx"
-	"github.com/parleychat/parley/platform/logx"
+	"github.com/parleychat/parley/platform/ratelimit"
 	"github.com/parleychat/parley/platform/serve"
 	"github.com/parleychat/parley/platform/sqldb"
 )
@@ -28,9 +29,14 @@ import (
 // Version is set at build time with -ldflags "-X .../app.Version=...".
 var Version = "dev"
 
-const service = "chat-service"
+const (
+	service = "chat-service"
+	// DefaultPort is chat-service's port.
+	DefaultPort = 5003
+)
 
-// Config is chat-service's configuration (DESIGN §2 names plus its own).
+// Config is chat-service's configuration (the names of docs/ARCHITECTURE.md,
+// Contract: Conventions, plus its own).
 type Config struct {
 	config.Common
 	DatabaseURL    string
@@ -41,11 +47,18 @@ type Config struct {
 	SendRate  float64
 	SendBurst int
 	// WebSocket tuning.
-	QueueSize   int
-	WriteDelay  time.Duration
-	AuthTimeout time.Duration
-	PingPeriod  time.Duration
-	PongWait    time.Duration
+	QueueSize  int
+	WriteDelay time.Duration
+	MaxReplay  int
+	// MaxConnsPerUser caps one user's sockets per replica
+	// (WS_MAX_CONNS_PER_USER); UserRPS/UserBurst limit each user's REST
+	// requests (USER_RATE_LIMIT_RPS, USER_RATE_LIMIT_BURST).
+	MaxConnsPerUser int
+	UserRPS         float64
+	UserBurst       int
+	AuthTimeout     time.Duration
+	PingPeriod      time.Duration
+	PongWait        time.Duration
 	// Presence across replicas.
 	PresenceHeartbeat time.Duration
 	PresenceTTL       time.Duration
@@ -59,8 +72,9 @@ type Config struct {
 const DefaultWriteDelay = 10 * time.Millisecond
 
 // ReadConfig reads and checks the environment.
-func ReadConfig(env *config.Env) (Config, error) {
-	c := Config{Common: env.ReadCommon(5003)}
+func ReadConfig(getenv func(string) string) (Config, error) {
+	env := config.New(getenv)
+	c := Config{Common: env.ReadCommon(DefaultPort)}
 	c.DatabaseURL = env.String("DATABASE_URL", "")
 	auth := env.URL("AUTH_SERVICE_URL", "http://localhost:5001")
 	c.JWKSURL = env.URL("JWKS_URL", auth+"/.well-known/jwks.json")
@@ -70,6 +84,10 @@ func ReadConfig(env *config.Env) (Config, error) {
 	c.SendBurst = env.Int("SEND_BURST", 30, 1, 1_000_000)
 	c.QueueSize = env.Int("WS_QUEUE_SIZE", 256, 8, 1<<16)
 	c.WriteDelay = env.OptionalDuration("WS_WRITE_DELAY", DefaultWriteDelay)
+	c.MaxReplay = env.Int("WS_MAX_REPLAY", 1000, 1, 1<<20)
+	c.MaxConnsPerUser = env.Int("WS_MAX_CONNS_PER_USER", 20, 1, 1<<16)
+	c.UserRPS = env.Float("USER_RATE_LIMIT_RPS", 20, 0.1, 1e6)
+	c.UserBurst = env.Int("USER_RATE_LIMIT_BURST", 100, 1, 1<<20)
 	c.AuthTimeout = env.Duration("WS_AUTH_TIMEOUT", 10*time.Second)
 	c.PingPeriod = env.Duration("WS_PING_PERIOD", 25*time.Second)
 	c.PongWait = env.Duration("WS_PONG_WAIT", 60*time.Second)
@@ -91,38 +109,34 @@ func ReadConfig(env *config.Env) (Config, error) {
 	return c, nil
 }
 
-// Run is the whole service: main calls it with the process's arguments and
-// environment; tests call it with their own. args[1] == "healthcheck" runs
-// the container health check instead, and args[1] == "copy-db" copies a
-// SQLite database into PostgreSQL (see copyDB).
+// Run is the whole service: main calls it with the process's arguments
+// and environment, tests with their own. Besides serving it answers the
+// healthcheck and copy-db subcommands (serve.Program).
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	if serve.IsHealthcheck(args) {
-		return serve.HealthcheckFromEnv(ctx, getenv, 5003, stdout)
-	}
-	env := config.New(getenv)
-	if len(args) > 1 && args[1] == "copy-db" {
-		return copyDB(ctx, args[2:], env, stdout)
-	}
-	cfg, err := ReadConfig(env)
+	return serve.Program{
+		Service: service, DefaultPort: DefaultPort,
+		Commands: map[string]serve.Command{"copy-db": sqldb.CopyDBCommand(store.Schema, "chat.db")},
+		Serve:    run,
+	}.Run(ctx, args, getenv, stdout)
+}
+
+// run serves chat-service until ctx ends.
+func run(ctx context.Context, getenv func(string) string, log *slog.Logger) error {
+	cfg, err := ReadConfig(getenv)
 	if err != nil {
 		return err
 	}
-	log := logx.New(stdout, service, cfg.LogLevel, cfg.LogFormat)
-
 	target, err := sqldb.ParseURL(cfg.DatabaseURL, cfg.DataDir, "chat.db")
 	if err != nil {
 		return err
 	}
-	db, err := sqldb.Open(ctx, target)
+	db, err := sqldb.OpenSchema(ctx, target, store.Schema)
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, db)
-	if err != nil {
-		db.Close()
-		return err
-	}
-	closeDB := func(context.Context) error { return db.Close() }
+	// Closed last: after the WebSockets and the broker (OnShutdown below).
+	defer db.Close()
+	st := store.New(db)
 
 	replica := hub.NewReplicaID()
 	var b broker.Broker = broker.NewMemory()
@@ -152,7 +166,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	hb, err := hub.New(hub.Options{
 		Broker: b, Logger: log, ReplicaID: replica, Registry: h.Registry,
-		QueueSize: cfg.QueueSize, PingPeriod: cfg.PingPeriod, WriteDelay: cfg.WriteDelay,
+		QueueSize: cfg.QueueSize, PingPeriod: cfg.PingPeriod, WriteDelay: cfg.WriteDelay, MaxReplay: cfg.MaxReplay, MaxConnsPerUser: cfg.MaxConnsPerUser,
 		PresenceHeartbeat: cfg.PresenceHeartbeat, PresenceTTL: cfg.PresenceTTL,
 	})
 	if err != nil {
@@ -165,45 +179,25 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		SendRate: cfg.SendRate, SendBurst: cfg.SendBurst,
 	})
 
-	engine := httpx.NewEngine(httpx.Options{Service: service, Logger: log, Registry: h.Registry, MaxBodyBytes: 256 << 10, Unavailable: sqldb.IsUnavailable})
+	engine := httpx.NewEngine(httpx.Options{Service: service, Logger: log, Registry: h.Registry, MaxBodyBytes: 256 << 10})
 	h.Register(engine)
 	httpapi.Routes(engine, httpapi.Deps{
 		Service: svc, Hub: hb, Verifier: verifier, Logger: log, AllowedOrigins: cfg.AllowedOrigins,
-		WS: httpapi.WSOptions{AuthTimeout: cfg.AuthTimeout, PongWait: cfg.PongWait},
+		WS:           httpapi.WSOptions{AuthTimeout: cfg.AuthTimeout, PongWait: cfg.PongWait},
+		UserRequests: ratelimit.New(cfg.UserRPS, cfg.UserBurst),
 	})
 	log.Info("starting", "version", Version, "replica", replica, "database", db.Location, "dialect", db.Dialect, "broker", brokerName(cfg.NATSURL))
 
 	srv := serve.Server{
 		Addr: fmt.Sprintf(":%d", cfg.Port), Handler: engine, Logger: log, Health: h, DrainDelay: cfg.DrainDelay,
 		// Shutdown does not wait for hijacked WebSockets: close them (1012)
-		// first, then the broker, then the database.
+		// first, then the broker; the database closes when run returns.
 		OnShutdown: []func(context.Context) error{
 			hb.Close,
 			func(context.Context) error { return b.Close() },
-			closeDB,
 		},
 	}
 	return srv.Run(ctx)
-}
-
-// copyDB is "chat-service copy-db [--from sqlite:///data/chat.db] --to
-// postgres://...": it fills a new PostgreSQL database with the SQLite one's
-// rooms, members, messages (ids, seqs and edits as they were), reactions
-// and known users; the target's own General room gives way to the
-// source's. --from defaults to DATABASE_URL when that is SQLite, else to
-// chat.db under DATA_DIR.
-func copyDB(ctx context.Context, args []string, env *config.Env, stdout io.Writer) error {
-	common := env.ReadCommon(5003)
-	if err := env.Err(); err != nil {
-		return err
-	}
-	from, err := sqldb.ParseURL(env.Raw("DATABASE_URL"), common.DataDir, "chat.db")
-	if err != nil || from.Dialect != sqldb.SQLite {
-		from, _ = sqldb.ParseURL("", common.DataDir, "chat.db")
-	}
-	return sqldb.CopyCommand(ctx, args, stdout, sqldb.CopySpec{
-		Service: service, DefaultFrom: from, Tables: store.Tables, Seeded: store.Seeded, Migrate: store.Migrate,
-	})
 }
 
 func brokerName(natsURL string) string {

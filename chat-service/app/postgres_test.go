@@ -131,7 +131,7 @@ func TestPostgresOutage(t *testing.T) {
 func TestCopyDB(t *testing.T) {
 	dir := t.TempDir()
 	is := authntest.New(t)
-	env := map[string]string{"DATA_DIR": dir, "JWKS_URL": is.JWKSURL, "LOG_LEVEL": "warn", "SEND_RATE": "1000", "SEND_BURST": "1000"}
+	env := map[string]string{"DATA_DIR": dir, "JWKS_URL": is.JWKSURL, "LOG_LEVEL": "warn", "SEND_RATE": "1000", "SEND_BURST": "1000", "USER_RATE_LIMIT_RPS": "100000", "USER_RATE_LIMIT_BURST": "100000"}
 	old := testkit.Start(t, "chat-sqlite", app.Run, env)
 	alice := is.Token(t, 1, "alice", authn.RoleUser, time.Hour)
 	bob := is.Token(t, 2, "bob", authn.RoleUser, time.Hour)

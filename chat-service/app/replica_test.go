@@ -228,7 +228,7 @@ func testTwoReplicas(t *testing.T, db string) {
 	env := func() map[string]string {
 		return map[string]string{
 			"DATABASE_URL": db, "JWKS_URL": is.JWKSURL, "NATS_URL": natsURL, "LOG_LEVEL": "warn",
-			"SEND_RATE": "1000", "SEND_BURST": "1000",
+			"SEND_RATE": "1000", "SEND_BURST": "1000", "USER_RATE_LIMIT_RPS": "100000", "USER_RATE_LIMIT_BURST": "100000",
 			"PRESENCE_HEARTBEAT": "200ms", "PRESENCE_TTL": "1s",
 		}
 	}

@@ -1,5 +1,5 @@
 // ChatClient with the real ChatSocket against a small in-memory chat
-// server that follows DESIGN §6: seq per room, replay after after_seq on
+// server that follows the WebSocket contract (docs/ARCHITECTURE.md): seq per room, replay after after_seq on
 // subscribe, idempotent sends, acks, rate limits.
 
 import { test } from 'node:test';
@@ -23,6 +23,7 @@ class FakeServer {
     this.rateLimitNext = 0;
     this.down = false;
     this.httpCalls = [];
+    this.maxReplay = Infinity; // the server's replay cap (WS_MAX_REPLAY)
   }
 
   post(roomId, userId, body, clientMsgId) {
@@ -71,7 +72,15 @@ class FakeServer {
         break;
       case 'subscribe':
         c.subs.add(f.room_id);
-        for (const m of this.rooms.get(f.room_id).msgs) if (f.after_seq != null && m.seq > f.after_seq) reply({ type: 'message', message: m });
+        const msgs = this.rooms.get(f.room_id).msgs;
+        if (f.after_seq == null) {
+          reply({ type: 'subscribed', room_id: f.room_id, last_seq: msgs.length, more: false });
+          break;
+        }
+        const missed = msgs.filter((m) => m.seq > f.after_seq);
+        const sent = missed.slice(0, this.maxReplay);
+        for (const m of sent) reply({ type: 'message', message: m });
+        reply({ type: 'subscribed', room_id: f.room_id, last_seq: sent.at(-1)?.seq ?? f.after_seq, more: missed.length > sent.length });
         break;
       case 'send': {
         if (this.rateLimitNext > 0) {
@@ -444,4 +453,26 @@ test('onLive: messages a late arrival makes contiguous are reported too', async 
   srv.broadcast(1, { type: 'message', message: late });
   await flush();
   assert.deepEqual(live, ['a', 'b', 'c']);
+});
+
+test('a replay stopped at the server\'s cap (subscribed more) is paged over HTTP to the end', async () => {
+  const { srv, chat, socket, client, clock } = await boot();
+  srv.maxReplay = 3;
+  await chat.loadRooms();
+  socket.start();
+  await client.connect();
+  await chat.openRoom(1);
+  srv.othersPost(1, 'm1');
+  await flush();
+  srv.kill(1012);
+  await flush();
+  for (let i = 2; i <= 250; i++) srv.othersPost(1, `m${i}`, { deliver: false });
+  clock.advance(clock.nextDelay());
+  await client.connect();
+  await flush();
+  for (let i = 0; i < 5; i++) await flush();
+  const want = Array.from({ length: 250 }, (_, i) => `m${i + 1}`);
+  assert.deepEqual(bodies(chat, 1), want, 'every message after the cursor, once, in order');
+  const pages = gapFetches(srv).map(([, , q]) => q.after_seq);
+  assert.equal(pages[0], 4, 'paging starts where the capped replay stopped');
 });

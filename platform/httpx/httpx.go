@@ -37,11 +37,6 @@ type Options struct {
 	MaxBodyBytes int64
 	// TrustedProxies are the CIDRs whose X-Forwarded-For is believed.
 	TrustedProxies []string
-	// Unavailable recognises errors that mean a dependency (the database)
-	// is down, so Error answers 503 instead of 500. Services with a
-	// database pass sqldb.IsUnavailable; httpx does not import it, which
-	// keeps SQL drivers out of the gateway and frontend binaries.
-	Unavailable func(error) bool
 }
 
 // NewEngine returns gin.New() with Parley's middleware installed and JSON
@@ -59,7 +54,7 @@ func NewEngine(o Options) *gin.Engine {
 	e.ContextWithFallback = true
 	// Only the listed proxies may set the client address; none by default.
 	_ = e.SetTrustedProxies(o.TrustedProxies)
-	e.Use(withErrorContext(o.Logger, o.Unavailable), RequestID(), Recover(o.Logger), Observe(o.Service, o.Logger, o.Registry))
+	e.Use(withErrorContext(o.Logger), RequestID(), Recover(o.Logger), Observe(o.Service, o.Logger, o.Registry))
 	if o.MaxBodyBytes > 0 {
 		e.Use(BodyLimit(o.MaxBodyBytes))
 	}
@@ -197,14 +192,13 @@ func BodyLimit(n int64) gin.HandlerFunc {
 // with a bare 500.
 func Error(c *gin.Context, err error) {
 	e, ok := apperr.From(err)
-	if unavailable, _ := c.Value(unavailableKey).(func(error) bool); !ok && unavailable != nil && unavailable(err) {
-		// A database that is down or locked past the busy timeout is a
-		// dependency failure the client may retry, not a bug.
-		LoggerFrom(c).WarnContext(c.Request.Context(), "database unavailable", "error", err, "route", c.FullPath())
-		e, ok = apperr.Unavailable("database_unavailable", "the database is unavailable; try again shortly", err), true
-	}
-	if !ok {
+	switch {
+	case !ok:
 		LoggerFrom(c).ErrorContext(c.Request.Context(), "request failed", "error", err, "route", c.FullPath())
+	case e.Kind == apperr.KindUnavailable && e.Err != nil:
+		// A dependency that is down (a database mapped by sqldb.Wrap) is
+		// the operator's business though the client only sees a 503.
+		LoggerFrom(c).WarnContext(c.Request.Context(), "dependency unavailable", "error", err, "route", c.FullPath())
 	}
 	if e.RetryAfter > 0 {
 		c.Header("Retry-After", strconv.Itoa(e.RetryAfter))
@@ -212,16 +206,10 @@ func Error(c *gin.Context, err error) {
 	c.AbortWithStatusJSON(e.Status(), apperr.ToBody(e))
 }
 
-const unavailableKey = "parley.unavailable"
-
-// withErrorContext stores what Error needs: the service logger and the
-// dependency-outage classifier.
-func withErrorContext(log *slog.Logger, unavailable func(error) bool) gin.HandlerFunc {
+// withErrorContext stores what Error needs: the service logger.
+func withErrorContext(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Set("parley.logger", log)
-		if unavailable != nil {
-			c.Set(unavailableKey, unavailable)
-		}
 		c.Next()
 	}
 }

@@ -184,8 +184,10 @@ func TestClampLimit(t *testing.T) {
 
 func TestUnavailableDependencyIs503(t *testing.T) {
 	down := errors.New("dial tcp: connection refused")
-	e := NewEngine(Options{Unavailable: func(err error) bool { return errors.Is(err, down) }})
-	e.GET("/x", func(c *gin.Context) { Error(c, fmt.Errorf("find user: %w", down)) })
+	e := NewEngine(Options{})
+	e.GET("/x", func(c *gin.Context) {
+		Error(c, apperr.Unavailable("database_unavailable", "the database is unavailable; try again shortly", fmt.Errorf("find user: %w", down)))
+	})
 	e.GET("/y", func(c *gin.Context) { Error(c, errors.New("bug")) })
 	if w := do(e, "GET", "/x", ""); w.Code != 503 || errCode(t, w) != "database_unavailable" {
 		t.Fatalf("outage = %d %s", w.Code, w.Body.String())

@@ -1,6 +1,8 @@
 // Package serve runs a service's HTTP server until its context ends, then
-// shuts it down in the order DESIGN §2 asks for: fail readiness, drain,
-// Shutdown, then the caller's closers (WebSockets, broker, database).
+// shuts it down in the order docs/ARCHITECTURE.md (Contract: Conventions)
+// asks for: fail readiness, drain, Shutdown, then the caller's closers
+// (WebSockets, broker, database). Program is the dispatch every service's
+// app.Run shares: healthcheck, its own subcommands, or serving.
 package serve
 
 import (

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/parleychat/parley/platform/config"
 	"io"
 	"os"
 	"strconv"
@@ -393,17 +394,11 @@ func quoteIdent(s string) string {
 
 // CopySpec describes one service's database for CopyCommand.
 type CopySpec struct {
-	// Service names the binary in messages, e.g. "auth-service".
-	Service string
+	// Schema is the service's: its name, tables and migrations.
+	Schema Schema
 	// DefaultFrom is the source when --from is not given: the service's
 	// own SQLite file under DATA_DIR.
 	DefaultFrom Target
-	// Tables lists every table to copy, parents before children.
-	Tables []string
-	// Migrate applies the service's migrations for db's dialect.
-	Migrate func(ctx context.Context, db *DB) error
-	// Seeded names tables the migrations fill (see CopyOptions.Seeded).
-	Seeded []string
 }
 
 // CopyCommand is a service's "copy-db" subcommand: it copies the service's
@@ -419,67 +414,68 @@ type CopySpec struct {
 // on it would), then Copy runs. Stop the service's writers before copying:
 // rows written to SQLite after the copy's snapshot are not carried over.
 func CopyCommand(ctx context.Context, args []string, stdout io.Writer, spec CopySpec) error {
-	fs := flag.NewFlagSet(spec.Service+" copy-db", flag.ContinueOnError)
+	service := spec.Schema.Service
+	fs := flag.NewFlagSet(service+" copy-db", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	from := fs.String("from", "", "source database URL (default "+describe(spec.DefaultFrom)+")")
-	to := fs.String("to", "", "target PostgreSQL URL, e.g. postgres://user:pass@host:5432/"+strings.TrimSuffix(spec.Service, "-service")+"?sslmode=disable (required)")
+	to := fs.String("to", "", "target PostgreSQL URL, e.g. postgres://user:pass@host:5432/"+strings.TrimSuffix(service, "-service")+"?sslmode=disable (required)")
 	batch := fs.Int("batch", 500, "rows per INSERT")
 	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%s copy-db: %w", spec.Service, err)
+		return fmt.Errorf("%s copy-db: %w", service, err)
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%s copy-db: unexpected argument %q (usage: %s copy-db [--from sqlite:///path.db] --to postgres://...)", spec.Service, fs.Arg(0), spec.Service)
+		return fmt.Errorf("%s copy-db: unexpected argument %q (usage: %s copy-db [--from sqlite:///path.db] --to postgres://...)", service, fs.Arg(0), service)
 	}
 	source := spec.DefaultFrom
 	if strings.TrimSpace(*from) != "" {
 		t, err := ParseURL(*from, "", "")
 		if err != nil {
-			return fmt.Errorf("%s copy-db: --from: %w", spec.Service, err)
+			return fmt.Errorf("%s copy-db: --from: %w", service, err)
 		}
 		source = t
 	}
 	if strings.TrimSpace(*to) == "" {
-		return fmt.Errorf("%s copy-db: --to is required (usage: %s copy-db [--from sqlite:///path.db] --to postgres://...)", spec.Service, spec.Service)
+		return fmt.Errorf("%s copy-db: --to is required (usage: %s copy-db [--from sqlite:///path.db] --to postgres://...)", service, service)
 	}
 	target, err := ParseURL(*to, "", "")
 	if err != nil {
-		return fmt.Errorf("%s copy-db: --to: %w", spec.Service, err)
+		return fmt.Errorf("%s copy-db: --to: %w", service, err)
 	}
 	if target.Dialect != Postgres {
-		return fmt.Errorf("%s copy-db: --to must be a postgres:// URL", spec.Service)
+		return fmt.Errorf("%s copy-db: --to must be a postgres:// URL", service)
 	}
 	if source.Dialect == Postgres && source.DSN == target.DSN {
-		return fmt.Errorf("%s copy-db: --from and --to are the same database", spec.Service)
+		return fmt.Errorf("%s copy-db: --from and --to are the same database", service)
 	}
 	if source.Dialect == SQLite {
 		// Opening a missing file would create an empty database and copy
 		// nothing: a mistyped path must fail loudly instead.
 		if fi, err := os.Stat(source.Path); err != nil || fi.IsDir() {
-			return fmt.Errorf("%s copy-db: --from: no SQLite database at %s", spec.Service, source.Path)
+			return fmt.Errorf("%s copy-db: --from: no SQLite database at %s", service, source.Path)
 		}
 	}
 
 	sdb, err := Open(ctx, source)
 	if err != nil {
-		return fmt.Errorf("%s copy-db: source: %w", spec.Service, err)
+		return fmt.Errorf("%s copy-db: source: %w", service, err)
 	}
 	defer sdb.Close()
 	ddb, err := Open(ctx, target)
 	if err != nil {
-		return fmt.Errorf("%s copy-db: target: %w", spec.Service, err)
+		return fmt.Errorf("%s copy-db: target: %w", service, err)
 	}
 	defer ddb.Close()
-	if err := spec.Migrate(ctx, sdb); err != nil {
-		return fmt.Errorf("%s copy-db: migrate source %s: %w", spec.Service, sdb.Location, err)
+	if err := spec.Schema.Migrate(ctx, sdb); err != nil {
+		return fmt.Errorf("%s copy-db: migrate source %s: %w", service, sdb.Location, err)
 	}
-	if err := spec.Migrate(ctx, ddb); err != nil {
-		return fmt.Errorf("%s copy-db: migrate target %s: %w", spec.Service, ddb.Location, err)
+	if err := spec.Schema.Migrate(ctx, ddb); err != nil {
+		return fmt.Errorf("%s copy-db: migrate target %s: %w", service, ddb.Location, err)
 	}
 	fmt.Fprintf(stdout, "copying %s → %s\n", sdb.Location, ddb.Location)
 	start := time.Now()
-	res, err := Copy(ctx, sdb, ddb, spec.Tables, CopyOptions{BatchRows: *batch, Seeded: spec.Seeded})
+	res, err := Copy(ctx, sdb, ddb, spec.Schema.Tables, CopyOptions{BatchRows: *batch, Seeded: spec.Schema.Seeded})
 	if err != nil {
-		return fmt.Errorf("%s copy-db: %w", spec.Service, err)
+		return fmt.Errorf("%s copy-db: %w", service, err)
 	}
 	var total int64
 	for _, r := range res {
@@ -487,7 +483,7 @@ func CopyCommand(ctx context.Context, args []string, stdout io.Writer, spec Copy
 		total += r.Rows
 	}
 	fmt.Fprintf(stdout, "copied %d rows in %s; point DATABASE_URL at the target and start %s\n",
-		total, time.Since(start).Round(time.Millisecond), spec.Service)
+		total, time.Since(start).Round(time.Millisecond), service)
 	return nil
 }
 
@@ -496,4 +492,22 @@ func describe(t Target) string {
 		return "sqlite://" + t.Path
 	}
 	return redact(t.DSN)
+}
+
+// CopyDBCommand is a service's "copy-db" subcommand (see CopyCommand) as a
+// serve.Command: --from defaults to DATABASE_URL when that is SQLite, else
+// to dbFile under DATA_DIR.
+func CopyDBCommand(schema Schema, dbFile string) func(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	return func(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+		env := config.New(getenv)
+		dataDir := env.ReadCommon(0).DataDir
+		if err := env.Err(); err != nil {
+			return err
+		}
+		from, err := ParseURL(env.Raw("DATABASE_URL"), dataDir, dbFile)
+		if err != nil || from.Dialect != SQLite {
+			from, _ = ParseURL("", dataDir, dbFile)
+		}
+		return CopyCommand(ctx, args, stdout, CopySpec{Schema: schema, DefaultFrom: from})
+	}
 }

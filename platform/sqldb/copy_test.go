@@ -19,7 +19,7 @@ import (
 // table; PostgreSQL booleans, TIMESTAMPTZ, BYTEA, BIGSERIAL and a
 // generated tsvector the copy must leave alone.
 var copySchemas = map[sqldb.Dialect]fstest.MapFS{
-	sqldb.SQLite: {"m/0001_init.sql": {Data: []byte(`
+	sqldb.SQLite: {"migrations/0001_init.sql": {Data: []byte(`
 CREATE TABLE rooms (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
     name       TEXT    NOT NULL UNIQUE,
@@ -39,7 +39,7 @@ CREATE TABLE members (
     PRIMARY KEY (room_id, user_id)
 ) WITHOUT ROWID;
 `)}},
-	sqldb.Postgres: {"m/0001_init.sql": {Data: []byte(`
+	sqldb.Postgres: {"migrations/0001_init.sql": {Data: []byte(`
 CREATE TABLE rooms (
     id         BIGSERIAL   PRIMARY KEY,
     name       TEXT        NOT NULL UNIQUE,
@@ -64,13 +64,11 @@ CREATE TABLE members (
 
 var copyTables = []string{"rooms", "notes", "members"}
 
-func migrateCopySchema(ctx context.Context, db *sqldb.DB) error {
-	ms, err := sqldb.LoadMigrations(copySchemas[db.Dialect], "m")
-	if err != nil {
-		return err
-	}
-	return sqldb.Migrate(ctx, db, ms)
+var copySchema = sqldb.Schema{
+	Service: "test-service", SQLite: copySchemas[sqldb.SQLite], Postgres: copySchemas[sqldb.Postgres], Tables: copyTables,
 }
+
+func migrateCopySchema(ctx context.Context, db *sqldb.DB) error { return copySchema.Migrate(ctx, db) }
 
 func openMigrated(t *testing.T, target sqldb.Target) *sqldb.DB {
 	t.Helper()
@@ -239,7 +237,7 @@ func TestCopyCommand(t *testing.T) {
 	src := openMigrated(t, srcTarget)
 	fillSource(t, src, 3)
 	dstTarget := sqldbtest.Postgres(t)
-	spec := sqldb.CopySpec{Service: "test-service", DefaultFrom: srcTarget, Tables: copyTables, Migrate: migrateCopySchema}
+	spec := sqldb.CopySpec{Schema: copySchema, DefaultFrom: srcTarget}
 
 	var out bytes.Buffer
 	for _, tt := range []struct {

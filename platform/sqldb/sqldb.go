@@ -33,6 +33,9 @@ type DB struct {
 	Dialect Dialect
 	// Location is the file path (SQLite) or host/database (PostgreSQL), for logs.
 	Location string
+	// file guards a SQLite file against being deleted or replaced under
+	// the running service (fault.go); nil for PostgreSQL.
+	file *fileGuard
 }
 
 // Target is a parsed DATABASE_URL.
@@ -101,7 +104,16 @@ func Open(ctx context.Context, t Target) (*DB, error) {
 // journals every page it changes, and past 64 KiB that journal would
 // otherwise go to a temporary file, a system call per page.
 func SQLiteDSN(path string) string {
+	return sqliteDSN(path, "")
+}
+
+// sqliteDSN is SQLiteDSN with an open mode: "rw" makes a connection fail,
+// rather than create an empty database, when the file is missing.
+func sqliteDSN(path, mode string) string {
 	q := url.Values{}
+	if mode != "" {
+		q.Set("mode", mode)
+	}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
@@ -118,42 +130,93 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 			return nil, fmt.Errorf("create data directory %s: %w", dir, err)
 		}
 	}
-	db, err := sql.Open("sqlite", SQLiteDSN(path))
+	// The file is created here, once; the pool's connections open it with
+	// mode=rw, so a file deleted under the service makes them fail instead
+	// of starting an empty database in its place.
+	if err := createSQLite(ctx, path); err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("sqlite", sqliteDSN(path, "rw"))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(8)
-	db.SetMaxIdleConns(8)
+	db.SetMaxIdleConns(sqliteIdleConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	return &DB{DB: db, Dialect: SQLite, Location: path}, nil
+	g, err := newFileGuard(path)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &DB{DB: db, Dialect: SQLite, Location: path, file: g}, nil
 }
 
-// Check pings the database, for readiness.
+// sqliteIdleConns is the pool's idle size (all of it: SQLite connections
+// are cheap to keep and costly to reopen).
+const sqliteIdleConns = 8
+
+// createSQLite creates the database file if it does not exist yet.
+func createSQLite(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite", SQLiteDSN(path))
+	if err != nil {
+		return fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	defer db.Close()
+	if err := db.PingContext(ctx); err != nil {
+		return fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return nil
+}
+
+// Check tells readiness whether the database can take a write: PostgreSQL
+// must answer; a SQLite file must still be the one the pool has open and
+// must accept a small write (a read-only file or a full disk fail it).
 func (db *DB) Check(ctx context.Context) error {
+	if db.file != nil {
+		return db.checkFile(ctx)
+	}
 	if err := db.PingContext(ctx); err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
 	return nil
 }
 
-// Tx runs fn in a transaction, committing when it returns nil.
+// Tx runs fn in a transaction, committing when it returns nil. On SQLite
+// it refuses to commit into a file that was deleted or replaced under the
+// service: such a commit would be acknowledged and lost.
 func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if err := db.guard(); err != nil {
+		return err
+	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return db.fault(fmt.Errorf("begin: %w", err))
 	}
 	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return db.fault(err)
+	}
+	if err := db.guard(); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return db.fault(fmt.Errorf("commit: %w", err))
 	}
 	return nil
+}
+
+// ExecContext runs a statement outside a transaction, guarded like Tx.
+func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := db.guard(); err != nil {
+		return nil, err
+	}
+	res, err := db.DB.ExecContext(ctx, query, args...)
+	return res, db.fault(err)
 }
 
 // IsUniqueViolation reports whether err is a UNIQUE or PRIMARY KEY violation.
@@ -178,6 +241,9 @@ func IsForeignKeyViolation(err error) bool {
 // IsUnavailable reports whether err means the database cannot be reached
 // (as opposed to a query that is wrong), so callers can answer 503.
 func IsUnavailable(err error) bool {
+	if errors.Is(err, ErrFileReplaced) {
+		return true
+	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		switch se.Code() & 0xff {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"time"
@@ -17,7 +18,6 @@ import (
 	"github.com/parleychat/parley/platform/config"
 	"github.com/parleychat/parley/platform/health"
 	"github.com/parleychat/parley/platform/httpx"
-	"github.com/parleychat/parley/platform/logx"
 	"github.com/parleychat/parley/platform/serve"
 	"github.com/parleychat/parley/platform/sqldb"
 
@@ -31,16 +31,18 @@ import (
 var Version = "dev"
 
 const (
-	service     = "user-service"
-	defaultPort = 5002
+	service = "user-service"
+	// DefaultPort is user-service's port.
+	DefaultPort = 5002
 	// maxStatsTimeout keeps a stats call well inside the gateway's own
 	// upstream timeout, so a slow chat-service degrades the answer instead
 	// of failing it.
 	maxStatsTimeout = 30 * time.Second
 )
 
-// settings is user-service's configuration (DESIGN §2 and §5).
-type settings struct {
+// Config is user-service's configuration (the names of docs/ARCHITECTURE.md,
+// Contract: Conventions, plus its own).
+type Config struct {
 	config.Common
 	DB             sqldb.Target
 	ChatServiceURL string
@@ -49,9 +51,10 @@ type settings struct {
 	TrustedProxies []string
 }
 
-func readSettings(getenv func(string) string) (settings, error) {
+// ReadConfig reads and checks the environment.
+func ReadConfig(getenv func(string) string) (Config, error) {
 	env := config.New(getenv)
-	s := settings{Common: env.ReadCommon(defaultPort)}
+	s := Config{Common: env.ReadCommon(DefaultPort)}
 	authURL := env.URL("AUTH_SERVICE_URL", "http://localhost:5001")
 	s.ChatServiceURL = env.URL("CHAT_SERVICE_URL", "http://localhost:5003")
 	s.JWKSURL = env.URL("JWKS_URL", authURL+"/.well-known/jwks.json")
@@ -73,36 +76,30 @@ func readSettings(getenv func(string) string) (settings, error) {
 	return s, nil
 }
 
-// Run runs user-service until ctx ends. args[1] == "healthcheck" runs the
-// container health check instead, and args[1] == "copy-db" copies a SQLite
-// database into PostgreSQL (see copyDB).
+// Run is the whole service: main calls it with the process's arguments
+// and environment, tests with their own. Besides serving it answers the
+// healthcheck and copy-db subcommands (serve.Program).
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	if serve.IsHealthcheck(args) {
-		return serve.HealthcheckFromEnv(ctx, getenv, defaultPort, stdout)
-	}
-	if len(args) > 1 && args[1] == "copy-db" {
-		return copyDB(ctx, args[2:], getenv, stdout)
-	}
-	cfg, err := readSettings(getenv)
-	if err != nil {
-		return err
-	}
-	log := logx.New(stdout, service, cfg.LogLevel, cfg.LogFormat)
+	return serve.Program{
+		Service: service, DefaultPort: DefaultPort,
+		Commands: map[string]serve.Command{"copy-db": sqldb.CopyDBCommand(store.Schema, "users.db")},
+		Serve:    run,
+	}.Run(ctx, args, getenv, stdout)
+}
 
-	db, err := sqldb.Open(ctx, cfg.DB)
+// run serves user-service until ctx ends.
+func run(ctx context.Context, getenv func(string) string, log *slog.Logger) error {
+	cfg, err := ReadConfig(getenv)
 	if err != nil {
 		return err
 	}
-	started := false
-	defer func() {
-		if !started {
-			_ = db.Close()
-		}
-	}()
-	st, err := store.Open(ctx, db)
+	db, err := sqldb.OpenSchema(ctx, cfg.DB, store.Schema)
 	if err != nil {
 		return err
 	}
+	// Closed last, once the server has stopped.
+	defer db.Close()
+	st := store.New(db)
 
 	// The verifier refreshes keys in the background until Run returns.
 	vctx, stopVerifier := context.WithCancel(ctx)
@@ -136,38 +133,17 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	})
 	engine := httpx.NewEngine(httpx.Options{
 		Service: service, Logger: log, Registry: h.Registry,
-		MaxBodyBytes: httpapi.MaxBody, TrustedProxies: cfg.TrustedProxies, Unavailable: sqldb.IsUnavailable,
+		MaxBodyBytes: httpapi.MaxBody, TrustedProxies: cfg.TrustedProxies,
 	})
 	h.Register(engine)
 	httpapi.Routes(engine, httpapi.Deps{Service: svc, Verifier: verifier})
 
-	started = true
 	srv := serve.Server{
-		Addr:       net.JoinHostPort("", strconv.Itoa(cfg.Port)),
-		Handler:    engine,
-		Logger:     log,
-		Health:     h,
-		OnShutdown: []func(context.Context) error{func(context.Context) error { return db.Close() }},
+		Addr:    net.JoinHostPort("", strconv.Itoa(cfg.Port)),
+		Handler: engine,
+		Logger:  log,
+		Health:  h,
 	}
 	log.Info("starting", "version", Version, "database", db.Location, "dialect", db.Dialect, "chat_service", cfg.ChatServiceURL, "jwks_url", cfg.JWKSURL)
 	return srv.Run(ctx)
-}
-
-// copyDB is "user-service copy-db [--from sqlite:///data/users.db] --to
-// postgres://...": it fills a new PostgreSQL database with the SQLite one's
-// profiles, avatars and settings. --from defaults to DATABASE_URL when that
-// is SQLite, else to users.db under DATA_DIR.
-func copyDB(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	env := config.New(getenv)
-	common := env.ReadCommon(defaultPort)
-	if err := env.Err(); err != nil {
-		return err
-	}
-	from, err := sqldb.ParseURL(env.Raw("DATABASE_URL"), common.DataDir, "users.db")
-	if err != nil || from.Dialect != sqldb.SQLite {
-		from, _ = sqldb.ParseURL("", common.DataDir, "users.db")
-	}
-	return sqldb.CopyCommand(ctx, args, stdout, sqldb.CopySpec{
-		Service: service, DefaultFrom: from, Tables: store.Tables, Migrate: store.Migrate,
-	})
 }

@@ -28,16 +28,20 @@ type Config struct {
 	BcryptCost int
 	AccessTTL  time.Duration
 	RefreshTTL time.Duration
-	// LoginUser and LoginIP throttle failed logins per lowercased username
-	// and per client address: checked before a password is tried, a token
-	// taken for each failure. Register throttles sign-ups per address
-	// (every attempt takes a token: each one costs a bcrypt hash). Nil means
-	// unlimited.
-	LoginUser Limiter
-	LoginIP   Limiter
-	Register  Limiter
-	Now       func() time.Time
-	Logger    *slog.Logger
+	// LoginUser throttles failed logins per (lowercased username, client
+	// address) and LoginIP per client address: checked before a password is
+	// tried, a token taken for each failure. Failures from one address never
+	// stop the right password from another, so nobody can lock an account
+	// out from afar. LoginAccount is a high ceiling per username across
+	// every address (a spray from many addresses), logged when reached.
+	// Register throttles sign-ups per address (every attempt takes a token:
+	// each one costs a bcrypt hash). Nil means unlimited.
+	LoginUser    Limiter
+	LoginIP      Limiter
+	LoginAccount Limiter
+	Register     Limiter
+	Now          func() time.Time
+	Logger       *slog.Logger
 }
 
 // Service carries out every account and session rule.
@@ -115,18 +119,26 @@ func (s *Service) Login(ctx context.Context, in LoginInput, clientIP string) (Se
 		return Session{}, err
 	}
 	key := UsernameKey(in.Username)
-	if err := throttle(s.cfg.LoginUser, key, "too many failed logins for this account"); err != nil {
+	// NUL cannot occur in a username, so the pair key is unambiguous.
+	pair := key + "\x00" + clientIP
+	if err := throttle(s.cfg.LoginUser, pair, "too many failed logins for this account from this address"); err != nil {
 		return Session{}, err
 	}
 	if err := throttle(s.cfg.LoginIP, clientIP, "too many failed logins from this address"); err != nil {
 		return Session{}, err
 	}
+	if err := throttle(s.cfg.LoginAccount, key, "too many failed logins for this account"); err != nil {
+		s.cfg.Logger.WarnContext(ctx, "login ceiling reached for an account", "username", key, "client_ip", clientIP)
+		return Session{}, err
+	}
 	fail := func() (Session, error) {
-		if s.cfg.LoginUser != nil {
-			s.cfg.LoginUser.Allow(key)
-		}
-		if s.cfg.LoginIP != nil {
-			s.cfg.LoginIP.Allow(clientIP)
+		for _, t := range []struct {
+			l   Limiter
+			key string
+		}{{s.cfg.LoginUser, pair}, {s.cfg.LoginIP, clientIP}, {s.cfg.LoginAccount, key}} {
+			if t.l != nil {
+				t.l.Allow(t.key)
+			}
 		}
 		return Session{}, ErrInvalidCredentials
 	}

@@ -10,7 +10,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/parleychat/parley/auth-service/internal/auth"
-	"github.com/parleychat/parley/auth-service/internal/store/sqlite"
+	"github.com/parleychat/parley/auth-service/internal/store"
+	"github.com/parleychat/parley/auth-service/internal/store/sqlstore"
 	"github.com/parleychat/parley/platform/sqldb"
 )
 
@@ -20,7 +21,7 @@ func (fakeTokens) IssueAccess(id int64, name, role string, now time.Time) (strin
 	return "access", now.Add(15 * time.Minute), nil
 }
 
-func newService(t *testing.T, path string, cost int) (*auth.Service, *sqlite.Store) {
+func newService(t *testing.T, path string, cost int) (*auth.Service, *sqlstore.Store) {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqldb.Open(ctx, sqldb.Target{Dialect: sqldb.SQLite, Path: path})
@@ -28,10 +29,10 @@ func newService(t *testing.T, path string, cost int) (*auth.Service, *sqlite.Sto
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if err := sqlite.Migrate(ctx, db); err != nil {
+	st, err := store.Open(ctx, db)
+	if err != nil {
 		t.Fatal(err)
 	}
-	st := sqlite.New(db)
 	svc, err := auth.NewService(st, fakeTokens{}, auth.Config{BcryptCost: cost, AccessTTL: 15 * time.Minute, RefreshTTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +45,7 @@ func newService(t *testing.T, path string, cost int) (*auth.Service, *sqlite.Sto
 func TestEnsureAdminRace(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "auth.db")
 	svcs := make([]*auth.Service, 4)
-	var st *sqlite.Store
+	var st *sqlstore.Store
 	for i := range svcs {
 		svcs[i], st = newService(t, path, bcrypt.MinCost)
 	}

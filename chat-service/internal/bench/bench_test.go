@@ -312,7 +312,7 @@ func BenchmarkFanout(b *testing.B) {
 	duration := envDuration("BENCH_DURATION", 10*time.Second)
 	const nSenders = 10
 	is := authntest.New(b)
-	env := map[string]string{"JWKS_URL": is.JWKSURL, "SEND_RATE": "100000", "SEND_BURST": "100000", "ALLOWED_ORIGINS": "*"}
+	env := map[string]string{"JWKS_URL": is.JWKSURL, "SEND_RATE": "100000", "SEND_BURST": "100000", "USER_RATE_LIMIT_RPS": "1000000", "USER_RATE_LIMIT_BURST": "1000000", "ALLOWED_ORIGINS": "*"}
 	if d := os.Getenv("BENCH_WRITE_DELAY"); d != "" {
 		env["WS_WRITE_DELAY"] = d
 	}

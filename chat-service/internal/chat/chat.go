@@ -180,12 +180,13 @@ type CreateResult struct {
 type SendCheck func(room Room, sender *Member) error
 
 // MessageFilter selects a page of a room's history: messages with
-// AfterSeq < seq < BeforeSeq (0 = unbounded). With AfterSeq set the page is
-// the oldest Limit messages after it; otherwise the newest Limit.
+// AfterSeq < seq < BeforeSeq (BeforeSeq 0 = unbounded). With AfterSeq set —
+// 0 included, meaning "everything" — the page is the oldest Limit messages
+// after it; without it, the newest Limit.
 type MessageFilter struct {
 	RoomID    int64
 	BeforeSeq int64
-	AfterSeq  int64
+	AfterSeq  *int64
 	Limit     int
 }
 

@@ -448,7 +448,7 @@ func (s *Service) ListMessages(ctx context.Context, a Actor, f MessageFilter) ([
 	if _, _, err := s.access(ctx, a, f.RoomID); err != nil {
 		return nil, nil, err
 	}
-	if f.BeforeSeq < 0 || f.AfterSeq < 0 {
+	if f.BeforeSeq < 0 || (f.AfterSeq != nil && *f.AfterSeq < 0) {
 		return nil, nil, apperr.Invalid("invalid_query", "before_seq and after_seq must not be negative")
 	}
 	msgs, hasOlder, err := s.store.Messages(ctx, f)
@@ -465,7 +465,7 @@ func (s *Service) ListMessages(ctx context.Context, a Actor, f MessageFilter) ([
 
 // Replay returns up to limit messages after afterSeq for a WebSocket resume.
 func (s *Service) Replay(ctx context.Context, roomID, afterSeq int64, limit int) ([]Message, error) {
-	msgs, _, err := s.store.Messages(ctx, MessageFilter{RoomID: roomID, AfterSeq: afterSeq, Limit: limit})
+	msgs, _, err := s.store.Messages(ctx, MessageFilter{RoomID: roomID, AfterSeq: &afterSeq, Limit: limit})
 	return msgs, err
 }
 
@@ -476,7 +476,8 @@ func (s *Service) Replay(ctx context.Context, roomID, afterSeq int64, limit int)
 // in the transaction that stores the message, one query for the batch; a
 // refused send fails alone.
 func (s *Service) SendMessage(ctx context.Context, a Actor, roomID int64, body, clientMsgID string) (Message, bool, error) {
-	if err := ValidateBody(body); err != nil {
+	body, err := CleanBody(body)
+	if err != nil {
 		return Message{}, false, err
 	}
 	if err := ValidateClientMsgID(clientMsgID); err != nil {
@@ -543,7 +544,7 @@ func (s *Service) EditMessage(ctx context.Context, a Actor, messageID int64, bod
 	if msg.UserID != a.UserID {
 		return Message{}, apperr.Forbidden("not_author", "only the author may edit a message")
 	}
-	if err := ValidateBody(body); err != nil {
+	if body, err = CleanBody(body); err != nil {
 		return Message{}, err
 	}
 	if msg.Deleted {

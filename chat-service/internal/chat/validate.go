@@ -8,18 +8,26 @@ import (
 	"unicode/utf8"
 
 	"github.com/parleychat/parley/platform/apperr"
+	"github.com/parleychat/parley/platform/text"
 )
 
-// ValidateBody checks a message body: not empty or whitespace-only, at most
-// MaxBodyRunes code points. The body is stored as sent.
-func ValidateBody(body string) error {
-	if strings.TrimSpace(body) == "" {
-		return apperr.Validation("empty_body", "message body must not be empty")
+// CleanBody checks a message body and returns it as stored: line endings
+// made "\n", NFC-normalised. It must show something (whitespace and
+// invisible format characters alone are empty), hold no NUL or other
+// control character but tab and newline, and be at most MaxBodyRunes code
+// points.
+func CleanBody(body string) (string, error) {
+	body = text.NFC(text.CleanLines(body))
+	if text.Blank(body) {
+		return "", apperr.Validation("empty_body", "message body must not be empty")
+	}
+	if p := text.BodyProblem(body); p != "" {
+		return "", apperr.Validation("invalid_body", "message body must not contain "+p)
 	}
 	if n := utf8.RuneCountInString(body); n > MaxBodyRunes {
-		return apperr.Validation("body_too_long", "message body is "+strconv.Itoa(n)+" characters; the limit is "+strconv.Itoa(MaxBodyRunes))
+		return "", apperr.Validation("body_too_long", "message body is "+strconv.Itoa(n)+" characters; the limit is "+strconv.Itoa(MaxBodyRunes))
 	}
-	return nil
+	return body, nil
 }
 
 // ValidateClientMsgID accepts "" (no idempotency) or up to 64 printable
@@ -36,25 +44,30 @@ func ValidateClientMsgID(id string) error {
 	return nil
 }
 
-// CleanRoomName trims a room name and checks it: 1–64 code points, no
-// control characters.
+// CleanRoomName trims and NFC-normalises a room name and checks it: 1–64
+// code points that show something, without the control, bidi or invisible
+// characters that would let it pass for another room's name.
 func CleanRoomName(name string) (string, error) {
-	name = strings.TrimSpace(name)
-	if name == "" {
+	name = text.NFC(strings.TrimSpace(name))
+	if text.Blank(name) {
 		return "", apperr.Validation("invalid_name", "room name must not be empty")
 	}
 	if utf8.RuneCountInString(name) > MaxRoomNameRunes {
 		return "", apperr.Validation("invalid_name", "room name must be at most 64 characters")
 	}
-	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
-		return "", apperr.Validation("invalid_name", "room name must not contain control characters")
+	if p := text.NameProblem(name); p != "" {
+		return "", apperr.Validation("invalid_name", "room name must not contain "+p)
 	}
 	return name, nil
 }
 
-// CleanDescription trims a room description and checks its length.
+// CleanDescription trims and NFC-normalises a room description and checks
+// it: at most 500 code points, no control characters but newlines.
 func CleanDescription(d string) (string, error) {
-	d = strings.TrimSpace(d)
+	d = text.NFC(strings.TrimSpace(text.CleanLines(d)))
+	if text.BodyProblem(d) != "" {
+		return "", apperr.Validation("invalid_description", "description must not contain control characters")
+	}
 	if utf8.RuneCountInString(d) > MaxDescriptionRunes {
 		return "", apperr.Validation("invalid_description", "description must be at most 500 characters")
 	}
@@ -209,7 +222,10 @@ func isPictographic(r rune) bool {
 // Stores match every word, taken literally (no operators), and the last
 // one as a prefix for search-as-you-type.
 func SearchWords(q string) ([]string, error) {
-	q = strings.TrimSpace(q)
+	if text.HasControl(q) {
+		return nil, apperr.Invalid("invalid_query", "search query must not contain control characters")
+	}
+	q = text.NFC(strings.TrimSpace(q))
 	if q == "" {
 		return nil, apperr.Invalid("invalid_query", "query parameter q is required")
 	}

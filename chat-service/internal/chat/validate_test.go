@@ -2,6 +2,7 @@ package chat
 
 import (
 	"fmt"
+	"github.com/parleychat/parley/platform/apperr"
 	"strings"
 	"testing"
 )
@@ -47,7 +48,7 @@ func TestValidateEmoji(t *testing.T) {
 	}
 }
 
-func TestValidateBody(t *testing.T) {
+func TestCleanBody(t *testing.T) {
 	cases := []struct {
 		in string
 		ok bool
@@ -56,14 +57,21 @@ func TestValidateBody(t *testing.T) {
 		{" hi ", true},
 		{"", false},
 		{" \n\t ", false},
+		{"\u200b\u200b\ufeff", false}, // only invisible characters
+		{"a\x00b", false},
+		{"\x1b[31mred", false},
+		{"tab\tand\nnewline", true},
 		{strings.Repeat("é", MaxBodyRunes), true},
 		{strings.Repeat("é", MaxBodyRunes+1), false},
 		{strings.Repeat("😀", MaxBodyRunes), true},
 	}
 	for _, c := range cases {
-		if err := ValidateBody(c.in); (err == nil) != c.ok {
-			t.Errorf("ValidateBody(%d runes) = %v, want ok=%v", len([]rune(c.in)), err, c.ok)
+		if _, err := CleanBody(c.in); (err == nil) != c.ok {
+			t.Errorf("CleanBody(%.20q) = %v, want ok=%v", c.in, err, c.ok)
 		}
+	}
+	if got, _ := CleanBody("cafe\u0301\r\nok"); got != "café\nok" {
+		t.Errorf("CleanBody stores %q, want NFC with \\n line ends", got)
 	}
 }
 
@@ -86,6 +94,12 @@ func TestSearchWords(t *testing.T) {
 	if _, err := SearchWords(strings.Repeat("a", MaxSearchRunes+1)); err == nil {
 		t.Error("long query accepted")
 	}
+	for _, q := range []string{"a\x00b", "\x1b", "x\ny"} {
+		_, err := SearchWords(q)
+		if e, ok := apperr.From(err); !ok || e.Code != "invalid_query" || e.Status() != 400 {
+			t.Errorf("SearchWords(%q) = %v, want 400 invalid_query", q, err)
+		}
+	}
 }
 
 func TestCleanRoomName(t *testing.T) {
@@ -95,6 +109,10 @@ func TestCleanRoomName(t *testing.T) {
 		"":                      false,
 		"   ":                   false,
 		"a\nb":                  false,
+		"Genera\u200bl":         false,
+		"admin\u202etxt":        false,
+		"\u200b\u200b":          false,
+		"Team 👩\u200d💻":         true,
 		strings.Repeat("x", 64): true,
 		strings.Repeat("x", 65): false,
 	} {
@@ -102,4 +120,34 @@ func TestCleanRoomName(t *testing.T) {
 			t.Errorf("CleanRoomName(%q) = %v, want ok=%v", in, err, ok)
 		}
 	}
+}
+
+// FuzzClientText: bodies, room names and search queries from clients never
+// panic the validators, and whatever is accepted is stored NFC-normalised
+// without control characters but tab and newline.
+func FuzzClientText(f *testing.F) {
+	for _, s := range []string{"hello", "Genera\u200bl", "a\x00b", "\x1b[2J", "e\u0301", "👩\u200d💻", "  ", "\r\n", "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if body, err := CleanBody(s); err == nil {
+			for _, r := range body {
+				if r < 0x20 && r != '\t' && r != '\n' {
+					t.Fatalf("CleanBody(%q) kept %U", s, r)
+				}
+			}
+		}
+		if name, err := CleanRoomName(s); err == nil && strings.ContainsAny(name, "\x00\n\u200b\u202e") {
+			t.Fatalf("CleanRoomName(%q) = %q", s, name)
+		}
+		if words, err := SearchWords(s); err == nil {
+			for _, w := range words {
+				if strings.ContainsRune(w, 0) {
+					t.Fatalf("SearchWords(%q) kept NUL", s)
+				}
+			}
+		} else if e, ok := apperr.From(err); !ok || e.Status() >= 500 {
+			t.Fatalf("SearchWords(%q) = %v, not a client error", s, err)
+		}
+	})
 }

@@ -217,9 +217,15 @@ func listMessages(svc *chat.Service) gin.HandlerFunc {
 		if err != nil {
 			return nil, err
 		}
-		after, err := httpx.QueryInt(c, "after_seq", 0)
-		if err != nil {
-			return nil, err
+		// after_seq=0 means "from the start"; only its absence means
+		// "the newest page".
+		var after *int64
+		if v, ok := c.GetQuery("after_seq"); ok && v != "" {
+			v, err := httpx.QueryInt(c, "after_seq", 0)
+			if err != nil {
+				return nil, err
+			}
+			after = &v
 		}
 		limit, err := httpx.Limit(c)
 		if err != nil {

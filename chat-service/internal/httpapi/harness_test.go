@@ -34,6 +34,7 @@ func start(t *testing.T, env map[string]string) *harness {
 	full := map[string]string{
 		"DATA_DIR": t.TempDir(), "JWKS_URL": is.JWKSURL, "LOG_LEVEL": "warn",
 		"ALLOWED_ORIGINS": "http://app.example", "SEND_RATE": "1000", "SEND_BURST": "1000",
+		"USER_RATE_LIMIT_RPS": "100000", "USER_RATE_LIMIT_BURST": "100000",
 	}
 	for k, v := range env {
 		full[k] = v

@@ -6,13 +6,16 @@ package httpapi
 
 import (
 	"log/slog"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/parleychat/parley/chat-service/internal/chat"
 	"github.com/parleychat/parley/chat-service/internal/hub"
+	"github.com/parleychat/parley/platform/apperr"
 	"github.com/parleychat/parley/platform/authn"
 	"github.com/parleychat/parley/platform/httpx"
+	"github.com/parleychat/parley/platform/ratelimit"
 )
 
 // Deps is what the handlers need.
@@ -24,6 +27,10 @@ type Deps struct {
 	// AllowedOrigins may open WebSockets from a browser ("*" allows any).
 	AllowedOrigins []string
 	WS             WSOptions
+	// UserRequests limits each user's REST requests (nil: no limit).
+	// chat-service is reachable without the gateway (its WebSocket port),
+	// so it cannot rely on the gateway's per-client limit.
+	UserRequests *ratelimit.Keyed
 }
 
 // Routes mounts every chat-service endpoint at the root (the gateway strips
@@ -38,7 +45,7 @@ func Routes(r gin.IRouter, d Deps) {
 	// browser cannot set headers on a WebSocket handshake.
 	r.GET("/ws", newWSServer(d).handle)
 
-	api := r.Group("", authn.Require(d.Verifier, httpx.Error), seeUser(svc, d.Logger))
+	api := r.Group("", authn.Require(d.Verifier, httpx.Error), limitPerUser(d.UserRequests), seeUser(svc, d.Logger))
 	api.GET("/rooms", listRooms(svc))
 	api.POST("/rooms", createRoom(svc))
 	api.GET("/rooms/:id", getRoom(svc))
@@ -60,4 +67,22 @@ func Routes(r gin.IRouter, d Deps) {
 	api.DELETE("/messages/:id/reactions/:emoji", react(svc, false))
 	api.GET("/search", search(svc))
 	api.GET("/users/:id/stats", userStats(svc))
+}
+
+// limitPerUser spends one token of the caller's bucket per request; an
+// empty bucket is 429 rate_limited with Retry-After. It runs after the
+// token check, so the key is a verified user id that no client can vary.
+func limitPerUser(l *ratelimit.Keyed) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := authn.FromContext(c.Request.Context())
+		if l == nil || !ok {
+			c.Next()
+			return
+		}
+		if allowed, wait := l.Allow(strconv.FormatInt(id.UserID, 10)); !allowed {
+			httpx.Error(c, apperr.RateLimited("too many requests, slow down", ratelimit.RetryAfterSeconds(wait)))
+			return
+		}
+		c.Next()
+	}
 }

@@ -351,8 +351,11 @@ func (s *session) auth(f clientFrame) {
 			s.conn.CloseWith(hub.CloseUnauthenticated, e.Code)
 			return
 		}
+		if err := s.w.hub.Authenticate(s.conn, id.UserID, id.Username); err != nil {
+			s.conn.CloseWith(hub.CloseTooManyConns, "too_many_connections")
+			return
+		}
 		s.identity = id
-		s.w.hub.Authenticate(s.conn, id.UserID, id.Username)
 		s.authed.Store(true)
 		ctx, cancel := context.WithTimeout(s.conn.Ctx, s.w.opts.OpTimeout)
 		if err := s.w.svc.SeeUser(ctx, actorOf(id)); err != nil {

@@ -637,3 +637,131 @@ func TestWSFrameJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestWSResumeFromZeroAndReplayCap: after_seq=0 means "everything", on
+// HTTP and on subscribe; a replay longer than WS_MAX_REPLAY sends the oldest
+// missed messages in order, then subscribed {"more": true}, and the client
+// pages the rest over HTTP from last_seq, ending with every message.
+func TestWSResumeFromZeroAndReplayCap(t *testing.T) {
+	h := start(t, map[string]string{"WS_MAX_REPLAY": "5"})
+	alice, bob := h.user(1, "alice"), h.user(2, "bob")
+	for i := 1; i <= 12; i++ {
+		h.post(bob, 1, fmt.Sprint("m", i), "")
+	}
+	var page struct {
+		Messages []chat.Message `json:"messages"`
+	}
+	h.must(200, "GET", "/rooms/1/messages?after_seq=0&limit=3", alice, nil, &page)
+	if len(page.Messages) != 3 || page.Messages[0].Seq != 1 || page.Messages[2].Seq != 3 {
+		t.Fatalf("after_seq=0 over HTTP = %+v, want seqs 1..3", page.Messages)
+	}
+	h.must(200, "GET", "/rooms/1/messages?limit=3", alice, nil, &page)
+	if len(page.Messages) != 3 || page.Messages[0].Seq != 10 {
+		t.Fatalf("no after_seq over HTTP = %+v, want the newest page 10..12", page.Messages)
+	}
+
+	a := h.connect(alice)
+	a.send(map[string]any{"type": "subscribe", "room_id": 1, "after_seq": 0})
+	var seqs []int64
+	var sub map[string]any
+	for sub == nil {
+		f := a.next("message", "subscribed")
+		if f["type"] == "subscribed" {
+			sub = f
+			break
+		}
+		seqs = append(seqs, num(msgOf(f)["seq"]))
+	}
+	if fmt.Sprint(seqs) != "[1 2 3 4 5]" || num(sub["last_seq"]) != 5 || sub["more"] != true {
+		t.Fatalf("capped replay = %v then %v, want [1 2 3 4 5] then last_seq 5, more", seqs, sub)
+	}
+	for after := num(sub["last_seq"]); ; {
+		h.must(200, "GET", "/rooms/1/messages?after_seq="+itoa(after)+"&limit=4", alice, nil, &page)
+		if len(page.Messages) == 0 {
+			break
+		}
+		for _, m := range page.Messages {
+			seqs = append(seqs, m.Seq)
+			after = m.Seq
+		}
+	}
+	if fmt.Sprint(seqs) != "[1 2 3 4 5 6 7 8 9 10 11 12]" {
+		t.Fatalf("replay + pages = %v", seqs)
+	}
+
+	// A replay within the cap ends with more=false.
+	b := h.connect(bob)
+	nine := int64(9)
+	b.send(map[string]any{"type": "subscribe", "room_id": 1, "after_seq": nine})
+	for i := 10; i <= 12; i++ {
+		if got := num(msgOf(b.next("message"))["seq"]); got != int64(i) {
+			t.Fatalf("replay after 9: got seq %d, want %d", got, i)
+		}
+	}
+	if sub := b.expect("subscribed"); num(sub["last_seq"]) != 12 || sub["more"] != false {
+		t.Fatalf("subscribed = %v, want last_seq 12, more false", sub)
+	}
+}
+
+// TestWSConnectionCapPerUser: a user's socket past WS_MAX_CONNS_PER_USER is
+// closed with 4429 after its auth frame; other users are not affected, and
+// a slot freed by a closed socket can be used again.
+func TestWSConnectionCapPerUser(t *testing.T) {
+	h := start(t, map[string]string{"WS_MAX_CONNS_PER_USER": "2"})
+	alice, bob := h.user(1, "alice"), h.user(2, "bob")
+	a1, a2 := h.connect(alice), h.connect(alice)
+	a3, _, err := h.dial(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a3.send(map[string]any{"type": "auth", "token": alice.token})
+	if code := a3.closeCode(); code != 4429 {
+		t.Fatalf("third socket closed with %d, want 4429", code)
+	}
+	h.connect(bob) // another user is not counted against alice
+	a1.subscribe(1, nil)
+	a2.conn.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, _, err := h.dial(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.send(map[string]any{"type": "auth", "token": alice.token})
+		ready := false
+		for f := range c.frames { // closed when the server closes the socket
+			if f["type"] == "ready" {
+				ready = true
+				break
+			}
+		}
+		if ready {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a closed socket's slot was not freed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRESTRateLimitPerUser: chat-service limits each user's REST requests
+// itself (it is reachable without the gateway): past the burst a user gets
+// 429 rate_limited with Retry-After, while another user is unaffected.
+func TestRESTRateLimitPerUser(t *testing.T) {
+	h := start(t, map[string]string{"USER_RATE_LIMIT_RPS": "0.5", "USER_RATE_LIMIT_BURST": "3"})
+	alice, bob := h.user(1, "alice"), h.user(2, "bob")
+	for i := 0; i < 3; i++ {
+		h.must(200, "GET", "/rooms", alice, nil, nil)
+	}
+	status, raw, hdr := h.call("GET", "/rooms", alice, nil)
+	if status != 429 || errCode(raw) != "rate_limited" || hdr.Get("Retry-After") == "" {
+		t.Fatalf("request past the burst = %d %s (Retry-After %q), want 429 rate_limited", status, raw, hdr.Get("Retry-After"))
+	}
+	h.must(200, "GET", "/rooms", bob, nil, nil)
+	// Without a valid token the request is refused before it can spend
+	// anyone's tokens.
+	if status, _, _ := h.call("GET", "/rooms", user{token: "forged"}, nil); status != 401 {
+		t.Fatalf("forged token = %d, want 401", status)
+	}
+}

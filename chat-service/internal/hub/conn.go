@@ -17,9 +17,11 @@ import (
 const (
 	CloseUnauthenticated = 4401
 	CloseForbidden       = 4403
-	CloseServiceRestart  = websocket.CloseServiceRestart // 1012
-	CloseTryAgainLater   = websocket.CloseTryAgainLater  // 1013, too slow
-	CloseMessageTooBig   = websocket.CloseMessageTooBig  // 1009
+	// CloseTooManyConns refuses a socket past Options.MaxConnsPerUser.
+	CloseTooManyConns   = 4429
+	CloseServiceRestart = websocket.CloseServiceRestart // 1012
+	CloseTryAgainLater  = websocket.CloseTryAgainLater  // 1013, too slow
+	CloseMessageTooBig  = websocket.CloseMessageTooBig  // 1009
 )
 
 // ErrClosing is returned when a frame is queued on a connection that is

@@ -71,6 +71,14 @@ type Options struct {
 	// at once, so light traffic pays no delay. Zero (or negative) always
 	// writes at once.
 	WriteDelay time.Duration
+	// MaxReplay caps the messages one subscribe replays (default 1000):
+	// a client further behind gets the oldest missed ones, then
+	// subscribed {"more": true}, and pages the rest over HTTP, so one
+	// reconnect cannot pin a replica streaming a room's whole history.
+	MaxReplay int
+	// MaxConnsPerUser caps one user's sockets on this replica (default
+	// 20): a script opening thousands cannot exhaust the replica's memory.
+	MaxConnsPerUser int
 }
 
 func (o *Options) defaults() {
@@ -97,6 +105,8 @@ func (o *Options) defaults() {
 	def(&o.QueueBytes, 8<<20)
 	def(&o.ReplayBuffer, 4*o.QueueSize)
 	def(&o.MaxSubscriptions, 1000)
+	def(&o.MaxReplay, 1000)
+	def(&o.MaxConnsPerUser, 20)
 	defd(&o.WriteWait, 10*time.Second)
 	defd(&o.PingPeriod, 25*time.Second)
 	defd(&o.CloseGrace, 2*time.Second)
@@ -121,17 +131,20 @@ type metrics struct {
 	delivered prometheus.Counter
 	slow      prometheus.Counter
 	published *prometheus.CounterVec
+	// connsRefused counts sockets closed at the per-user cap.
+	connsRefused prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry) metrics {
 	m := metrics{
-		conns:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "chat_ws_connections", Help: "Open WebSocket connections."}),
-		delivered: prometheus.NewCounter(prometheus.CounterOpts{Name: "chat_ws_frames_written_total", Help: "Frames written to WebSocket clients."}),
-		slow:      prometheus.NewCounter(prometheus.CounterOpts{Name: "chat_ws_slow_consumers_total", Help: "Connections closed with 1013 because they could not keep up."}),
-		published: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chat_events_published_total", Help: "Events published to the broker."}, []string{"type"}),
+		conns:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "chat_ws_connections", Help: "Open WebSocket connections."}),
+		delivered:    prometheus.NewCounter(prometheus.CounterOpts{Name: "chat_ws_frames_written_total", Help: "Frames written to WebSocket clients."}),
+		slow:         prometheus.NewCounter(prometheus.CounterOpts{Name: "chat_ws_slow_consumers_total", Help: "Connections closed with 1013 because they could not keep up."}),
+		published:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chat_events_published_total", Help: "Events published to the broker."}, []string{"type"}),
+		connsRefused: prometheus.NewCounter(prometheus.CounterOpts{Name: "chat_ws_connections_refused_total", Help: "Sockets closed with 4429 because their user was at WS_MAX_CONNS_PER_USER."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.conns, m.delivered, m.slow, m.published)
+		reg.MustRegister(m.conns, m.delivered, m.slow, m.published, m.connsRefused)
 	}
 	return m
 }
@@ -389,20 +402,29 @@ func (h *Hub) Accept(ws *websocket.Conn) (*Conn, error) {
 	return c, nil
 }
 
+// ErrTooManyConns is returned by Authenticate when the user already has
+// Options.MaxConnsPerUser sockets on this replica.
+var ErrTooManyConns = errors.New("hub: too many connections for one user")
+
 // Authenticate binds the connection to a user, so events addressed to the
-// user reach it.
-func (h *Hub) Authenticate(c *Conn, userID int64, username string) {
+// user reach it, unless the user is at the connection cap.
+func (h *Hub) Authenticate(c *Conn, userID int64, username string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	set := h.users[userID]
+	if len(set) >= h.o.MaxConnsPerUser {
+		h.m.connsRefused.Inc()
+		return ErrTooManyConns
+	}
 	c.mu.Lock()
 	c.userID, c.username = userID, username
 	c.mu.Unlock()
-	set := h.users[userID]
 	if set == nil {
 		set = map[*Conn]struct{}{}
 		h.users[userID] = set
 	}
 	set[c] = struct{}{}
+	return nil
 }
 
 func (h *Hub) unregister(c *Conn) {
@@ -446,11 +468,13 @@ type Loader func(ctx context.Context, afterSeq int64, limit int) ([]chat.Message
 
 // SubscribedFrame confirms a subscription once any replay is done; LastSeq
 // is the newest seq replayed (or after_seq when nothing was missed), or the
-// room's last seq when no after_seq was given.
+// room's last seq when no after_seq was given. More says the replay stopped
+// at Options.MaxReplay: the client pages the rest over HTTP from LastSeq.
 type SubscribedFrame struct {
 	Type    string `json:"type"`
 	RoomID  int64  `json:"room_id"`
 	LastSeq int64  `json:"last_seq"`
+	More    bool   `json:"more"`
 }
 
 // ErrTooManySubscriptions is returned past Options.MaxSubscriptions.
@@ -494,11 +518,17 @@ func (h *Hub) Subscribe(ctx context.Context, c *Conn, room int64, afterSeq *int6
 
 	last := currentSeq
 	var replayErr error
+	more := false
 	if afterSeq != nil {
 		last = *afterSeq
-		for replayErr == nil {
+		for sent := 0; replayErr == nil; {
+			want := min(replayPage, h.o.MaxReplay-sent)
+			if want == 0 {
+				more = last < currentSeq
+				break
+			}
 			var msgs []chat.Message
-			msgs, replayErr = load(ctx, last, replayPage)
+			msgs, replayErr = load(ctx, last, want)
 			for _, m := range msgs {
 				f, err := JSONFrame(chat.MessageFrame{Type: chat.EventMessage, Message: m})
 				if err == nil {
@@ -509,8 +539,9 @@ func (h *Hub) Subscribe(ctx context.Context, c *Conn, room int64, afterSeq *int6
 					break
 				}
 				last = m.Seq
+				sent++
 			}
-			if len(msgs) < replayPage {
+			if len(msgs) < want {
 				break
 			}
 		}
@@ -534,7 +565,7 @@ func (h *Hub) Subscribe(ctx context.Context, c *Conn, room int64, afterSeq *int6
 	if replayErr != nil {
 		return replayErr
 	}
-	c.PushJSON(SubscribedFrame{Type: "subscribed", RoomID: room, LastSeq: last})
+	c.PushJSON(SubscribedFrame{Type: "subscribed", RoomID: room, LastSeq: last, More: more})
 	if f := h.presence.frame(room); f != nil {
 		c.Push(f)
 	}

@@ -1,6 +1,7 @@
-// Package store picks chat-service's SQL store for the dialect of the
-// database DATABASE_URL names: package sqlite or package postgres, both
-// running the SQL of package sqlstore over their own schema.
+// Package store is chat-service's storage seam: its Schema (the embedded
+// migrations of package sqlite and package postgres) and Open, which
+// migrates a database and returns the SQL of package sqlstore set up for
+// its dialect.
 package store
 
 import (
@@ -13,31 +14,27 @@ import (
 	"github.com/parleychat/parley/platform/sqldb"
 )
 
-// Tables lists every table, parents before children (copy-db's order).
-var Tables = sqlstore.Tables
-
-// Seeded names the tables the migrations fill (the General room); copy-db
-// replaces their rows with the source's.
-var Seeded = []string{"rooms"}
-
-// Migrate applies the schema migrations of db's dialect.
-func Migrate(ctx context.Context, db *sqldb.DB) error {
-	switch db.Dialect {
-	case sqldb.SQLite:
-		return sqlite.Migrate(ctx, db)
-	case sqldb.Postgres:
-		return postgres.Migrate(ctx, db)
-	}
-	return fmt.Errorf("chat-service has no store for %s databases", db.Dialect)
+// Schema is chat-service's schema on both dialects.
+var Schema = sqldb.Schema{
+	Service:  "chat-service",
+	SQLite:   sqlite.Migrations,
+	Postgres: postgres.Migrations,
+	Tables:   sqlstore.Tables,
+	// The migrations fill rooms (the General room); copy-db replaces
+	// their rows with the source's.
+	Seeded: []string{"rooms"},
 }
 
 // Open migrates db and returns the store for its dialect.
 func Open(ctx context.Context, db *sqldb.DB) (*sqlstore.Store, error) {
-	if err := Migrate(ctx, db); err != nil {
+	if err := Schema.Migrate(ctx, db); err != nil {
 		return nil, fmt.Errorf("migrate %s: %w", db.Location, err)
 	}
-	if db.Dialect == sqldb.Postgres {
-		return postgres.New(db), nil
-	}
-	return sqlite.New(db), nil
+	return New(db), nil
+}
+
+// New returns the store for db's dialect; db is migrated already
+// (sqldb.OpenSchema with Schema).
+func New(db *sqldb.DB) *sqlstore.Store {
+	return sqlstore.New(db, sqldb.Pick(db, sqlite.Dialect, postgres.Dialect))
 }

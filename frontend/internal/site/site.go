@@ -26,7 +26,7 @@ import (
 )
 
 // Default ports used to derive the API and WebSocket addresses from the
-// page's host when they are not configured (DESIGN §1).
+// page's host when they are not configured (docs/ARCHITECTURE.md, Contract: Frontend).
 const (
 	DefaultAPIPort  = "5000"
 	DefaultChatPort = "5003"

@@ -234,8 +234,11 @@ export class ChatClient {
     return log.lo <= seq;
   }
 
-  /** Fetches missing messages over HTTP until the room's window has no gap. */
-  fillGap(roomId) {
+  /**
+   * Fetches missing messages over HTTP until the room's window has no gap
+   * (with toEnd, until a page comes back short: the replay was capped).
+   */
+  fillGap(roomId, { toEnd = false } = {}) {
     const rid = Number(roomId);
     if (this.gapFills.has(rid)) return this.gapFills.get(rid);
     const p = (async () => {
@@ -245,12 +248,13 @@ export class ChatClient {
           const page = await this.api.get(`/api/chat/rooms/${rid}/messages`, { limit: PAGE });
           log.addPage(page.messages ?? [], 'latest', page.next_cursor == null);
         } else {
-          if (!log.hasGap) break;
+          if (!log.hasGap && !toEnd) break;
           const page = await this.api.get(`/api/chat/rooms/${rid}/messages`, { after_seq: log.afterSeq, limit: GAP_PAGE });
           const msgs = page.messages ?? [];
           const before = log.afterSeq;
           log.addPage(msgs, 'after');
           if (msgs.length === 0 || log.afterSeq === before) break;
+          if (toEnd && msgs.length < GAP_PAGE && !log.hasGap) break;
         }
         this._touchLog(rid);
         this._syncLastMessage(rid);
@@ -512,6 +516,11 @@ export class ChatClient {
         if (this.log(rid).applyReaction(ev.message_id, change, this.me?.id)) this._touchLog(rid);
         break;
       }
+      case 'subscribed':
+        // The server's replay stopped at its cap: page the rest over HTTP
+        // from where it stopped, so the room ends holding every message.
+        if (ev.more) this.fillGap(ev.room_id, { toEnd: true }).catch(() => {});
+        break;
       case 'typing':
         this._typing(ev);
         break;

@@ -16,7 +16,7 @@ export const Status = Object.freeze({
   STOPPED: 'stopped',
 });
 
-/** Close codes the server uses (DESIGN §6). */
+/** Close codes the server uses (docs/ARCHITECTURE.md, Contract: WebSocket). */
 export const Close = Object.freeze({
   NORMAL: 1000,
   RESTART: 1012,

@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/parleychat/parley/platform/apperr"
+	"github.com/parleychat/parley/platform/text"
 
 	"github.com/parleychat/parley/user-service/internal/avatar"
 )
@@ -94,7 +94,10 @@ func (p ProfilePatch) Normalize() ProfilePatch {
 		if multiline {
 			v = strings.ReplaceAll(v, "\r\n", "\n")
 		}
-		v = strings.TrimSpace(v)
+		v = text.NFC(strings.TrimSpace(v))
+		if text.Blank(v) {
+			v = "" // only invisible characters: shows nothing, so clears
+		}
 		return &v
 	}
 	return ProfilePatch{
@@ -125,25 +128,24 @@ func checkText(field string, s *string, max int, multiline bool) error {
 	if n := utf8.RuneCountInString(*s); n > max {
 		return apperr.Validation("invalid_field", fmt.Sprintf("%s must be at most %d characters (got %d)", field, max, n))
 	}
-	for _, r := range *s {
-		if multiline && (r == '\n' || r == '\t') {
-			continue
+	if multiline {
+		// A bio is text like a message body, line breaks and tabs included;
+		// bidi overrides could still make it display as something else.
+		if p := text.BodyProblem(*s); p != "" {
+			return apperr.Validation("invalid_field", field+" must not contain "+p)
 		}
-		if unicode.IsControl(r) || isBidiControl(r) {
-			what := "control characters"
-			if r == '\n' || r == '\r' {
-				what = "line breaks"
-			}
-			return apperr.Validation("invalid_field", field+" must not contain "+what)
+		if strings.ContainsFunc(*s, func(r rune) bool { return (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) }) {
+			return apperr.Validation("invalid_field", field+" must not contain bidirectional control characters")
 		}
+		return nil
+	}
+	if strings.ContainsAny(*s, "\r\n") {
+		return apperr.Validation("invalid_field", field+" must not contain line breaks")
+	}
+	if p := text.NameProblem(*s); p != "" {
+		return apperr.Validation("invalid_field", field+" must not contain "+p)
 	}
 	return nil
-}
-
-// isBidiControl reports the embedding, override and isolate controls, which
-// let a name display as something other than what it is.
-func isBidiControl(r rune) bool {
-	return (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069)
 }
 
 // ProfileFilter selects profiles for FindProfiles.

@@ -35,6 +35,10 @@ func TestProfilePatchValidate(t *testing.T) {
 		{"escape in bio", profile.ProfilePatch{Bio: ptr("a\x1b[31mb")}, profile.ProfilePatch{}, false},
 		{"bidi isolate", profile.ProfilePatch{DisplayName: ptr("a\u2066b")}, profile.ProfilePatch{}, false},
 		{"invalid utf-8", profile.ProfilePatch{StatusText: ptr("a\xffb")}, profile.ProfilePatch{}, false},
+		{"zero-width space in name", profile.ProfilePatch{DisplayName: ptr("Al\u200bice")}, profile.ProfilePatch{}, false},
+		{"only invisible characters clear", profile.ProfilePatch{DisplayName: ptr("\u200b\ufeff")}, profile.ProfilePatch{DisplayName: ptr("")}, true},
+		{"NFC", profile.ProfilePatch{DisplayName: ptr("Rene\u0301e")}, profile.ProfilePatch{DisplayName: ptr("Renée")}, true},
+		{"NUL in bio", profile.ProfilePatch{Bio: ptr("a\x00b")}, profile.ProfilePatch{}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/auth-service/internal/auth"
-	"github.com/parleychat/parley/platform/apperr"
 	"github.com/parleychat/parley/platform/sqldb"
 )
 
@@ -94,21 +93,6 @@ func parseTime(s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// wrap names the operation and turns "database busy or gone" into a 503.
-func wrap(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var ae *apperr.Error
-	if errors.As(err, &ae) {
-		return err
-	}
-	if sqldb.IsUnavailable(err) {
-		return apperr.Unavailable("database_unavailable", "the database is busy or unavailable; retry shortly", fmt.Errorf("%s: %w", op, err))
-	}
-	return fmt.Errorf("%s: %w", op, err)
-}
-
 const userColumns = `u.id, u.username, u.email, u.role, u.disabled, u.created_at, u.updated_at`
 
 type rowScanner interface{ Scan(dest ...any) error }
@@ -160,7 +144,7 @@ func (s *Store) CreateUser(ctx context.Context, nu auth.NewUser, session *auth.N
 		u, err = scanUser(tx.QueryRowContext(ctx, s.db.Rebind(`SELECT `+userColumns+` FROM users u WHERE u.id = ?`), id))
 		return err
 	})
-	return u, wrap("create user", err)
+	return u, sqldb.Wrap("create user", err)
 }
 
 func (s *Store) createSession(ctx context.Context, tx *sql.Tx, userID int64, t auth.NewRefreshToken) error {
@@ -184,7 +168,7 @@ func (s *Store) insertToken(ctx context.Context, tx *sql.Tx, familyID int64, t a
 func (s *Store) UserByID(ctx context.Context, id int64) (auth.User, error) {
 	st, err := s.userByID.get(ctx, s.db.DB)
 	if err != nil {
-		return auth.User{}, wrap("user by id", err)
+		return auth.User{}, sqldb.Wrap("user by id", err)
 	}
 	if s.db.Dialect == sqldb.SQLite {
 		// A local primary-key read takes microseconds and, under WAL, does
@@ -200,7 +184,7 @@ func (s *Store) UserByID(ctx context.Context, id int64) (auth.User, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return auth.User{}, auth.ErrUserNotFound
 	}
-	return u, wrap("user by id", err)
+	return u, sqldb.Wrap("user by id", err)
 }
 
 // Credentials returns a user and its password hash by username key.
@@ -212,7 +196,7 @@ func (s *Store) Credentials(ctx context.Context, usernameKey string) (auth.User,
 		return auth.User{}, "", auth.ErrUserNotFound
 	}
 	if err != nil {
-		return auth.User{}, "", wrap("credentials", err)
+		return auth.User{}, "", sqldb.Wrap("credentials", err)
 	}
 	return u, hash, nil
 }
@@ -230,18 +214,18 @@ func (s *Store) ListUsers(ctx context.Context, f auth.UserFilter) ([]auth.User, 
 	args = append(args, f.Limit)
 	rows, err := s.db.QueryContext(ctx, s.db.Rebind(q), args...)
 	if err != nil {
-		return nil, wrap("list users", err)
+		return nil, sqldb.Wrap("list users", err)
 	}
 	defer rows.Close()
 	var out []auth.User
 	for rows.Next() {
 		u, err := scanUser(rows)
 		if err != nil {
-			return nil, wrap("list users", err)
+			return nil, sqldb.Wrap("list users", err)
 		}
 		out = append(out, u)
 	}
-	return out, wrap("list users", rows.Err())
+	return out, sqldb.Wrap("list users", rows.Err())
 }
 
 func likePrefix(p string) string {
@@ -303,7 +287,7 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, upd auth.UserUpdate, n
 		u, err = scanUser(tx.QueryRowContext(ctx, s.db.Rebind(`SELECT `+userColumns+` FROM users u WHERE u.id = ?`), id))
 		return err
 	})
-	return u, wrap("update user", err)
+	return u, sqldb.Wrap("update user", err)
 }
 
 func (s *Store) revokeUserFamilies(ctx context.Context, tx *sql.Tx, userID int64, reason, ts string) error {
@@ -331,12 +315,12 @@ func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string, revo
 		}
 		return nil
 	})
-	return wrap("set password", err)
+	return sqldb.Wrap("set password", err)
 }
 
 // CreateSession opens a refresh token family for a user.
 func (s *Store) CreateSession(ctx context.Context, userID int64, t auth.NewRefreshToken) error {
-	return wrap("create session", s.db.Tx(ctx, func(tx *sql.Tx) error {
+	return sqldb.Wrap("create session", s.db.Tx(ctx, func(tx *sql.Tx) error {
 		return s.createSession(ctx, tx, userID, t)
 	}))
 }
@@ -397,7 +381,7 @@ func (s *Store) UseRefreshToken(ctx context.Context, hash []byte, next auth.NewR
 		}
 	})
 	if err != nil {
-		return auth.RefreshSession{}, wrap("use refresh token", err)
+		return auth.RefreshSession{}, sqldb.Wrap("use refresh token", err)
 	}
 	if outcome != nil {
 		return rs, outcome // the session names whose family was revoked
@@ -411,7 +395,7 @@ func (s *Store) RevokeFamilyOf(ctx context.Context, hash []byte, reason string, 
 		`UPDATE refresh_families SET revoked_at = ?, revoke_reason = ?
 		 WHERE revoked_at IS NULL AND id = (SELECT family_id FROM refresh_tokens WHERE token_hash = ?)`),
 		formatTime(now), reason, hash)
-	return wrap("revoke family", err)
+	return sqldb.Wrap("revoke family", err)
 }
 
 // PruneRefreshTokens deletes expired tokens and then empty families.
@@ -429,7 +413,7 @@ func (s *Store) PruneRefreshTokens(ctx context.Context, now time.Time) (int64, e
 			`DELETE FROM refresh_families WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = refresh_families.id)`)
 		return err
 	})
-	return n, wrap("prune refresh tokens", err)
+	return n, sqldb.Wrap("prune refresh tokens", err)
 }
 
 // SigningKey stores candidate (a PKCS#8 DER private key) under name unless
@@ -448,7 +432,7 @@ func (s *Store) SigningKey(ctx context.Context, name, kid string, candidate []by
 		// for theirs) and this statement's fresh snapshot sees the winner.
 		return tx.QueryRowContext(ctx, s.db.Rebind(`SELECT private_key FROM signing_keys WHERE name = ?`), name).Scan(&der)
 	})
-	return der, wrap("signing key", err)
+	return der, sqldb.Wrap("signing key", err)
 }
 
 // Tables lists every table of the schema, parents before children (the
@@ -462,7 +446,7 @@ func (s *Store) Counts(ctx context.Context) (map[string]int, error) {
 	for _, t := range Tables {
 		var n int
 		if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+t).Scan(&n); err != nil {
-			return nil, wrap("count "+t, err)
+			return nil, sqldb.Wrap("count "+t, err)
 		}
 		out[t] = n
 	}

@@ -1,41 +1,27 @@
-// Package sqlite is chat-service's SQLite schema: its embedded migrations,
-// FTS5 search, and the store (package sqlstore) set up for it. Several
+// Package sqlite is chat-service's SQLite schema: its embedded migrations
+// and FTS5 search, the SQL package sqlstore needs for this dialect. Several
 // replicas may share one file: every write is one short BEGIN IMMEDIATE
 // transaction, so they need no row locks.
 package sqlite
 
 import (
-	"context"
 	"embed"
 	"strings"
 
 	"github.com/parleychat/parley/chat-service/internal/store/sqlstore"
-	"github.com/parleychat/parley/platform/sqldb"
 )
 
+// Migrations holds migrations/NNNN_name.sql.
+//
 //go:embed migrations/*.sql
-var migrationFS embed.FS
+var Migrations embed.FS
 
-// Migrate applies the embedded migrations.
-func Migrate(ctx context.Context, db *sqldb.DB) error {
-	ms, err := sqldb.LoadMigrations(migrationFS, "migrations")
-	if err != nil {
-		return err
-	}
-	return sqldb.Migrate(ctx, db, ms)
-}
-
-// Store implements chat.Store.
-type Store = sqlstore.Store
-
-// New wraps an open, migrated SQLite database.
-func New(db *sqldb.DB) *Store {
-	return sqlstore.New(db, sqlstore.Dialect{
-		Greatest: "MAX", Least: "MIN",
-		Search: func(words []string) (string, string, []any) {
-			return `messages_fts JOIN messages m ON m.id = messages_fts.rowid`, `messages_fts MATCH ?`, []any{FTSQuery(words)}
-		},
-	})
+// Dialect sets up package sqlstore for SQLite, with FTS5 search.
+var Dialect = sqlstore.Dialect{
+	Greatest: "MAX", Least: "MIN",
+	Search: func(words []string) (string, string, []any) {
+		return `messages_fts JOIN messages m ON m.id = messages_fts.rowid`, `messages_fts MATCH ?`, []any{FTSQuery(words)}
+	},
 }
 
 // FTSQuery turns search words into a safe FTS5 expression: every word

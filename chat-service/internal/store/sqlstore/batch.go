@@ -85,7 +85,7 @@ func (s *Store) CreateMessages(ctx context.Context, nms []chat.NewMessage, check
 		}
 	}
 	if !errors.Is(err, errOneByOne) && !errors.Is(err, errClientIDTaken) && (sqldb.IsUnavailable(err) || ctx.Err() != nil) {
-		return nil, wrap("create messages", err)
+		return nil, sqldb.Wrap("create messages", err)
 	}
 	out = make([]chat.CreateResult, len(nms))
 	for i, nm := range nms {

@@ -67,7 +67,7 @@ func (s *Store) attachReactions(ctx context.Context, q querier, msgs []chat.Mess
 	rows, err := q.QueryContext(ctx, s.q(`SELECT message_id, emoji, user_id FROM reactions
 		WHERE message_id IN (`+placeholders(len(ids))+`) ORDER BY message_id, id`), int64Args(ids)...)
 	if err != nil {
-		return wrap("load reactions", err)
+		return sqldb.Wrap("load reactions", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -76,7 +76,7 @@ func (s *Store) attachReactions(ctx context.Context, q querier, msgs []chat.Mess
 			emoji         string
 		)
 		if err := rows.Scan(&msgID, &emoji, &userID); err != nil {
-			return wrap("load reactions", err)
+			return sqldb.Wrap("load reactions", err)
 		}
 		m := &msgs[idx[msgID]]
 		found := false
@@ -92,7 +92,7 @@ func (s *Store) attachReactions(ctx context.Context, q querier, msgs []chat.Mess
 			m.Reactions = append(m.Reactions, chat.ReactionGroup{Emoji: emoji, Count: 1, UserIDs: []int64{userID}})
 		}
 	}
-	return wrap("load reactions", rows.Err())
+	return sqldb.Wrap("load reactions", rows.Err())
 }
 
 func (s *Store) getMessage(ctx context.Context, q querier, id int64) (chat.Message, error) {
@@ -101,7 +101,7 @@ func (s *Store) getMessage(ctx context.Context, q querier, id int64) (chat.Messa
 		return chat.Message{}, errMessageNotFound
 	}
 	if err != nil {
-		return chat.Message{}, wrap("get message", err)
+		return chat.Message{}, sqldb.Wrap("get message", err)
 	}
 	msgs := []chat.Message{m}
 	if err := s.attachReactions(ctx, q, msgs); err != nil {
@@ -166,12 +166,12 @@ func (s *Store) CreateMessage(ctx context.Context, nm chat.NewMessage) (chat.Mes
 	if cmid != nil && sqldb.IsUniqueViolation(err) {
 		var id int64
 		if err := s.db.QueryRowContext(ctx, s.q(`SELECT id FROM messages WHERE user_id = ? AND client_msg_id = ?`), nm.UserID, cmid).Scan(&id); err != nil {
-			return chat.Message{}, false, wrap("create message", err)
+			return chat.Message{}, false, sqldb.Wrap("create message", err)
 		}
 		msg, err := s.getMessage(ctx, s.db, id)
 		return msg, false, err
 	}
-	return msg, created, wrap("create message", err)
+	return msg, created, sqldb.Wrap("create message", err)
 }
 
 // storedMessage is nm as just inserted with id and seq (no reactions yet).
@@ -190,26 +190,26 @@ func storedMessage(id, seq int64, nm chat.NewMessage) chat.Message {
 func (s *Store) Messages(ctx context.Context, f chat.MessageFilter) ([]chat.Message, bool, error) {
 	where := `m.room_id = ?`
 	args := []any{f.RoomID}
-	if f.AfterSeq > 0 {
+	if f.AfterSeq != nil {
 		where += ` AND m.seq > ?`
-		args = append(args, f.AfterSeq)
+		args = append(args, *f.AfterSeq)
 	}
 	if f.BeforeSeq > 0 {
 		where += ` AND m.seq < ?`
 		args = append(args, f.BeforeSeq)
 	}
 	order := `DESC`
-	if f.AfterSeq > 0 {
+	if f.AfterSeq != nil {
 		order = `ASC`
 	}
 	args = append(args, f.Limit)
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+messageColumns+` FROM messages m WHERE `+where+` ORDER BY m.seq `+order+` LIMIT ?`), args...)
 	if err != nil {
-		return nil, false, wrap("list messages", err)
+		return nil, false, sqldb.Wrap("list messages", err)
 	}
 	msgs, err := collectMessages(rows)
 	if err != nil {
-		return nil, false, wrap("list messages", err)
+		return nil, false, sqldb.Wrap("list messages", err)
 	}
 	if order == `DESC` {
 		for i, j := 0, len(msgs)-1; i < j; i, j = i+1, j-1 {
@@ -224,7 +224,7 @@ func (s *Store) Messages(ctx context.Context, f chat.MessageFilter) ([]chat.Mess
 		err := s.db.QueryRowContext(ctx, s.q(`SELECT EXISTS (SELECT 1 FROM messages WHERE room_id = ? AND seq < ?)`),
 			f.RoomID, msgs[0].Seq).Scan(&hasOlder)
 		if err != nil {
-			return nil, false, wrap("list messages", err)
+			return nil, false, sqldb.Wrap("list messages", err)
 		}
 	}
 	return msgs, hasOlder, nil
@@ -244,7 +244,7 @@ func (s *Store) EditMessage(ctx context.Context, id int64, body string, at time.
 		msg, err = s.getMessage(ctx, tx, id)
 		return err
 	})
-	return msg, wrap("edit message", err)
+	return msg, sqldb.Wrap("edit message", err)
 }
 
 // DeleteMessage empties the body, marks the tombstone and drops reactions.
@@ -264,7 +264,7 @@ func (s *Store) DeleteMessage(ctx context.Context, id int64) (chat.Message, erro
 		msg, err = s.getMessage(ctx, tx, id)
 		return err
 	})
-	return msg, wrap("delete message", err)
+	return msg, sqldb.Wrap("delete message", err)
 }
 
 // AddReaction adds one user's reaction, refusing a new emoji past
@@ -298,14 +298,14 @@ func (s *Store) AddReaction(ctx context.Context, messageID, userID int64, emoji 
 		changed = n == 1
 		return nil
 	})
-	return changed, wrap("add reaction", err)
+	return changed, sqldb.Wrap("add reaction", err)
 }
 
 // RemoveReaction removes one user's reaction.
 func (s *Store) RemoveReaction(ctx context.Context, messageID, userID int64, emoji string) (bool, error) {
 	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM reactions WHERE message_id = ? AND user_id = ? AND emoji = ?`), messageID, userID, emoji)
 	if err != nil {
-		return false, wrap("remove reaction", err)
+		return false, sqldb.Wrap("remove reaction", err)
 	}
 	n, _ := res.RowsAffected()
 	return n == 1, nil
@@ -337,7 +337,7 @@ func (s *Store) Search(ctx context.Context, f chat.SearchFilter) ([]chat.SearchH
 		LEFT JOIN members mm ON mm.room_id = m.room_id AND mm.user_id = ?
 		WHERE `+where+` ORDER BY m.id DESC LIMIT ?`), args...)
 	if err != nil {
-		return nil, wrap("search", err)
+		return nil, sqldb.Wrap("search", err)
 	}
 	defer rows.Close()
 	hits := []chat.SearchHit{}
@@ -345,12 +345,12 @@ func (s *Store) Search(ctx context.Context, f chat.SearchFilter) ([]chat.SearchH
 		var roomName string
 		m, err := scanMessage(rows, &roomName)
 		if err != nil {
-			return nil, wrap("search", err)
+			return nil, sqldb.Wrap("search", err)
 		}
 		hits = append(hits, chat.SearchHit{Message: m, RoomName: roomName})
 	}
 	if err := rows.Err(); err != nil {
-		return nil, wrap("search", err)
+		return nil, sqldb.Wrap("search", err)
 	}
 	msgs := make([]chat.Message, len(hits))
 	for i := range hits {

@@ -34,7 +34,7 @@ func (s *Store) getRoom(ctx context.Context, q querier, id int64) (chat.Room, er
 	if errors.Is(err, sql.ErrNoRows) {
 		return chat.Room{}, errRoomNotFound
 	}
-	return r, wrap("get room", err)
+	return r, sqldb.Wrap("get room", err)
 }
 
 // Room loads one room.
@@ -63,7 +63,7 @@ func (s *Store) CreateRoom(ctx context.Context, nr chat.NewRoom) (chat.Room, err
 	if sqldb.IsUniqueViolation(err) {
 		return chat.Room{}, apperr.Conflict("room_name_taken", "a public room with that name exists")
 	}
-	return room, wrap("create room", err)
+	return room, sqldb.Wrap("create room", err)
 }
 
 // UpdateRoom applies a patch.
@@ -85,7 +85,7 @@ func (s *Store) UpdateRoom(ctx context.Context, id int64, p chat.RoomPatch, at t
 	if sqldb.IsUniqueViolation(err) {
 		return chat.Room{}, apperr.Conflict("room_name_taken", "a public room with that name exists")
 	}
-	return room, wrap("update room", err)
+	return room, sqldb.Wrap("update room", err)
 }
 
 // DeleteRoom removes a room and everything in it.
@@ -109,7 +109,7 @@ func (s *Store) DeleteRoom(ctx context.Context, id int64) error {
 		}
 		return nil
 	})
-	return wrap("delete room", err)
+	return sqldb.Wrap("delete room", err)
 }
 
 // OpenDM finds or creates the DM room of a pair.
@@ -151,7 +151,7 @@ func (s *Store) OpenDM(ctx context.Context, a, b chat.UserRef, at time.Time) (ch
 		room, err = s.getRoom(ctx, tx, id)
 		return err
 	})
-	return room, created, wrap("open dm", err)
+	return room, created, sqldb.Wrap("open dm", err)
 }
 
 // roomViewSelect yields a room plus the viewer's membership, member count
@@ -185,19 +185,19 @@ func (s *Store) RoomViews(ctx context.Context, userID, afterID int64, limit int)
 		WHERE (r.kind = 'public' OR m.user_id IS NOT NULL) AND r.id > ?
 		ORDER BY r.id LIMIT ?`), userID, userID, afterID, limit)
 	if err != nil {
-		return nil, wrap("list rooms", err)
+		return nil, sqldb.Wrap("list rooms", err)
 	}
 	defer rows.Close()
 	views := []chat.RoomView{}
 	for rows.Next() {
 		v, err := scanRoomView(rows)
 		if err != nil {
-			return nil, wrap("list rooms", err)
+			return nil, sqldb.Wrap("list rooms", err)
 		}
 		views = append(views, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, wrap("list rooms", err)
+		return nil, sqldb.Wrap("list rooms", err)
 	}
 	return views, s.decorate(ctx, views, userID)
 }
@@ -209,7 +209,7 @@ func (s *Store) RoomView(ctx context.Context, roomID, userID int64) (chat.RoomVi
 		return chat.RoomView{}, errRoomNotFound
 	}
 	if err != nil {
-		return chat.RoomView{}, wrap("get room view", err)
+		return chat.RoomView{}, sqldb.Wrap("get room view", err)
 	}
 	views := []chat.RoomView{v}
 	if err := s.decorate(ctx, views, userID); err != nil {
@@ -237,11 +237,11 @@ func (s *Store) decorate(ctx context.Context, views []chat.RoomView, userID int6
 		JOIN messages m ON m.id = (SELECT id FROM messages WHERE room_id = r.id AND NOT deleted ORDER BY seq DESC LIMIT 1)
 		WHERE r.id IN (`+placeholders(len(ids))+`)`), int64Args(ids)...)
 	if err != nil {
-		return wrap("last messages", err)
+		return sqldb.Wrap("last messages", err)
 	}
 	msgs, err := collectMessages(rows)
 	if err != nil {
-		return wrap("last messages", err)
+		return sqldb.Wrap("last messages", err)
 	}
 	if err := s.attachReactions(ctx, s.db, msgs); err != nil {
 		return err
@@ -256,14 +256,14 @@ func (s *Store) decorate(ctx context.Context, views []chat.RoomView, userID int6
 	rows, err = s.db.QueryContext(ctx, s.q(`SELECT room_id, user_id, username FROM members
 		WHERE room_id IN (`+placeholders(len(dms))+`) AND user_id <> ?`), args...)
 	if err != nil {
-		return wrap("dm users", err)
+		return sqldb.Wrap("dm users", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var roomID int64
 		var u chat.UserRef
 		if err := rows.Scan(&roomID, &u.UserID, &u.Username); err != nil {
-			return wrap("dm users", err)
+			return sqldb.Wrap("dm users", err)
 		}
 		v := byID[roomID]
 		v.DMUser = &u
@@ -272,7 +272,7 @@ func (s *Store) decorate(ctx context.Context, views []chat.RoomView, userID int6
 			v.Name = "user " + strconv.FormatInt(u.UserID, 10)
 		}
 	}
-	return wrap("dm users", rows.Err())
+	return sqldb.Wrap("dm users", rows.Err())
 }
 
 const memberColumns = `room_id, user_id, username, role, last_read_seq, joined_at`
@@ -294,7 +294,7 @@ func (s *Store) Member(ctx context.Context, roomID, userID int64) (chat.Member, 
 		return chat.Member{}, false, nil
 	}
 	if err != nil {
-		return chat.Member{}, false, wrap("get member", err)
+		return chat.Member{}, false, sqldb.Wrap("get member", err)
 	}
 	return m, true, nil
 }
@@ -306,7 +306,7 @@ func (s *Store) RoomMember(ctx context.Context, roomID, userID int64) (chat.Room
 	st, err := s.stmt(ctx, nil, `SELECT `+roomColumns+`, m.username, m.role, m.last_read_seq, m.joined_at
 		FROM rooms r LEFT JOIN members m ON m.room_id = r.id AND m.user_id = ? WHERE r.id = ?`)
 	if err != nil {
-		return chat.Room{}, nil, wrap("get room", err)
+		return chat.Room{}, nil, sqldb.Wrap("get room", err)
 	}
 	var (
 		username, role, joined sql.NullString
@@ -317,7 +317,7 @@ func (s *Store) RoomMember(ctx context.Context, roomID, userID int64) (chat.Room
 		return chat.Room{}, nil, errRoomNotFound
 	}
 	if err != nil {
-		return chat.Room{}, nil, wrap("get room", err)
+		return chat.Room{}, nil, sqldb.Wrap("get room", err)
 	}
 	if !role.Valid {
 		return r, nil, nil
@@ -331,18 +331,18 @@ func (s *Store) Members(ctx context.Context, roomID, afterUserID int64, limit in
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+memberColumns+` FROM members
 		WHERE room_id = ? AND user_id > ? ORDER BY user_id LIMIT ?`), roomID, afterUserID, limit)
 	if err != nil {
-		return nil, wrap("list members", err)
+		return nil, sqldb.Wrap("list members", err)
 	}
 	defer rows.Close()
 	out := []chat.Member{}
 	for rows.Next() {
 		m, err := scanMember(rows)
 		if err != nil {
-			return nil, wrap("list members", err)
+			return nil, sqldb.Wrap("list members", err)
 		}
 		out = append(out, m)
 	}
-	return out, wrap("list members", rows.Err())
+	return out, sqldb.Wrap("list members", rows.Err())
 }
 
 // AddMember inserts a membership unless present.
@@ -365,7 +365,7 @@ func (s *Store) AddMember(ctx context.Context, m chat.Member) (chat.Member, bool
 	if sqldb.IsForeignKeyViolation(err) {
 		return chat.Member{}, false, errRoomNotFound
 	}
-	return stored, created, wrap("add member", err)
+	return stored, created, sqldb.Wrap("add member", err)
 }
 
 // RemoveMember deletes a membership, promoting the longest-standing member
@@ -412,7 +412,7 @@ func (s *Store) RemoveMember(ctx context.Context, roomID, userID int64) (bool, *
 		promoted = &m
 		return nil
 	})
-	return removed, promoted, wrap("remove member", err)
+	return removed, promoted, sqldb.Wrap("remove member", err)
 }
 
 // MarkRead moves a read marker forward, clamped to the room's last seq.
@@ -425,9 +425,9 @@ func (s *Store) MarkRead(ctx context.Context, roomID, userID, seq int64) (chat.R
 		return chat.ReadState{}, apperr.Forbidden("not_member", "join the room first")
 	}
 	if err != nil {
-		return chat.ReadState{}, wrap("mark read", err)
+		return chat.ReadState{}, sqldb.Wrap("mark read", err)
 	}
 	err = s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM messages WHERE room_id = ? AND seq > ? AND user_id <> ? AND NOT deleted`),
 		roomID, st.LastReadSeq, userID).Scan(&st.Unread)
-	return st, wrap("count unread", err)
+	return st, sqldb.Wrap("count unread", err)
 }

@@ -13,13 +13,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/parleychat/parley/chat-service/internal/chat"
-	"github.com/parleychat/parley/platform/apperr"
 	"github.com/parleychat/parley/platform/sqldb"
 )
 
@@ -139,21 +137,6 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// wrap gives database errors context and maps lock timeouts to 503.
-func wrap(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var ae *apperr.Error
-	if errors.As(err, &ae) {
-		return err
-	}
-	if sqldb.IsUnavailable(err) {
-		return apperr.Unavailable("database_unavailable", "the database is busy; retry", fmt.Errorf("%s: %w", op, err))
-	}
-	return fmt.Errorf("%s: %w", op, err)
-}
-
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
 }
@@ -204,7 +187,7 @@ func (s *Store) TouchUser(ctx context.Context, u chat.UserRef, at time.Time) (*c
 			u.Username, u.UserID, u.Username)
 		return err
 	})
-	return joined, wrap("touch user", err)
+	return joined, sqldb.Wrap("touch user", err)
 }
 
 // Username is the last name seen for userID, or "".
@@ -214,7 +197,7 @@ func (s *Store) Username(ctx context.Context, userID int64) (string, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
-	return name, wrap("username", err)
+	return name, sqldb.Wrap("username", err)
 }
 
 // Stats summarises a user's activity.
@@ -228,7 +211,7 @@ func (s *Store) Stats(ctx context.Context, userID int64) (chat.Stats, error) {
 		(SELECT created_at FROM messages WHERE user_id = ? ORDER BY id DESC LIMIT 1)`), userID, userID, userID, userID).
 		Scan(&st.MessagesSent, &st.RoomsCreated, &st.RoomsJoined, &last)
 	if err != nil {
-		return chat.Stats{}, wrap("stats", err)
+		return chat.Stats{}, sqldb.Wrap("stats", err)
 	}
 	if last.Valid {
 		t := parseTime(last.String)

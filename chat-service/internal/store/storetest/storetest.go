@@ -211,7 +211,7 @@ func checkGapFree(t *testing.T, st *sqlstore.Store, rooms []chat.Room, want int)
 		var all []chat.Message
 		after := int64(0)
 		for {
-			page, _, err := st.Messages(ctx, chat.MessageFilter{RoomID: r.ID, AfterSeq: after, Limit: 200})
+			page, _, err := st.Messages(ctx, chat.MessageFilter{RoomID: r.ID, AfterSeq: &after, Limit: 200})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -253,6 +253,7 @@ func testMessagesPaging(t *testing.T, target sqldb.Target) {
 		}
 		return out
 	}
+	seq := func(v int64) *int64 { return &v }
 	cases := []struct {
 		name      string
 		f         chat.MessageFilter
@@ -262,9 +263,10 @@ func testMessagesPaging(t *testing.T, target sqldb.Target) {
 		{"newest", chat.MessageFilter{Limit: 3}, "[5 6 7]", true},
 		{"before", chat.MessageFilter{BeforeSeq: 5, Limit: 3}, "[2 3 4]", true},
 		{"before start", chat.MessageFilter{BeforeSeq: 3, Limit: 3}, "[1 2]", false},
-		{"after", chat.MessageFilter{AfterSeq: 2, Limit: 3}, "[3 4 5]", true},
-		{"after end", chat.MessageFilter{AfterSeq: 7, Limit: 3}, "[]", false},
-		{"range", chat.MessageFilter{AfterSeq: 1, BeforeSeq: 4, Limit: 10}, "[2 3]", true},
+		{"after", chat.MessageFilter{AfterSeq: seq(2), Limit: 3}, "[3 4 5]", true},
+		{"after zero is from the start", chat.MessageFilter{AfterSeq: seq(0), Limit: 3}, "[1 2 3]", false},
+		{"after end", chat.MessageFilter{AfterSeq: seq(7), Limit: 3}, "[]", false},
+		{"range", chat.MessageFilter{AfterSeq: seq(1), BeforeSeq: 4, Limit: 10}, "[2 3]", true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

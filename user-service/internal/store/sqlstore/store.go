@@ -47,15 +47,6 @@ func parseTime(s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// dbError wraps err with what was being done, turning "the database is
-// busy or gone" into a 503 rather than a 500.
-func dbError(op string, err error) error {
-	if sqldb.IsUnavailable(err) {
-		return apperr.Unavailable("database_unavailable", "the database is temporarily unavailable", fmt.Errorf("%s: %w", op, err))
-	}
-	return fmt.Errorf("%s: %w", op, err)
-}
-
 const profileColumns = `id, username, display_name, bio, status_text, avatar_hash, created_at, updated_at`
 
 type scanner interface{ Scan(dest ...any) error }
@@ -87,7 +78,7 @@ func (s *Store) EnsureProfile(ctx context.Context, id int64, username string, no
 	case err == nil && current == username:
 		return nil
 	case err != nil && !errors.Is(err, sql.ErrNoRows):
-		return dbError("ensure profile", err)
+		return sqldb.Wrap("ensure profile", err)
 	}
 	// Insert, or follow a username change; a concurrent first request for
 	// the same user is absorbed by the conflict clause.
@@ -96,7 +87,7 @@ func (s *Store) EnsureProfile(ctx context.Context, id int64, username string, no
 		WHERE profiles.username <> excluded.username`)
 	ts := formatTime(now)
 	if _, err := s.db.ExecContext(ctx, q, id, username, ts, ts); err != nil {
-		return dbError("ensure profile", err)
+		return sqldb.Wrap("ensure profile", err)
 	}
 	return nil
 }
@@ -109,7 +100,7 @@ func (s *Store) Profile(ctx context.Context, id int64) (profile.Profile, error) 
 		return profile.Profile{}, profile.ErrProfileNotFound(id)
 	}
 	if err != nil {
-		return profile.Profile{}, dbError("read profile", err)
+		return profile.Profile{}, sqldb.Wrap("read profile", err)
 	}
 	return p, nil
 }
@@ -152,19 +143,19 @@ func escapeLike(s string) string {
 func (s *Store) queryProfiles(ctx context.Context, op, q string, args ...any) ([]profile.Profile, error) {
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, dbError(op, err)
+		return nil, sqldb.Wrap(op, err)
 	}
 	defer rows.Close()
 	out := []profile.Profile{}
 	for rows.Next() {
 		p, err := scanProfile(rows)
 		if err != nil {
-			return nil, dbError(op, err)
+			return nil, sqldb.Wrap(op, err)
 		}
 		out = append(out, p)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, dbError(op, err)
+		return nil, sqldb.Wrap(op, err)
 	}
 	return out, nil
 }
@@ -183,7 +174,7 @@ func (s *Store) UpdateProfile(ctx context.Context, id int64, p profile.ProfilePa
 		return profile.Profile{}, profile.ErrProfileNotFound(id)
 	}
 	if err != nil {
-		return profile.Profile{}, dbError("update profile", err)
+		return profile.Profile{}, sqldb.Wrap("update profile", err)
 	}
 	return out, nil
 }
@@ -231,7 +222,7 @@ func (s *Store) SetAvatar(ctx context.Context, a profile.Avatar) (profile.Profil
 		if _, ok := apperr.From(err); ok {
 			return profile.Profile{}, err
 		}
-		return profile.Profile{}, dbError("set avatar", err)
+		return profile.Profile{}, sqldb.Wrap("set avatar", err)
 	}
 	return out, nil
 }
@@ -261,7 +252,7 @@ func (s *Store) DeleteAvatar(ctx context.Context, userID int64, now time.Time) (
 		if _, ok := apperr.From(err); ok {
 			return profile.Profile{}, err
 		}
-		return profile.Profile{}, dbError("delete avatar", err)
+		return profile.Profile{}, sqldb.Wrap("delete avatar", err)
 	}
 	return out, nil
 }
@@ -278,7 +269,7 @@ func (s *Store) Avatar(ctx context.Context, userID int64) (profile.Avatar, error
 		return profile.Avatar{}, apperr.NotFound("avatar_not_found", fmt.Sprintf("user %d has no uploaded avatar", userID))
 	}
 	if err != nil {
-		return profile.Avatar{}, dbError("read avatar", err)
+		return profile.Avatar{}, sqldb.Wrap("read avatar", err)
 	}
 	if a.UpdatedAt, err = parseTime(ts); err != nil {
 		return profile.Avatar{}, err
@@ -310,7 +301,7 @@ func (s *Store) Settings(ctx context.Context, userID int64) (profile.Settings, e
 		return profile.Settings{}, apperr.NotFound("settings_not_found", fmt.Sprintf("user %d has no saved settings", userID))
 	}
 	if err != nil {
-		return profile.Settings{}, dbError("read settings", err)
+		return profile.Settings{}, sqldb.Wrap("read settings", err)
 	}
 	return st, nil
 }
@@ -335,7 +326,7 @@ func (s *Store) UpdateSettings(ctx context.Context, userID int64, p profile.Sett
 		if sqldb.IsForeignKeyViolation(err) {
 			return profile.Settings{}, profile.ErrProfileNotFound(userID)
 		}
-		return profile.Settings{}, dbError("update settings", err)
+		return profile.Settings{}, sqldb.Wrap("update settings", err)
 	}
 	return st, nil
 }
