@@ -898,3 +898,54 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 		t.Fatalf("reuse not logged:\n%s", out)
 	}
 }
+
+// The account directory: any signed-in user pages through every account
+// (id, username, creation time — nothing else), which is how user-service
+// gives each one a profile.
+func TestAccounts(t *testing.T) { eachDatabase(t, testAccounts) }
+
+func testAccounts(t *testing.T, db map[string]string) {
+	s := start(t, db)
+	base := s.URL
+	var users []session
+	for i := 1; i <= 3; i++ {
+		users = append(users, register(t, base, fmt.Sprintf("member%d", i), "password1"))
+	}
+	type page struct {
+		Accounts   []map[string]any `json:"accounts"`
+		NextCursor *int64           `json:"next_cursor"`
+	}
+	h := bearer(users[0].AccessToken)
+	var all page
+	must(t, 200, "GET", base+"/accounts", nil, &all, h...)
+	if len(all.Accounts) != 4 || all.NextCursor != nil { // the admin and three members
+		t.Fatalf("accounts: %+v", all)
+	}
+	for _, a := range all.Accounts {
+		if len(a) != 3 || a["id"] == nil || a["username"] == nil || a["created_at"] == nil {
+			t.Fatalf("an account says more or less than id, username and created_at: %v", a)
+		}
+	}
+	var first, rest page
+	must(t, 200, "GET", base+"/accounts?limit=2", nil, &first, h...)
+	if len(first.Accounts) != 2 || first.NextCursor == nil {
+		t.Fatalf("first page: %+v", first)
+	}
+	must(t, 200, "GET", fmt.Sprintf("%s/accounts?limit=2&after=%d", base, *first.NextCursor), nil, &rest, h...)
+	if len(rest.Accounts) != 2 || rest.NextCursor != nil || rest.Accounts[1]["username"] != "member3" {
+		t.Fatalf("second page: %+v", rest)
+	}
+	var none page
+	must(t, 200, "GET", fmt.Sprintf("%s/accounts?after=%d", base, users[2].User.ID), nil, &none, h...)
+	if len(none.Accounts) != 0 || none.Accounts == nil {
+		t.Fatalf("after the last account: %+v", none)
+	}
+	for _, q := range []string{"after=-1", "after=x", "limit=abc"} {
+		if r := call(t, "GET", base+"/accounts?"+q, nil, h...); r.Status != 400 {
+			t.Errorf("accounts?%s = %d %s", q, r.Status, r.Body)
+		}
+	}
+	if r := call(t, "GET", base+"/accounts", nil); r.Status != 401 {
+		t.Errorf("accounts without a token = %d", r.Status)
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/parleychat/parley/platform/serve"
 	"github.com/parleychat/parley/platform/sqldb"
 
+	"github.com/parleychat/parley/user-service/internal/accounts"
 	"github.com/parleychat/parley/user-service/internal/chatstats"
 	"github.com/parleychat/parley/user-service/internal/httpapi"
 	"github.com/parleychat/parley/user-service/internal/profile"
@@ -45,6 +46,7 @@ const (
 type Config struct {
 	config.Common
 	DB             sqldb.Target
+	AuthServiceURL string
 	ChatServiceURL string
 	JWKSURL        string
 	StatsTimeout   time.Duration
@@ -55,7 +57,8 @@ type Config struct {
 func ReadConfig(getenv func(string) string) (Config, error) {
 	env := config.New(getenv)
 	s := Config{Common: env.ReadCommon(DefaultPort)}
-	authURL := env.URL("AUTH_SERVICE_URL", "http://localhost:5001")
+	s.AuthServiceURL = env.URL("AUTH_SERVICE_URL", "http://localhost:5001")
+	authURL := s.AuthServiceURL
 	s.ChatServiceURL = env.URL("CHAT_SERVICE_URL", "http://localhost:5003")
 	s.JWKSURL = env.URL("JWKS_URL", authURL+"/.well-known/jwks.json")
 	s.StatsTimeout = env.Duration("STATS_TIMEOUT", 2*time.Second)
@@ -125,11 +128,20 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	})
 	h.Registry.MustRegister(degraded)
 
+	catchUpFailed := prometheus.NewCounter(prometheus.CounterOpts{
+		Name:        "user_directory_catchup_failures_total",
+		Help:        "Directory lookups answered without catching up because auth-service's account list failed.",
+		ConstLabels: prometheus.Labels{"service": service},
+	})
+	h.Registry.MustRegister(catchUpFailed)
+
 	svc := profile.NewService(profile.Options{
 		Store:           st,
 		Stats:           chat,
+		Accounts:        accounts.New(cfg.AuthServiceURL, cfg.StatsTimeout),
 		Logger:          log,
 		OnStatsDegraded: degraded.Inc,
+		OnCatchUpFailed: catchUpFailed.Inc,
 	})
 	engine := httpx.NewEngine(httpx.Options{
 		Service: service, Logger: log, Registry: h.Registry,
@@ -144,6 +156,6 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 		Logger:  log,
 		Health:  h,
 	}
-	log.Info("starting", "version", Version, "database", db.Location, "dialect", db.Dialect, "chat_service", cfg.ChatServiceURL, "jwks_url", cfg.JWKSURL)
+	log.Info("starting", "version", Version, "database", db.Location, "dialect", db.Dialect, "auth_service", cfg.AuthServiceURL, "chat_service", cfg.ChatServiceURL, "jwks_url", cfg.JWKSURL)
 	return srv.Run(ctx)
 }

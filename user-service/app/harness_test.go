@@ -22,14 +22,80 @@ import (
 	"github.com/parleychat/parley/user-service/app"
 )
 
-// harness is one running user-service with a token issuer and a fake
-// chat-service.
+// harness is one running user-service with a token issuer, a fake
+// chat-service and a fake auth-service account list.
 type harness struct {
 	t    *testing.T
 	svc  *testkit.Service
 	is   *authntest.Issuer
 	chat *fakeChat
+	auth *fakeAuth
 	http *http.Client
+}
+
+// fakeAuth stands in for auth-service's GET /accounts: the accounts it
+// holds, in id order; failing makes it answer 503.
+type fakeAuth struct {
+	*httptest.Server
+	mu       sync.Mutex
+	accounts []fakeAccount
+	failing  bool
+	requests []*http.Request
+}
+
+type fakeAccount struct {
+	ID        int64     `json:"id"`
+	Username  string    `json:"username"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func newFakeAuth(t *testing.T) *fakeAuth {
+	t.Helper()
+	f := &fakeAuth{}
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.requests = append(f.requests, r.Clone(r.Context()))
+		if r.URL.Path != "/accounts" {
+			http.NotFound(w, r)
+			return
+		}
+		if f.failing {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		after, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
+		page := []fakeAccount{}
+		for _, a := range f.accounts {
+			if a.ID > after {
+				page = append(page, a)
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"accounts": page, "next_cursor": nil})
+	}))
+	t.Cleanup(f.Close)
+	return f
+}
+
+// add registers accounts with auth-service.
+func (f *fakeAuth) add(accounts ...fakeAccount) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.accounts = append(f.accounts, accounts...)
+}
+
+func (f *fakeAuth) setFailing(on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failing = on
+}
+
+// calls returns the requests auth-service received so far.
+func (f *fakeAuth) calls() []*http.Request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.requests)
 }
 
 // fakeChat stands in for chat-service's GET /users/:id/stats.
@@ -83,16 +149,18 @@ func start(t *testing.T, extra map[string]string) *harness {
 	t.Helper()
 	is := authntest.New(t)
 	chat := newFakeChat(t, nil)
+	auth := newFakeAuth(t)
 	env := map[string]string{
 		"DATA_DIR":         t.TempDir(),
 		"JWKS_URL":         is.JWKSURL,
+		"AUTH_SERVICE_URL": auth.URL,
 		"CHAT_SERVICE_URL": chat.URL,
 		"STATS_TIMEOUT":    "300ms",
 		"LOG_LEVEL":        "debug",
 	}
 	maps.Copy(env, extra)
 	svc := testkit.Start(t, "user-service", app.Run, env)
-	return &harness{t: t, svc: svc, is: is, chat: chat, http: &http.Client{Timeout: 10 * time.Second}}
+	return &harness{t: t, svc: svc, is: is, chat: chat, auth: auth, http: &http.Client{Timeout: 10 * time.Second}}
 }
 
 func (h *harness) token(id int64, name string) string {

@@ -353,3 +353,65 @@ func TestUsernameFollowsToken(t *testing.T) {
 		t.Fatalf("username = %q", p.Username)
 	}
 }
+
+// Every account is in the directory from its registration on, whether or
+// not its owner ever used the app: lookups catch up with auth-service's
+// account list first (docs/ARCHITECTURE.md, user-service).
+func TestDirectoryHasEveryAccount(t *testing.T) {
+	h := start(t, nil)
+	old := time.Now().Add(-time.Hour)
+	h.auth.add(fakeAccount{1, "alice", old}, fakeAccount{20, "zed", old}, fakeAccount{21, "newbie", time.Now()})
+	tok := h.token(1, "alice")
+	type page struct {
+		Profiles []profileView `json:"profiles"`
+	}
+	var found page
+	h.call(http.MethodGet, "/profiles?q=zed", tok, nil, http.StatusOK, &found)
+	// Created when the account was, not when it was imported.
+	if len(found.Profiles) != 1 || found.Profiles[0].ID != 20 || found.Profiles[0].CreatedAt.Sub(old).Abs() > time.Millisecond {
+		t.Fatalf("search for an account that never used the app: %+v", found.Profiles)
+	}
+	var p profileView
+	h.call(http.MethodGet, "/profiles/21", tok, nil, http.StatusOK, &p)
+	if p.Username != "newbie" {
+		t.Fatalf("profile of a new account = %+v", p)
+	}
+	calls := h.auth.calls()
+	if len(calls) == 0 || calls[0].Header.Get("Authorization") != "Bearer "+tok || calls[0].URL.Query().Get("after") != "0" {
+		t.Fatalf("auth-service was asked %v", calls)
+	}
+	// The mark passed the old accounts, not the new one (it may still be
+	// joined by a lower id committed late): the next catch-up starts after 20.
+	h.auth.add(fakeAccount{22, "later", time.Now()})
+	var later page
+	h.call(http.MethodGet, "/profiles?ids=20,21,22,99", tok, nil, http.StatusOK, &later)
+	if len(later.Profiles) != 3 {
+		t.Fatalf("batch lookup = %+v", later.Profiles)
+	}
+	if last := h.auth.calls(); last[len(last)-1].URL.Query().Get("after") != "20" {
+		t.Fatalf("the catch-up after the first asked after=%s", last[len(last)-1].URL.Query().Get("after"))
+	}
+	// auth-service down: lookups answer from what is there.
+	h.auth.setFailing(true)
+	var all page
+	h.call(http.MethodGet, "/profiles", tok, nil, http.StatusOK, &all)
+	if len(all.Profiles) != 4 {
+		t.Fatalf("directory while auth-service is down: %+v", all.Profiles)
+	}
+	wantError(t, h.request(http.MethodGet, "/profiles/99", tok, nil), http.StatusNotFound, "profile_not_found")
+	metrics := h.request(http.MethodGet, "/metrics", "", nil)
+	raw, _ := io.ReadAll(metrics.Body)
+	if !strings.Contains(string(raw), `user_directory_catchup_failures_total{service="user-service"} 2`) {
+		t.Fatalf("the failed catch-ups are not counted:\n%s", grepLines(string(raw), "catchup"))
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

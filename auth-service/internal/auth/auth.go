@@ -50,6 +50,14 @@ type UserFilter struct {
 	Limit   int
 }
 
+// Account is what any signed-in user may know of another account: the
+// directory's entry (user-service builds its profiles from these).
+type Account struct {
+	ID        int64     `json:"id"`
+	Username  string    `json:"username"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
 // UserPage is one page of users and the cursor of the next (0 = none).
 type UserPage struct {
 	Users      []User

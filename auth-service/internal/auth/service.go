@@ -300,6 +300,21 @@ func (s *Service) ListUsers(ctx context.Context, f UserFilter) (UserPage, error)
 	return page, nil
 }
 
+// Accounts lists every account with an id above afterID, in id order, as
+// directory entries (no e-mail, role or state); next is the cursor of the
+// following page, 0 on the last.
+func (s *Service) Accounts(ctx context.Context, afterID int64, limit int) (accounts []Account, next int64, err error) {
+	page, err := s.ListUsers(ctx, UserFilter{AfterID: afterID, Limit: limit})
+	if err != nil {
+		return nil, 0, err
+	}
+	accounts = make([]Account, len(page.Users))
+	for i, u := range page.Users {
+		accounts[i] = Account{ID: u.ID, Username: u.Username, CreatedAt: u.CreatedAt}
+	}
+	return accounts, page.NextCursor, nil
+}
+
 // UpdateUser applies an admin's change to a user. Admins cannot demote or
 // disable themselves, so an administrator can never lock everyone out by
 // accident; the store also refuses to leave no enabled admin at all.

@@ -182,6 +182,39 @@ type userList struct {
 	NextCursor *int64      `json:"next_cursor"`
 }
 
+type accountList struct {
+	Accounts   []auth.Account `json:"accounts"`
+	NextCursor *int64         `json:"next_cursor"`
+}
+
+// listAccounts is the directory of accounts for any signed-in user
+// (GET /accounts?after=&limit=): user-service pages through it to give
+// every account a profile (docs/ARCHITECTURE.md, user-service).
+func listAccounts(svc *auth.Service) gin.HandlerFunc {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
+		limit, err := httpx.Limit(c)
+		if err != nil {
+			return nil, err
+		}
+		after, err := httpx.QueryInt(c, "after", 0)
+		if err != nil {
+			return nil, err
+		}
+		if after < 0 {
+			return nil, apperr.Invalid("invalid_query", "query parameter after must not be negative")
+		}
+		accounts, next, err := svc.Accounts(c.Request.Context(), after, limit)
+		if err != nil {
+			return nil, err
+		}
+		out := accountList{Accounts: accounts}
+		if next != 0 {
+			out.NextCursor = &next
+		}
+		return uncached(c, out, nil)
+	})
+}
+
 func listUsers(svc *auth.Service) gin.HandlerFunc {
 	return httpx.Handle(func(c *gin.Context) (any, error) {
 		limit, err := httpx.Limit(c)

@@ -39,6 +39,7 @@ func Routes(r gin.IRouter, d Deps) {
 	user := r.Group("", authn.Require(d.Verifier, httpx.Error), loadCaller(d.Service.ActiveUser))
 	user.GET("/me", me())
 	user.POST("/password", changePassword(d.Service, m))
+	user.GET("/accounts", listAccounts(d.Service))
 
 	admin := r.Group("", authn.Require(d.Verifier, httpx.Error), loadCaller(d.Service.Admin))
 	admin.GET("/users", listUsers(d.Service))

@@ -129,7 +129,7 @@ func getProfile(svc *profile.Service) gin.HandlerFunc {
 		if err != nil {
 			return nil, err
 		}
-		p, err := svc.Profile(c.Request.Context(), id)
+		p, err := svc.Profile(c.Request.Context(), id, c.GetHeader("Authorization"))
 		return privateProfile(c, p, err)
 	})
 }
@@ -164,13 +164,13 @@ func listProfiles(svc *profile.Service) gin.HandlerFunc {
 		if raw, ok := c.GetQuery("ids"); ok {
 			var ids []int64
 			if ids, err = parseIDs(raw); err == nil {
-				ps, err = svc.Profiles(c.Request.Context(), ids)
+				ps, err = svc.Profiles(c.Request.Context(), ids, c.GetHeader("Authorization"))
 			}
 		} else {
 			var f profile.ProfileFilter
 			f, err = directoryFilter(c)
 			if err == nil {
-				ps, next, err = svc.FindProfiles(c.Request.Context(), f)
+				ps, next, err = svc.FindProfiles(c.Request.Context(), f, c.GetHeader("Authorization"))
 			}
 		}
 		if err != nil {

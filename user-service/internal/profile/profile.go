@@ -167,9 +167,31 @@ type Avatar struct {
 	UpdatedAt   time.Time
 }
 
+// Account is an account as auth-service lists it (GET /accounts): every
+// one gets a profile, so the directory holds each account from its
+// registration on.
+type Account struct {
+	ID        int64
+	Username  string
+	CreatedAt time.Time
+}
+
+// AccountSource pages through auth-service's accounts with ids above
+// afterID, forwarding the caller's Authorization header; next is the cursor
+// of the following page, 0 on the last.
+type AccountSource interface {
+	Accounts(ctx context.Context, afterID int64, authorization string) (accounts []Account, next int64, err error)
+}
+
 // Store persists profiles, avatars and settings. Every method is one short
 // transaction; lookups of a missing row return a NotFound *apperr.Error.
 type Store interface {
+	// ImportAccounts creates the profiles of accounts that have none (an
+	// existing profile is left as it is) and raises the directory mark to
+	// mark, in one transaction.
+	ImportAccounts(ctx context.Context, accounts []Account, mark int64, now time.Time) error
+	// DirectoryMark is the highest account id imported so far (0 at first).
+	DirectoryMark(ctx context.Context) (int64, error)
 	// EnsureProfile creates the profile from the token's claims when it is
 	// missing and keeps its username in step with them.
 	EnsureProfile(ctx context.Context, id int64, username string, now time.Time) error

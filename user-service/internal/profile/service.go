@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/parleychat/parley/platform/apperr"
@@ -31,23 +32,40 @@ type StatsSource interface {
 
 // Service holds the business rules of user-service.
 type Service struct {
-	store Store
-	stats StatsSource
-	now   func() time.Time
-	log   *slog.Logger
+	store    Store
+	stats    StatsSource
+	accounts AccountSource
+	now      func() time.Time
+	log      *slog.Logger
 	// onDegraded is called each time stats are answered degraded (metrics).
 	onDegraded func()
+	// onCatchUpFailed is called when auth-service could not be asked for
+	// new accounts (metrics).
+	onCatchUpFailed func()
+
+	// The directory catch-up (see catchUp): one at a time; started is when
+	// the last one began, mark the highest account id it imported.
+	catchUpMu sync.Mutex
+	started   time.Time
+	mark      int64
+	markRead  bool
 }
 
 // Options configures NewService.
 type Options struct {
 	Store Store
 	Stats StatsSource
+	// Accounts lists auth-service's accounts; nil leaves the directory to
+	// the profiles users create by using the app.
+	Accounts AccountSource
 	// Now defaults to time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
 	// OnStatsDegraded, when set, is called for every degraded stats answer.
 	OnStatsDegraded func()
+	// OnCatchUpFailed, when set, is called when auth-service could not be
+	// asked for new accounts.
+	OnCatchUpFailed func()
 }
 
 // NewService returns a Service.
@@ -61,11 +79,89 @@ func NewService(o Options) *Service {
 	if o.OnStatsDegraded == nil {
 		o.OnStatsDegraded = func() {}
 	}
-	return &Service{store: o.Store, stats: o.Stats, now: func() time.Time { return o.Now().UTC() }, log: o.Logger, onDegraded: o.OnStatsDegraded}
+	if o.OnCatchUpFailed == nil {
+		o.OnCatchUpFailed = func() {}
+	}
+	return &Service{
+		store: o.Store, stats: o.Stats, accounts: o.Accounts, now: func() time.Time { return o.Now().UTC() }, log: o.Logger,
+		onDegraded: o.OnStatsDegraded, onCatchUpFailed: o.OnCatchUpFailed,
+	}
+}
+
+// markLag is how old an account must be before the directory mark passes
+// it (see catchUp): far longer than any registration transaction.
+const markLag = time.Minute
+
+// maxCatchUpPages bounds one catch-up (200 accounts a page): a first start
+// on a large existing directory imports over a few lookups rather than
+// holding one up.
+const maxCatchUpPages = 25
+
+// catchUp gives a profile to every account registered since the last one
+// imported, asking auth-service with the caller's token. It runs before a
+// lookup that could miss someone (a directory search, an unknown id), so an
+// account is found from its registration on, whether or not its owner ever
+// opened the app. Lookups that arrive while one runs wait for it and then
+// start their own only if it began before they arrived. It never fails a
+// lookup: when auth-service does not answer, the directory is what it was.
+func (s *Service) catchUp(ctx context.Context, authorization string) {
+	if s.accounts == nil {
+		return
+	}
+	arrived := time.Now()
+	s.catchUpMu.Lock()
+	defer s.catchUpMu.Unlock()
+	if s.started.After(arrived) {
+		return // one that began after this lookup arrived has seen everything it could
+	}
+	s.started = time.Now()
+	if !s.markRead {
+		m, err := s.store.DirectoryMark(ctx)
+		if err != nil {
+			s.log.WarnContext(ctx, "directory mark unreadable; catch-up skipped", "error", err)
+			return
+		}
+		s.mark, s.markRead = m, true
+	}
+	after := s.mark
+	for range maxCatchUpPages {
+		accounts, next, err := s.accounts.Accounts(ctx, after, authorization)
+		if err != nil {
+			s.onCatchUpFailed()
+			s.log.WarnContext(ctx, "auth-service accounts unavailable; directory not caught up", "after_id", after, "error", err)
+			return
+		}
+		if len(accounts) == 0 {
+			return
+		}
+		// The mark only passes accounts older than markLag: on PostgreSQL
+		// ids are taken in order but committed in any order, so a newer
+		// account may appear below one already seen. Those above the mark
+		// are imported anyway and read again next time (an insert of what
+		// exists is a no-op).
+		mark := s.mark
+		settled := mark == after
+		for _, a := range accounts {
+			if settled && s.now().Sub(a.CreatedAt) >= markLag {
+				mark = max(mark, a.ID)
+			} else {
+				settled = false
+			}
+		}
+		if err := s.store.ImportAccounts(ctx, accounts, mark, s.now()); err != nil {
+			s.log.WarnContext(ctx, "importing accounts failed", "after_id", after, "error", err)
+			return
+		}
+		s.mark = mark
+		if next == 0 {
+			return
+		}
+		after = next
+	}
 }
 
 // EnsureProfile creates the actor's profile on first use, from the token's
-// claims, so registration needs no call between services.
+// claims, and keeps its username in step with them.
 func (s *Service) EnsureProfile(ctx context.Context, a Actor) error {
 	return s.store.EnsureProfile(ctx, a.UserID, a.Username, s.now())
 }
@@ -78,14 +174,28 @@ func (s *Service) Me(ctx context.Context, a Actor) (Profile, error) {
 	return s.store.Profile(ctx, a.UserID)
 }
 
-// Profile is the profile of user id.
-func (s *Service) Profile(ctx context.Context, id int64) (Profile, error) {
-	return s.store.Profile(ctx, id)
+// Profile is the profile of user id; an account registered since the last
+// catch-up is found too (authorization is the caller's, for auth-service).
+func (s *Service) Profile(ctx context.Context, id int64, authorization string) (Profile, error) {
+	p, err := s.store.Profile(ctx, id)
+	if isNotFound(err) && id > s.knownMark() {
+		s.catchUp(ctx, authorization)
+		p, err = s.store.Profile(ctx, id)
+	}
+	return p, err
+}
+
+// knownMark is the highest account id imported, as far as this process
+// knows (0 before its first catch-up).
+func (s *Service) knownMark() int64 {
+	s.catchUpMu.Lock()
+	defer s.catchUpMu.Unlock()
+	return s.mark
 }
 
 // Profiles returns the existing profiles among ids, in the order of ids,
 // each once. Unknown ids are left out.
-func (s *Service) Profiles(ctx context.Context, ids []int64) ([]Profile, error) {
+func (s *Service) Profiles(ctx context.Context, ids []int64, authorization string) ([]Profile, error) {
 	if len(ids) > MaxBatch {
 		return nil, apperr.Invalid("invalid_ids", "at most 200 ids may be asked for at once")
 	}
@@ -104,6 +214,12 @@ func (s *Service) Profiles(ctx context.Context, ids []int64) ([]Profile, error) 
 	if err != nil {
 		return nil, err
 	}
+	if len(found) < len(unique) && slicesMax(unique) > s.knownMark() {
+		s.catchUp(ctx, authorization)
+		if found, err = s.store.Profiles(ctx, unique); err != nil {
+			return nil, err
+		}
+	}
 	byID := make(map[int64]Profile, len(found))
 	for _, p := range found {
 		byID[p.ID] = p
@@ -117,12 +233,14 @@ func (s *Service) Profiles(ctx context.Context, ids []int64) ([]Profile, error) 
 	return out, nil
 }
 
-// FindProfiles lists profiles by id, optionally matching a search text. The
-// cursor is the id to continue after, nil on the last page.
-func (s *Service) FindProfiles(ctx context.Context, f ProfileFilter) ([]Profile, *int64, error) {
+// FindProfiles lists profiles by id, optionally matching a search text,
+// after catching up with the accounts registered since the last lookup.
+// The cursor is the id to continue after, nil on the last page.
+func (s *Service) FindProfiles(ctx context.Context, f ProfileFilter, authorization string) ([]Profile, *int64, error) {
 	if len([]rune(f.Query)) > MaxQuery {
 		return nil, nil, apperr.Invalid("invalid_query", "q must be at most 64 characters")
 	}
+	s.catchUp(ctx, authorization)
 	if f.Limit <= 0 || f.Limit > MaxBatch {
 		f.Limit = 50
 	}
@@ -261,4 +379,12 @@ func (s *Service) Stats(ctx context.Context, id int64, authorization string) Sta
 func isNotFound(err error) bool {
 	var e *apperr.Error
 	return errors.As(err, &e) && e.Kind == apperr.KindNotFound
+}
+
+func slicesMax(ids []int64) int64 {
+	var m int64
+	for _, id := range ids {
+		m = max(m, id)
+	}
+	return m
 }

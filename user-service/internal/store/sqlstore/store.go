@@ -30,7 +30,7 @@ var _ profile.Store = (*Store)(nil)
 func New(db *sqldb.DB) *Store { return &Store{db: db} }
 
 // Tables lists every table, parents before children (copy-db's order).
-var Tables = []string{"profiles", "avatars", "settings"}
+var Tables = []string{"profiles", "avatars", "settings", "directory_mark"}
 
 // timeFormat keeps nanoseconds, so times are stored as text on both
 // dialects (a TIMESTAMPTZ would round them to microseconds and the JSON
@@ -90,6 +90,67 @@ func (s *Store) EnsureProfile(ctx context.Context, id int64, username string, no
 		return sqldb.Wrap("ensure profile", err)
 	}
 	return nil
+}
+
+// DirectoryMark reads the highest account id imported (0 before the first).
+func (s *Store) DirectoryMark(ctx context.Context) (int64, error) {
+	var mark int64
+	err := s.db.QueryRowContext(ctx, `SELECT account_id FROM directory_mark WHERE id = 1`).Scan(&mark)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return mark, sqldb.Wrap("read directory mark", err)
+}
+
+// ImportAccounts reads which of the accounts have a profile first, so a
+// catch-up that finds nothing new costs no write transaction; then it
+// inserts the missing ones (a profile created meanwhile wins: its owner's
+// token is the fresher source) and raises the mark, never lowering it.
+func (s *Store) ImportAccounts(ctx context.Context, accounts []profile.Account, mark int64, now time.Time) error {
+	ids := make([]int64, len(accounts))
+	for i, a := range accounts {
+		ids[i] = a.ID
+	}
+	have := map[int64]bool{}
+	if len(ids) > 0 {
+		existing, err := s.Profiles(ctx, ids)
+		if err != nil {
+			return err
+		}
+		for _, p := range existing {
+			have[p.ID] = true
+		}
+	}
+	current, err := s.DirectoryMark(ctx)
+	if err != nil {
+		return err
+	}
+	if len(have) == len(ids) && mark <= current {
+		return nil
+	}
+	return s.db.Tx(ctx, func(tx *sql.Tx) error {
+		insert := s.db.Rebind(`INSERT INTO profiles (id, username, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+		for _, a := range accounts {
+			if have[a.ID] {
+				continue
+			}
+			created := a.CreatedAt
+			if created.IsZero() {
+				created = now
+			}
+			if _, err := tx.ExecContext(ctx, insert, a.ID, a.Username, formatTime(created), formatTime(now)); err != nil {
+				return sqldb.Wrap("import account", err)
+			}
+		}
+		if mark > current {
+			q := s.db.Rebind(`INSERT INTO directory_mark (id, account_id) VALUES (1, ?)
+				ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id WHERE directory_mark.account_id < excluded.account_id`)
+			if _, err := tx.ExecContext(ctx, q, mark); err != nil {
+				return sqldb.Wrap("raise directory mark", err)
+			}
+		}
+		return nil
+	})
 }
 
 // Profile reads one profile.

@@ -26,6 +26,7 @@ func Run(t *testing.T, open func(t *testing.T) profile.Store) {
 	t.Run("UpdateProfile", func(t *testing.T) { testUpdateProfile(t, open(t)) })
 	t.Run("Avatar", func(t *testing.T) { testAvatar(t, open(t)) })
 	t.Run("Settings", func(t *testing.T) { testSettings(t, open(t)) })
+	t.Run("ImportAccounts", func(t *testing.T) { testImportAccounts(t, open(t)) })
 }
 
 var t0 = time.Date(2025, 3, 4, 5, 6, 7, 123456789, time.UTC)
@@ -296,4 +297,58 @@ func testSettings(t *testing.T, s profile.Store) {
 	// Settings need a profile.
 	_, err = s.UpdateSettings(ctx, 2, profile.SettingsPatch{Theme: ptr("light")}, profile.DefaultSettings(2), t1)
 	wantNotFound(t, err, "profile_not_found")
+}
+
+func testImportAccounts(t *testing.T, s profile.Store) {
+	ctx := context.Background()
+	if m, err := s.DirectoryMark(ctx); err != nil || m != 0 {
+		t.Fatalf("mark of an empty store = %d, %v", m, err)
+	}
+	// bob used the app before the import: his profile stays as it is.
+	mustEnsure(t, s, 2, "bob", t0)
+	if _, err := s.UpdateProfile(ctx, 2, profile.ProfilePatch{DisplayName: ptr("Bob B.")}, t0); err != nil {
+		t.Fatal(err)
+	}
+	reg := t0.Add(-time.Hour)
+	accounts := []profile.Account{{ID: 1, Username: "ann", CreatedAt: reg}, {ID: 2, Username: "bob", CreatedAt: reg}, {ID: 3, Username: "cy", CreatedAt: reg}}
+	if err := s.ImportAccounts(ctx, accounts, 3, t0); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := s.Profiles(ctx, []int64{1, 2, 3})
+	if err != nil || len(ps) != 3 {
+		t.Fatalf("after the import: %v, %v", ps, err)
+	}
+	if ann := ps[0]; ann.Username != "ann" || !ann.CreatedAt.Equal(reg) || !ann.UpdatedAt.Equal(t0) {
+		t.Fatalf("imported profile = %+v: created when the account was", ann)
+	}
+	if ps[1].DisplayName != "Bob B." {
+		t.Fatalf("an existing profile was overwritten: %+v", ps[1])
+	}
+	if m, _ := s.DirectoryMark(ctx); m != 3 {
+		t.Fatalf("mark = %d, want 3", m)
+	}
+	// Again, and with a lower mark: nothing changes, the mark never drops.
+	if err := s.ImportAccounts(ctx, accounts[:1], 1, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := s.DirectoryMark(ctx); m != 3 {
+		t.Fatalf("mark dropped to %d", m)
+	}
+	if p, _ := s.Profile(ctx, 1); !p.UpdatedAt.Equal(t0) {
+		t.Fatalf("a repeated import touched the profile: %+v", p)
+	}
+	// An account imported above the mark (too recent to pass it) is there
+	// too, and the mark moves on later.
+	if err := s.ImportAccounts(ctx, []profile.Account{{ID: 9, Username: "dee", CreatedAt: t0}}, 3, t0); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s.Profile(ctx, 9); err != nil || p.Username != "dee" {
+		t.Fatalf("recent account: %+v, %v", p, err)
+	}
+	if err := s.ImportAccounts(ctx, nil, 9, t0); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := s.DirectoryMark(ctx); m != 9 {
+		t.Fatalf("mark = %d, want 9", m)
+	}
 }
