@@ -43,6 +43,22 @@ func TestUserJourneyThroughGateway(t *testing.T) {
 	anon.must(200, "POST", "/api/auth/login", map[string]string{"username": "alice", "password": "correct horse"}, &login)
 	alice := anon.with(login.AccessToken)
 
+	// An account made through the API alone, never used in the app, is in
+	// the directory at once: another user finds it and reads its profile.
+	var dave session
+	anon.must(201, "POST", "/api/auth/register", map[string]string{"username": "dave", "password": "correct horse"}, &dave)
+	var found struct {
+		Profiles []struct {
+			ID       int64  `json:"id"`
+			Username string `json:"username"`
+		} `json:"profiles"`
+	}
+	alice.must(200, "GET", "/api/users/profiles?q=dav", nil, &found)
+	if len(found.Profiles) != 1 || found.Profiles[0].ID != dave.User.ID {
+		t.Fatalf("directory search for an account made through the API: %+v", found)
+	}
+	alice.must(200, "GET", "/api/users/profiles/"+strconv.FormatInt(dave.User.ID, 10), nil, nil)
+
 	var me user
 	alice.must(200, "GET", "/api/auth/me", nil, &me)
 	if me.ID != reg.User.ID || me.Username != "Alice" || me.Role != "user" {

@@ -464,6 +464,23 @@ func TestBrowserChat(t *testing.T) {
 	bob.openRoom("General")
 	bob.wait("the badge to clear", `!document.querySelector('[data-testid=room-item][data-room-name="General"] [data-testid=unread-badge]')`)
 
+	// An account made through the API alone (never signed in to the app)
+	// is in Alice's New DM and Invite pickers at once.
+	(&api{t: t, base: s.Gateway.URL}).must(201, "POST", "/api/auth/register", map[string]string{"username": "carol", "password": password}, nil)
+	alice.click("new-dm")
+	alice.setValue(tid("dm-picker-input"), "car")
+	alice.wait("carol in New DM", `!!document.querySelector('[data-testid=dm-picker-option][data-username="carol"]')`)
+	eval[chromedp.Void](alice, `document.querySelector('dialog[open]').close()`)
+	alice.openRoom("design-review")
+	alice.jsClick(tid("room-menu"))
+	alice.jsClick(tid("invite-people"))
+	alice.setValue(tid("invite-picker-input"), "car")
+	alice.wait("carol in Invite", `!!document.querySelector('[data-testid=invite-picker-option][data-username="carol"]')`)
+	alice.jsClick(`[data-testid=invite-picker-option][data-username="carol"]`)
+	alice.wait("carol added", `[...document.querySelectorAll('[data-testid=toast]')].some(t => t.textContent.includes('carol was added'))`)
+	eval[chromedp.Void](alice, `document.querySelector('dialog[open]').close()`)
+	alice.wait("carol among the members", `!!document.querySelector('[data-testid=member-item][data-username="carol"]') || document.querySelector('[data-testid=member-panel]').hidden`)
+
 	// A direct message from the member list.
 	bob.openRoom("design-review")
 	bob.wait("the member list", `!!document.querySelector('[data-testid=member-item][data-username="alice"]')`)

@@ -321,14 +321,18 @@ export class ChatClient {
     }
   }
 
-  /** Opens (creating if needed) the DM room with a user. */
-  async openDM(userId) {
-    const room = await this.api.post('/api/chat/dms', { user_id: Number(userId) });
+  /**
+   * Opens (creating if needed) the DM room with a user. username, from the
+   * directory, names them to chat-service if they never used chat yet.
+   */
+  async openDM(userId, username) {
+    const room = await this.api.post('/api/chat/dms', { user_id: Number(userId), ...(username ? { username: String(username) } : {}) });
     return this._adoptRoom({ ...room, role: room.role ?? 'member' });
   }
 
-  async invite(roomId, who) {
-    const body = typeof who === 'number' ? { user_id: who } : { username: String(who) };
+  /** Adds a user (an id, with the directory's username when known, or a username) to a room. */
+  async invite(roomId, who, username) {
+    const body = typeof who === 'number' ? { user_id: who, ...(username ? { username: String(username) } : {}) } : { username: String(who) };
     const m = await this.api.post(`/api/chat/rooms/${Number(roomId)}/members`, body);
     await this.loadMembers(roomId).catch(() => {});
     return m;

@@ -164,7 +164,7 @@ export function userPicker(ctx, onPick, { exclude = new Set(), actionLabel = 'Se
 export function newDMDialog(ctx) {
   return modal('New direct message', (close) => userPicker(ctx, async (p) => {
     try {
-      const room = await ctx.chat.openDM(p.id);
+      const room = await ctx.chat.openDM(p.id, p.username);
       close(room, { focus: false }); // the conversation's heading takes it
       ctx.router.go(`/rooms/${room.id}`);
     } catch (err) {
@@ -179,7 +179,7 @@ export function inviteDialog(ctx, room) {
   return modal(`Invite people to ${room.name}`, () => {
     const picker = userPicker(ctx, async (p) => {
       try {
-        await ctx.chat.invite(room.id, Number(p.id));
+        await ctx.chat.invite(room.id, Number(p.id), p.username);
         toast(`${displayName(p)} was added to ${room.name}.`);
         picker.remove(p.id);
       } catch (err) {

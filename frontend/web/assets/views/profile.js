@@ -129,7 +129,7 @@ export function userProfileView(ctx, userId) {
         type: 'button', class: 'btn btn-primary', testid: 'profile-message',
         onClick: async () => {
           try {
-            const room = await chat.openDM(userId);
+            const room = await chat.openDM(userId, p.username);
             ctx.router.go(`/rooms/${room.id}`);
           } catch (err) {
             toastError(err);

@@ -587,7 +587,7 @@ export function roomView(ctx, roomId, { seq } = {}) {
         label: `Message ${username}`, icon: 'message', testid: 'message-user',
         onSelect: async () => {
           try {
-            const dm = await chat.openDM(userId);
+            const dm = await chat.openDM(userId, username);
             ctx.router.go(`/rooms/${dm.id}`);
           } catch (err) {
             toastError(err);
