@@ -25,7 +25,7 @@ import (
 // harness is one running user-service with a token issuer, a fake
 // chat-service and a fake auth-service account list.
 type harness struct {
-	t    *testing.T
+	t    testing.TB
 	svc  *testkit.Service
 	is   *authntest.Issuer
 	chat *fakeChat
@@ -49,7 +49,7 @@ type fakeAccount struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-func newFakeAuth(t *testing.T) *fakeAuth {
+func newFakeAuth(t testing.TB) *fakeAuth {
 	t.Helper()
 	f := &fakeAuth{}
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -107,7 +107,7 @@ type fakeChat struct {
 	answer func(w http.ResponseWriter, r *http.Request)
 }
 
-func newFakeChat(t *testing.T, answer func(w http.ResponseWriter, r *http.Request)) *fakeChat {
+func newFakeChat(t testing.TB, answer func(w http.ResponseWriter, r *http.Request)) *fakeChat {
 	t.Helper()
 	f := &fakeChat{answer: answer}
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -145,7 +145,7 @@ func (f *fakeChat) lastRequest(t *testing.T) *http.Request {
 
 // start runs user-service against a fresh database; extra env overrides
 // the defaults.
-func start(t *testing.T, extra map[string]string) *harness {
+func start(t testing.TB, extra map[string]string) *harness {
 	t.Helper()
 	is := authntest.New(t)
 	chat := newFakeChat(t, nil)
@@ -283,7 +283,7 @@ func keysOf(t *testing.T, raw []byte) []string {
 }
 
 // multipartBody builds a multipart/form-data body with one file field.
-func multipartBody(t *testing.T, field, filename, partType string, data []byte) (*bytes.Buffer, string) {
+func multipartBody(t testing.TB, field, filename, partType string, data []byte) (*bytes.Buffer, string) {
 	t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)

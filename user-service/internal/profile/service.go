@@ -89,8 +89,9 @@ func NewService(o Options) *Service {
 }
 
 // markLag is how old an account must be before the directory mark passes
-// it (see catchUp): far longer than any registration transaction.
-const markLag = time.Minute
+// it (see catchUp): far longer than a registration transaction takes to
+// commit, short enough that few accounts are read twice.
+const markLag = 10 * time.Second
 
 // maxCatchUpPages bounds one catch-up (200 accounts a page): a first start
 // on a large existing directory imports over a few lookups rather than
