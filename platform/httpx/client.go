@@ -1,6 +1,10 @@
 package httpx
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -23,4 +27,38 @@ func (t requestIDTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		r.Header.Set(HeaderRequestID, id)
 	}
 	return t.next.RoundTrip(r)
+}
+
+// GetJSON is one call to another service: GET url with the caller's
+// Authorization forwarded (when not empty), at most maxBody bytes of answer
+// read, anything but 200 an error naming the status, and the JSON decoded
+// into dst. Errors carry no prefix; the caller names the call.
+func GetJSON(ctx context.Context, c *http.Client, url, authorization string, maxBody int64, dst any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return fmt.Errorf("read answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("answered %d", resp.StatusCode)
+	}
+	if int64(len(body)) > maxBody {
+		return fmt.Errorf("answer larger than %d bytes", maxBody)
+	}
+	if err := json.Unmarshal(body, dst); err != nil {
+		return fmt.Errorf("decode answer: %w", err)
+	}
+	return nil
 }

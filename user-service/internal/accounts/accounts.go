@@ -4,9 +4,7 @@ package accounts
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -53,32 +51,9 @@ type wirePage struct {
 // malformed) is an error; the caller decides how to degrade.
 func (c *Client) Accounts(ctx context.Context, afterID int64, authorization string) ([]profile.Account, int64, error) {
 	q := url.Values{"after": {strconv.FormatInt(afterID, 10)}, "limit": {strconv.Itoa(PageSize)}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/accounts?"+q.Encode(), nil)
-	if err != nil {
-		return nil, 0, fmt.Errorf("accounts: %w", err)
-	}
-	req.Header.Set("Accept", "application/json")
-	if authorization != "" {
-		req.Header.Set("Authorization", authorization)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, 0, fmt.Errorf("accounts: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	if err != nil {
-		return nil, 0, fmt.Errorf("accounts: read answer: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, 0, fmt.Errorf("accounts: auth-service answered %d", resp.StatusCode)
-	}
-	if len(body) > maxBody {
-		return nil, 0, fmt.Errorf("accounts: answer larger than %d bytes", maxBody)
-	}
 	var w wirePage
-	if err := json.Unmarshal(body, &w); err != nil {
-		return nil, 0, fmt.Errorf("accounts: decode answer: %w", err)
+	if err := httpx.GetJSON(ctx, c.http, c.base+"/accounts?"+q.Encode(), authorization, maxBody, &w); err != nil {
+		return nil, 0, fmt.Errorf("accounts: auth-service: %w", err)
 	}
 	out := make([]profile.Account, 0, len(w.Accounts))
 	for _, a := range w.Accounts {

@@ -4,7 +4,6 @@ package chatstats
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -46,32 +45,9 @@ type wireStats struct {
 // the caller decides how to degrade.
 func (c *Client) UserStats(ctx context.Context, userID int64, authorization string) (profile.Stats, error) {
 	url := c.base + "/users/" + strconv.FormatInt(userID, 10) + "/stats"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return profile.Stats{}, fmt.Errorf("chat stats: %w", err)
-	}
-	req.Header.Set("Accept", "application/json")
-	if authorization != "" {
-		req.Header.Set("Authorization", authorization)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return profile.Stats{}, fmt.Errorf("chat stats: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	if err != nil {
-		return profile.Stats{}, fmt.Errorf("chat stats: read answer: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return profile.Stats{}, fmt.Errorf("chat stats: chat-service answered %d", resp.StatusCode)
-	}
-	if len(body) > maxBody {
-		return profile.Stats{}, fmt.Errorf("chat stats: answer larger than %d bytes", maxBody)
-	}
 	var w wireStats
-	if err := json.Unmarshal(body, &w); err != nil {
-		return profile.Stats{}, fmt.Errorf("chat stats: decode answer: %w", err)
+	if err := httpx.GetJSON(ctx, c.http, url, authorization, maxBody, &w); err != nil {
+		return profile.Stats{}, fmt.Errorf("chat stats: chat-service: %w", err)
 	}
 	return w.toStats(userID)
 }
