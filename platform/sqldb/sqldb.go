@@ -187,11 +187,9 @@ func (db *DB) Check(ctx context.Context) error {
 
 // Tx runs fn in a transaction, committing when it returns nil. On SQLite
 // it refuses to commit into a file that was deleted or replaced under the
-// service: such a commit would be acknowledged and lost.
+// service: such a commit would be acknowledged and lost. The file is
+// checked once, just before the commit, where it matters.
 func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	if err := db.guard(); err != nil {
-		return err
-	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return db.fault(fmt.Errorf("begin: %w", err))

@@ -37,7 +37,7 @@ func NameProblem(s string) string {
 		switch {
 		case unicode.IsControl(r):
 			return "control characters"
-		case isBidiControl(r):
+		case IsBidiControl(r):
 			return "bidirectional control characters"
 		case r == 0x200B || r == 0x200C || r == 0x2060 || r == 0xFEFF:
 			return "invisible characters"
@@ -81,7 +81,9 @@ func CleanLines(s string) string {
 // a search query or other single-line parameter with one is refused.
 func HasControl(s string) bool { return strings.IndexFunc(s, unicode.IsControl) >= 0 }
 
-func isBidiControl(r rune) bool {
+// IsBidiControl reports the bidirectional embeddings, overrides and isolates
+// (U+202A–U+202E, U+2066–U+2069), which make text display in another order.
+func IsBidiControl(r rune) bool {
 	return (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069)
 }
 

@@ -134,7 +134,7 @@ func checkText(field string, s *string, max int, multiline bool) error {
 		if p := text.BodyProblem(*s); p != "" {
 			return apperr.Validation("invalid_field", field+" must not contain "+p)
 		}
-		if strings.ContainsFunc(*s, func(r rune) bool { return (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) }) {
+		if strings.ContainsFunc(*s, text.IsBidiControl) {
 			return apperr.Validation("invalid_field", field+" must not contain bidirectional control characters")
 		}
 		return nil
