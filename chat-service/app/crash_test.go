@@ -2,9 +2,11 @@ package app_test
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -90,8 +92,8 @@ func testReplicaCrash(t *testing.T, db string) {
 		return onlineNames(t, a.URL, tok) == "alice,bob,carol,dave" && onlineNames(t, b.URL, tok) == "alice,bob,carol,dave"
 	})
 
-	// A's clients send at a steady pace from here to the end; B's as fast
-	// as B acknowledges until B dies under them.
+	// A's clients send at a steady pace from here to the end; B's at the
+	// same pace, each send after the last one's ack, until B dies.
 	stopA, stopB := make(chan struct{}), make(chan struct{})
 	var wgA, wgB sync.WaitGroup
 	for _, s := range onA {
@@ -102,14 +104,36 @@ func testReplicaCrash(t *testing.T, db string) {
 		wgB.Add(1)
 		go func() { defer wgB.Done(); s.runAcked(stopB) }()
 	}
-	// Within the frame limit's burst (100 a connection), so that none of
-	// B's clients' sends is refused.
 	waitFor(t, "B's clients mid-stream", 15*time.Second, func() bool {
-		return len(carol.c.ackedIDs()) >= 60 && len(dave.c.ackedIDs()) >= 60
+		return len(carol.c.ackedIDs()) >= 30 && len(dave.c.ackedIDs()) >= 30
 	})
 
+	// Kill B at a moment when a send is committed but not acknowledged, if
+	// one comes within a few tries: freeze B (SIGSTOP), let what it had
+	// already written reach the clients, and look. Otherwise let it run
+	// on and look again a little later; after the last try B is killed
+	// wherever it is. Either way it is SIGKILL, of a frozen process.
+	caught := ""
+	for try := 0; try < 60 && caught == ""; try++ {
+		b.Signal(syscall.SIGSTOP)
+		// Nothing signals that the clients have read all B wrote before
+		// it froze; loopback delivers at once, so a short pause does.
+		time.Sleep(20 * time.Millisecond)
+		caught = committedUnacked(t, a.URL, tok, onB)
+		if caught == "" {
+			b.Signal(syscall.SIGCONT)
+			// Run on for a random while: the next look is at another
+			// point of B's send cycle.
+			time.Sleep(time.Duration(10+rand.IntN(30)) * time.Millisecond)
+		}
+	}
 	b.Kill()
 	killed := time.Now()
+	if caught != "" {
+		t.Logf("B killed with %s committed and not acknowledged", caught)
+	} else {
+		t.Logf("B killed with no send caught between commit and ack")
+	}
 	for _, s := range onB {
 		select {
 		case code := <-s.c.closed:
@@ -128,9 +152,9 @@ func testReplicaCrash(t *testing.T, db string) {
 	}
 	close(stopB)
 	wgB.Wait()
-	// What B's clients had acknowledged when B died: with sends still
-	// going out and frames handled one at a time per connection, each has
-	// a send or more in flight.
+	// What B's clients had sent and had acknowledged when B died: each had
+	// its last send in flight (not acknowledged), perhaps more if B froze
+	// just after its ack was written (then still unread by the client).
 	type beforeKill struct {
 		sent  []string
 		acked []int64
@@ -197,6 +221,9 @@ func testReplicaCrash(t *testing.T, db string) {
 		t.Logf("%s: %d acknowledged by B before the kill, retried %v on A", s.c.name, len(pre[s].acked), retry)
 	}
 	t.Logf("unacknowledged sends at the kill: %d, of which B had stored %d", inFlight, storedAnyway)
+	if caught != "" && storedAnyway == 0 {
+		t.Errorf("%s was committed before the kill but is not in history", caught)
+	}
 
 	// B's clients go on sending on A while B restarts.
 	for _, s := range onB {
@@ -261,10 +288,11 @@ func testReplicaCrash(t *testing.T, db string) {
 	}
 
 	// Every client holds every message. What came neither live nor by
-	// resume may only be a message of B's users sent before the kill that
-	// B never acknowledged: B committed it and died before publishing it,
-	// and the retry that found it on A publishes nothing (its ack went to
-	// the retrying client alone).
+	// resume may only be, for a client that never had to resume, a message
+	// of B's users sent before the kill that B never acknowledged: B
+	// committed it and died before publishing it, and the retry that found
+	// it on A publishes nothing (its ack went to the retrying client
+	// alone). Resuming clients got it in their replay.
 	ackedByB := map[int64]bool{}
 	preKillSent := map[clientKey]bool{}
 	for s, p := range pre {
@@ -275,11 +303,12 @@ func testReplicaCrash(t *testing.T, db string) {
 			preKillSent[clientKey{s.c.name, cmid}] = true
 		}
 	}
-	mayMiss := func(m histMessage) bool {
-		return m.ClientMsgID != nil && preKillSent[clientKey{m.Username, *m.ClientMsgID}] && !ackedByB[m.ID]
-	}
 	for _, s := range senders {
 		c := s.c
+		_, resumed := pre[s]
+		mayMiss := func(m histMessage) bool {
+			return !resumed && m.ClientMsgID != nil && preKillSent[clientKey{m.Username, *m.ClientMsgID}] && !ackedByB[m.ID]
+		}
 		missing := func() (seqs []int64) {
 			c.mu.Lock()
 			defer c.mu.Unlock()
@@ -326,6 +355,24 @@ func testReplicaCrash(t *testing.T, db string) {
 	t.Logf("%d messages, %s in all", len(final), time.Since(began).Round(10*time.Millisecond))
 }
 
+// committedUnacked names a client's last send if it is in history (read
+// through A) while the client has no ack for it.
+func committedUnacked(t *testing.T, url, tok string, senders []*sender) string {
+	var page struct {
+		Messages []histMessage `json:"messages"`
+	}
+	mustAPI(t, 200, "GET", url+"/rooms/1/messages?limit=200", tok, nil, &page)
+	h := indexHistory(page.Messages)
+	for _, s := range senders {
+		sent := s.sentIDs()
+		m, ok := h.byCMID[clientKey{s.c.name, sent[len(sent)-1]}]
+		if ok && !slices.Contains(s.c.ackedIDs(), m.ID) {
+			return s.c.name + "'s " + *m.ClientMsgID
+		}
+	}
+	return ""
+}
+
 // sender sends numbered messages through a client and remembers every
 // client_msg_id it tried, answered or not.
 type sender struct {
@@ -357,12 +404,14 @@ func (s *sender) run(stop <-chan struct{}, n int) {
 	}
 }
 
-// runAcked sends the next message as soon as the last is acknowledged
-// (or 2 s passed), until stop is closed or a write fails: one send is
-// always somewhere between the client and its ack, so a crash finds one
-// in flight on every connection — read, committed, published or answered.
+// runAcked sends the next message once the last is acknowledged (or 2 s
+// passed) and sendEvery has passed, until stop is closed or a write fails:
+// one send is nearly always somewhere between the client and its ack, so a
+// crash finds one in flight on every connection — read, committed,
+// published or answered.
 func (s *sender) runAcked(stop <-chan struct{}) {
 	for {
+		next := time.Now().Add(sendEvery)
 		n := len(s.c.ackedIDs())
 		s.mu.Lock()
 		cmid := fmt.Sprintf("%s-%d", s.c.name, s.next)
@@ -372,7 +421,7 @@ func (s *sender) runAcked(stop <-chan struct{}) {
 		if err := s.c.write(sendFrame(s.c.name, cmid)); err != nil {
 			return
 		}
-		for give := time.Now().Add(2 * time.Second); len(s.c.ackedIDs()) == n && time.Now().Before(give); {
+		for give := time.Now().Add(2 * time.Second); (len(s.c.ackedIDs()) == n || time.Now().Before(next)) && time.Now().Before(give); {
 			select {
 			case <-stop:
 				return

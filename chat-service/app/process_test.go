@@ -141,6 +141,14 @@ func (p *replicaProcess) waitReady() {
 	p.t.Fatalf("%s not ready after 20s:\n%s", p.name, tail(p.log, 40))
 }
 
+// Signal sends sig to the process.
+func (p *replicaProcess) Signal(sig syscall.Signal) {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		p.t.Fatalf("%v to %s: %v", sig, p.name, err)
+	}
+}
+
 // Kill sends SIGKILL and waits until the process is gone.
 func (p *replicaProcess) Kill() {
 	p.t.Helper()
