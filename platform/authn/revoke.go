@@ -75,6 +75,9 @@ const keepMargin = 2 * time.Minute
 // zero value is not usable; use NewRevocations.
 type Revocations struct {
 	now func() time.Time
+	// poll makes each read-and-apply of the feed one step, so that an
+	// older answer is never applied after a newer one.
+	poll sync.Mutex
 
 	mu        sync.RWMutex
 	cursor    int64
@@ -247,11 +250,11 @@ func HTTPSource(feedURL string, client *http.Client) Source {
 // apply within about this long (the contract says 5 s).
 const DefaultPollInterval = time.Second
 
-// Follow reads src every interval (and at once when poke receives) until
+// Follow reads src every interval until
 // ctx ends, applying what it reads to r. A failing source leaves r as it
 // was — tokens already issued keep working while auth-service is down —
 // and is logged once per outage, not once per poll.
-func (r *Revocations) Follow(ctx context.Context, src Source, interval time.Duration, poke <-chan struct{}, log *slog.Logger) {
+func (r *Revocations) Follow(ctx context.Context, src Source, interval time.Duration, log *slog.Logger) {
 	if interval <= 0 {
 		interval = DefaultPollInterval
 	}
@@ -259,37 +262,45 @@ func (r *Revocations) Follow(ctx context.Context, src Source, interval time.Dura
 	defer t.Stop()
 	failing := false
 	for {
-		// A page holds at most what the feed answers at once; keep reading
-		// while pages come back full of new entries.
-		for range 100 {
-			before := r.Cursor()
-			f, err := src(ctx, before)
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				if !failing && log != nil {
-					log.Warn("revocation feed unreachable; tokens are judged by what was known before", "error", err)
-				}
-				failing = true
-				break
+		err := r.Poll(ctx, src)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return
+		case err != nil:
+			if !failing && log != nil {
+				log.Warn("revocation feed unreachable; tokens are judged by what was known before", "error", err)
 			}
-			if failing && log != nil {
-				log.Info("revocation feed reachable again", "cursor", before)
+			failing = true
+		case failing:
+			if log != nil {
+				log.Info("revocation feed reachable again", "cursor", r.Cursor())
 			}
 			failing = false
-			r.Apply(f)
-			if len(f.Revocations) == 0 || r.Cursor() >= f.LastSeq {
-				break
-			}
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		case <-poke:
 		}
 	}
+}
+
+// Poll reads src after the cursor and applies what it answers, page after
+// page until the feed has nothing newer.
+func (r *Revocations) Poll(ctx context.Context, src Source) error {
+	r.poll.Lock()
+	defer r.poll.Unlock()
+	for range 100 {
+		f, err := src(ctx, r.Cursor())
+		if err != nil {
+			return err
+		}
+		r.Apply(f)
+		if len(f.Revocations) == 0 || r.Cursor() >= f.LastSeq {
+			return nil
+		}
+	}
+	return nil
 }
 
 // Guard is a TokenVerifier that checks the signature (through v, usually

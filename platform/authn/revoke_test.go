@@ -103,7 +103,7 @@ func TestFollowAppliesFeedAndKeepsStateWhileDown(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); r.Follow(ctx, flaky, 20*time.Millisecond, nil, nil) }()
+	go func() { defer close(done); r.Follow(ctx, flaky, 20*time.Millisecond, nil) }()
 	t.Cleanup(func() { cancel(); <-done })
 
 	is.Revoke(authn.Revocation{UserID: 7, SID: "70"})
