@@ -303,6 +303,15 @@ func (r *Revocations) Poll(ctx context.Context, src Source) error {
 	return nil
 }
 
+// StartFollowing returns revocations that follow the feed at feedURL every
+// interval until ctx ends: what gateway, user- and chat-service do at
+// start. Until the first answer nothing is known to be revoked.
+func StartFollowing(ctx context.Context, feedURL string, interval time.Duration, log *slog.Logger) *Revocations {
+	r := NewRevocations(nil)
+	go r.Follow(ctx, HTTPSource(feedURL, &http.Client{Timeout: 5 * time.Second}), interval, log)
+	return r
+}
+
 // Guard is a TokenVerifier that checks the signature (through v, usually
 // a Cache) and then the revocations.
 type Guard struct {
