@@ -283,15 +283,18 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, upd auth.UserUpdate, n
 			after.Role, after.Disabled, ts, id); err != nil {
 			return err
 		}
-		if after.Disabled && !before.Disabled {
-			if err := s.revokeFamilies(ctx, tx, `user_id = ?`, []any{id}, "disabled", ts); err != nil {
-				return err
-			}
-		}
+		// The account entry comes first, so a follower that reads both
+		// closes a disabled user's sockets as disabled (4403), not as
+		// signed out.
 		if _, err := tx.ExecContext(ctx, s.db.Rebind(
 			`INSERT INTO revocations (user_id, role, disabled, created_at) VALUES (?, ?, ?, ?)`),
 			id, after.Role, after.Disabled, ts); err != nil {
 			return err
+		}
+		if after.Disabled && !before.Disabled {
+			if err := s.revokeFamilies(ctx, tx, `user_id = ?`, []any{id}, "disabled", ts); err != nil {
+				return err
+			}
 		}
 		u, err = scanUser(tx.QueryRowContext(ctx, s.db.Rebind(`SELECT `+userColumns+` FROM users u WHERE u.id = ?`), id))
 		return err

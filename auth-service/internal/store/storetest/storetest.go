@@ -504,7 +504,7 @@ func testRevocationFeed(t *testing.T, open Opener) {
 	}
 	want := []entry{
 		{family: sids[0]}, {family: sids[2]}, {family: sids[3]}, {family: sids[1]}, {family: sid5},
-		{role: auth.RoleAdmin}, {family: sid6}, {role: auth.RoleAdmin, disabled: true},
+		{role: auth.RoleAdmin}, {role: auth.RoleAdmin, disabled: true}, {family: sid6},
 	}
 	rs, last, err := s.Revocations(ctx, 0, 100)
 	if err != nil {
