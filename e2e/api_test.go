@@ -113,7 +113,9 @@ func TestUserJourneyThroughGateway(t *testing.T) {
 	if len(users.Users) < 2 {
 		t.Fatalf("admin user list = %+v", users)
 	}
-	if r := alice.do("GET", "/api/auth/users", nil); r.Status != 403 {
+	// (The login that was logged out above no longer works anywhere; her
+	// registration's session still does.)
+	if r := anon.with(reg.AccessToken).do("GET", "/api/auth/users", nil); r.Status != 403 {
 		t.Fatalf("non-admin listed users: %d", r.Status)
 	}
 	admin.must(200, "PATCH", "/api/auth/users/"+id, map[string]any{"disabled": true}, nil)

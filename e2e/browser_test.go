@@ -631,6 +631,24 @@ func TestBrowserChat(t *testing.T) {
 	admin.wait("Alice promoted", `document.querySelector('[data-testid=admin-user][data-username="alice"] [data-testid=admin-role]')?.value === 'admin' && [...document.querySelectorAll('[data-testid=toast]')].some(t => t.textContent.includes('admin'))`)
 	admin.screenshot("admin")
 
+	// The admin signs Bob out everywhere: Bob's open page loses its socket
+	// (4401), its renewal is refused, and it lands on the sign-in page
+	// saying why, within seconds.
+	admin.jsClick(`[data-testid=admin-user][data-username="bob"] [data-testid=admin-signout]`)
+	admin.wait("the confirmation", `!!document.querySelector('dialog[open] [data-testid=confirm-ok]')`)
+	admin.jsClick(`dialog[open] [data-testid=confirm-ok]`)
+	admin.wait("the sign-out toast", `[...document.querySelectorAll('[data-testid=toast]')].some(t => t.textContent.includes('bob was signed out'))`)
+	bob.wait("Bob's page signed out with the reason", `!!document.querySelector('[data-testid=login-username]') && document.body.textContent.includes('You were signed out')`)
+	bob.screenshot("signed-out")
+
+	// Alice signs herself out everywhere from her settings.
+	alice.open("/settings")
+	alice.wait("the account card", `!!document.querySelector('[data-testid=settings-logout-all]')`)
+	alice.jsClick(tid("settings-logout-all"))
+	alice.wait("the confirmation", `!!document.querySelector('dialog[open] [data-testid=confirm-ok]')`)
+	alice.jsClick(`dialog[open] [data-testid=confirm-ok]`)
+	alice.wait("the sign-in page", `!!document.querySelector('[data-testid=login-username]')`)
+
 	if os.Getenv("PARLEY_UPDATE_SCREENSHOTS") != "" {
 		copyScreenshots(t)
 	}
@@ -664,7 +682,7 @@ func copyScreenshots(t *testing.T) {
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"login", "chat", "chat-dark", "chat-phone", "rooms-drawer-phone", "profile", "admin", "service-down"} {
+	for _, name := range []string{"login", "chat", "chat-dark", "chat-phone", "rooms-drawer-phone", "profile", "admin", "service-down", "signed-out"} {
 		in, err := os.Open(filepath.Join(screenshotDir, name+".png"))
 		if err != nil {
 			t.Fatal(err)

@@ -23,7 +23,7 @@ type stack struct {
 	// ChatWS is the WebSocket URL the browser connects to.
 	ChatWS string
 
-	chatEnv map[string]string
+	chatEnv, authEnv map[string]string
 }
 
 const adminPassword = "admin-password-for-tests"
@@ -59,9 +59,10 @@ func startStack(t *testing.T, chatEnv ...map[string]string) *stack {
 		return env
 	}
 	s := &stack{FrontendURL: frontendURL, ChatWS: fmt.Sprintf("ws://127.0.0.1:%d/ws", ports["chat"])}
-	s.Auth = testkit.Start(t, "auth-service", auth.Run, common("auth", map[string]string{
+	s.authEnv = common("auth", map[string]string{
 		"BCRYPT_COST": "4", "ADMIN_USERNAME": "admin", "ADMIN_PASSWORD": adminPassword,
-	}))
+	})
+	s.Auth = testkit.Start(t, "auth-service", auth.Run, copyEnv(s.authEnv))
 	var chatExtra map[string]string
 	if len(chatEnv) > 0 {
 		chatExtra = chatEnv[0]
@@ -88,6 +89,13 @@ func (s *stack) restartChat(t *testing.T) {
 		t.Fatalf("chat-service stop: %v", err)
 	}
 	s.Chat = testkit.Start(t, "chat-service", chat.Run, copyEnv(s.chatEnv))
+}
+
+// restartAuth starts auth-service again on the same port and database
+// after a test stopped it.
+func (s *stack) restartAuth(t *testing.T) {
+	t.Helper()
+	s.Auth = testkit.Start(t, "auth-service", auth.Run, copyEnv(s.authEnv))
 }
 
 func copyEnv(m map[string]string) map[string]string {

@@ -47,6 +47,8 @@ type Config struct {
 	UpstreamTimeout time.Duration
 	HealthTimeout   time.Duration // HEALTH_TIMEOUT
 	TokenCacheSize  int           // TOKEN_CACHE_SIZE; 0 disables the cache
+	RevocationsURL  string        // REVOCATIONS_URL
+	RevocationPoll  time.Duration // REVOCATION_POLL_INTERVAL
 }
 
 // ExchangeTimeout caps one proxied exchange end to end (client upload,
@@ -71,6 +73,8 @@ func ReadConfig(getenv func(string) string) (Config, error) {
 	c.UpstreamTimeout = env.Duration("UPSTREAM_TIMEOUT", 10*time.Second)
 	c.HealthTimeout = env.Duration("HEALTH_TIMEOUT", 2*time.Second)
 	c.TokenCacheSize = env.Int("TOKEN_CACHE_SIZE", authn.DefaultCacheSize, 0, 1e7)
+	c.RevocationsURL = env.URL("REVOCATIONS_URL", authn.FeedURL(c.JWKSURL))
+	c.RevocationPoll = env.Duration("REVOCATION_POLL_INTERVAL", authn.DefaultPollInterval)
 	if err := env.Err(); err != nil {
 		return c, err
 	}
@@ -83,6 +87,7 @@ func ReadConfig(getenv func(string) string) (Config, error) {
 		{"USER_SERVICE_URL", userURL, &c.UserURL},
 		{"CHAT_SERVICE_URL", chatURL, &c.ChatURL},
 		{"JWKS_URL", c.JWKSURL, nil},
+		{"REVOCATIONS_URL", c.RevocationsURL, nil},
 	} {
 		u, err := url.Parse(v.raw)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.RawQuery != "" || u.Fragment != "" {
@@ -136,7 +141,12 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	// Verified tokens are remembered for at most authn.DefaultCacheTTL, which
 	// bounds how long a token signed by a key since removed from the JWKS
 	// stays accepted.
-	tokens := authn.NewCache(verifier.Verify, cfg.TokenCacheSize, authn.DefaultCacheTTL, time.Now)
+	// Revoked sessions and changed accounts come from auth-service's feed,
+	// read every REVOCATION_POLL_INTERVAL: a map lookup per request.
+	tokens := authn.Guard{
+		V: authn.NewCache(verifier.Verify, cfg.TokenCacheSize, authn.DefaultCacheTTL, time.Now),
+		R: authn.StartFollowing(vctx, cfg.RevocationsURL, cfg.RevocationPoll, log),
+	}
 
 	transport := proxy.NewTransport(cfg.UpstreamTimeout)
 	owned := []string{"X-Request-Id", "X-Content-Type-Options", "X-Frame-Options"}

@@ -4,6 +4,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/parleychat/parley/platform/authn"
 )
 
 func TestRoutingPublicAndProtected(t *testing.T) {
@@ -61,6 +64,9 @@ func TestRoutingPublicAndProtected(t *testing.T) {
 		{"dot segments cannot borrow a public rule", "GET", "/api/users/avatars/../profiles/me", false, 400, "invalid_path", "", ""},
 		{"encoded dot segments too", "GET", "/api/users/avatars/%2e%2e/profiles/me", false, 400, "invalid_path", "", ""},
 		{"dot segment to another service", "GET", "/api/chat/../auth/me", true, 400, "invalid_path", "", ""},
+		{"revocation feed is internal", "GET", "/api/auth/internal/revocations", true, 404, "not_found", "", ""},
+		{"internal without token", "GET", "/api/auth/internal/revocations?after=0", false, 404, "not_found", "", ""},
+		{"internal of any service", "POST", "/api/chat/internal", true, 404, "not_found", "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -258,5 +264,37 @@ func TestWebSocketUpgradeRefused(t *testing.T) {
 	}
 	if n := f.chat.hits.Load(); n != 0 {
 		t.Fatalf("upstream saw %d requests", n)
+	}
+}
+
+// The gateway follows auth-service's revocation feed: a signed-out
+// session's token and a disabled account's are refused before any
+// upstream sees them, and another session of the same user is not.
+func TestRevokedTokensRefused(t *testing.T) {
+	f := startFixture(t, map[string]string{"REVOCATION_POLL_INTERVAL": "50ms"})
+	gone := f.issuer.SessionToken(t, 42, "alice", authn.RoleUser, "1", 15*time.Minute)
+	kept := f.issuer.SessionToken(t, 42, "alice", authn.RoleUser, "2", 15*time.Minute)
+	other := f.issuer.SessionToken(t, 43, "bob", authn.RoleUser, "3", 15*time.Minute)
+	f.do(t, request{path: "/api/chat/rooms", token: gone}).wantStatus(t, 200)
+
+	f.issuer.Revoke(authn.Revocation{UserID: 42, SID: "1"})
+	f.issuer.Revoke(authn.Revocation{UserID: 43, Role: authn.RoleUser, Disabled: true})
+	deadline := time.Now().Add(5 * time.Second)
+	for f.do(t, request{path: "/api/chat/rooms", token: gone}).StatusCode != 401 {
+		if time.Now().After(deadline) {
+			t.Fatal("revoked session still accepted after 5 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	res := f.do(t, request{path: "/api/users/profiles/me", token: gone})
+	res.wantStatus(t, 401)
+	if c := res.errorCode(t); c != "session_revoked" {
+		t.Errorf("revoked session: %s", c)
+	}
+	f.do(t, request{path: "/api/chat/rooms", token: kept}).wantStatus(t, 200)
+	res = f.do(t, request{path: "/api/chat/rooms", token: other})
+	res.wantStatus(t, 403)
+	if c := res.errorCode(t); c != "account_disabled" {
+		t.Errorf("disabled account: %s", c)
 	}
 }

@@ -60,6 +60,7 @@ type Config struct {
 	RegisterIP     limit
 	TokenCacheSize int // TOKEN_CACHE_SIZE; 0 disables the cache
 	TrustedProxies []string
+	RevocationPoll time.Duration // REVOCATION_POLL_INTERVAL
 }
 
 // limit is a token bucket: Burst attempts at once, then one per Interval.
@@ -112,6 +113,9 @@ func ReadConfig(getenv func(string) string) (Config, error) {
 		// TRUSTED_PROXIES where other hosts on those networks can reach
 		// this service.
 		TrustedProxies: env.Networks("TRUSTED_PROXIES", config.PrivateNetworks),
+		// Other replicas' revocations are read from the shared database
+		// this often (this replica's own apply at once).
+		RevocationPoll: env.Duration("REVOCATION_POLL_INTERVAL", authn.DefaultPollInterval),
 	}
 	if err := env.Err(); err != nil {
 		return s, err
@@ -170,7 +174,18 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	if err != nil {
 		return err
 	}
+	// This service judges tokens by the revocation feed like every other
+	// one, reading its own store: every tick for other replicas' entries,
+	// and before answering a request that recorded one, so its own apply
+	// before the answer leaves.
+	revs := authn.NewRevocations(nil)
+	var feed authn.Source
 	svc, err := auth.NewService(st, signer, auth.Config{
+		Revoked: func(ctx context.Context) {
+			if err := revs.Poll(ctx, feed); err != nil {
+				log.Warn("apply own revocation", "error", err)
+			}
+		},
 		BcryptCost:   cfg.BcryptCost,
 		AccessTTL:    cfg.AccessTTL,
 		RefreshTTL:   cfg.RefreshTTL,
@@ -183,6 +198,7 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	if err != nil {
 		return err
 	}
+	feed = httpapi.FeedSource(svc)
 	if err := bootstrapAdmin(ctx, log, svc, cfg); err != nil {
 		return err
 	}
@@ -195,21 +211,29 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 		MaxBodyBytes: maxBody, TrustedProxies: cfg.TrustedProxies,
 	})
 	h.Register(engine)
-	tokens := authn.NewCache(signer.Verifier().Verify, cfg.TokenCacheSize, authn.DefaultCacheTTL, time.Now)
+	tokens := authn.Guard{
+		V: authn.NewCache(signer.Verifier().Verify, cfg.TokenCacheSize, authn.DefaultCacheTTL, time.Now),
+		R: revs,
+	}
 	httpapi.Routes(engine, httpapi.Deps{
 		Service: svc, Verifier: tokens, JWKS: signer.JWKS(), JWKSMaxAge: jwksMaxAge,
 		Registry: h.Registry,
 	})
 
-	pruneCtx, stopPrune := context.WithCancel(ctx)
-	pruned := make(chan struct{})
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	pruned, followed := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(pruned)
-		prune(pruneCtx, log, svc)
+		prune(bgCtx, log, svc)
+	}()
+	go func() {
+		defer close(followed)
+		revs.Follow(bgCtx, feed, cfg.RevocationPoll, log)
 	}()
 	stopPruner := func(context.Context) error {
-		stopPrune()
+		stopBackground()
 		<-pruned
+		<-followed
 		return nil
 	}
 

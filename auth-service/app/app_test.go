@@ -526,12 +526,20 @@ func TestChangePassword(t *testing.T) {
 		t.Fatalf("short new: %s", c)
 	}
 	must(t, 401, "POST", base+"/password", map[string]string{"current_password": "password1", "new_password": "password2"}, nil)
+	other := login(t, base, "erin", "password1") // another device
 	must(t, 204, "POST", base+"/password", map[string]string{"current_password": "password1", "new_password": "password2"}, nil, h...)
 	must(t, 401, "POST", base+"/login", map[string]string{"username": "erin", "password": "password1"}, nil)
 	login(t, base, "erin", "password2")
-	if c := must(t, 401, "POST", base+"/refresh", map[string]string{"refresh_token": a.RefreshToken}, nil).code(t); c != "refresh_token_revoked" {
-		t.Fatalf("old session after password change: %s", c)
+	// The other device is signed out: its refresh and access tokens fail.
+	if c := must(t, 401, "POST", base+"/refresh", map[string]string{"refresh_token": other.RefreshToken}, nil).code(t); c != "refresh_token_revoked" {
+		t.Fatalf("other session after password change: %s", c)
 	}
+	if c := must(t, 401, "GET", base+"/me", nil, nil, bearer(other.AccessToken)...).code(t); c != "session_revoked" {
+		t.Fatalf("other session's access token after password change: %s", c)
+	}
+	// The session that changed the password stays signed in.
+	must(t, 200, "GET", base+"/me", nil, nil, h...)
+	must(t, 200, "POST", base+"/refresh", map[string]string{"refresh_token": a.RefreshToken}, nil)
 }
 
 func TestLoginThrottling(t *testing.T) {
@@ -886,7 +894,10 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 	must(t, 200, "POST", url+"/refresh", map[string]string{"refresh_token": reg.RefreshToken}, &r1)
 	must(t, 401, "POST", url+"/refresh", map[string]string{"refresh_token": reg.RefreshToken}, nil)
 	must(t, 401, "POST", url+"/login", map[string]string{"username": "quinn", "password": "wrong-password-2"}, nil)
-	must(t, 200, "GET", url+"/me", nil, nil, bearer(r1.AccessToken)...)
+	// The reuse ended the login, so its newest access token is refused too.
+	if c := must(t, 401, "GET", url+"/me", nil, nil, bearer(r1.AccessToken)...).code(t); c != "session_revoked" {
+		t.Fatalf("access token of a login ended by reuse: %s", c)
+	}
 	must(t, 204, "POST", url+"/logout", map[string]string{"refresh_token": r1.RefreshToken}, nil)
 	out := logs.String()
 	for _, secret := range []string{"secret-password-1", "wrong-password-2", adminPassword, reg.AccessToken, reg.RefreshToken, r1.AccessToken, r1.RefreshToken} {

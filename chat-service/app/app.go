@@ -41,6 +41,8 @@ type Config struct {
 	config.Common
 	DatabaseURL    string
 	JWKSURL        string
+	RevocationsURL string        // REVOCATIONS_URL
+	RevocationPoll time.Duration // REVOCATION_POLL_INTERVAL
 	NATSURL        string
 	AllowedOrigins []string
 	// SendRate/SendBurst: messages per user per second (SEND_RATE, SEND_BURST).
@@ -78,6 +80,8 @@ func ReadConfig(getenv func(string) string) (Config, error) {
 	c.DatabaseURL = env.String("DATABASE_URL", "")
 	auth := env.URL("AUTH_SERVICE_URL", "http://localhost:5001")
 	c.JWKSURL = env.URL("JWKS_URL", auth+"/.well-known/jwks.json")
+	c.RevocationsURL = env.URL("REVOCATIONS_URL", authn.FeedURL(c.JWKSURL))
+	c.RevocationPoll = env.Duration("REVOCATION_POLL_INTERVAL", authn.DefaultPollInterval)
 	c.NATSURL = env.String("NATS_URL", "")
 	c.AllowedOrigins = env.List("ALLOWED_ORIGINS", []string{"http://localhost:8080"})
 	c.SendRate = env.Float("SEND_RATE", 10, 0.01, 1e6)
@@ -181,8 +185,21 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 
 	engine := httpx.NewEngine(httpx.Options{Service: service, Logger: log, Registry: h.Registry, MaxBodyBytes: 256 << 10})
 	h.Register(engine)
+	// Revoked sessions and changed accounts come from auth-service's feed:
+	// tokens are judged by it on every request and frame (a map lookup),
+	// and the sockets an entry ends are closed as it arrives.
+	revs := authn.StartFollowing(ctx, cfg.RevocationsURL, cfg.RevocationPoll, log)
+	revs.OnRevoke(func(e authn.Revocation) {
+		switch {
+		case e.IsSession():
+			hb.CloseUser(e.UserID, e.SID, authn.CloseSessionRevoked, authn.ErrSessionRevoked.Code)
+		case e.Disabled:
+			hb.CloseUser(e.UserID, "", authn.CloseAccountDisabled, authn.ErrAccountDisabled.Code)
+		}
+	})
 	httpapi.Routes(engine, httpapi.Deps{
-		Service: svc, Hub: hb, Verifier: verifier, Logger: log, AllowedOrigins: cfg.AllowedOrigins,
+		Service: svc, Hub: hb, Verifier: authn.Guard{V: verifier, R: revs}, Revocations: revs,
+		Logger: log, AllowedOrigins: cfg.AllowedOrigins,
 		WS:           httpapi.WSOptions{AuthTimeout: cfg.AuthTimeout, PongWait: cfg.PongWait},
 		UserRequests: ratelimit.New(cfg.UserRPS, cfg.UserBurst),
 	})

@@ -97,6 +97,15 @@ test('4401 refreshes the token, then reconnects at once with the new one', async
   assert.deepEqual(FakeWS.last.sent[0], { type: 'auth', token: 't2' });
 });
 
+test('4403 (account disabled) asks for a renewal too, which ends a session that is over', async () => {
+  const h = setup();
+  h.s.start();
+  const ws = await connect(h.s);
+  ws.serverClose(4403);
+  await flush();
+  assert.equal(h.refreshes(), 1, 'the renewal is what learns the account is disabled and signs out');
+});
+
 test('1012 (server restart) reconnects quickly', async () => {
   const { s, clock } = setup();
   s.start();

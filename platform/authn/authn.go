@@ -38,6 +38,9 @@ type Claims struct {
 	jwt.RegisteredClaims
 	Name string `json:"name"`
 	Role string `json:"role"`
+	// SID is the session (the refresh token family) the token was issued
+	// for; revoking the session refuses the token (revoke.go).
+	SID string `json:"sid,omitempty"`
 }
 
 // Identity is who a verified token speaks for.
@@ -45,6 +48,7 @@ type Identity struct {
 	UserID    int64
 	Username  string
 	Role      string
+	SID       string // the session; empty in tokens made before sessions were named
 	ExpiresAt time.Time
 	Token     string
 }
@@ -122,7 +126,7 @@ func (v *Verifier) Verify(raw string) (Identity, error) {
 	if err != nil || id <= 0 || c.Name == "" || (c.Role != RoleUser && c.Role != RoleAdmin) {
 		return Identity{}, apperr.Unauthenticated("invalid_token", "access token is invalid")
 	}
-	return Identity{UserID: id, Username: c.Name, Role: c.Role, ExpiresAt: c.ExpiresAt.Time, Token: raw}, nil
+	return Identity{UserID: id, Username: c.Name, Role: c.Role, SID: c.SID, ExpiresAt: c.ExpiresAt.Time, Token: raw}, nil
 }
 
 // BearerToken extracts the token from an Authorization header value.

@@ -49,6 +49,8 @@ type Config struct {
 	AuthServiceURL string
 	ChatServiceURL string
 	JWKSURL        string
+	RevocationsURL string        // REVOCATIONS_URL
+	RevocationPoll time.Duration // REVOCATION_POLL_INTERVAL
 	StatsTimeout   time.Duration
 	TrustedProxies []string
 }
@@ -61,6 +63,8 @@ func ReadConfig(getenv func(string) string) (Config, error) {
 	authURL := s.AuthServiceURL
 	s.ChatServiceURL = env.URL("CHAT_SERVICE_URL", "http://localhost:5003")
 	s.JWKSURL = env.URL("JWKS_URL", authURL+"/.well-known/jwks.json")
+	s.RevocationsURL = env.URL("REVOCATIONS_URL", authn.FeedURL(s.JWKSURL))
+	s.RevocationPoll = env.Duration("REVOCATION_POLL_INTERVAL", authn.DefaultPollInterval)
 	s.StatsTimeout = env.Duration("STATS_TIMEOUT", 2*time.Second)
 	// Client addresses are only logged here; trusting the gateway's private
 	// networks makes the logs show the browser rather than the gateway.
@@ -148,7 +152,9 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 		MaxBodyBytes: httpapi.MaxBody, TrustedProxies: cfg.TrustedProxies,
 	})
 	h.Register(engine)
-	httpapi.Routes(engine, httpapi.Deps{Service: svc, Verifier: verifier})
+	// Revoked sessions and changed accounts come from auth-service's feed.
+	tokens := authn.Guard{V: verifier, R: authn.StartFollowing(vctx, cfg.RevocationsURL, cfg.RevocationPoll, log)}
+	httpapi.Routes(engine, httpapi.Deps{Service: svc, Verifier: tokens})
 
 	srv := serve.Server{
 		Addr:    net.JoinHostPort("", strconv.Itoa(cfg.Port)),

@@ -86,6 +86,12 @@ func (g *gate) check(c *gin.Context) {
 			"the gateway does not proxy WebSockets; connect to the chat WebSocket URL directly"))
 		return
 	}
+	if isInternal(r.URL.Path) {
+		// The services' own endpoints (auth-service's revocation feed) are
+		// not part of the public API.
+		httpx.Error(c, apperr.NotFound("not_found", "no such endpoint"))
+		return
+	}
 	if g.isPublic(r.Method, r.URL.Path) {
 		c.Next()
 		return
@@ -132,6 +138,13 @@ func headerSafe(s string) bool {
 		}
 	}
 	return true
+}
+
+// isInternal reports /api/<service>/internal and anything under it.
+func isInternal(p string) bool {
+	_, rest, _ := strings.Cut(strings.TrimPrefix(p, "/api/"), "/")
+	seg, _, _ := strings.Cut(rest, "/")
+	return seg == "internal"
 }
 
 func hasDotSegment(p string) bool {

@@ -105,9 +105,9 @@ const (
 // transaction: nothing is ever half-written.
 type Store interface {
 	// CreateUser inserts a user and, when session is non-nil, opens a refresh
-	// token family for it in the same transaction. A taken username is
-	// ErrUsernameTaken.
-	CreateUser(ctx context.Context, u NewUser, session *NewRefreshToken) (User, error)
+	// token family for it in the same transaction and returns the family's
+	// id (the session id). A taken username is ErrUsernameTaken.
+	CreateUser(ctx context.Context, u NewUser, session *NewRefreshToken) (User, int64, error)
 	// UserByID is ErrUserNotFound for an unknown id.
 	UserByID(ctx context.Context, id int64) (User, error)
 	// Credentials returns the user with that username key and its password
@@ -116,14 +116,24 @@ type Store interface {
 	// ListUsers returns up to f.Limit users after f.AfterID.
 	ListUsers(ctx context.Context, f UserFilter) ([]User, error)
 	// UpdateUser applies upd. Disabling a user also revokes all their refresh
-	// token families. An update that would leave no enabled admin is
-	// ErrLastAdmin; an unknown id is ErrUserNotFound.
+	// token families. A change is recorded in the revocation feed. An update
+	// that would leave no enabled admin is ErrLastAdmin; an unknown id is
+	// ErrUserNotFound.
 	UpdateUser(ctx context.Context, id int64, upd UserUpdate, now time.Time) (User, error)
 	// SetPasswordHash replaces a password hash; revokeSessions also revokes
-	// every refresh token family of the user.
-	SetPasswordHash(ctx context.Context, id int64, hash string, revokeSessions bool, now time.Time) error
-	// CreateSession opens a new refresh token family with its first token.
-	CreateSession(ctx context.Context, userID int64, t NewRefreshToken) error
+	// every refresh token family of the user but keep (0: none).
+	SetPasswordHash(ctx context.Context, id int64, hash string, revokeSessions bool, keep int64, now time.Time) error
+	// CreateSession opens a new refresh token family with its first token
+	// and returns the family's id.
+	CreateSession(ctx context.Context, userID int64, t NewRefreshToken) (int64, error)
+	// RevokeSessions revokes every live family of the user but keep (0:
+	// none) and returns how many.
+	RevokeSessions(ctx context.Context, userID, keep int64, reason string, now time.Time) (int, error)
+	// Revocations returns up to limit feed entries after seq, in seq order,
+	// and the feed's newest seq.
+	Revocations(ctx context.Context, after int64, limit int) ([]Revocation, int64, error)
+	// PruneRevocations deletes feed entries made before before.
+	PruneRevocations(ctx context.Context, before time.Time) (int64, error)
 	// UseRefreshToken looks up the token with hash, asks decide what to do
 	// and does it, all in one transaction. Rotate stores next and returns
 	// the session; RevokeFamily commits the revocation and returns the
@@ -131,18 +141,32 @@ type Store interface {
 	// hash is ErrRefreshInvalid.
 	UseRefreshToken(ctx context.Context, hash []byte, next NewRefreshToken, decide func(RefreshSession) (Verdict, error)) (RefreshSession, error)
 	// RevokeFamilyOf revokes the family of the token with hash; an unknown
-	// or already revoked token is not an error.
+	// or already revoked token is not an error. Every family revocation,
+	// here and elsewhere, is recorded in the revocation feed in the same
+	// transaction.
 	RevokeFamilyOf(ctx context.Context, hash []byte, reason string, now time.Time) error
 	// PruneRefreshTokens deletes tokens expired before now and families left
 	// without tokens, returning how many tokens went.
 	PruneRefreshTokens(ctx context.Context, now time.Time) (int64, error)
 }
 
+// Revocation is one entry of the revocation feed: a session ended
+// (FamilyID set) or an account's role or disabled state changed (FamilyID
+// 0; Role and Disabled as they are after the change).
+type Revocation struct {
+	Seq      int64
+	UserID   int64
+	FamilyID int64
+	Role     string
+	Disabled bool
+	At       time.Time
+}
+
 // TokenIssuer signs access tokens.
 type TokenIssuer interface {
-	// IssueAccess signs an access token for the user, valid until the
-	// returned time.
-	IssueAccess(userID int64, username, role string, now time.Time) (token string, expires time.Time, err error)
+	// IssueAccess signs an access token for the user's session sid, valid
+	// until the returned time.
+	IssueAccess(userID int64, username, role string, sid int64, now time.Time) (token string, expires time.Time, err error)
 }
 
 // The domain's client-facing errors.

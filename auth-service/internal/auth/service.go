@@ -42,6 +42,10 @@ type Config struct {
 	Register     Limiter
 	Now          func() time.Time
 	Logger       *slog.Logger
+	// Revoked, when set, is called after a session or an account change was
+	// recorded in the revocation feed (the service's own follower reads the
+	// feed at once instead of at its next tick).
+	Revoked func(ctx context.Context)
 }
 
 // Service carries out every account and session rule.
@@ -100,14 +104,14 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, clientIP strin
 	}
 	now := s.now()
 	raw, next := s.newRefreshToken(now)
-	u, err := s.store.CreateUser(ctx, NewUser{
+	u, sid, err := s.store.CreateUser(ctx, NewUser{
 		Username: in.Username, UsernameKey: UsernameKey(in.Username), Email: in.Email,
 		PasswordHash: string(hash), Role: RoleUser, Now: now,
 	}, &next)
 	if err != nil {
 		return Session{}, err
 	}
-	return s.session(u, raw, now)
+	return s.session(u, sid, raw, now)
 }
 
 // Login checks a username and password. Failures are throttled per
@@ -165,10 +169,11 @@ func (s *Service) Login(ctx context.Context, in LoginInput, clientIP string) (Se
 	s.upgradeHash(ctx, u.ID, hash, in.Password)
 	now := s.now()
 	raw, next := s.newRefreshToken(now)
-	if err := s.store.CreateSession(ctx, u.ID, next); err != nil {
+	sid, err := s.store.CreateSession(ctx, u.ID, next)
+	if err != nil {
 		return Session{}, err
 	}
-	return s.session(u, raw, now)
+	return s.session(u, sid, raw, now)
 }
 
 // upgradeHash rehashes a password stored at another cost than the
@@ -181,7 +186,7 @@ func (s *Service) upgradeHash(ctx context.Context, id int64, hash, password stri
 	}
 	nh, err := bcrypt.GenerateFromPassword([]byte(password), s.cfg.BcryptCost)
 	if err == nil {
-		err = s.store.SetPasswordHash(ctx, id, string(nh), false, s.now())
+		err = s.store.SetPasswordHash(ctx, id, string(nh), false, 0, s.now())
 	}
 	if err != nil {
 		s.cfg.Logger.WarnContext(ctx, "rehash password at new cost failed", "user_id", id, "error", err)
@@ -205,11 +210,12 @@ func (s *Service) Refresh(ctx context.Context, raw string) (Session, error) {
 		// was copied, or a client retried a refresh it had already made.
 		s.cfg.Logger.WarnContext(ctx, "refresh token reused; its login was revoked",
 			"user_id", sess.User.ID, "family_id", sess.FamilyID)
+		s.revoked(ctx)
 	}
 	if err != nil {
 		return Session{}, err
 	}
-	return s.session(sess.User, nextRaw, now)
+	return s.session(sess.User, sess.FamilyID, nextRaw, now)
 }
 
 // decideRefresh is the rule for a presented refresh token. A disabled
@@ -236,7 +242,40 @@ func (s *Service) Logout(ctx context.Context, raw string) error {
 	if raw == "" || len(raw) > 256 {
 		return nil
 	}
-	return s.store.RevokeFamilyOf(ctx, HashRefreshToken(raw), "logout", s.now())
+	if err := s.store.RevokeFamilyOf(ctx, HashRefreshToken(raw), "logout", s.now()); err != nil {
+		return err
+	}
+	s.revoked(ctx)
+	return nil
+}
+
+// SignOutEverywhere ends every session of the user (their own "sign out
+// everywhere", or an admin's on their behalf) and returns how many.
+// Tokens of those sessions are refused everywhere once the services read
+// the revocation feed, within seconds.
+func (s *Service) SignOutEverywhere(ctx context.Context, userID int64) (int, error) {
+	if _, err := s.store.UserByID(ctx, userID); err != nil {
+		return 0, err
+	}
+	n, err := s.store.RevokeSessions(ctx, userID, 0, "signed_out_everywhere", s.now())
+	if err != nil {
+		return 0, err
+	}
+	s.revoked(ctx)
+	return n, nil
+}
+
+// Revocations is one page of the revocation feed after seq, the feed's
+// newest seq, and how long an entry matters (the access token lifetime).
+func (s *Service) Revocations(ctx context.Context, after int64, limit int) ([]Revocation, int64, time.Duration, error) {
+	rs, last, err := s.store.Revocations(ctx, after, limit)
+	return rs, last, s.cfg.AccessTTL, err
+}
+
+func (s *Service) revoked(ctx context.Context) {
+	if s.cfg.Revoked != nil {
+		s.cfg.Revoked(ctx)
+	}
 }
 
 // User returns a user by id.
@@ -325,13 +364,18 @@ func (s *Service) UpdateUser(ctx context.Context, actor User, id int64, p UserPa
 	if actor.ID == id && ((p.Role != nil && *p.Role != RoleAdmin) || (p.Disabled != nil && *p.Disabled)) {
 		return User{}, ErrSelfModification
 	}
-	return s.store.UpdateUser(ctx, id, UserUpdate(p), s.now())
+	u, err := s.store.UpdateUser(ctx, id, UserUpdate(p), s.now())
+	if err == nil {
+		s.revoked(ctx)
+	}
+	return u, err
 }
 
 // ChangePassword sets a new password after checking the current one, and
-// revokes every refresh token of the user: other devices must log in again.
-// Wrong current passwords are throttled like failed logins.
-func (s *Service) ChangePassword(ctx context.Context, u User, in PasswordInput) error {
+// ends every other session of the user (sid, the one making the change,
+// stays signed in): other devices must log in again. Wrong current
+// passwords are throttled like failed logins.
+func (s *Service) ChangePassword(ctx context.Context, u User, sid int64, in PasswordInput) error {
 	if err := in.Validate(); err != nil {
 		return err
 	}
@@ -353,7 +397,11 @@ func (s *Service) ChangePassword(ctx context.Context, u User, in PasswordInput) 
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
 	}
-	return s.store.SetPasswordHash(ctx, u.ID, string(nh), true, s.now())
+	if err := s.store.SetPasswordHash(ctx, u.ID, string(nh), true, sid, s.now()); err != nil {
+		return err
+	}
+	s.revoked(ctx)
+	return nil
 }
 
 // AdminBootstrap reports what EnsureAdmin did.
@@ -395,7 +443,7 @@ func (s *Service) EnsureAdmin(ctx context.Context, username, password string) (A
 	if err != nil {
 		return AdminBootstrap{}, fmt.Errorf("hash admin password: %w", err)
 	}
-	_, err = s.store.CreateUser(ctx, NewUser{
+	_, _, err = s.store.CreateUser(ctx, NewUser{
 		Username: username, UsernameKey: key, PasswordHash: string(hash), Role: RoleAdmin, Now: s.now(),
 	}, nil)
 	if errors.Is(err, ErrUsernameTaken) {
@@ -411,13 +459,22 @@ func (s *Service) EnsureAdmin(ctx context.Context, username, password string) (A
 	return res, nil
 }
 
-// PruneExpired deletes expired refresh tokens.
+// revocationKeep is how long past the access token lifetime a feed entry is
+// kept: room for verifiers' clock leeway and skew.
+const revocationKeep = 5 * time.Minute
+
+// PruneExpired deletes expired refresh tokens and revocation feed entries
+// no unexpired token can be concerned by.
 func (s *Service) PruneExpired(ctx context.Context) (int64, error) {
-	return s.store.PruneRefreshTokens(ctx, s.now())
+	now := s.now()
+	if _, err := s.store.PruneRevocations(ctx, now.Add(-s.cfg.AccessTTL-revocationKeep)); err != nil {
+		return 0, err
+	}
+	return s.store.PruneRefreshTokens(ctx, now)
 }
 
-func (s *Service) session(u User, refresh string, now time.Time) (Session, error) {
-	access, exp, err := s.tokens.IssueAccess(u.ID, u.Username, u.Role, now)
+func (s *Service) session(u User, sid int64, refresh string, now time.Time) (Session, error) {
+	access, exp, err := s.tokens.IssueAccess(u.ID, u.Username, u.Role, sid, now)
 	if err != nil {
 		return Session{}, fmt.Errorf("issue access token: %w", err)
 	}

@@ -17,7 +17,7 @@ import (
 
 type fakeTokens struct{}
 
-func (fakeTokens) IssueAccess(id int64, name, role string, now time.Time) (string, time.Time, error) {
+func (fakeTokens) IssueAccess(id int64, name, role string, sid int64, now time.Time) (string, time.Time, error) {
 	return "access", now.Add(15 * time.Minute), nil
 }
 

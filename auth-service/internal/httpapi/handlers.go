@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -170,7 +171,11 @@ func changePassword(svc *auth.Service, m *metrics) gin.HandlerFunc {
 		if err := httpx.BindJSON(c, &in); err != nil {
 			return nil, err
 		}
-		err := svc.ChangePassword(c.Request.Context(), caller(c), in)
+		id, err := authn.MustIdentity(c)
+		if err != nil {
+			return nil, err
+		}
+		err = svc.ChangePassword(c.Request.Context(), caller(c), sessionOf(id), in)
 		m.observe("password", err)
 		return nil, err
 	})
@@ -254,4 +259,81 @@ func updateUser(svc *auth.Service, m *metrics) gin.HandlerFunc {
 		m.observe("user_update", err)
 		return uncached(c, u, err)
 	})
+}
+
+// sessionOf is the session id of a verified token (0 for tokens that name
+// none).
+func sessionOf(id authn.Identity) int64 {
+	sid, _ := strconv.ParseInt(id.SID, 10, 64)
+	return sid
+}
+
+type signedOut struct {
+	SessionsRevoked int `json:"sessions_revoked"`
+}
+
+// signOutEverywhere ends every session of the caller, or (forUser, admins
+// only) of the user in the path.
+func signOutEverywhere(svc *auth.Service, m *metrics, forUser bool) gin.HandlerFunc {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
+		target := caller(c).ID
+		if forUser {
+			id, err := httpx.ParamID(c, "id")
+			if err != nil {
+				return nil, auth.ErrUserNotFound
+			}
+			target = id
+		}
+		n, err := svc.SignOutEverywhere(c.Request.Context(), target)
+		m.observe("sign_out_everywhere", err)
+		return uncached(c, signedOut{SessionsRevoked: n}, err)
+	})
+}
+
+// feedPage bounds one answer of the revocation feed.
+const feedPage = 1000
+
+// revocations is the revocation feed every service follows
+// (GET /internal/revocations?after=N): the entries after seq N, in order.
+func revocations(svc *auth.Service) gin.HandlerFunc {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
+		after, err := httpx.QueryInt(c, "after", 0)
+		if err != nil {
+			return nil, err
+		}
+		if after < 0 {
+			return nil, apperr.Invalid("invalid_query", "query parameter after must not be negative")
+		}
+		rs, last, ttl, err := svc.Revocations(c.Request.Context(), after, feedPage)
+		if err != nil {
+			return nil, err
+		}
+		return uncached(c, feedOf(rs, last, ttl), nil)
+	})
+}
+
+// feedOf is the feed's wire form (authn.Feed).
+func feedOf(rs []auth.Revocation, last int64, ttl time.Duration) authn.Feed {
+	f := authn.Feed{Revocations: make([]authn.Revocation, len(rs)), LastSeq: last, TokenTTL: int64(ttl / time.Second)}
+	for i, r := range rs {
+		e := authn.Revocation{Seq: r.Seq, UserID: r.UserID, Role: r.Role, Disabled: r.Disabled, At: r.At}
+		if r.FamilyID != 0 {
+			e.SID = strconv.FormatInt(r.FamilyID, 10)
+			e.Role, e.Disabled = "", false
+		}
+		f.Revocations[i] = e
+	}
+	return f
+}
+
+// FeedSource reads the revocation feed straight from the service's own
+// store, for auth-service's own follower.
+func FeedSource(svc *auth.Service) authn.Source {
+	return func(ctx context.Context, after int64) (authn.Feed, error) {
+		rs, last, ttl, err := svc.Revocations(ctx, after, feedPage)
+		if err != nil {
+			return authn.Feed{}, err
+		}
+		return feedOf(rs, last, ttl), nil
+	}
 }

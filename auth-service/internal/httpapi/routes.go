@@ -35,13 +35,18 @@ func Routes(r gin.IRouter, d Deps) {
 	r.POST("/logout", logout(d.Service, m))
 	r.POST("/verify", verify(d.Service, d.Verifier, m))
 	r.GET("/.well-known/jwks.json", jwks(d.JWKS, d.JWKSMaxAge))
+	// For the services, not for browsers: the gateway does not publish
+	// /internal (docs/ARCHITECTURE.md, Contract: Revocation).
+	r.GET("/internal/revocations", revocations(d.Service))
 
 	user := r.Group("", authn.Require(d.Verifier, httpx.Error), loadCaller(d.Service.ActiveUser))
 	user.GET("/me", me())
 	user.POST("/password", changePassword(d.Service, m))
 	user.GET("/accounts", listAccounts(d.Service))
+	user.POST("/sessions/revoke-all", signOutEverywhere(d.Service, m, false))
 
 	admin := r.Group("", authn.Require(d.Verifier, httpx.Error), loadCaller(d.Service.Admin))
 	admin.GET("/users", listUsers(d.Service))
 	admin.PATCH("/users/:id", updateUser(d.Service, m))
+	admin.POST("/users/:id/sessions/revoke-all", signOutEverywhere(d.Service, m, true))
 }

@@ -156,7 +156,7 @@ func (s *Signer) Verifier() *authn.Verifier { return s.verifier }
 func (s *Signer) TTL() time.Duration { return s.ttl }
 
 // IssueAccess signs an access token (the claims of ARCHITECTURE.md, Contract: Tokens).
-func (s *Signer) IssueAccess(userID int64, username, role string, now time.Time) (string, time.Time, error) {
+func (s *Signer) IssueAccess(userID int64, username, role string, sid int64, now time.Time) (string, time.Time, error) {
 	exp := now.Add(s.ttl)
 	claims := authn.Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
@@ -168,6 +168,9 @@ func (s *Signer) IssueAccess(userID int64, username, role string, now time.Time)
 		},
 		Name: username,
 		Role: role,
+	}
+	if sid != 0 {
+		claims.SID = strconv.FormatInt(sid, 10)
 	}
 	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
 	t.Header["kid"] = s.kid

@@ -71,12 +71,12 @@ func TestSignerRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	raw, exp, err := s.IssueAccess(42, "alice", "admin", now)
+	raw, exp, err := s.IssueAccess(42, "alice", "admin", 7, now)
 	if err != nil || !exp.Equal(now.Add(15*time.Minute)) {
 		t.Fatalf("issue: %v %v", exp, err)
 	}
 	id, err := s.Verifier().Verify(raw)
-	if err != nil || id.UserID != 42 || id.Username != "alice" || id.Role != "admin" {
+	if err != nil || id.UserID != 42 || id.Username != "alice" || id.Role != "admin" || id.SID != "7" {
 		t.Fatalf("verify: %+v %v", id, err)
 	}
 

@@ -20,10 +20,16 @@ import (
 
 // Deps is what the handlers need.
 type Deps struct {
-	Service  *chat.Service
-	Hub      *hub.Hub
-	Verifier *authn.Verifier
-	Logger   *slog.Logger
+	Service *chat.Service
+	Hub     *hub.Hub
+	// Verifier checks access tokens (an authn.Guard: signature, then the
+	// revocations).
+	Verifier authn.TokenVerifier
+	// Revocations judges an open socket's identity before each frame, so a
+	// revoked session or a changed role applies to frames already on their
+	// way (nil: nothing is revoked).
+	Revocations *authn.Revocations
+	Logger      *slog.Logger
 	// AllowedOrigins may open WebSockets from a browser ("*" allows any).
 	AllowedOrigins []string
 	WS             WSOptions

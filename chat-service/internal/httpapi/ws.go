@@ -62,7 +62,8 @@ func (o *WSOptions) defaults() {
 type wsServer struct {
 	svc      *chat.Service
 	hub      *hub.Hub
-	verifier *authn.Verifier
+	verifier authn.TokenVerifier
+	revs     *authn.Revocations
 	log      *slog.Logger
 	opts     WSOptions
 	anyOrig  bool
@@ -72,7 +73,7 @@ type wsServer struct {
 
 func newWSServer(d Deps) *wsServer {
 	d.WS.defaults()
-	w := &wsServer{svc: d.Service, hub: d.Hub, verifier: d.Verifier, log: d.Logger, opts: d.WS, origins: map[string]bool{}}
+	w := &wsServer{svc: d.Service, hub: d.Hub, verifier: d.Verifier, revs: d.Revocations, log: d.Logger, opts: d.WS, origins: map[string]bool{}}
 	for _, o := range d.AllowedOrigins {
 		if o == "*" {
 			w.anyOrig = true
@@ -290,9 +291,18 @@ func (s *session) handle(data []byte) {
 		s.sendError("unauthenticated", "send an auth frame first", f.Ref, 0)
 		return
 	}
+	// The identity as it stands now: the socket closes when its session is
+	// revoked (the follower's listener), and a frame already read when that
+	// happens is refused here; a changed role applies to the next frame.
+	id, err := s.w.revs.Check(s.identity)
+	if err != nil {
+		e, _ := apperr.From(err)
+		s.conn.CloseWith(authn.CloseCode(err), e.Code)
+		return
+	}
 	ctx, cancel := context.WithTimeout(s.conn.Ctx, s.w.opts.OpTimeout)
 	defer cancel()
-	a := actorOf(s.identity)
+	a := actorOf(id)
 	switch f.Type {
 	case "subscribe":
 		s.subscribe(ctx, a, f)
@@ -351,7 +361,7 @@ func (s *session) auth(f clientFrame) {
 			s.conn.CloseWith(hub.CloseUnauthenticated, e.Code)
 			return
 		}
-		if err := s.w.hub.Authenticate(s.conn, id.UserID, id.Username); err != nil {
+		if err := s.w.hub.Authenticate(s.conn, id.UserID, id.Username, id.SID); err != nil {
 			s.conn.CloseWith(hub.CloseTooManyConns, "too_many_connections")
 			return
 		}
@@ -372,6 +382,7 @@ func (s *session) auth(f clientFrame) {
 			return
 		}
 		s.identity = id
+		s.conn.SetSession(id.SID)
 	}
 	if s.expiry != nil {
 		s.expiry.Stop()

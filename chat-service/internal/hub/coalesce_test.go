@@ -97,7 +97,7 @@ func subscribedPair(t *testing.T, opts Options) (*Hub, *Conn, *websocket.Conn) {
 	}
 	t.Cleanup(func() { h.Close(context.Background()) })
 	c, client := wsPair(t, h)
-	h.Authenticate(c, 7, "zed")
+	h.Authenticate(c, 7, "zed", "")
 	if err := h.Subscribe(context.Background(), c, 1, nil, 0, nil); err != nil {
 		t.Fatal(err)
 	}

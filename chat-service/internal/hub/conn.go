@@ -97,6 +97,7 @@ type Conn struct {
 	subs       map[int64]*subState
 	userID     int64
 	username   string
+	sid        string // the session of the token it authenticated with
 	closing    bool
 	closeCode  int
 	closeText  string
@@ -109,6 +110,13 @@ type Conn struct {
 	wake       chan struct{}
 	drained    chan struct{}
 	writerDone chan struct{}
+}
+
+// SetSession records the session of a renewed token.
+func (c *Conn) SetSession(sid string) {
+	c.mu.Lock()
+	c.sid = sid
+	c.mu.Unlock()
 }
 
 // WS is the underlying gorilla connection, for reading.

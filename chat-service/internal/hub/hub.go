@@ -406,9 +406,10 @@ func (h *Hub) Accept(ws *websocket.Conn) (*Conn, error) {
 // Options.MaxConnsPerUser sockets on this replica.
 var ErrTooManyConns = errors.New("hub: too many connections for one user")
 
-// Authenticate binds the connection to a user, so events addressed to the
-// user reach it, unless the user is at the connection cap.
-func (h *Hub) Authenticate(c *Conn, userID int64, username string) error {
+// Authenticate binds the connection to a user and their session (the
+// token's sid), so events addressed to the user reach it and a revocation
+// of the session closes it, unless the user is at the connection cap.
+func (h *Hub) Authenticate(c *Conn, userID int64, username, sid string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	set := h.users[userID]
@@ -417,7 +418,7 @@ func (h *Hub) Authenticate(c *Conn, userID int64, username string) error {
 		return ErrTooManyConns
 	}
 	c.mu.Lock()
-	c.userID, c.username = userID, username
+	c.userID, c.username, c.sid = userID, username, sid
 	c.mu.Unlock()
 	if set == nil {
 		set = map[*Conn]struct{}{}
@@ -425,6 +426,25 @@ func (h *Hub) Authenticate(c *Conn, userID int64, username string) error {
 	}
 	set[c] = struct{}{}
 	return nil
+}
+
+// CloseUser closes the user's sockets on this replica with code — only
+// those of session sid when sid is not empty — and returns how many.
+func (h *Hub) CloseUser(userID int64, sid string, code int, text string) int {
+	h.mu.Lock()
+	var hit []*Conn
+	for c := range h.users[userID] {
+		c.mu.Lock()
+		if sid == "" || c.sid == sid {
+			hit = append(hit, c)
+		}
+		c.mu.Unlock()
+	}
+	h.mu.Unlock()
+	for _, c := range hit {
+		c.CloseWith(code, text)
+	}
+	return len(hit)
 }
 
 func (h *Hub) unregister(c *Conn) {

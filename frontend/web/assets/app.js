@@ -211,7 +211,7 @@ async function main() {
         return;
       }
       const onDone = () => router.go(safeNext(route.query.next), { replace: true });
-      const reasons = { refresh_token_reused: 'Your session was ended for safety. Please sign in again.', account_disabled: 'This account is disabled.', refresh_token_expired: 'Your session expired. Please sign in again.' };
+      const reasons = { refresh_token_reused: 'Your session was ended for safety. Please sign in again.', account_disabled: 'This account is disabled.', refresh_token_expired: 'Your session expired. Please sign in again.', refresh_token_revoked: 'You were signed out: from another device, by a password change or by an administrator.' };
       const view = route.name === 'login' ? loginView(ctx, { onDone, notice: reasons[route.query.reason] }) : registerView(ctx, { onDone });
       root.replaceChildren(view.el);
       document.title = documentTitle(route.name === 'login' ? 'Sign in' : 'Create account');

@@ -285,9 +285,11 @@ export class ChatSocket {
       this._setStatus(Status.OFFLINE);
       return;
     }
-    if (code === Close.UNAUTHENTICATED) {
-      // The token expired or was refused: renew it, then come back at once
-      // (with backoff if that keeps happening).
+    if (code === Close.UNAUTHENTICATED || code === Close.FORBIDDEN) {
+      // The token expired or was refused, or the session was signed out
+      // or the account disabled: renew it, then come back at once (with
+      // backoff if that keeps happening). When the session is over the
+      // renewal fails and the app signs out with the server's reason.
       const n = this.authFailures++;
       this._setStatus(Status.WAITING, { retryAt: this.now() });
       this.refresh().then(

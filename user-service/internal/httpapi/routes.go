@@ -28,7 +28,7 @@ const (
 // Deps is what the handlers need.
 type Deps struct {
 	Service  *profile.Service
-	Verifier *authn.Verifier
+	Verifier authn.TokenVerifier
 }
 
 // Routes mounts every user-service endpoint at the root (the gateway strips

@@ -120,9 +120,13 @@ func scanUser(r rowScanner, extra ...any) (auth.User, error) {
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 
-// CreateUser inserts a user and optionally its first refresh token family.
-func (s *Store) CreateUser(ctx context.Context, nu auth.NewUser, session *auth.NewRefreshToken) (auth.User, error) {
-	var u auth.User
+// CreateUser inserts a user and optionally its first refresh token family,
+// whose id (the session's) it returns.
+func (s *Store) CreateUser(ctx context.Context, nu auth.NewUser, session *auth.NewRefreshToken) (auth.User, int64, error) {
+	var (
+		u   auth.User
+		sid int64
+	)
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		now := formatTime(nu.Now)
 		var id int64
@@ -137,24 +141,24 @@ func (s *Store) CreateUser(ctx context.Context, nu auth.NewUser, session *auth.N
 			return err
 		}
 		if session != nil {
-			if err := s.createSession(ctx, tx, id, *session); err != nil {
+			if sid, err = s.createSession(ctx, tx, id, *session); err != nil {
 				return err
 			}
 		}
 		u, err = scanUser(tx.QueryRowContext(ctx, s.db.Rebind(`SELECT `+userColumns+` FROM users u WHERE u.id = ?`), id))
 		return err
 	})
-	return u, sqldb.Wrap("create user", err)
+	return u, sid, sqldb.Wrap("create user", err)
 }
 
-func (s *Store) createSession(ctx context.Context, tx *sql.Tx, userID int64, t auth.NewRefreshToken) error {
+func (s *Store) createSession(ctx context.Context, tx *sql.Tx, userID int64, t auth.NewRefreshToken) (int64, error) {
 	var fam int64
 	err := tx.QueryRowContext(ctx, s.db.Rebind(`INSERT INTO refresh_families (user_id, created_at) VALUES (?, ?) RETURNING id`),
 		userID, formatTime(t.Now)).Scan(&fam)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	return s.insertToken(ctx, tx, fam, t)
+	return fam, s.insertToken(ctx, tx, fam, t)
 }
 
 func (s *Store) insertToken(ctx context.Context, tx *sql.Tx, familyID int64, t auth.NewRefreshToken) error {
@@ -279,8 +283,16 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, upd auth.UserUpdate, n
 			after.Role, after.Disabled, ts, id); err != nil {
 			return err
 		}
+		// The account entry comes first, so a follower that reads both
+		// closes a disabled user's sockets as disabled (4403), not as
+		// signed out.
+		if _, err := tx.ExecContext(ctx, s.db.Rebind(
+			`INSERT INTO revocations (user_id, role, disabled, created_at) VALUES (?, ?, ?, ?)`),
+			id, after.Role, after.Disabled, ts); err != nil {
+			return err
+		}
 		if after.Disabled && !before.Disabled {
-			if err := s.revokeUserFamilies(ctx, tx, id, "disabled", ts); err != nil {
+			if err := s.revokeFamilies(ctx, tx, `user_id = ?`, []any{id}, "disabled", ts); err != nil {
 				return err
 			}
 		}
@@ -290,15 +302,60 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, upd auth.UserUpdate, n
 	return u, sqldb.Wrap("update user", err)
 }
 
-func (s *Store) revokeUserFamilies(ctx context.Context, tx *sql.Tx, userID int64, reason, ts string) error {
-	_, err := tx.ExecContext(ctx, s.db.Rebind(
-		`UPDATE refresh_families SET revoked_at = ?, revoke_reason = ? WHERE user_id = ? AND revoked_at IS NULL`),
-		ts, reason, userID)
+// revokeFamilies revokes the live families matching cond (SQL over
+// refresh_families with ? placeholders for args) and records each one in
+// the revocation feed, in tx. It returns how many it revoked.
+func (s *Store) revokeFamilies(ctx context.Context, tx *sql.Tx, cond string, args []any, reason, ts string) error {
+	_, err := s.revokeFamiliesN(ctx, tx, cond, args, reason, ts)
 	return err
 }
 
+func (s *Store) revokeFamiliesN(ctx context.Context, tx *sql.Tx, cond string, args []any, reason, ts string) (int, error) {
+	rows, err := tx.QueryContext(ctx, s.db.Rebind(`SELECT id, user_id FROM refresh_families WHERE revoked_at IS NULL AND `+cond), args...)
+	if err != nil {
+		return 0, err
+	}
+	type family struct{ id, user int64 }
+	var fams []family
+	for rows.Next() {
+		var f family
+		if err := rows.Scan(&f.id, &f.user); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		fams = append(fams, f)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	for _, f := range fams {
+		if _, err := tx.ExecContext(ctx, s.db.Rebind(
+			`UPDATE refresh_families SET revoked_at = ?, revoke_reason = ? WHERE id = ?`), ts, reason, f.id); err != nil {
+			return 0, err
+		}
+		if _, err := tx.ExecContext(ctx, s.db.Rebind(
+			`INSERT INTO revocations (user_id, family_id, created_at) VALUES (?, ?, ?)`), f.user, f.id, ts); err != nil {
+			return 0, err
+		}
+	}
+	return len(fams), nil
+}
+
+// RevokeSessions ends every live session of a user except keep (0: none),
+// recording each in the revocation feed, and returns how many it ended.
+func (s *Store) RevokeSessions(ctx context.Context, userID, keep int64, reason string, now time.Time) (int, error) {
+	var n int
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		n, err = s.revokeFamiliesN(ctx, tx, `user_id = ? AND id <> ?`, []any{userID, keep}, reason, formatTime(now))
+		return err
+	})
+	return n, sqldb.Wrap("revoke sessions", err)
+}
+
 // SetPasswordHash replaces a user's password hash.
-func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string, revokeSessions bool, now time.Time) error {
+func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string, revokeSessions bool, keep int64, now time.Time) error {
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		ts := formatTime(now)
 		res, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`), hash, ts, id)
@@ -311,18 +368,22 @@ func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string, revo
 			return auth.ErrUserNotFound
 		}
 		if revokeSessions {
-			return s.revokeUserFamilies(ctx, tx, id, "password_changed", ts)
+			return s.revokeFamilies(ctx, tx, `user_id = ? AND id <> ?`, []any{id, keep}, "password_changed", ts)
 		}
 		return nil
 	})
 	return sqldb.Wrap("set password", err)
 }
 
-// CreateSession opens a refresh token family for a user.
-func (s *Store) CreateSession(ctx context.Context, userID int64, t auth.NewRefreshToken) error {
-	return sqldb.Wrap("create session", s.db.Tx(ctx, func(tx *sql.Tx) error {
-		return s.createSession(ctx, tx, userID, t)
-	}))
+// CreateSession opens a refresh token family for a user and returns its id.
+func (s *Store) CreateSession(ctx context.Context, userID int64, t auth.NewRefreshToken) (int64, error) {
+	var sid int64
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		sid, err = s.createSession(ctx, tx, userID, t)
+		return err
+	})
+	return sid, sqldb.Wrap("create session", err)
 }
 
 // UseRefreshToken looks a token up and carries out decide's verdict.
@@ -365,10 +426,7 @@ func (s *Store) UseRefreshToken(ctx context.Context, hash []byte, next auth.NewR
 			}
 			return s.insertToken(ctx, tx, rs.FamilyID, next)
 		case auth.RevokeFamily:
-			_, err := tx.ExecContext(ctx, s.db.Rebind(
-				`UPDATE refresh_families SET revoked_at = ?, revoke_reason = 'reuse' WHERE id = ? AND revoked_at IS NULL`),
-				formatTime(next.Now), rs.FamilyID)
-			if err != nil {
+			if err := s.revokeFamilies(ctx, tx, `id = ?`, []any{rs.FamilyID}, "reuse", formatTime(next.Now)); err != nil {
 				return err
 			}
 			outcome = derr
@@ -391,11 +449,58 @@ func (s *Store) UseRefreshToken(ctx context.Context, hash []byte, next auth.NewR
 
 // RevokeFamilyOf revokes the family a token belongs to.
 func (s *Store) RevokeFamilyOf(ctx context.Context, hash []byte, reason string, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, s.db.Rebind(
-		`UPDATE refresh_families SET revoked_at = ?, revoke_reason = ?
-		 WHERE revoked_at IS NULL AND id = (SELECT family_id FROM refresh_tokens WHERE token_hash = ?)`),
-		formatTime(now), reason, hash)
-	return sqldb.Wrap("revoke family", err)
+	return sqldb.Wrap("revoke family", s.db.Tx(ctx, func(tx *sql.Tx) error {
+		return s.revokeFamilies(ctx, tx, `id = (SELECT family_id FROM refresh_tokens WHERE token_hash = ?)`, []any{hash}, reason, formatTime(now))
+	}))
+}
+
+// Revocations returns up to limit feed entries after seq, in order, and
+// the newest seq of the feed (0 when it is empty).
+func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]auth.Revocation, int64, error) {
+	var (
+		out  []auth.Revocation
+		last int64
+	)
+	err := func() error {
+		rows, err := s.db.QueryContext(ctx, s.db.Rebind(
+			`SELECT seq, user_id, family_id, role, disabled, created_at FROM revocations WHERE seq > ? ORDER BY seq LIMIT ?`), after, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				r        auth.Revocation
+				family   sql.NullInt64
+				role     sql.NullString
+				disabled sql.NullBool
+				at       string
+			)
+			if err := rows.Scan(&r.Seq, &r.UserID, &family, &role, &disabled, &at); err != nil {
+				return err
+			}
+			r.FamilyID, r.Role, r.Disabled = family.Int64, role.String, disabled.Bool
+			if r.At, err = parseTime(at); err != nil {
+				return err
+			}
+			out = append(out, r)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM revocations`).Scan(&last)
+	}()
+	return out, last, sqldb.Wrap("revocations", err)
+}
+
+// PruneRevocations deletes feed entries older than before.
+func (s *Store) PruneRevocations(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM revocations WHERE created_at < ?`), formatTime(before))
+	if err != nil {
+		return 0, sqldb.Wrap("prune revocations", err)
+	}
+	n, err := res.RowsAffected()
+	return n, sqldb.Wrap("prune revocations", err)
 }
 
 // PruneRefreshTokens deletes expired tokens and then empty families.
@@ -437,7 +542,7 @@ func (s *Store) SigningKey(ctx context.Context, name, kid string, candidate []by
 
 // Tables lists every table of the schema, parents before children (the
 // order copy-db fills them in).
-var Tables = []string{"users", "refresh_families", "refresh_tokens", "signing_keys"}
+var Tables = []string{"users", "refresh_families", "refresh_tokens", "signing_keys", "revocations"}
 
 // Counts returns the number of rows in each table, for tests and
 // diagnostics.

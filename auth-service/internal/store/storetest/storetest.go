@@ -43,6 +43,7 @@ func Run(t *testing.T, newDB func(t *testing.T) Opener) {
 		{"UseRefreshTokenConcurrent", testUseRefreshTokenConcurrent},
 		{"SetPasswordHash", testSetPasswordHash},
 		{"PruneRefreshTokens", testPruneRefreshTokens},
+		{"RevocationFeed", testRevocationFeed},
 		{"SigningKeyRace", testSigningKeyRace},
 	}
 	for _, tt := range tests {
@@ -66,7 +67,7 @@ func counts(t *testing.T, s Store) map[string]int {
 
 func mkUser(t *testing.T, s Store, name, role string) auth.User {
 	t.Helper()
-	u, err := s.CreateUser(context.Background(), auth.NewUser{
+	u, _, err := s.CreateUser(context.Background(), auth.NewUser{
 		Username: name, UsernameKey: auth.UsernameKey(name), PasswordHash: "x", Role: role, Now: t0,
 	}, nil)
 	if err != nil {
@@ -95,7 +96,7 @@ func testCreateUser(t *testing.T, open Opener) {
 	ctx := context.Background()
 	s := open(t)
 	sess := tok(1, t0.Add(time.Hour))
-	u, err := s.CreateUser(ctx, auth.NewUser{
+	u, _, err := s.CreateUser(ctx, auth.NewUser{
 		Username: "Alice", UsernameKey: "alice", Email: "a@example.com", PasswordHash: "h", Role: auth.RoleUser, Now: t0,
 	}, &sess)
 	if err != nil {
@@ -111,7 +112,7 @@ func testCreateUser(t *testing.T, open Opener) {
 	// Same name in other case: taken, and the session of the failed insert
 	// must not be left behind.
 	sess2 := tok(2, t0.Add(time.Hour))
-	_, err = s.CreateUser(ctx, auth.NewUser{Username: "ALICE", UsernameKey: "alice", PasswordHash: "h", Role: auth.RoleUser, Now: t0}, &sess2)
+	_, _, err = s.CreateUser(ctx, auth.NewUser{Username: "ALICE", UsernameKey: "alice", PasswordHash: "h", Role: auth.RoleUser, Now: t0}, &sess2)
 	if !errors.Is(err, auth.ErrUsernameTaken) {
 		t.Fatalf("duplicate: %v", err)
 	}
@@ -166,11 +167,11 @@ func testUpdateUser(t *testing.T, open Opener) {
 	admin := mkUser(t, s, "root", auth.RoleAdmin)
 	u := mkUser(t, s, "carol", auth.RoleUser)
 	for i := byte(1); i <= 2; i++ {
-		if err := s.CreateSession(ctx, u.ID, tok(i, t0.Add(time.Hour))); err != nil {
+		if _, err := s.CreateSession(ctx, u.ID, tok(i, t0.Add(time.Hour))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.CreateSession(ctx, admin.ID, tok(9, t0.Add(time.Hour))); err != nil {
+	if _, err := s.CreateSession(ctx, admin.ID, tok(9, t0.Add(time.Hour))); err != nil {
 		t.Fatal(err)
 	}
 	yes, adminRole := true, auth.RoleAdmin
@@ -224,7 +225,7 @@ func testUseRefreshToken(t *testing.T, open Opener) {
 	ctx := context.Background()
 	s := open(t)
 	u := mkUser(t, s, "dave", auth.RoleUser)
-	if err := s.CreateSession(ctx, u.ID, tok(1, t0.Add(time.Hour))); err != nil {
+	if _, err := s.CreateSession(ctx, u.ID, tok(1, t0.Add(time.Hour))); err != nil {
 		t.Fatal(err)
 	}
 	rotate := func(rs auth.RefreshSession) (auth.Verdict, error) {
@@ -259,7 +260,7 @@ func testUseRefreshToken(t *testing.T, open Opener) {
 	}
 
 	// Logout revokes the family; unknown tokens are fine.
-	if err := s.CreateSession(ctx, u.ID, tok(6, t0.Add(time.Hour))); err != nil {
+	if _, err := s.CreateSession(ctx, u.ID, tok(6, t0.Add(time.Hour))); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.RevokeFamilyOf(ctx, tok(6, time.Time{}).Hash, "logout", t0); err != nil {
@@ -280,7 +281,7 @@ func testUseRefreshTokenConcurrent(t *testing.T, open Opener) {
 	ctx := context.Background()
 	s := open(t)
 	u := mkUser(t, s, "erin", auth.RoleUser)
-	if err := s.CreateSession(ctx, u.ID, tok(1, t0.Add(time.Hour))); err != nil {
+	if _, err := s.CreateSession(ctx, u.ID, tok(1, t0.Add(time.Hour))); err != nil {
 		t.Fatal(err)
 	}
 	stores := []Store{s, open(t), open(t), open(t)}
@@ -322,8 +323,8 @@ func testSetPasswordHash(t *testing.T, open Opener) {
 	ctx := context.Background()
 	s := open(t)
 	u := mkUser(t, s, "fay", auth.RoleUser)
-	_ = s.CreateSession(ctx, u.ID, tok(1, t0.Add(time.Hour)))
-	if err := s.SetPasswordHash(ctx, u.ID, "new", false, t0); err != nil {
+	_, _ = s.CreateSession(ctx, u.ID, tok(1, t0.Add(time.Hour)))
+	if err := s.SetPasswordHash(ctx, u.ID, "new", false, 0, t0); err != nil {
 		t.Fatal(err)
 	}
 	var revoked bool
@@ -335,7 +336,7 @@ func testSetPasswordHash(t *testing.T, open Opener) {
 	if revoked {
 		t.Fatal("rehash revoked sessions")
 	}
-	if err := s.SetPasswordHash(ctx, u.ID, "newer", true, t0); err != nil {
+	if err := s.SetPasswordHash(ctx, u.ID, "newer", true, 0, t0); err != nil {
 		t.Fatal(err)
 	}
 	_, _ = s.UseRefreshToken(ctx, tok(1, time.Time{}).Hash, tok(2, t0), peek)
@@ -345,7 +346,7 @@ func testSetPasswordHash(t *testing.T, open Opener) {
 	if _, h, _ := s.Credentials(ctx, "fay"); h != "newer" {
 		t.Fatalf("hash %q", h)
 	}
-	if err := s.SetPasswordHash(ctx, 999, "x", true, t0); !errors.Is(err, auth.ErrUserNotFound) {
+	if err := s.SetPasswordHash(ctx, 999, "x", true, 0, t0); !errors.Is(err, auth.ErrUserNotFound) {
 		t.Fatalf("unknown: %v", err)
 	}
 }
@@ -354,8 +355,8 @@ func testPruneRefreshTokens(t *testing.T, open Opener) {
 	ctx := context.Background()
 	s := open(t)
 	u := mkUser(t, s, "gus", auth.RoleUser)
-	_ = s.CreateSession(ctx, u.ID, tok(1, t0.Add(time.Hour)))
-	_ = s.CreateSession(ctx, u.ID, tok(2, t0.Add(3*time.Hour)))
+	_, _ = s.CreateSession(ctx, u.ID, tok(1, t0.Add(time.Hour)))
+	_, _ = s.CreateSession(ctx, u.ID, tok(2, t0.Add(3*time.Hour)))
 	n, err := s.PruneRefreshTokens(ctx, t0.Add(2*time.Hour))
 	if err != nil || n != 1 {
 		t.Fatalf("pruned %d %v", n, err)
@@ -436,5 +437,103 @@ func testUpdateUserConcurrentAdmins(t *testing.T, open Opener) {
 				t.Fatal(err)
 			}
 		}
+	}
+}
+
+// Every way a session ends or an account changes is recorded in the
+// revocation feed, in the same transaction, in order.
+func testRevocationFeed(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	admin := mkUser(t, s, "root", auth.RoleAdmin)
+	u := mkUser(t, s, "hal", auth.RoleUser)
+	var sids []int64
+	for i := range 4 {
+		sid, err := s.CreateSession(ctx, u.ID, tok(byte(10+i), t0.Add(time.Hour)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sids = append(sids, sid)
+	}
+	if rs, last, err := s.Revocations(ctx, 0, 100); err != nil || len(rs) != 0 || last != 0 {
+		t.Fatalf("empty feed: %v %d %v", rs, last, err)
+	}
+	// Logout ends one session; logging out again records nothing.
+	for range 2 {
+		if err := s.RevokeFamilyOf(ctx, tok(10, t0).Hash, "logout", t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A password change ends the others but the one that made it.
+	if err := s.SetPasswordHash(ctx, u.ID, "new", true, sids[1], t0); err != nil {
+		t.Fatal(err)
+	}
+	// Reuse of a spent token ends its session.
+	if _, err := s.UseRefreshToken(ctx, tok(11, t0).Hash, tok(20, t0.Add(time.Hour)), func(auth.RefreshSession) (auth.Verdict, error) {
+		return auth.RevokeFamily, errPeek
+	}); !errors.Is(err, errPeek) {
+		t.Fatalf("reuse: %v", err)
+	}
+	// A new session, then sign out everywhere.
+	sid5, err := s.CreateSession(ctx, u.ID, tok(30, t0.Add(time.Hour)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.RevokeSessions(ctx, u.ID, 0, "signed_out_everywhere", t0); err != nil || n != 1 {
+		t.Fatalf("revoke all: %d %v", n, err)
+	}
+	// Role change and disable: account entries with the state after.
+	admin2 := auth.RoleAdmin
+	if _, err := s.UpdateUser(ctx, u.ID, auth.UserUpdate{Role: &admin2}, t0); err != nil {
+		t.Fatal(err)
+	}
+	sid6, _ := s.CreateSession(ctx, u.ID, tok(40, t0.Add(time.Hour)))
+	yes := true
+	if _, err := s.UpdateUser(ctx, u.ID, auth.UserUpdate{Disabled: &yes}, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	// An update that changes nothing records nothing.
+	if _, err := s.UpdateUser(ctx, u.ID, auth.UserUpdate{Disabled: &yes}, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+
+	type entry struct {
+		family   int64
+		role     string
+		disabled bool
+	}
+	want := []entry{
+		{family: sids[0]}, {family: sids[2]}, {family: sids[3]}, {family: sids[1]}, {family: sid5},
+		{role: auth.RoleAdmin}, {role: auth.RoleAdmin, disabled: true}, {family: sid6},
+	}
+	rs, last, err := s.Revocations(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []entry
+	for i, r := range rs {
+		if r.UserID != u.ID || (i > 0 && r.Seq <= rs[i-1].Seq) || r.At.IsZero() {
+			t.Errorf("entry %d: %+v", i, r)
+		}
+		got = append(got, entry{r.FamilyID, r.Role, r.Disabled})
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("feed\n got %v\nwant %v", got, want)
+	}
+	if last != rs[len(rs)-1].Seq {
+		t.Errorf("last seq %d, want %d", last, rs[len(rs)-1].Seq)
+	}
+	// Paging: after a seq, at most limit.
+	page, _, err := s.Revocations(ctx, rs[2].Seq, 2)
+	if err != nil || len(page) != 2 || page[0].Seq != rs[3].Seq {
+		t.Fatalf("page after %d: %+v %v", rs[2].Seq, page, err)
+	}
+	_ = admin
+	// Pruning drops what is older than the cut.
+	if n, err := s.PruneRevocations(ctx, t0.Add(30*time.Second)); err != nil || n != 6 {
+		t.Fatalf("pruned %d %v, want 6", n, err)
+	}
+	if rest, last2, err := s.Revocations(ctx, 0, 100); err != nil || len(rest) != 2 || last2 != last {
+		t.Fatalf("after pruning: %+v %d %v", rest, last2, err)
 	}
 }

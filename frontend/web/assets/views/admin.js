@@ -1,4 +1,5 @@
-// Administration: list accounts, change roles, disable or enable them.
+// Administration: list accounts, change roles, disable or enable them, sign
+// them out everywhere.
 // Only admins see the link; auth-service enforces it either way.
 
 import { h, icon } from '../ui/dom.js';
@@ -57,11 +58,27 @@ export function adminView(ctx) {
         }
       },
     }, u.disabled ? 'Enable' : 'Disable');
+    // Ends every session of the account (a lost laptop, a shared
+    // computer): its tokens stop working everywhere within seconds.
+    const signOut = h('button', {
+      type: 'button', class: 'btn btn-small btn-ghost', testid: 'admin-signout', disabled: u.disabled, dataset: { userId: u.id, focusKey: `signout-${u.id}` },
+      'aria-label': `Sign ${u.username} out everywhere`,
+      onClick: async () => {
+        if (!(await confirmDialog(`Sign ${u.username} out everywhere?`, self ? 'This ends every session, this one too.' : 'Every device they are signed in on is signed out. They can sign in again.', 'Sign out everywhere', true))) return;
+        try {
+          const r = await api.post(`/api/auth/users/${u.id}/sessions/revoke-all`);
+          toast(`${u.username} was signed out of ${r.sessions_revoked} ${r.sessions_revoked === 1 ? 'session' : 'sessions'}.`);
+          if (self) ctx.logout();
+        } catch (err) {
+          toastError(err);
+        }
+      },
+    }, 'Sign out everywhere');
     const tr = h('tr', { testid: 'admin-user', dataset: { userId: u.id, username: u.username }, class: u.disabled ? 'row-disabled' : null },
       h('td', {}, h('a', { href: `/users/${u.id}`, class: 'user-cell' }, avatar(ctx, u.id, u.username, 'sm'), h('span', {}, h('strong', { text: u.username }), self ? h('span', { class: 'muted', text: ' (you)' }) : null))),
       h('td', { class: 'muted', text: u.email || '—' }),
       h('td', {}, role),
-      h('td', {}, h('span', { class: ['pill', u.disabled ? 'pill-off' : 'pill-on'], text: u.disabled ? 'Disabled' : 'Active' }), ' ', toggle),
+      h('td', {}, h('span', { class: ['pill', u.disabled ? 'pill-off' : 'pill-on'], text: u.disabled ? 'Disabled' : 'Active' }), ' ', toggle, ' ', signOut),
       h('td', { class: 'muted', title: fullTime(u.created_at), text: listTime(u.created_at) }));
     return tr;
   }

@@ -2,7 +2,7 @@
 // notification preferences.
 
 import { h, icon } from '../ui/dom.js';
-import { field, fieldError, spinner, toast, toastError } from '../ui/widgets.js';
+import { confirmDialog, field, fieldError, spinner, toast, toastError } from '../ui/widgets.js';
 import { viewHeader } from './shell.js';
 
 // The API's validation codes, said the way the form's fields are named.
@@ -72,7 +72,20 @@ export function settingsView(ctx) {
       h('div', { class: 'card stack' },
         h('h2', { text: 'Account' }),
         h('p', { class: 'muted', text: `Signed in as @${api.user?.username} (${api.user?.role}).` }),
-        h('div', {}, h('button', { type: 'button', class: 'btn btn-danger', testid: 'settings-logout', onClick: () => ctx.logout() }, icon('logout'), 'Sign out'))));
+        h('div', { class: 'form-actions' },
+          h('button', { type: 'button', class: 'btn btn-danger', testid: 'settings-logout', onClick: () => ctx.logout() }, icon('logout'), 'Sign out'),
+          h('button', { type: 'button', class: 'btn btn-ghost', testid: 'settings-logout-all', onClick: signOutEverywhere }, 'Sign out everywhere')),
+        h('p', { class: 'muted small', text: 'Sign out everywhere ends every session of your account — other browsers, phones and this one — within seconds.' })));
+  }
+
+  async function signOutEverywhere() {
+    if (!(await confirmDialog('Sign out everywhere?', 'Every device signed in to your account is signed out, this one too.', 'Sign out everywhere', true))) return;
+    try {
+      await api.post('/api/auth/sessions/revoke-all');
+      ctx.logout();
+    } catch (err) {
+      toastError(err);
+    }
   }
 
   function passwordCard() {
@@ -103,10 +116,9 @@ export function settingsView(ctx) {
         show({});
         try {
           await api.post('/api/auth/password', { current_password: cur.value, new_password: next.value });
-          // Changing the password may end every session: sign in afresh.
-          await api.login(api.user.username, next.value).catch(() => {});
+          // Every other session ends; this one stays signed in.
           cur.value = next.value = '';
-          toast('Password changed.');
+          toast('Password changed. Your other devices were signed out.');
         } catch (ex) {
           show(passwordErrors[ex.code] ?? {}, passwordErrors[ex.code] ? '' : ex.message);
         }
