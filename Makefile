@@ -6,7 +6,9 @@ GO_TEST_FLAGS ?= -race -count=1 -timeout 75m
 # staticcheck is pinned here and fetched through the module proxy by go run.
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help run build test test-go test-js vet lint fmt clean
+FUZZTIME ?= 10s
+
+.PHONY: help run build test test-go test-js test-fuzz vet lint fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -19,7 +21,7 @@ build: ## build the service binaries into ./bin
 	@for s in $(SERVICES); do (cd $$s && CGO_ENABLED=0 go build -trimpath -o ../bin/$$s .) || exit 1; done
 	@echo "binaries in ./bin"
 
-test: vet lint test-go test-js ## run every test (vet, staticcheck, Go with -race, JavaScript, browser, containers)
+test: vet lint test-go test-js test-fuzz ## run every test (vet, staticcheck, Go with -race, JavaScript, browser, containers, fuzzing)
 
 vet: ## go vet every module
 	go vet $(GO_PKGS)
@@ -33,6 +35,9 @@ test-go: ## go test -race every module of go.work
 
 test-js: ## the SPA's pure-logic tests
 	node --test frontend/jstest/
+
+test-fuzz: ## run every Go fuzz target for FUZZTIME (10s) each
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
 fmt: ## gofmt every module
 	gofmt -w $(patsubst %/...,%,$(GO_PKGS))
