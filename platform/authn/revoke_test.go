@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -163,4 +164,60 @@ func waitUntil(t *testing.T, what string, ok func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// The revocation check on the hot path, against the cache hit it follows:
+// go test -run XXX -bench 'Verify' ./platform/authn/ (docs/BENCHMARKS.md).
+func BenchmarkVerifyCached(b *testing.B) {
+	is := authntest.New(b)
+	c := authn.NewCache(newVerifierB(b, is).Verify, 1000, time.Minute, nil)
+	tok := is.SessionToken(b, 5, "eve", authn.RoleUser, "50", time.Hour)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.Verify(tok); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkVerifyCachedAndRevocations(b *testing.B) {
+	is := authntest.New(b)
+	r := authn.NewRevocations(nil)
+	// A busy hour: 10,000 ended sessions and 1,000 changed accounts known.
+	var f authn.Feed
+	f.TokenTTL = 900
+	now := time.Now()
+	for i := range 11000 {
+		e := authn.Revocation{Seq: int64(i + 1), UserID: int64(1000 + i), At: now}
+		if i < 10000 {
+			e.SID = strconv.Itoa(100000 + i)
+		} else {
+			e.Role = authn.RoleUser
+		}
+		f.Revocations = append(f.Revocations, e)
+	}
+	f.LastSeq = int64(len(f.Revocations))
+	r.Apply(f)
+	g := authn.Guard{V: authn.NewCache(newVerifierB(b, is).Verify, 1000, time.Minute, nil), R: r}
+	tok := is.SessionToken(b, 5, "eve", authn.RoleUser, "50", time.Hour)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := g.Verify(tok); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func newVerifierB(b *testing.B, is *authntest.Issuer) *authn.Verifier {
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	v, err := authn.NewJWKSVerifier(ctx, is.JWKSURL, authn.DefaultIssuer, authn.DefaultAudience)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return v
 }
