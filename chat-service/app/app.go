@@ -45,6 +45,11 @@ type Config struct {
 	RevocationPoll time.Duration // REVOCATION_POLL_INTERVAL
 	NATSURL        string
 	AllowedOrigins []string
+	// TrustedProxies: whose X-Forwarded-For is believed (TRUSTED_PROXIES;
+	// none by default: chat-service is published for the WebSocket, so
+	// anyone could send the header). Only logs use the client address;
+	// every limit here is per verified user.
+	TrustedProxies []string
 	// SendRate/SendBurst: messages per user per second (SEND_RATE, SEND_BURST).
 	SendRate  float64
 	SendBurst int
@@ -84,6 +89,7 @@ func ReadConfig(getenv func(string) string) (Config, error) {
 	c.RevocationPoll = env.Duration("REVOCATION_POLL_INTERVAL", authn.DefaultPollInterval)
 	c.NATSURL = env.String("NATS_URL", "")
 	c.AllowedOrigins = env.List("ALLOWED_ORIGINS", []string{"http://localhost:8080"})
+	c.TrustedProxies = env.Networks("TRUSTED_PROXIES", nil)
 	c.SendRate = env.Float("SEND_RATE", 10, 0.01, 1e6)
 	c.SendBurst = env.Int("SEND_BURST", 30, 1, 1_000_000)
 	c.QueueSize = env.Int("WS_QUEUE_SIZE", 256, 8, 1<<16)
@@ -183,7 +189,7 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 		SendRate: cfg.SendRate, SendBurst: cfg.SendBurst,
 	})
 
-	engine := httpx.NewEngine(httpx.Options{Service: service, Logger: log, Registry: h.Registry, MaxBodyBytes: 256 << 10})
+	engine := httpx.NewEngine(httpx.Options{Service: service, Logger: log, Registry: h.Registry, MaxBodyBytes: 256 << 10, TrustedProxies: cfg.TrustedProxies})
 	h.Register(engine)
 	// Revoked sessions and changed accounts come from auth-service's feed:
 	// tokens are judged by it on every request and frame (a map lookup),

@@ -48,12 +48,15 @@ func TestRunServesAndShutsDown(t *testing.T) {
 
 func TestRunRejectsBadConfig(t *testing.T) {
 	cases := map[string]map[string]string{
-		"SEND_RATE":     {"SEND_RATE": "fast"},
-		"JWKS_URL":      {"JWKS_URL": "not a url"},
-		"PRESENCE_TTL":  {"PRESENCE_TTL": "1s", "PRESENCE_HEARTBEAT": "5s"},
-		"DATABASE_URL":  {"DATABASE_URL": "mysql://x"},
-		"NATS_URL":      {"NATS_URL": "localhost"},
-		"WS_QUEUE_SIZE": {"WS_QUEUE_SIZE": "1"},
+		"SEND_RATE":                {"SEND_RATE": "fast"},
+		"JWKS_URL":                 {"JWKS_URL": "not a url"},
+		"PRESENCE_TTL":             {"PRESENCE_TTL": "1s", "PRESENCE_HEARTBEAT": "5s"},
+		"DATABASE_URL":             {"DATABASE_URL": "mysql://x"},
+		"NATS_URL":                 {"NATS_URL": "localhost"},
+		"WS_QUEUE_SIZE":            {"WS_QUEUE_SIZE": "1"},
+		"TRUSTED_PROXIES":          {"TRUSTED_PROXIES": "10.0.0.0/8,gateway"},
+		"REVOCATIONS_URL":          {"REVOCATIONS_URL": "not a url"},
+		"REVOCATION_POLL_INTERVAL": {"REVOCATION_POLL_INTERVAL": "soon"},
 	}
 	for name, env := range cases {
 		t.Run(name, func(t *testing.T) {
