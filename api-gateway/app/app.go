@@ -143,10 +143,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	// stays accepted.
 	// Revoked sessions and changed accounts come from auth-service's feed,
 	// read every REVOCATION_POLL_INTERVAL: a map lookup per request.
-	tokens := authn.Guard{
-		V: authn.NewCache(verifier.Verify, cfg.TokenCacheSize, authn.DefaultCacheTTL, time.Now),
-		R: authn.StartFollowing(vctx, cfg.RevocationsURL, cfg.RevocationPoll, log),
-	}
+	revs := authn.StartFollowing(vctx, cfg.RevocationsURL, cfg.RevocationPoll, log)
+	tokens := authn.Guard{V: authn.NewCache(verifier.Verify, cfg.TokenCacheSize, authn.DefaultCacheTTL, time.Now), R: revs}
 
 	transport := proxy.NewTransport(cfg.UpstreamTimeout)
 	owned := []string{"X-Request-Id", "X-Content-Type-Options", "X-Frame-Options"}
@@ -162,6 +160,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		limiter = ratelimit.New(cfg.RateLimitRPS, cfg.RateLimitBurst)
 	}
 	h := health.New(httpapi.Service, Version)
+	h.Registry.MustRegister(revs.Collectors(httpapi.Service)...)
 	handler, err := httpapi.Routes(httpapi.Deps{
 		Logger:  log,
 		Health:  h,

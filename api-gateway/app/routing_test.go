@@ -297,4 +297,10 @@ func TestRevokedTokensRefused(t *testing.T) {
 	if c := res.errorCode(t); c != "account_disabled" {
 		t.Errorf("disabled account: %s", c)
 	}
+	m := f.do(t, request{path: "/metrics"})
+	for _, want := range []string{`revocations_applied_total{service="api-gateway"} 2`, `revocation_feed_age_seconds{service="api-gateway"}`} {
+		if !strings.Contains(string(m.body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 }

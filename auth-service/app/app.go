@@ -205,6 +205,7 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	log.Info("signing key ready", "kid", signer.KID(), "source", keySource(cfg))
 
 	h := health.New(service, Version)
+	h.Registry.MustRegister(revs.Collectors(service)...)
 	h.Add(health.Check{Name: "database", Critical: true, Fn: db.Check})
 	engine := httpx.NewEngine(httpx.Options{
 		Service: service, Logger: log, Registry: h.Registry,

@@ -195,6 +195,7 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	// tokens are judged by it on every request and frame (a map lookup),
 	// and the sockets an entry ends are closed as it arrives.
 	revs := authn.StartFollowing(ctx, cfg.RevocationsURL, cfg.RevocationPoll, log)
+	h.Registry.MustRegister(revs.Collectors(service)...)
 	revs.OnRevoke(func(e authn.Revocation) {
 		switch {
 		case e.IsSession():

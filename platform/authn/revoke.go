@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/parleychat/parley/platform/apperr"
 )
 
@@ -87,6 +89,7 @@ type Revocations struct {
 	listeners []func(Revocation)
 	applied   int64
 	lastOK    time.Time
+	started   time.Time
 }
 
 type account struct {
@@ -100,7 +103,7 @@ func NewRevocations(now func() time.Time) *Revocations {
 	if now == nil {
 		now = time.Now
 	}
-	return &Revocations{now: now, ttl: 15 * time.Minute, sessions: map[string]time.Time{}, accounts: map[int64]account{}}
+	return &Revocations{now: now, started: now(), ttl: 15 * time.Minute, sessions: map[string]time.Time{}, accounts: map[int64]account{}}
 }
 
 // OnRevoke registers fn to be called with every entry applied from now on
@@ -202,6 +205,31 @@ func (r *Revocations) Apply(f Feed) {
 		for _, fn := range listeners {
 			fn(e)
 		}
+	}
+}
+
+// Collectors are the follower's metrics for a service's registry: entries
+// applied, and seconds since the feed last answered (an alert on it finds a
+// service that stopped hearing of revocations).
+func (r *Revocations) Collectors(service string) []prometheus.Collector {
+	labels := prometheus.Labels{"service": service}
+	return []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "revocations_applied_total", ConstLabels: labels,
+			Help: "Revocation feed entries (ended sessions, changed accounts) applied.",
+		}, func() float64 { return float64(r.Applied()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "revocation_feed_age_seconds", ConstLabels: labels,
+			Help: "Seconds since the revocation feed last answered (since the start, before it ever did).",
+		}, func() float64 {
+			r.mu.RLock()
+			last := r.lastOK
+			r.mu.RUnlock()
+			if last.IsZero() {
+				last = r.started
+			}
+			return r.now().Sub(last).Seconds()
+		}),
 	}
 }
 

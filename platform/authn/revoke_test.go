@@ -91,16 +91,21 @@ func TestFollowAppliesFeedAndKeepsStateWhileDown(t *testing.T) {
 	r.OnRevoke(func(e authn.Revocation) { mu.Lock(); seen = append(seen, e); mu.Unlock() })
 
 	var down sync.Mutex
-	healthy := true
+	healthy, failures := true, 0
 	src := authn.HTTPSource(authn.FeedURL(is.JWKSURL), http.DefaultClient)
 	flaky := func(ctx context.Context, after int64) (authn.Feed, error) {
 		down.Lock()
-		ok := healthy
-		down.Unlock()
-		if !ok {
+		defer down.Unlock()
+		if !healthy {
+			failures++
 			return authn.Feed{}, errors.New("auth-service is down")
 		}
 		return src(ctx, after)
+	}
+	failed := func() int {
+		down.Lock()
+		defer down.Unlock()
+		return failures
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -117,7 +122,7 @@ func TestFollowAppliesFeedAndKeepsStateWhileDown(t *testing.T) {
 	healthy = false
 	down.Unlock()
 	is.Revoke(authn.Revocation{UserID: 8, Role: authn.RoleUser, Disabled: true})
-	time.Sleep(100 * time.Millisecond)
+	waitUntil(t, "polls while the feed is down", func() bool { return failed() >= 3 })
 	if _, err := r.Check(authn.Identity{UserID: 7, SID: "70"}); code(err) != "session_revoked" {
 		t.Errorf("state lost while the feed is down: %v", err)
 	}

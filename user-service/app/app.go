@@ -153,7 +153,9 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	})
 	h.Register(engine)
 	// Revoked sessions and changed accounts come from auth-service's feed.
-	tokens := authn.Guard{V: verifier, R: authn.StartFollowing(vctx, cfg.RevocationsURL, cfg.RevocationPoll, log)}
+	revs := authn.StartFollowing(vctx, cfg.RevocationsURL, cfg.RevocationPoll, log)
+	h.Registry.MustRegister(revs.Collectors(service)...)
+	tokens := authn.Guard{V: verifier, R: revs}
 	httpapi.Routes(engine, httpapi.Deps{Service: svc, Verifier: tokens})
 
 	srv := serve.Server{
