@@ -36,9 +36,9 @@ type authzFixture struct {
 	// DELETE /rooms/:id/members/:uid removes.
 	target      *account
 	forgedToken string
-	// shared is the world of the reading cells; every writing chat cell
-	// gets a fresh one.
-	shared authzWorld
+	// shared are the worlds of the reading cells, by room kind; every
+	// writing chat cell gets a fresh one.
+	shared map[string]authzWorld
 	// marker is in the private room's description and message; an answer
 	// to a caller outside the room that contains it leaks the room.
 	marker string
@@ -59,7 +59,10 @@ func newAuthzFixture(t *testing.T, s *stack) *authzFixture {
 	f.acct[admin].id = f.me(f.acct[admin].token)
 	f.forgedToken = forge(t, f.acct[owner].token)
 
-	f.shared = f.world(disabled, revoked)
+	f.shared = map[string]authzWorld{}
+	for _, kind := range []string{"private", "public", "dm"} {
+		f.shared[kind] = f.world(kind, disabled, revoked)
+	}
 	f.uploadAvatar()
 	return f
 }
@@ -102,26 +105,49 @@ func (f *authzFixture) uploadAvatar() {
 	}
 }
 
-// world makes a private room as the owner, adds the member, the target and
-// extra, adds and removes the non-member, and posts a message.
-func (f *authzFixture) world(extra ...caller) authzWorld {
+// world makes a room of the given kind as the owner and a message of the
+// owner's in it. A private room gets the member, the target and extra, and
+// the non-member added and removed again; a public room is joined by them
+// and left again by the non-member; a DM is the owner's with the member
+// (one per pair, so every DM world is the same room with a new message).
+// Only the public room's contents do not carry the marker.
+func (f *authzFixture) world(kind string, extra ...caller) authzWorld {
 	f.t.Helper()
 	f.n++
 	o := f.gw(f.acct[owner].token)
 	var room struct {
 		ID int64 `json:"id"`
 	}
-	o.must(201, "POST", "/api/chat/rooms", map[string]string{
-		"name": fmt.Sprintf("hidden-%d", f.n), "description": "about " + f.marker, "kind": "private",
-	}, &room)
-	rp := "/api/chat/rooms/" + strconv.FormatInt(room.ID, 10)
-	for _, c := range append([]caller{member, nonMember}, extra...) {
-		o.must(201, "POST", rp+"/members", map[string]int64{"user_id": f.acct[c].id}, nil)
+	secret := "the plan is " + f.marker
+	switch kind {
+	case "dm":
+		if r := o.do("POST", "/api/chat/dms", map[string]int64{"user_id": f.acct[member].id}); r.Status != 200 && r.Status != 201 {
+			f.t.Fatalf("open DM: %d %s", r.Status, r.Body)
+		} else {
+			r.decode(f.t, &room)
+		}
+	case "public":
+		secret = "hello everyone"
+		o.must(201, "POST", "/api/chat/rooms", map[string]string{"name": fmt.Sprintf("open-%d", f.n), "kind": "public"}, &room)
+		rp := "/api/chat/rooms/" + strconv.FormatInt(room.ID, 10)
+		for _, c := range append([]caller{member, nonMember}, extra...) {
+			f.gw(f.acct[c].token).must(200, "POST", rp+"/join", nil, nil)
+		}
+		f.gw(f.target.token).must(200, "POST", rp+"/join", nil, nil)
+		f.gw(f.acct[nonMember].token).must(204, "POST", rp+"/leave", nil, nil)
+	default:
+		o.must(201, "POST", "/api/chat/rooms", map[string]string{
+			"name": fmt.Sprintf("hidden-%d", f.n), "description": "about " + f.marker, "kind": "private",
+		}, &room)
+		rp := "/api/chat/rooms/" + strconv.FormatInt(room.ID, 10)
+		for _, c := range append([]caller{member, nonMember}, extra...) {
+			o.must(201, "POST", rp+"/members", map[string]int64{"user_id": f.acct[c].id}, nil)
+		}
+		o.must(201, "POST", rp+"/members", map[string]int64{"user_id": f.target.id}, nil)
+		o.must(204, "DELETE", rp+"/members/"+f.id(nonMember), nil, nil)
 	}
-	o.must(201, "POST", rp+"/members", map[string]int64{"user_id": f.target.id}, nil)
-	o.must(204, "DELETE", rp+"/members/"+f.id(nonMember), nil, nil)
 	var m message
-	o.must(201, "POST", rp+"/messages", map[string]string{"body": "the plan is " + f.marker}, &m)
+	o.must(201, "POST", "/api/chat/rooms/"+strconv.FormatInt(room.ID, 10)+"/messages", map[string]string{"body": secret}, &m)
 	return authzWorld{room: room.ID, msg: m.ID}
 }
 
@@ -183,10 +209,13 @@ func (f *authzFixture) token(c caller) string {
 // gave it away.
 func (f *authzFixture) ask(svc, route, via string, c caller) (status int, code, leak string) {
 	f.t.Helper()
-	method, pattern, _ := strings.Cut(route, " ")
-	w := f.shared
+	method, pattern, kind := splitRoute(route)
+	if kind == "" {
+		kind = "private"
+	}
+	w := f.shared[kind]
 	if svc == "chat" && method != "GET" && method != "HEAD" {
-		w = f.world()
+		w = f.world(kind)
 	}
 	path, body, hdr := f.request(svc, method, pattern, c, w)
 	base := map[string]string{"auth": f.s.Auth.URL, "user": f.s.User.URL, "chat": f.s.Chat.URL, "gateway": f.s.Gateway.URL}[svc]
