@@ -222,6 +222,25 @@ func parseCells(s string) ([nCallers]cell, error) {
 	return out, nil
 }
 
+// endsSessions are the routes that sign an account out everywhere.
+var endsSessions = map[string]bool{
+	"auth POST /sessions/revoke-all":           true,
+	"auth POST /users/:id/sessions/revoke-all": true,
+}
+
+// cellPhase orders the rows: reads (0), writes (1), then the routes that
+// end every session of an account (2).
+func cellPhase(row authzRow) int {
+	method, _, _ := splitRoute(row.route)
+	switch {
+	case endsSessions[row.svc+" "+row.route]:
+		return 2
+	case method == "GET" || method == "HEAD":
+		return 0
+	}
+	return 1
+}
+
 // servicePrefix is where the gateway publishes each service.
 var servicePrefix = map[string]string{"auth": "/api/auth", "user": "/api/users", "chat": "/api/chat"}
 
@@ -254,15 +273,16 @@ func TestAuthorizationMatrix(t *testing.T) {
 	observe := os.Getenv("AUTHZ_OBSERVE") != ""
 	var failures []string
 	cells := 0
-	// Reads first, on the shared room; then the writes, each on its own
-	// fresh room, so that no write changes what a later cell sees.
-	for _, writes := range []bool{false, true} {
+	// Reads first, on the shared rooms; then the writes, each on its own
+	// fresh room, so that no write changes what a later cell sees; last
+	// the routes that end every session of an account (each such cell
+	// signs in afresh).
+	for phase := range 3 {
 		for _, row := range authzTable {
 			if row.svc == "gateway" && row.direct == proxied || row.direct == wsOnly {
 				continue
 			}
-			method, _, _ := splitRoute(row.route)
-			if (method != "GET" && method != "HEAD") != writes {
+			if cellPhase(row) != phase {
 				continue
 			}
 			vias := []string{"direct"}
