@@ -75,6 +75,11 @@ var authzTable = []authzRow{
 	{"auth", "GET /accounts", signedIn, ""},
 	{"auth", "GET /users", adminOnly, ""},
 	{"auth", "PATCH /users/:id", adminOnly, ""},
+	{"auth", "POST /sessions/revoke-all", signedIn, ""},
+	{"auth", "POST /users/:id/sessions/revoke-all", adminOnly, ""},
+	// The revocation feed is for the services; the gateway does not
+	// publish it.
+	{"auth", "GET /internal/revocations", open, "404 404 404 404 404 404 404 404 404"},
 	{"auth", "GET /healthz", open, signedIn},
 	{"auth", "GET /readyz", open, signedIn},
 	{"auth", "GET /health", open, signedIn},
