@@ -37,6 +37,16 @@ type Server struct {
 	OnShutdown []func(ctx context.Context) error
 }
 
+// handlerHookKey carries WithHandlerHook's function in a context.
+type handlerHookKey struct{}
+
+// WithHandlerHook returns a context under which Server.Run hands its
+// Handler to f before it serves, so that a test can read the routes a
+// running service registered without building the service a second time.
+func WithHandlerHook(ctx context.Context, f func(http.Handler)) context.Context {
+	return context.WithValue(ctx, handlerHookKey{}, f)
+}
+
 // Run listens on Addr and serves until ctx is done or the server fails.
 func (s *Server) Run(ctx context.Context) error {
 	if s.ShutdownTimeout == 0 {
@@ -52,6 +62,9 @@ func (s *Server) Run(ctx context.Context) error {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
+	}
+	if f, ok := ctx.Value(handlerHookKey{}).(func(http.Handler)); ok {
+		f(s.Handler)
 	}
 	s.Logger.Info("listening", "addr", ln.Addr().String())
 	errc := make(chan error, 1)

@@ -1,4 +1,4 @@
-package serve
+package serve_test
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	"github.com/parleychat/parley/platform/health"
 	"github.com/parleychat/parley/platform/httpx"
 	"github.com/parleychat/parley/platform/logx"
+	"github.com/parleychat/parley/platform/serve"
 	"github.com/parleychat/parley/platform/testkit"
 )
 
@@ -43,7 +44,7 @@ func TestRunServesHealthAndShutsDownInOrder(t *testing.T) {
 
 	port := testkit.FreePort(t)
 	var order []string
-	srv := &Server{
+	srv := &serve.Server{
 		Addr: "127.0.0.1:" + strconv.Itoa(port), Handler: e, Logger: logx.Discard(), Health: h,
 		OnShutdown: []func(context.Context) error{
 			func(context.Context) error { order = append(order, "sockets"); return nil },
@@ -75,7 +76,7 @@ func TestRunServesHealthAndShutsDownInOrder(t *testing.T) {
 		t.Fatal("metrics")
 	}
 	var out bytes.Buffer
-	if err := Healthcheck(context.Background(), port, &out); err != nil || out.String() != "ok\n" {
+	if err := serve.Healthcheck(context.Background(), port, &out); err != nil || out.String() != "ok\n" {
 		t.Fatalf("Healthcheck = %v %q", err, out.String())
 	}
 
@@ -105,10 +106,10 @@ func TestRunServesHealthAndShutsDownInOrder(t *testing.T) {
 	if _, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second); err == nil {
 		t.Fatal("still listening after Run returned")
 	}
-	if Healthcheck(context.Background(), port, &out) == nil {
+	if serve.Healthcheck(context.Background(), port, &out) == nil {
 		t.Fatal("Healthcheck passed with no server")
 	}
-	if !IsHealthcheck([]string{"bin", "healthcheck"}) || IsHealthcheck([]string{"bin"}) {
+	if !serve.IsHealthcheck([]string{"bin", "healthcheck"}) || serve.IsHealthcheck([]string{"bin"}) {
 		t.Fatal("IsHealthcheck")
 	}
 }

@@ -11,8 +11,13 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/parleychat/parley/platform/serve"
 )
 
 // RunFunc is a service's run function.
@@ -41,6 +46,18 @@ type Service struct {
 	URL  string
 	stop context.CancelFunc
 	done chan error
+	// handler is what the service serves, handed over by serve.Server.Run.
+	handler atomic.Value
+}
+
+// Routes lists the routes the running service registered, read from its
+// gin engine; nil when its handler is not one.
+func (s *Service) Routes() gin.RoutesInfo {
+	e, _ := s.handler.Load().(*gin.Engine)
+	if e == nil {
+		return nil
+	}
+	return e.Routes()
 }
 
 // Stop shuts the service down and returns run's error.
@@ -69,6 +86,11 @@ func Start(t testing.TB, name string, run RunFunc, env map[string]string) *Servi
 	if testing.Verbose() || os.Getenv("PARLEY_TEST_LOGS") != "" {
 		out = testWriter{t, name}
 	}
+	ctx = serve.WithHandlerHook(ctx, func(h http.Handler) {
+		if h != nil {
+			s.handler.Store(h)
+		}
+	})
 	go func() { s.done <- run(ctx, []string{name}, Env(env), out) }()
 	t.Cleanup(func() {
 		if err := s.Stop(); err != nil {
