@@ -37,6 +37,9 @@ import (
 const (
 	// open: no token needed, the body decides.
 	open = "200 200 200 200 200 200 200 200 200"
+	// unpublished: what a service serves for the cluster (its probes,
+	// metrics, the revocation feed) and the gateway does not publish.
+	unpublished = "404 404 404 404 404 404 404 404 404"
 	// signedIn: any enabled, unrevoked account.
 	signedIn = "401 401 200 200 200 200 200 403d 401r"
 	// adminOnly: admins, by their current role.
@@ -79,11 +82,11 @@ var authzTable = []authzRow{
 	{"auth", "POST /users/:id/sessions/revoke-all", adminOnly, ""},
 	// The revocation feed is for the services; the gateway does not
 	// publish it.
-	{"auth", "GET /internal/revocations", open, "404 404 404 404 404 404 404 404 404"},
-	{"auth", "GET /healthz", open, signedIn},
-	{"auth", "GET /readyz", open, signedIn},
-	{"auth", "GET /health", open, signedIn},
-	{"auth", "GET /metrics", open, signedIn},
+	{"auth", "GET /internal/revocations", open, unpublished},
+	{"auth", "GET /healthz", open, unpublished},
+	{"auth", "GET /readyz", open, unpublished},
+	{"auth", "GET /health", open, unpublished},
+	{"auth", "GET /metrics", open, unpublished},
 
 	// user-service
 	{"user", "GET /avatars/:id", open, ""},
@@ -97,10 +100,10 @@ var authzTable = []authzRow{
 	{"user", "GET /settings/me", signedIn, ""},
 	{"user", "PUT /settings/me", signedIn, ""},
 	{"user", "GET /stats/:id", signedIn, ""},
-	{"user", "GET /healthz", open, signedIn},
-	{"user", "GET /readyz", open, signedIn},
-	{"user", "GET /health", open, signedIn},
-	{"user", "GET /metrics", open, signedIn},
+	{"user", "GET /healthz", open, unpublished},
+	{"user", "GET /readyz", open, unpublished},
+	{"user", "GET /health", open, unpublished},
+	{"user", "GET /metrics", open, unpublished},
 
 	// chat-service
 	{"chat", "GET /ws", wsOnly, wsOnly},
@@ -149,10 +152,10 @@ var authzTable = []authzRow{
 	{"chat", "DELETE /messages/:id [dm]", "401 401 404 404 403 200 404 403d 401r", ""},
 	{"chat", "GET /search", signedIn, ""},
 	{"chat", "GET /users/:id/stats", signedIn, ""},
-	{"chat", "GET /healthz", open, signedIn},
-	{"chat", "GET /readyz", open, signedIn},
-	{"chat", "GET /health", open, signedIn},
-	{"chat", "GET /metrics", open, signedIn},
+	{"chat", "GET /healthz", open, unpublished},
+	{"chat", "GET /readyz", open, unpublished},
+	{"chat", "GET /health", open, unpublished},
+	{"chat", "GET /metrics", open, unpublished},
 
 	// api-gateway: its own endpoints, and the three prefixes it forwards
 	// (every method it accepts).

@@ -67,6 +67,9 @@ func TestRoutingPublicAndProtected(t *testing.T) {
 		{"revocation feed is internal", "GET", "/api/auth/internal/revocations", true, 404, "not_found", "", ""},
 		{"internal without token", "GET", "/api/auth/internal/revocations?after=0", false, 404, "not_found", "", ""},
 		{"internal of any service", "POST", "/api/chat/internal", true, 404, "not_found", "", ""},
+		{"a service's metrics are not published", "GET", "/api/chat/metrics", true, 404, "not_found", "", ""},
+		{"nor its probes", "GET", "/api/users/readyz", true, 404, "not_found", "", ""},
+		{"nor its health", "GET", "/api/auth/health", true, 404, "not_found", "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

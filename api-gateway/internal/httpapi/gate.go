@@ -87,8 +87,9 @@ func (g *gate) check(c *gin.Context) {
 		return
 	}
 	if isInternal(r.URL.Path) {
-		// The services' own endpoints (auth-service's revocation feed) are
-		// not part of the public API.
+		// The services' own endpoints (probes, metrics, auth-service's
+		// revocation feed) are for the cluster, not the public API; the
+		// gateway's own /health aggregates the probes.
 		httpx.Error(c, apperr.NotFound("not_found", "no such endpoint"))
 		return
 	}
@@ -140,11 +141,16 @@ func headerSafe(s string) bool {
 	return true
 }
 
-// isInternal reports /api/<service>/internal and anything under it.
+// internalRoots are the first path segments of a service's endpoints for
+// the cluster rather than for clients.
+var internalRoots = map[string]bool{"internal": true, "metrics": true, "health": true, "healthz": true, "readyz": true}
+
+// isInternal reports /api/<service>/<root> and anything under it, for the
+// internalRoots.
 func isInternal(p string) bool {
 	_, rest, _ := strings.Cut(strings.TrimPrefix(p, "/api/"), "/")
 	seg, _, _ := strings.Cut(rest, "/")
-	return seg == "internal"
+	return internalRoots[seg]
 }
 
 func hasDotSegment(p string) bool {
