@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/chat-service/internal/chat"
+	"github.com/parleychat/parley/chat-service/internal/directory"
 	"github.com/parleychat/parley/chat-service/internal/httpapi"
 	"github.com/parleychat/parley/chat-service/internal/hub"
 	"github.com/parleychat/parley/chat-service/internal/store"
@@ -45,6 +46,11 @@ type Config struct {
 	RevocationPoll time.Duration // REVOCATION_POLL_INTERVAL
 	NATSURL        string
 	AllowedOrigins []string
+	// UserServiceURL is the user directory, asked whether the other person
+	// of a new DM exists (USER_SERVICE_URL); DirectoryTimeout bounds one
+	// such call (DIRECTORY_TIMEOUT).
+	UserServiceURL   string
+	DirectoryTimeout time.Duration
 	// SendRate/SendBurst: messages per user per second (SEND_RATE, SEND_BURST).
 	SendRate  float64
 	SendBurst int
@@ -68,6 +74,10 @@ type Config struct {
 	DrainDelay time.Duration
 }
 
+// maxDirectoryTimeout keeps a DM lookup well inside the gateway's own
+// upstream timeout.
+const maxDirectoryTimeout = 30 * time.Second
+
 // DefaultWriteDelay is the WebSocket write-coalescing window (hub.Options
 // WriteDelay): busy connections are written at most about once per window,
 // quiet ones at once.
@@ -83,6 +93,8 @@ func ReadConfig(getenv func(string) string) (Config, error) {
 	c.RevocationsURL = env.URL("REVOCATIONS_URL", authn.FeedURL(c.JWKSURL))
 	c.RevocationPoll = env.Duration("REVOCATION_POLL_INTERVAL", authn.DefaultPollInterval)
 	c.NATSURL = env.String("NATS_URL", "")
+	c.UserServiceURL = env.URL("USER_SERVICE_URL", "http://localhost:5002")
+	c.DirectoryTimeout = env.Duration("DIRECTORY_TIMEOUT", directory.DefaultTimeout)
 	c.AllowedOrigins = env.List("ALLOWED_ORIGINS", []string{"http://localhost:8080"})
 	c.SendRate = env.Float("SEND_RATE", 10, 0.01, 1e6)
 	c.SendBurst = env.Int("SEND_BURST", 30, 1, 1_000_000)
@@ -106,6 +118,9 @@ func ReadConfig(getenv func(string) string) (Config, error) {
 	}
 	if c.PresenceTTL <= c.PresenceHeartbeat {
 		return Config{}, errors.New("config: PRESENCE_TTL: must be longer than PRESENCE_HEARTBEAT")
+	}
+	if c.DirectoryTimeout > maxDirectoryTimeout {
+		return Config{}, fmt.Errorf("config: DIRECTORY_TIMEOUT: must be at most %s (got %s)", maxDirectoryTimeout, c.DirectoryTimeout)
 	}
 	if c.NATSURL != "" && !strings.Contains(c.NATSURL, "://") {
 		return Config{}, fmt.Errorf("config: NATS_URL: must look like nats://host:4222 (got %q)", c.NATSURL)
@@ -178,8 +193,12 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 		db.Close()
 		return err
 	}
+	users := directory.New(cfg.UserServiceURL, cfg.DirectoryTimeout)
+	// Only opening a DM needs the directory: its absence is reported, not
+	// a reason to leave rotation.
+	h.Add(health.Check{Name: "user-service", Critical: false, Fn: users.Check})
 	svc := chat.NewService(chat.Options{
-		Store: st, Publisher: hb, Presence: hb, Logger: log,
+		Store: st, Publisher: hb, Presence: hb, Directory: users, Logger: log,
 		SendRate: cfg.SendRate, SendBurst: cfg.SendBurst,
 	})
 

@@ -48,12 +48,14 @@ func TestRunServesAndShutsDown(t *testing.T) {
 
 func TestRunRejectsBadConfig(t *testing.T) {
 	cases := map[string]map[string]string{
-		"SEND_RATE":     {"SEND_RATE": "fast"},
-		"JWKS_URL":      {"JWKS_URL": "not a url"},
-		"PRESENCE_TTL":  {"PRESENCE_TTL": "1s", "PRESENCE_HEARTBEAT": "5s"},
-		"DATABASE_URL":  {"DATABASE_URL": "mysql://x"},
-		"NATS_URL":      {"NATS_URL": "localhost"},
-		"WS_QUEUE_SIZE": {"WS_QUEUE_SIZE": "1"},
+		"SEND_RATE":         {"SEND_RATE": "fast"},
+		"JWKS_URL":          {"JWKS_URL": "not a url"},
+		"PRESENCE_TTL":      {"PRESENCE_TTL": "1s", "PRESENCE_HEARTBEAT": "5s"},
+		"DATABASE_URL":      {"DATABASE_URL": "mysql://x"},
+		"NATS_URL":          {"NATS_URL": "localhost"},
+		"WS_QUEUE_SIZE":     {"WS_QUEUE_SIZE": "1"},
+		"USER_SERVICE_URL":  {"USER_SERVICE_URL": "user-service:5002"},
+		"DIRECTORY_TIMEOUT": {"DIRECTORY_TIMEOUT": "1m"},
 	}
 	for name, env := range cases {
 		t.Run(name, func(t *testing.T) {
