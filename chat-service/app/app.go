@@ -156,6 +156,16 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	// Closed last: after the WebSockets and the broker (OnShutdown below).
 	defer db.Close()
 	st := store.New(db)
+	// Migration 0002 could only key public room names by lower(name);
+	// the real fold key is computed here (and again after an upgrade that
+	// changes folding). Clashing rooms are kept; an admin renames one.
+	clashes, err := st.RefoldRoomNames(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range clashes {
+		log.Warn("public room names fold to the same name; rename one", "room_id", c.RoomID, "name", c.Name, "same_as_room_id", c.SameAsID, "same_as_name", c.SameAsName)
+	}
 
 	replica := hub.NewReplicaID()
 	var b broker.Broker = broker.NewMemory()

@@ -49,6 +49,8 @@ func TestValidation(t *testing.T) {
 		{"room invalid json", "POST", "/rooms", `{"name":`, 400, "invalid_json"},
 		{"room no body", "POST", "/rooms", nil, 400, "invalid_json"},
 		{"room duplicate public name", "POST", "/rooms", map[string]string{"name": "VALID"}, 409, "room_name_taken"},
+		{"room duplicate public name after folding", "POST", "/rooms", map[string]string{"name": "ｖａｌｉｄ"}, 409, "room_name_taken"},
+		{"room duplicate of General after folding", "POST", "/rooms", map[string]string{"name": "gEnErAl"}, 409, "room_name_taken"},
 		{"patch name blank", "PATCH", r, map[string]any{"name": " "}, 422, "invalid_name"},
 		{"patch archived wrong type", "PATCH", r, `{"archived": "yes"}`, 422, "invalid_field"},
 		{"room id not a number", "GET", "/rooms/abc", nil, 404, "not_found"},
