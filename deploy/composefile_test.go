@@ -173,8 +173,8 @@ func TestComposeFile(t *testing.T) {
 	for svc, kv := range map[string]map[string]string{
 		"auth-service":   {"ADMIN_PASSWORD": "", "ALLOWED_ORIGINS": "http://localhost:8080"},
 		"user-service":   {"JWKS_URL": "http://auth-service:5001/.well-known/jwks.json", "CHAT_SERVICE_URL": "http://chat-service:5003"},
-		"chat-service":   {"JWKS_URL": "http://auth-service:5001/.well-known/jwks.json", "ALLOWED_ORIGINS": "http://localhost:8080", "NATS_URL": ""},
-		"chat-service-2": {"JWKS_URL": "http://auth-service:5001/.well-known/jwks.json", "ALLOWED_ORIGINS": "http://localhost:8080", "NATS_URL": ""},
+		"chat-service":   {"JWKS_URL": "http://auth-service:5001/.well-known/jwks.json", "USER_SERVICE_URL": "http://user-service:5002", "ALLOWED_ORIGINS": "http://localhost:8080", "NATS_URL": ""},
+		"chat-service-2": {"JWKS_URL": "http://auth-service:5001/.well-known/jwks.json", "USER_SERVICE_URL": "http://user-service:5002", "ALLOWED_ORIGINS": "http://localhost:8080", "NATS_URL": ""},
 		"api-gateway": {"AUTH_SERVICE_URL": "http://auth-service:5001", "USER_SERVICE_URL": "http://user-service:5002",
 			"CHAT_SERVICE_URL": "http://chat-service:5003", "ALLOWED_ORIGINS": "http://localhost:8080"},
 		"frontend": {"API_BASE_URL": "http://localhost:5000", "CHAT_WS_URL": "ws://localhost:5003/ws"},

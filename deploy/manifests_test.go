@@ -775,7 +775,7 @@ func checkNetworkPolicies(t *testing.T, m *manifestSet, hostNetwork bool) {
 	want := map[flow]bool{
 		{"api-gateway", "auth-service"}: true, {"api-gateway", "user-service"}: true, {"api-gateway", "chat-service"}: true,
 		{"user-service", "auth-service"}: true, {"user-service", "chat-service"}: true,
-		{"chat-service", "auth-service"}: true, {"chat-service", "nats"}: true,
+		{"chat-service", "auth-service"}: true, {"chat-service", "user-service"}: true, {"chat-service", "nats"}: true,
 	}
 	podLabels := map[string]map[string]string{}
 	for _, d := range m.Deployments {

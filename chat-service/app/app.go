@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/chat-service/internal/chat"
+	"github.com/parleychat/parley/chat-service/internal/directory"
 	"github.com/parleychat/parley/chat-service/internal/httpapi"
 	"github.com/parleychat/parley/chat-service/internal/hub"
 	"github.com/parleychat/parley/chat-service/internal/store"
@@ -50,6 +51,11 @@ type Config struct {
 	// anyone could send the header). Only logs use the client address;
 	// every limit here is per verified user.
 	TrustedProxies []string
+	// UserServiceURL is the user directory, asked whether the other person
+	// of a new DM exists (USER_SERVICE_URL); DirectoryTimeout bounds one
+	// such call (DIRECTORY_TIMEOUT).
+	UserServiceURL   string
+	DirectoryTimeout time.Duration
 	// SendRate/SendBurst: messages per user per second (SEND_RATE, SEND_BURST).
 	SendRate  float64
 	SendBurst int
@@ -73,6 +79,10 @@ type Config struct {
 	DrainDelay time.Duration
 }
 
+// maxDirectoryTimeout keeps a DM lookup well inside the gateway's own
+// upstream timeout.
+const maxDirectoryTimeout = 30 * time.Second
+
 // DefaultWriteDelay is the WebSocket write-coalescing window (hub.Options
 // WriteDelay): busy connections are written at most about once per window,
 // quiet ones at once.
@@ -88,6 +98,8 @@ func ReadConfig(getenv func(string) string) (Config, error) {
 	c.RevocationsURL = env.URL("REVOCATIONS_URL", authn.FeedURL(c.JWKSURL))
 	c.RevocationPoll = env.Duration("REVOCATION_POLL_INTERVAL", authn.DefaultPollInterval)
 	c.NATSURL = env.String("NATS_URL", "")
+	c.UserServiceURL = env.URL("USER_SERVICE_URL", "http://localhost:5002")
+	c.DirectoryTimeout = env.Duration("DIRECTORY_TIMEOUT", directory.DefaultTimeout)
 	c.AllowedOrigins = env.List("ALLOWED_ORIGINS", []string{"http://localhost:8080"})
 	c.TrustedProxies = env.Networks("TRUSTED_PROXIES", nil)
 	c.SendRate = env.Float("SEND_RATE", 10, 0.01, 1e6)
@@ -112,6 +124,9 @@ func ReadConfig(getenv func(string) string) (Config, error) {
 	}
 	if c.PresenceTTL <= c.PresenceHeartbeat {
 		return Config{}, errors.New("config: PRESENCE_TTL: must be longer than PRESENCE_HEARTBEAT")
+	}
+	if c.DirectoryTimeout > maxDirectoryTimeout {
+		return Config{}, fmt.Errorf("config: DIRECTORY_TIMEOUT: must be at most %s (got %s)", maxDirectoryTimeout, c.DirectoryTimeout)
 	}
 	if c.NATSURL != "" && !strings.Contains(c.NATSURL, "://") {
 		return Config{}, fmt.Errorf("config: NATS_URL: must look like nats://host:4222 (got %q)", c.NATSURL)
@@ -147,6 +162,16 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	// Closed last: after the WebSockets and the broker (OnShutdown below).
 	defer db.Close()
 	st := store.New(db)
+	// Migration 0002 could only key public room names by lower(name);
+	// the real fold key is computed here (and again after an upgrade that
+	// changes folding). Clashing rooms are kept; an admin renames one.
+	clashes, err := st.RefoldRoomNames(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range clashes {
+		log.Warn("public room names fold to the same name; rename one", "room_id", c.RoomID, "name", c.Name, "same_as_room_id", c.SameAsID, "same_as_name", c.SameAsName)
+	}
 
 	replica := hub.NewReplicaID()
 	var b broker.Broker = broker.NewMemory()
@@ -184,8 +209,12 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 		db.Close()
 		return err
 	}
+	users := directory.New(cfg.UserServiceURL, cfg.DirectoryTimeout)
+	// Only opening a DM needs the directory: its absence is reported, not
+	// a reason to leave rotation.
+	h.Add(health.Check{Name: "user-service", Critical: false, Fn: users.Check})
 	svc := chat.NewService(chat.Options{
-		Store: st, Publisher: hb, Presence: hb, Logger: log,
+		Store: st, Publisher: hb, Presence: hb, Directory: users, Logger: log,
 		SendRate: cfg.SendRate, SendBurst: cfg.SendBurst,
 	})
 

@@ -57,6 +57,8 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		"TRUSTED_PROXIES":          {"TRUSTED_PROXIES": "10.0.0.0/8,gateway"},
 		"REVOCATIONS_URL":          {"REVOCATIONS_URL": "not a url"},
 		"REVOCATION_POLL_INTERVAL": {"REVOCATION_POLL_INTERVAL": "soon"},
+		"USER_SERVICE_URL":         {"USER_SERVICE_URL": "user-service:5002"},
+		"DIRECTORY_TIMEOUT":        {"DIRECTORY_TIMEOUT": "1m"},
 	}
 	for name, env := range cases {
 		t.Run(name, func(t *testing.T) {

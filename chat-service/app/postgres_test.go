@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +79,24 @@ func mustAPI(t *testing.T, want int, method, url, tok string, body, out any) []b
 	return raw
 }
 
+// userDirectory stands in for user-service's GET /profiles/:id (the DM
+// lookup), knowing ids as "user<id>"; chat-service's module cannot import
+// user-service, and e2e runs DMs against the real one.
+func userDirectory(t *testing.T, ids ...int64) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.ParseInt(strings.TrimPrefix(r.URL.Path, "/profiles/"), 10, 64)
+		if err != nil || !slices.Contains(ids, id) {
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprint(w, `{"error":{"code":"profile_not_found","message":"no such profile"}}`)
+			return
+		}
+		fmt.Fprintf(w, `{"id":%d,"username":"user%d"}`, id, id)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
 func errorCode(t *testing.T, raw []byte) string {
 	t.Helper()
 	var e struct {
@@ -131,7 +152,7 @@ func TestPostgresOutage(t *testing.T) {
 func TestCopyDB(t *testing.T) {
 	dir := t.TempDir()
 	is := authntest.New(t)
-	env := map[string]string{"DATA_DIR": dir, "JWKS_URL": is.JWKSURL, "LOG_LEVEL": "warn", "SEND_RATE": "1000", "SEND_BURST": "1000", "USER_RATE_LIMIT_RPS": "100000", "USER_RATE_LIMIT_BURST": "100000"}
+	env := map[string]string{"DATA_DIR": dir, "JWKS_URL": is.JWKSURL, "USER_SERVICE_URL": userDirectory(t, 1, 2), "LOG_LEVEL": "warn", "SEND_RATE": "1000", "SEND_BURST": "1000", "USER_RATE_LIMIT_RPS": "100000", "USER_RATE_LIMIT_BURST": "100000"}
 	old := testkit.Start(t, "chat-sqlite", app.Run, env)
 	alice := is.Token(t, 1, "alice", authn.RoleUser, time.Hour)
 	bob := is.Token(t, 2, "bob", authn.RoleUser, time.Hour)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/parleychat/parley/platform/apperr"
 	"github.com/parleychat/parley/platform/logx"
 )
 
@@ -29,10 +30,25 @@ func (t requestIDTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return t.next.RoundTrip(r)
 }
 
+// StatusError is GetJSON's error for an answer other than 200: the status
+// and, when the body is the error envelope (apperr.Body), its code, so that
+// a caller can tell "no such thing" from "wrong address" or "broken".
+type StatusError struct {
+	Status int
+	Code   string
+}
+
+func (e *StatusError) Error() string {
+	if e.Code != "" {
+		return fmt.Sprintf("answered %d %s", e.Status, e.Code)
+	}
+	return fmt.Sprintf("answered %d", e.Status)
+}
+
 // GetJSON is one call to another service: GET url with the caller's
 // Authorization forwarded (when not empty), at most maxBody bytes of answer
-// read, anything but 200 an error naming the status, and the JSON decoded
-// into dst. Errors carry no prefix; the caller names the call.
+// read, anything but 200 a *StatusError, and the JSON decoded into dst.
+// Errors carry no prefix; the caller names the call.
 func GetJSON(ctx context.Context, c *http.Client, url, authorization string, maxBody int64, dst any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -52,7 +68,11 @@ func GetJSON(ctx context.Context, c *http.Client, url, authorization string, max
 		return fmt.Errorf("read answer: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("answered %d", resp.StatusCode)
+		var env apperr.Body
+		if json.Unmarshal(body, &env) == nil && len(env.Error.Code) <= 64 {
+			return &StatusError{Status: resp.StatusCode, Code: env.Error.Code}
+		}
+		return &StatusError{Status: resp.StatusCode}
 	}
 	if int64(len(body)) > maxBody {
 		return fmt.Errorf("answer larger than %d bytes", maxBody)

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -194,5 +195,30 @@ func TestUnavailableDependencyIs503(t *testing.T) {
 	}
 	if w := do(e, "GET", "/y", ""); w.Code != 500 {
 		t.Fatalf("bug = %d", w.Code)
+	}
+}
+
+func TestGetJSONStatusError(t *testing.T) {
+	for _, tt := range []struct {
+		status   int
+		body     string
+		wantCode string
+	}{
+		{404, `{"error":{"code":"profile_not_found","message":"no user"}}`, "profile_not_found"},
+		{404, `404 page not found`, ""},
+		{503, `{"error":{"code":"unavailable","message":"down"}}`, "unavailable"},
+		{500, ``, ""},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(tt.status)
+			_, _ = w.Write([]byte(tt.body))
+		}))
+		var dst map[string]any
+		err := GetJSON(t.Context(), NewClient(time.Second), srv.URL, "", 1<<10, &dst)
+		srv.Close()
+		var se *StatusError
+		if !errors.As(err, &se) || se.Status != tt.status || se.Code != tt.wantCode {
+			t.Errorf("%d %q: err = %#v, want StatusError{%d %q}", tt.status, tt.body, err, tt.status, tt.wantCode)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package text_test
 
 import (
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -27,6 +28,14 @@ func FuzzRules(f *testing.F) {
 				if r == 0 || (r < 0x20 && r != '\t' && r != '\n') {
 					t.Fatalf("body %q accepted with %U", s, r)
 				}
+			}
+		}
+		// FoldKey is idempotent, NFC, and equal for NFC-equivalent input
+		// and for any change of case.
+		if utf8.ValidString(s) {
+			k := text.FoldKey(s)
+			if text.FoldKey(k) != k || text.NFC(k) != k || text.FoldKey(n) != k || text.FoldKey(strings.ToUpper(s)) != text.FoldKey(strings.ToUpper(k)) {
+				t.Fatalf("FoldKey(%q) = %q: not idempotent, not NFC, or not stable under NFC", s, k)
 			}
 		}
 		// A name that passes and shows something keeps showing it after

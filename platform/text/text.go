@@ -9,12 +9,28 @@ import (
 	"strings"
 	"unicode"
 
+	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
 )
 
 // NFC returns s in Unicode normalisation form C, so "e\u0301" and "é" are
 // stored, compared and searched as the same text.
 func NFC(s string) string { return norm.NFC.String(s) }
+
+// FoldKey returns the key under which two names count as the same name
+// (public room names are unique by it): Unicode's compatibility caseless
+// match (Unicode §3.13, D146: NFKD(Fold(NFKD(Fold(NFD(s)))))), stored in
+// NFC. Full case folding, unlike strings.ToLower, matches "STRASSE" with
+// "straße", "ΟΔΟΣ" with "οδος" (final sigma) and "ǅ" with "ǆ"; the
+// compatibility step matches "ｇｅｎｅｒａｌ" (fullwidth) and "ﬁle" (ligature)
+// with their plain letters, which would otherwise pass for each other in a
+// room list. Keys are for comparing, never for showing.
+func FoldKey(s string) string {
+	// A cases.Caser keeps state between calls: one per call.
+	k := cases.Fold().String(norm.NFD.String(s))
+	k = cases.Fold().String(norm.NFKD.String(k))
+	return norm.NFC.String(norm.NFKD.String(k))
+}
 
 // Blank reports whether s is empty once whitespace and format characters
 // (Unicode Cf: zero-width spaces and joiners, bidi marks, BOM) are removed:

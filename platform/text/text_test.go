@@ -3,6 +3,8 @@ package text_test
 import (
 	"testing"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/parleychat/parley/platform/text"
 )
 
@@ -71,5 +73,40 @@ func TestBodyProblem(t *testing.T) {
 func TestHasControl(t *testing.T) {
 	if !text.HasControl("a\x00b") || !text.HasControl("\x1b") || text.HasControl("plain words é") {
 		t.Fatal("HasControl")
+	}
+}
+
+func TestFoldKey(t *testing.T) {
+	same := [][]string{
+		{"General", "general", "GENERAL", "gEnErAl"},
+		{"Straße", "STRASSE", "strasse"},
+		{"ΟΔΟΣ", "οδος", "Οδοσ"},
+		{"ǅemal", "ǄEMAL", "ǆemal"},
+		{"café", "CAFE\u0301", "Cafe\u0301"},
+		{"ｇｅｎｅｒａｌ", "General"},
+		{"ﬁle", "FILE"},
+		{"Kelvin", "\u212Aelvin"}, // KELVIN SIGN
+		{"Ⅻ club", "xii CLUB"},
+		{"İstanbul", "i\u0307stanbul"},
+	}
+	for _, group := range same {
+		want := text.FoldKey(group[0])
+		for _, s := range group[1:] {
+			if got := text.FoldKey(s); got != want {
+				t.Errorf("FoldKey(%q) = %q, want %q as for %q", s, got, want, group[0])
+			}
+		}
+		if !norm.NFC.IsNormalString(want) {
+			t.Errorf("FoldKey(%q) = %q is not NFC", group[0], want)
+		}
+	}
+	differ := [][2]string{{"General", "Generals"}, {"café", "cafe"}, {"ı", "i"}, {"Team 🚀", "Team 🚁"}, {"日本", "日本語"}}
+	for _, p := range differ {
+		if text.FoldKey(p[0]) == text.FoldKey(p[1]) {
+			t.Errorf("FoldKey(%q) = FoldKey(%q) = %q, want them apart", p[0], p[1], text.FoldKey(p[0]))
+		}
+	}
+	if got := text.FoldKey("General"); got != "general" {
+		t.Errorf("FoldKey(General) = %q", got)
 	}
 }

@@ -6,6 +6,7 @@ package chat
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -257,6 +258,19 @@ type Store interface {
 	Search(ctx context.Context, f SearchFilter) ([]SearchHit, error)
 	Stats(ctx context.Context, userID int64) (Stats, error)
 }
+
+// Directory is the user directory (user-service): the one place that
+// knows every account, including those chat-service has never seen.
+type Directory interface {
+	// Username returns the current username of userID, asking with the
+	// caller's Authorization header. ErrNoSuchUser means the directory
+	// answered that there is no such user; any other error means it could
+	// not answer.
+	Username(ctx context.Context, userID int64, authorization string) (string, error)
+}
+
+// ErrNoSuchUser is a Directory's answer for an id that names no user.
+var ErrNoSuchUser = errors.New("no such user")
 
 // Presence answers who is online in a room across every replica.
 type Presence interface {

@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -16,6 +17,9 @@ type Options struct {
 	Store     Store
 	Publisher Publisher
 	Presence  Presence
+	// Directory says who exists (POST /dms). Without one, opening a DM
+	// is refused as unavailable: a DM must never be opened with nobody.
+	Directory Directory
 	Logger    *slog.Logger
 	Now       func() time.Time
 	// SendRate and SendBurst limit messages per user (HTTP and WebSocket
@@ -36,6 +40,7 @@ type Service struct {
 	store    Store
 	pub      Publisher
 	presence Presence
+	dir      Directory
 	log      *slog.Logger
 	now      func() time.Time
 	send     *ratelimit.Keyed
@@ -71,7 +76,7 @@ func NewService(o Options) *Service {
 		o.SendBatch = DefaultSendBatch
 	}
 	return &Service{
-		store: o.Store, pub: o.Publisher, presence: o.Presence, log: o.Logger, now: o.Now, sendBatch: o.SendBatch,
+		store: o.Store, pub: o.Publisher, presence: o.Presence, dir: o.Directory, log: o.Logger, now: o.Now, sendBatch: o.SendBatch,
 		send:   ratelimit.NewWithClock(o.SendRate, o.SendBurst, o.Now),
 		typing: ratelimit.NewWithClock(1/o.TypingInterval.Seconds(), 1, o.Now),
 	}
@@ -416,18 +421,33 @@ func (s *Service) RemoveMember(ctx context.Context, a Actor, roomID, userID int6
 }
 
 // OpenDM returns the one DM room between the actor and userID, creating it
-// (created=true) the first time.
-func (s *Service) OpenDM(ctx context.Context, a Actor, userID int64, username string) (RoomView, bool, error) {
+// (created=true) the first time. userID must be a user of the directory
+// (asked with the caller's authorization): an unknown id is 404
+// user_not_found, and a directory that cannot answer is 503
+// directory_unavailable, never a DM with nobody. The directory's username
+// names the other person; the client's username is used only when the
+// directory has none.
+func (s *Service) OpenDM(ctx context.Context, a Actor, userID int64, username, authorization string) (RoomView, bool, error) {
 	if userID <= 0 {
 		return RoomView{}, false, apperr.Validation("invalid_user_id", "user_id must be a positive integer")
 	}
 	if userID == a.UserID {
 		return RoomView{}, false, apperr.Validation("invalid_user_id", "you cannot open a direct message with yourself")
 	}
-	username, err := s.resolveUsername(ctx, userID, username)
+	given, err := CleanUsername(username)
 	if err != nil {
 		return RoomView{}, false, err
 	}
+	listed, err := s.lookUp(ctx, userID, authorization)
+	if err != nil {
+		return RoomView{}, false, err
+	}
+	if listed == "" {
+		if listed, err = s.resolveUsername(ctx, userID, given); err != nil {
+			return RoomView{}, false, err
+		}
+	}
+	username = listed
 	room, created, err := s.store.OpenDM(ctx, UserRef{UserID: a.UserID, Username: a.Username},
 		UserRef{UserID: userID, Username: username}, s.at())
 	if err != nil {
@@ -440,6 +460,25 @@ func (s *Service) OpenDM(ctx context.Context, a Actor, userID int64, username st
 	}
 	v, err := s.store.RoomView(ctx, room.ID, a.UserID)
 	return v, created, err
+}
+
+// lookUp asks the directory for userID's username.
+func (s *Service) lookUp(ctx context.Context, userID int64, authorization string) (string, error) {
+	if s.dir == nil {
+		return "", apperr.Unavailable("directory_unavailable", "the user directory is not configured; try again later", errors.New("no directory"))
+	}
+	name, err := s.dir.Username(ctx, userID, authorization)
+	switch {
+	case errors.Is(err, ErrNoSuchUser):
+		return "", apperr.NotFound("user_not_found", "no user with id "+strconv.FormatInt(userID, 10))
+	case err != nil:
+		return "", apperr.Unavailable("directory_unavailable", "the user directory cannot answer; try again later", err)
+	}
+	// A name the directory gives passes the same checks as a client's.
+	if name, err = CleanUsername(name); err != nil {
+		return "", apperr.Unavailable("directory_unavailable", "the user directory gave an unusable name", err)
+	}
+	return name, nil
 }
 
 // ListMessages returns a page of history in ascending seq order and the

@@ -199,7 +199,7 @@ func openDM(svc *chat.Service) gin.HandlerFunc {
 		if err := httpx.BindJSON(c, &req); err != nil {
 			return nil, err
 		}
-		room, created, err := svc.OpenDM(c.Request.Context(), caller(c), req.UserID, req.Username)
+		room, created, err := svc.OpenDM(c.Request.Context(), caller(c), req.UserID, req.Username, c.GetHeader("Authorization"))
 		if created {
 			return httpx.Reply{Status: http.StatusCreated, Body: room}, err
 		}

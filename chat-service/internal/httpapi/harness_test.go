@@ -3,9 +3,13 @@ package httpapi_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -276,4 +280,58 @@ func num(v any) int64 {
 func msgOf(f map[string]any) map[string]any {
 	m, _ := f["message"].(map[string]any)
 	return m
+}
+
+// userDirectory stands in for user-service's GET /profiles/:id, answering
+// with its shapes (200 profile JSON, 404 profile_not_found). chat-service's
+// module cannot import user-service (each image builds from platform/ and
+// its own module alone); e2e's TestDirectMessagesAskTheDirectory runs the
+// same checks against the real user-service.
+type userDirectory struct {
+	*httptest.Server
+	mu       sync.Mutex
+	status   int // when not 0, every answer is this status
+	lastAuth string
+}
+
+func newUserDirectory(t *testing.T, users map[int64]string) *userDirectory {
+	t.Helper()
+	d := &userDirectory{}
+	d.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d.mu.Lock()
+		status := d.status
+		d.lastAuth = r.Header.Get("Authorization")
+		d.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		id, err := strconv.ParseInt(strings.TrimPrefix(r.URL.Path, "/profiles/"), 10, 64)
+		name, ok := users[id]
+		switch {
+		case status != 0:
+			w.WriteHeader(status)
+			fmt.Fprint(w, `{"error":{"code":"internal","message":"internal error"}}`)
+		case r.Header.Get("Authorization") == "":
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"error":{"code":"unauthorized","message":"sign in"}}`)
+		case !strings.HasPrefix(r.URL.Path, "/profiles/") || err != nil || !ok:
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprint(w, `{"error":{"code":"profile_not_found","message":"no such profile"}}`)
+		default:
+			_ = json.NewEncoder(w).Encode(map[string]any{"id": id, "username": name, "display_name": "", "bio": ""})
+		}
+	}))
+	t.Cleanup(d.Close)
+	return d
+}
+
+// fail makes every later answer status.
+func (d *userDirectory) fail(status int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.status = status
+}
+
+func (d *userDirectory) lastAuthorization() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.lastAuth
 }

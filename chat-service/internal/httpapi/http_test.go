@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -48,6 +49,8 @@ func TestValidation(t *testing.T) {
 		{"room invalid json", "POST", "/rooms", `{"name":`, 400, "invalid_json"},
 		{"room no body", "POST", "/rooms", nil, 400, "invalid_json"},
 		{"room duplicate public name", "POST", "/rooms", map[string]string{"name": "VALID"}, 409, "room_name_taken"},
+		{"room duplicate public name after folding", "POST", "/rooms", map[string]string{"name": "ｖａｌｉｄ"}, 409, "room_name_taken"},
+		{"room duplicate of General after folding", "POST", "/rooms", map[string]string{"name": "gEnErAl"}, 409, "room_name_taken"},
 		{"patch name blank", "PATCH", r, map[string]any{"name": " "}, 422, "invalid_name"},
 		{"patch archived wrong type", "PATCH", r, `{"archived": "yes"}`, 422, "invalid_field"},
 		{"room id not a number", "GET", "/rooms/abc", nil, 404, "not_found"},
@@ -276,7 +279,8 @@ func TestRoomsAndMembership(t *testing.T) {
 }
 
 func TestDirectMessages(t *testing.T) {
-	h := start(t, nil)
+	dir := newUserDirectory(t, map[int64]string{1: "alice", 2: "bob", 3: "carol", 42: "zed"})
+	h := start(t, map[string]string{"USER_SERVICE_URL": dir.URL})
 	alice, bob, carol := h.user(1, "alice"), h.user(2, "bob"), h.user(3, "carol")
 	h.must(200, "GET", "/rooms", bob, nil, nil) // chat-service learns bob's name
 
@@ -311,10 +315,60 @@ func TestDirectMessages(t *testing.T) {
 	if !found {
 		t.Fatalf("dm not listed with unread 1: %+v", list.Rooms)
 	}
-	// A DM with someone never seen keeps an empty name until they show up.
-	h.must(201, "POST", "/dms", alice, map[string]any{"user_id": 42}, &dm)
-	if dm.DMUser.Username != "" || dm.Name != "user 42" {
-		t.Fatalf("unknown dm = %+v", dm)
+	// Someone chat-service never saw is named by the directory, not by the
+	// name the client sent.
+	h.must(201, "POST", "/dms", alice, map[string]any{"user_id": 42, "username": "impostor"}, &dm)
+	if dm.DMUser.Username != "zed" || dm.Name != "zed" {
+		t.Fatalf("dm with a user chat-service never saw = %+v", dm)
+	}
+	if got := dir.lastAuthorization(); got != "Bearer "+alice.token {
+		t.Fatalf("the directory was asked with Authorization %q, want the caller's", got)
+	}
+
+	// An id the directory does not know is no DM.
+	status, raw, _ := h.call("POST", "/dms", alice, map[string]any{"user_id": 77, "username": "ghost"})
+	if status != 404 || errCode(raw) != "user_not_found" {
+		t.Fatalf("dm with an unknown user: %d %s", status, raw)
+	}
+	var rooms struct{ Rooms []chat.RoomView }
+	h.must(200, "GET", "/rooms", alice, nil, &rooms)
+	for _, r := range rooms.Rooms {
+		if r.DMUser != nil && r.DMUser.UserID == 77 {
+			t.Fatalf("a dm with an unknown user was made: %+v", r)
+		}
+	}
+
+	// A directory that answers 5xx, or not at all, is 503: never a DM with
+	// someone it could not vouch for, even one chat-service has seen.
+	h.must(200, "GET", "/rooms", carol, nil, nil)
+	dir.fail(http.StatusInternalServerError)
+	status, raw, _ = h.call("POST", "/dms", alice, map[string]any{"user_id": 3})
+	if status != 503 || errCode(raw) != "directory_unavailable" {
+		t.Fatalf("dm while the directory answers 500: %d %s", status, raw)
+	}
+	dir.Close()
+	status, raw, _ = h.call("POST", "/dms", alice, map[string]any{"user_id": 3})
+	if status != 503 || errCode(raw) != "directory_unavailable" {
+		t.Fatalf("dm while the directory is down: %d %s", status, raw)
+	}
+	h.must(200, "GET", "/rooms", alice, nil, &rooms)
+	for _, r := range rooms.Rooms {
+		if r.DMUser != nil && r.DMUser.UserID == 3 {
+			t.Fatalf("a dm was made while the directory was down: %+v", r)
+		}
+	}
+}
+
+func TestDirectMessageDirectoryMisconfigured(t *testing.T) {
+	// A USER_SERVICE_URL that lands on something else (a bare 404, not
+	// user-service's profile_not_found) is a directory that cannot answer,
+	// not a user that does not exist.
+	other := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(other.Close)
+	h := start(t, map[string]string{"USER_SERVICE_URL": other.URL})
+	status, raw, _ := h.call("POST", "/dms", h.user(1, "alice"), map[string]any{"user_id": 2})
+	if status != 503 || errCode(raw) != "directory_unavailable" {
+		t.Fatalf("dm with the directory misconfigured: %d %s", status, raw)
 	}
 }
 

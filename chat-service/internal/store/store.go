@@ -25,12 +25,18 @@ var Schema = sqldb.Schema{
 	Seeded: []string{"rooms"},
 }
 
-// Open migrates db and returns the store for its dialect.
+// Open migrates db, brings the public room names' fold keys up to date
+// (sqlstore.RefoldRoomNames; app.run does the same and logs the clashes)
+// and returns the store for its dialect.
 func Open(ctx context.Context, db *sqldb.DB) (*sqlstore.Store, error) {
 	if err := Schema.Migrate(ctx, db); err != nil {
 		return nil, fmt.Errorf("migrate %s: %w", db.Location, err)
 	}
-	return New(db), nil
+	st := New(db)
+	if _, err := st.RefoldRoomNames(ctx); err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 // New returns the store for db's dialect; db is migrated already

@@ -10,6 +10,7 @@ import (
 	"github.com/parleychat/parley/chat-service/internal/chat"
 	"github.com/parleychat/parley/platform/apperr"
 	"github.com/parleychat/parley/platform/sqldb"
+	"github.com/parleychat/parley/platform/text"
 )
 
 var errRoomNotFound = apperr.NotFound("room_not_found", "room not found")
@@ -47,9 +48,9 @@ func (s *Store) CreateRoom(ctx context.Context, nr chat.NewRoom) (chat.Room, err
 	var room chat.Room
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		var id int64
-		err := tx.QueryRowContext(ctx, s.q(`INSERT INTO rooms (name, description, kind, created_by, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?) RETURNING id`),
-			nr.Name, nr.Description, nr.Kind, nr.CreatedBy, fmtTime(nr.At), fmtTime(nr.At)).Scan(&id)
+		err := tx.QueryRowContext(ctx, s.q(`INSERT INTO rooms (name, name_key, description, kind, created_by, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+			nr.Name, text.FoldKey(nr.Name), nr.Description, nr.Kind, nr.CreatedBy, fmtTime(nr.At), fmtTime(nr.At)).Scan(&id)
 		if err != nil {
 			return err
 		}
@@ -69,10 +70,16 @@ func (s *Store) CreateRoom(ctx context.Context, nr chat.NewRoom) (chat.Room, err
 // UpdateRoom applies a patch.
 func (s *Store) UpdateRoom(ctx context.Context, id int64, p chat.RoomPatch, at time.Time) (chat.Room, error) {
 	var room chat.Room
+	var key *string
+	if p.Name != nil {
+		k := text.FoldKey(*p.Name)
+		key = &k
+	}
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE rooms SET
-				name = COALESCE(?, name), description = COALESCE(?, description), archived = COALESCE(?, archived), updated_at = ?
-			WHERE id = ?`), p.Name, p.Description, p.Archived, fmtTime(at), id)
+				name = COALESCE(?, name), name_key = COALESCE(?, name_key), description = COALESCE(?, description),
+				archived = COALESCE(?, archived), updated_at = ?
+			WHERE id = ?`), p.Name, key, p.Description, p.Archived, fmtTime(at), id)
 		if err != nil {
 			return err
 		}
@@ -86,6 +93,82 @@ func (s *Store) UpdateRoom(ctx context.Context, id int64, p chat.RoomPatch, at t
 		return chat.Room{}, apperr.Conflict("room_name_taken", "a public room with that name exists")
 	}
 	return room, sqldb.Wrap("update room", err)
+}
+
+// NameClash is a public room whose name folds to the same key as an older
+// public room's (RefoldRoomNames): both are kept, and an admin should
+// rename one.
+type NameClash struct {
+	RoomID, SameAsID int64
+	Name, SameAsName string
+}
+
+// RefoldRoomNames sets every public room's name_key to text.FoldKey of its
+// name where it differs: after migration 0002, which could only fill in
+// lower(name), and after an upgrade that changes the folding. A public room
+// whose key an older public room holds keeps its name and gets
+// key+"\x01"+id, which no valid name folds to; it is returned as a clash.
+// With nothing to change it only reads.
+func (s *Store) RefoldRoomNames(ctx context.Context) ([]NameClash, error) {
+	type row struct {
+		id        int64
+		name, key string
+	}
+	var clashes []NameClash
+	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		clashes = nil
+		rows, err := tx.QueryContext(ctx, `SELECT id, name, name_key FROM rooms WHERE kind = 'public' ORDER BY id`)
+		if err != nil {
+			return err
+		}
+		var all []row
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.id, &r.name, &r.key); err != nil {
+				rows.Close()
+				return err
+			}
+			all = append(all, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		want := make([]string, len(all))
+		holder := map[string]row{}
+		stale := false
+		for i, r := range all {
+			k := text.FoldKey(r.name)
+			if first, taken := holder[k]; taken {
+				clashes = append(clashes, NameClash{RoomID: r.id, SameAsID: first.id, Name: r.name, SameAsName: first.name})
+				k += "\x01" + strconv.FormatInt(r.id, 10)
+			} else {
+				holder[k] = r
+			}
+			want[i] = k
+			stale = stale || k != r.key
+		}
+		if !stale {
+			return nil
+		}
+		// Two passes, so that no update meets a key another row still
+		// holds: first a placeholder per row, then the keys.
+		for _, pass := range []func(i int) string{
+			func(i int) string { return "\x01" + strconv.FormatInt(all[i].id, 10) },
+			func(i int) string { return want[i] },
+		} {
+			for i, r := range all {
+				if want[i] == r.key {
+					continue
+				}
+				if _, err := tx.ExecContext(ctx, s.q(`UPDATE rooms SET name_key = ? WHERE id = ?`), pass(i), r.id); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	return clashes, sqldb.Wrap("refold room names", err)
 }
 
 // DeleteRoom removes a room and everything in it.

@@ -46,6 +46,8 @@ func Run(t *testing.T, fresh sqldbtest.Fresh) {
 		{"MembersAndOwnerPromotion", testMembersAndOwnerPromotion},
 		{"OwnersLeavingAtOnce", testOwnersLeavingAtOnce},
 		{"Stats", testStats},
+		{"PublicNamesUniqueAfterFolding", testPublicNamesUniqueAfterFolding},
+		{"Migration0002RefoldsLegacyNames", testMigration0002RefoldsLegacyNames},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, fresh(t)) })
