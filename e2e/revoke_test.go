@@ -134,7 +134,9 @@ func stillOpen(t *testing.T, w *watchedSocket, what string) {
 // real services and real sockets, and measures how long each takes to
 // reach the gateway, auth-, user- and chat-service and the open sockets.
 func TestRevocationReachesEveryService(t *testing.T) {
-	s := startStack(t)
+	// The probes poll every 20 ms; chat-service's per-user REST limit is
+	// another test's subject.
+	s := startStack(t, map[string]string{"USER_RATE_LIMIT_RPS": "1000", "USER_RATE_LIMIT_BURST": "1000"})
 	anon := &api{t: t, base: s.Gateway.URL}
 	var admin session
 	anon.must(200, "POST", "/api/auth/login", map[string]string{"username": "admin", "password": adminPassword}, &admin)
