@@ -398,7 +398,9 @@ func TestDirectoryHasEveryAccount(t *testing.T) {
 	if len(all.Profiles) != 4 {
 		t.Fatalf("directory while auth-service is down: %+v", all.Profiles)
 	}
-	wantError(t, h.request(http.MethodGet, "/profiles/99", tok, nil), http.StatusNotFound, "profile_not_found")
+	// An id it could not ask about may be a brand-new account: 503, not
+	// "no such user" (chat-service would refuse a DM with someone real).
+	wantError(t, h.request(http.MethodGet, "/profiles/99", tok, nil), http.StatusServiceUnavailable, "directory_unavailable")
 	metrics := h.request(http.MethodGet, "/metrics", "", nil)
 	raw, _ := io.ReadAll(metrics.Body)
 	if !strings.Contains(string(raw), `user_directory_catchup_failures_total{service="user-service"} 2`) {

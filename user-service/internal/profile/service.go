@@ -104,23 +104,25 @@ const maxCatchUpPages = 25
 // account is found from its registration on, whether or not its owner ever
 // opened the app. Lookups that arrive while one runs wait for it and then
 // start their own only if it began before they arrived. It never fails a
-// lookup: when auth-service does not answer, the directory is what it was.
-func (s *Service) catchUp(ctx context.Context, authorization string) {
+// lookup by itself: when auth-service does not answer, the directory is
+// what it was, and the error says so (a lookup by id answers 503 rather than
+// "no such user" for an account it could not ask about).
+func (s *Service) catchUp(ctx context.Context, authorization string) error {
 	if s.accounts == nil {
-		return
+		return nil
 	}
 	arrived := time.Now()
 	s.catchUpMu.Lock()
 	defer s.catchUpMu.Unlock()
 	if s.started.After(arrived) {
-		return // one that began after this lookup arrived has seen everything it could
+		return nil // one that began after this lookup arrived has seen everything it could
 	}
 	s.started = time.Now()
 	if !s.markRead {
 		m, err := s.store.DirectoryMark(ctx)
 		if err != nil {
 			s.log.WarnContext(ctx, "directory mark unreadable; catch-up skipped", "error", err)
-			return
+			return err
 		}
 		s.mark, s.markRead = m, true
 	}
@@ -130,10 +132,10 @@ func (s *Service) catchUp(ctx context.Context, authorization string) {
 		if err != nil {
 			s.onCatchUpFailed()
 			s.log.WarnContext(ctx, "auth-service accounts unavailable; directory not caught up", "after_id", after, "error", err)
-			return
+			return err
 		}
 		if len(accounts) == 0 {
-			return
+			return nil
 		}
 		// The mark only passes accounts older than markLag: on PostgreSQL
 		// ids are taken in order but committed in any order, so a newer
@@ -151,14 +153,15 @@ func (s *Service) catchUp(ctx context.Context, authorization string) {
 		}
 		if err := s.store.ImportAccounts(ctx, accounts, mark, s.now()); err != nil {
 			s.log.WarnContext(ctx, "importing accounts failed", "after_id", after, "error", err)
-			return
+			return err
 		}
 		s.mark = mark
 		if next == 0 {
-			return
+			return nil
 		}
 		after = next
 	}
+	return nil
 }
 
 // EnsureProfile creates the actor's profile on first use, from the token's
@@ -175,13 +178,22 @@ func (s *Service) Me(ctx context.Context, a Actor) (Profile, error) {
 	return s.store.Profile(ctx, a.UserID)
 }
 
+// ErrDirectoryBehind is the answer for an id the directory has not
+// imported when auth-service could not be asked: it may be a brand-new
+// account, so "no such user" would be a guess (chat-service would refuse a
+// DM with someone who exists).
+var ErrDirectoryBehind = apperr.Unavailable("directory_unavailable", "the account directory cannot be brought up to date right now; try again", nil)
+
 // Profile is the profile of user id; an account registered since the last
 // catch-up is found too (authorization is the caller's, for auth-service).
 func (s *Service) Profile(ctx context.Context, id int64, authorization string) (Profile, error) {
 	p, err := s.store.Profile(ctx, id)
 	if isNotFound(err) && id > s.knownMark() {
-		s.catchUp(ctx, authorization)
+		cerr := s.catchUp(ctx, authorization)
 		p, err = s.store.Profile(ctx, id)
+		if isNotFound(err) && cerr != nil {
+			return Profile{}, ErrDirectoryBehind
+		}
 	}
 	return p, err
 }
@@ -216,7 +228,7 @@ func (s *Service) Profiles(ctx context.Context, ids []int64, authorization strin
 		return nil, err
 	}
 	if len(found) < len(unique) && slicesMax(unique) > s.knownMark() {
-		s.catchUp(ctx, authorization)
+		_ = s.catchUp(ctx, authorization) // a batch leaves out what it cannot find
 		if found, err = s.store.Profiles(ctx, unique); err != nil {
 			return nil, err
 		}
@@ -241,7 +253,7 @@ func (s *Service) FindProfiles(ctx context.Context, f ProfileFilter, authorizati
 	if len([]rune(f.Query)) > MaxQuery {
 		return nil, nil, apperr.Invalid("invalid_query", "q must be at most 64 characters")
 	}
-	s.catchUp(ctx, authorization)
+	_ = s.catchUp(ctx, authorization) // a search shows what is known
 	if f.Limit <= 0 || f.Limit > MaxBatch {
 		f.Limit = 50
 	}
