@@ -82,3 +82,23 @@ func GetJSON(ctx context.Context, c *http.Client, url, authorization string, max
 	}
 	return nil
 }
+
+// CheckLive asks another service's liveness probe (GET base/healthz) and
+// reports anything but a 200, naming the service: the non-critical health
+// check of a service that depends on another for some answers only.
+func CheckLive(ctx context.Context, c *http.Client, base, service string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s: %w", service, err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: /healthz answered %d", service, resp.StatusCode)
+	}
+	return nil
+}

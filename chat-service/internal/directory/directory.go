@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -71,18 +70,5 @@ func (c *Client) Username(ctx context.Context, userID int64, authorization strin
 // Check reports whether user-service answers its liveness probe, for the
 // non-critical health check: only opening a DM needs the directory.
 func (c *Client) Check(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/healthz", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("user-service: %w", err)
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("user-service: /healthz answered %d", resp.StatusCode)
-	}
-	return nil
+	return httpx.CheckLive(ctx, c.http, c.base, "user-service")
 }

@@ -5,7 +5,6 @@ package chatstats
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -77,18 +76,5 @@ func (w wireStats) toStats(userID int64) (profile.Stats, error) {
 // Check reports whether chat-service answers its liveness probe, for the
 // non-critical health check.
 func (c *Client) Check(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/healthz", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("chat-service: %w", err)
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("chat-service: /healthz answered %d", resp.StatusCode)
-	}
-	return nil
+	return httpx.CheckLive(ctx, c.http, c.base, "chat-service")
 }
