@@ -25,7 +25,7 @@ func TestScriptsShellcheck(t *testing.T) {
 	}
 	sc := needTool(t, "shellcheck", "apt-get install shellcheck")
 	// The developer scripts are held to the same standard.
-	all := append([]string{"bench/run.sh", "scripts/run-local.sh", "scripts/start-test-postgres.sh", ".ci/run"}, scripts...)
+	all := append([]string{"bench/run.sh", "scripts/run-local.sh", "scripts/start-test-postgres.sh", "scripts/fuzz.sh", ".ci/run"}, scripts...)
 	out, err := run(t, time.Minute, root, nil, sc, append([]string{"--severity=style"}, all...)...)
 	if err != nil {
 		t.Errorf("shellcheck: %v\n%s", err, out)
