@@ -49,7 +49,7 @@ func FuzzJSONBodies(f *testing.F) {
 // authNotFuzzed are the POST/PUT/PATCH routes that read no body: signing
 // out everywhere would end the caller's own session.
 var authNotFuzzed = map[string]string{
-	"POST /sessions/revoke-all":          "no body",
+	"POST /sessions/revoke-all":           "no body",
 	"POST /users/:id/sessions/revoke-all": "no body",
 }
 
