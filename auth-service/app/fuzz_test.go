@@ -134,13 +134,16 @@ func jsonEscaped(s string) []byte {
 	return b[1 : len(b)-1]
 }
 
-// fuzzSetup sends a JSON request that must succeed, decoding the answer
-// into out (when not nil).
+// fuzzSetup sends a request (in as JSON, if not nil) that must succeed,
+// decoding the answer into out (when not nil).
 func fuzzSetup(tb testing.TB, base, method, path, token string, in, out any) {
 	tb.Helper()
-	b, err := json.Marshal(in)
-	if err != nil {
-		tb.Fatal(err)
+	var b []byte
+	if in != nil {
+		var err error
+		if b, err = json.Marshal(in); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	status, _, raw := fuzzSend(tb, base, method, path, token, b)
 	if status/100 != 2 {
