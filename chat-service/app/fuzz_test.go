@@ -1,0 +1,292 @@
+package app_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parleychat/parley/chat-service/app"
+	"github.com/parleychat/parley/platform/authn"
+	"github.com/parleychat/parley/platform/authn/authntest"
+	"github.com/parleychat/parley/platform/testkit"
+)
+
+// FuzzJSONBodies sends arbitrary bytes as the body of every chat-service
+// route that takes a JSON body, to one real chat-service (app.Run, a SQLite
+// file, a throwaway token issuer and a stand-in user directory) started
+// once per process. The input names the route ("METHOD /path" as gin
+// registered it; a name that is no fuzzed route picks one by its hash, so
+// every input reaches some route). The caller is a signed-in user who owns
+// the room and wrote the message the path names. Whatever the body, the
+// answer is never a 5xx; a 4xx is the JSON error envelope with a code and a
+// message; a 2xx is JSON.
+//
+// Sends, reads, member and DM changes are kept (the directory knows three
+// users, so members and DMs are bounded; messages grow with the run); a
+// room the fuzzer creates is deleted again, and the fixture room is
+// unarchived after any change, so later inputs still reach its messages.
+//
+// Seeds are testdata/fuzz/FuzzJSONBodies: for every fuzzed route at least
+// one valid-* seed, which must be answered 2xx when the seeds run as a
+// normal test, and malformed ones; crashers found by -fuzz are kept there.
+func FuzzJSONBodies(f *testing.F) {
+	fx := startChatFuzz(f)
+	f.Fuzz(func(t *testing.T, route string, body []byte) {
+		fx.do(t, route, body)
+	})
+}
+
+// chatNotFuzzed are the POST/PUT/PATCH routes that read no body.
+var chatNotFuzzed = map[string]string{
+	"POST /rooms/:id/join":                "no body",
+	"POST /rooms/:id/leave":               "no body",
+	"POST /messages/:id/reactions/:emoji": "no body",
+}
+
+type chatFuzz struct {
+	url    string
+	token  string
+	roomID int64
+	routes []string
+	paths  map[string]string
+}
+
+func startChatFuzz(f *testing.F) *chatFuzz {
+	f.Helper()
+	is := authntest.New(f)
+	svc := testkit.Start(f, "chat-service", app.Run, map[string]string{
+		"DATA_DIR": f.TempDir(), "JWKS_URL": is.JWKSURL, "LOG_LEVEL": "error",
+		"USER_SERVICE_URL": fuzzDirectory(f, map[int64]string{1: "fuzzer", 2: "bob", 3: "carol"}),
+		"SEND_RATE":        "1000000", "SEND_BURST": "1000000",
+		"USER_RATE_LIMIT_RPS": "1000000", "USER_RATE_LIMIT_BURST": "1000000",
+	})
+	fx := &chatFuzz{url: svc.URL, token: is.Token(f, 1, "fuzzer", authn.RoleUser, 24*time.Hour), paths: map[string]string{}}
+	var room, msg struct {
+		ID int64 `json:"id"`
+	}
+	fuzzSetup(f, fx.url, "POST", "/rooms", fx.token, map[string]string{"name": "fuzz room", "kind": "public"}, &room)
+	fuzzSetup(f, fx.url, "POST", "/rooms/"+strconv.FormatInt(room.ID, 10)+"/messages", fx.token, map[string]string{"body": "first", "client_msg_id": "fuzz-setup"}, &msg)
+	fx.roomID = room.ID
+
+	fx.routes = fuzzRoutes(f, svc, chatNotFuzzed)
+	for _, r := range fx.routes {
+		_, path, _ := strings.Cut(r, " ")
+		id := room.ID
+		if strings.HasPrefix(path, "/messages/") {
+			id = msg.ID
+		}
+		path = strings.ReplaceAll(path, ":id", strconv.FormatInt(id, 10))
+		if strings.Contains(path, ":") {
+			f.Fatalf("%s: fill its path parameters", r)
+		}
+		fx.paths[r] = path
+	}
+	checkFuzzSeeds(f, fx.routes)
+	return fx
+}
+
+func (fx *chatFuzz) do(t *testing.T, name string, body []byte) {
+	route := pickFuzzRoute(fx.routes, name)
+	method, _, _ := strings.Cut(route, " ")
+	status, ct, raw := fuzzSend(t, fx.url, method, fx.paths[route], fx.token, body)
+	checkFuzzAnswer(t, route, body, status, ct, raw)
+	switch {
+	case route == "POST /rooms" && status == http.StatusCreated:
+		var room struct {
+			ID int64 `json:"id"`
+		}
+		if err := json.Unmarshal(raw, &room); err != nil || room.ID == 0 {
+			t.Fatalf("POST /rooms answered %s", raw)
+		}
+		fuzzSetup(t, fx.url, "DELETE", "/rooms/"+strconv.FormatInt(room.ID, 10), fx.token, nil, nil)
+	case route == "PATCH /rooms/:id" && status/100 == 2:
+		fuzzSetup(t, fx.url, "PATCH", fx.paths[route], fx.token, map[string]bool{"archived": false}, nil)
+	}
+}
+
+// fuzzDirectory stands in for user-service's GET /profiles/:id, which
+// chat-service asks before opening a DM or adding a member.
+func fuzzDirectory(tb testing.TB, users map[int64]string) string {
+	tb.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		id, err := strconv.ParseInt(strings.TrimPrefix(r.URL.Path, "/profiles/"), 10, 64)
+		name, ok := users[id]
+		if err != nil || !ok {
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprint(w, `{"error":{"code":"profile_not_found","message":"no such profile"}}`)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"id": id, "username": name})
+	}))
+	tb.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// fuzzSetup sends a request (in as JSON, if not nil) that must succeed,
+// decoding the answer into out (when not nil).
+func fuzzSetup(tb testing.TB, base, method, path, token string, in, out any) {
+	tb.Helper()
+	var b []byte
+	if in != nil {
+		var err error
+		if b, err = json.Marshal(in); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	status, _, raw := fuzzSend(tb, base, method, path, token, b)
+	if status/100 != 2 {
+		tb.Fatalf("%s %s: %d %s", method, path, status, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			tb.Fatalf("%s %s: %v: %s", method, path, err, raw)
+		}
+	}
+}
+
+// The helpers below are the same in the three services' FuzzJSONBodies.
+
+var fuzzClient = &http.Client{Timeout: 10 * time.Second}
+
+// fuzzRoutes lists the running service's POST, PUT and PATCH routes,
+// sorted, less those in skip; a skip entry that names no registered route
+// fails, so the list cannot go stale.
+func fuzzRoutes(tb testing.TB, svc *testkit.Service, skip map[string]string) []string {
+	tb.Helper()
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range svc.Routes() {
+		key := r.Method + " " + r.Path
+		seen[key] = true
+		if _, ok := skip[key]; !ok && (r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch) {
+			out = append(out, key)
+		}
+	}
+	for k := range skip {
+		if !seen[k] {
+			tb.Fatalf("%s is listed as not fuzzed but is not a registered route", k)
+		}
+	}
+	if len(out) == 0 {
+		tb.Fatal("no route takes a body")
+	}
+	slices.Sort(out)
+	return out
+}
+
+// pickFuzzRoute is the route named, or, for any other name (the fuzzer
+// mutates the name too), one chosen by the name's hash.
+func pickFuzzRoute(routes []string, name string) string {
+	if slices.Contains(routes, name) {
+		return name
+	}
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return routes[h.Sum32()%uint32(len(routes))]
+}
+
+// checkFuzzSeeds fails unless every route has a valid-* seed in
+// testdata/fuzz/<target>.
+func checkFuzzSeeds(f *testing.F, routes []string) {
+	f.Helper()
+	dir := filepath.Join("testdata", "fuzz", f.Name())
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		f.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), "valid-") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			f.Fatal(err)
+		}
+		lines := strings.SplitN(string(b), "\n", 3)
+		name, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(lines[min(1, len(lines)-1)], "string("), ")"))
+		if lines[0] != "go test fuzz v1" || err != nil {
+			f.Fatalf("%s: not a seed of (string, []byte)", e.Name())
+		}
+		have[name] = true
+	}
+	for _, r := range routes {
+		if !have[r] {
+			f.Errorf("%s has no valid-* seed in %s", r, dir)
+		}
+	}
+}
+
+func fuzzSend(tb testing.TB, base, method, path, token string, body []byte) (status int, contentType string, raw []byte) {
+	tb.Helper()
+	req, err := http.NewRequest(method, base+path, bytes.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := fuzzClient.Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s with %q: %v", method, path, body, err)
+	}
+	defer resp.Body.Close()
+	raw, err = io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatalf("%s %s with %q: reading the answer: %v", method, path, body, err)
+	}
+	return resp.StatusCode, resp.Header.Get("Content-Type"), raw
+}
+
+// checkFuzzAnswer fails unless the answer is a 2xx with a JSON body (or
+// none, for 204) or a 4xx JSON error envelope with a code and a message.
+// A valid-* seed run as a normal test must be answered 2xx.
+func checkFuzzAnswer(t *testing.T, route string, body []byte, status int, contentType string, raw []byte) {
+	t.Helper()
+	switch {
+	case status == http.StatusNoContent:
+		if len(raw) != 0 {
+			t.Fatalf("%s with %q: 204 with a body: %q", route, body, raw)
+		}
+	case status/100 == 2:
+		if !strings.HasPrefix(contentType, "application/json") || !json.Valid(raw) {
+			t.Fatalf("%s with %q: %d %q, not JSON (%s)", route, body, status, raw, contentType)
+		}
+	case status/100 == 4:
+		var e struct {
+			Error *struct {
+				Code    string `json:"code"`
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if !strings.HasPrefix(contentType, "application/json") || json.Unmarshal(raw, &e) != nil || e.Error == nil || e.Error.Code == "" || e.Error.Message == "" {
+			t.Fatalf("%s with %q: %d %q, not the JSON error envelope (%s)", route, body, status, raw, contentType)
+		}
+	default:
+		t.Fatalf("%s with %q: %d %s", route, body, status, raw)
+	}
+	if status/100 != 2 && strings.Contains(t.Name(), "/valid-") && !fuzzing() {
+		t.Fatalf("%s with the valid seed %q: %d %s", route, body, status, raw)
+	}
+}
+
+// fuzzing reports whether this process runs with -fuzz, where seeds run
+// against a service that earlier inputs have changed.
+func fuzzing() bool {
+	fl := flag.Lookup("test.fuzz")
+	return fl != nil && fl.Value.String() != ""
+}
