@@ -478,7 +478,15 @@ func TestBrowserChat(t *testing.T) {
 	alice.wait("carol in Invite", `!!document.querySelector('[data-testid=invite-picker-option][data-username="carol"]')`)
 	alice.jsClick(`[data-testid=invite-picker-option][data-username="carol"]`)
 	alice.wait("carol added", `[...document.querySelectorAll('[data-testid=toast]')].some(t => t.textContent.includes('carol was added'))`)
-	eval[chromedp.Void](alice, `document.querySelector('dialog[open]').close()`)
+	// The emptied picker ends with Done, the next stop for Tab after the
+	// search box; Enter on it closes the dialog and the focus goes back to
+	// the menu's button.
+	alice.wait("carol out of the picker", `!document.querySelector('[data-testid=invite-picker-option][data-username="carol"]')`)
+	alice.focusOn(tid("invite-picker-input"))
+	alice.press("Tab")
+	alice.wait("the focus on Done", `document.activeElement?.dataset.testid === 'invite-done' && document.activeElement.textContent === 'Done'`)
+	alice.press("Enter")
+	alice.wait("the invite dialog closed by Done", `!document.querySelector('dialog[open]') && !!document.activeElement?.matches('[data-testid=room-menu]')`)
 	alice.wait("carol among the members", `!!document.querySelector('[data-testid=member-item][data-username="carol"]') || document.querySelector('[data-testid=member-panel]').hidden`)
 
 	// A direct message from the member list.
