@@ -118,7 +118,7 @@ class FakeServer {
           return {
             rooms: [...srv.rooms.values()].map(({ msgs, ...r }) => ({
               ...r, last_seq: msgs.length, last_message: msgs.at(-1) ?? null,
-              unread: msgs.filter((m) => m.seq > r.last_read_seq && m.user_id !== ME.id).length,
+              unread: msgs.filter((m) => m.seq > r.last_read_seq && m.user_id !== ME.id && !m.deleted).length,
             })),
             next_cursor: null,
           };
@@ -392,6 +392,74 @@ test('edits, deletions and reactions from others apply', async () => {
   c.ws.receive({ type: 'message_deleted', room_id: 1, message_id: m.id, seq: m.seq });
   assert.ok(chat.log(1).get(m.id).deleted);
   assert.equal(chat.log(1).get(m.id).body, '');
+});
+
+test('a message deleted while unread leaves the unread count of a room not open, once', async () => {
+  const { srv, chat, socket, client } = await boot();
+  srv.othersPost(2, 'while away', { deliver: false }); // counted by the server's room list
+  await chat.loadRooms();
+  socket.start();
+  await client.connect();
+  await chat.openRoom(1);
+  chat.readingRoom = 1;
+  const a = srv.othersPost(2, 'oops, wrong room');
+  srv.othersPost(2, 'kept');
+  await flush();
+  assert.equal(chat.room(2).unread, 3);
+  const del = (m) => {
+    m.deleted = true;
+    srv.broadcast(m.room_id, { type: 'message_deleted', room_id: m.room_id, message_id: m.id, seq: m.seq, message: { ...m, body: '' } });
+  };
+  del(a);
+  await flush();
+  assert.equal(chat.room(2).unread, 2, 'the deleted message is no longer unread');
+  del(a); // the same frame again
+  await flush();
+  assert.equal(chat.room(2).unread, 2, 'counted out once');
+  del(srv.rooms.get(2).msgs[0]); // one the log never held, from the room list's count
+  await flush();
+  assert.equal(chat.room(2).unread, 1);
+  del(srv.rooms.get(2).msgs[0]);
+  await flush();
+  assert.equal(chat.room(2).unread, 1, 'counted out once without the log either');
+  // The count then agrees with the server's, which leaves deleted messages out.
+  const listed = (await srv.api().get('/api/chat/rooms')).rooms.find((r) => r.id === 2);
+  assert.equal(listed.unread, 1);
+  assert.ok(chat.log(2).get(a.id).deleted);
+});
+
+test('deletions that were never unread leave the count alone', async () => {
+  const { srv, chat, socket, client } = await boot();
+  await chat.loadRooms();
+  socket.start();
+  const c = await client.connect();
+  await chat.openRoom(1);
+  chat.readingRoom = 1;
+  const read = srv.othersPost(2, 'read already');
+  await flush();
+  chat.markRead(2);
+  assert.equal(chat.room(2).unread, 0);
+  const unread = srv.othersPost(2, 'unread');
+  chat.send(2, 'my own');
+  await flush();
+  assert.equal(chat.room(2).unread, 0, 'sending marks the room read');
+  const later = srv.othersPost(2, 'later');
+  await flush();
+  assert.equal(chat.room(2).unread, 1);
+  const mine = chat.log(2).messages().find((m) => m.body === 'my own');
+  // Read before the marker, my own, and one in the room being read: no change.
+  c.ws.receive({ type: 'message_deleted', room_id: 2, message_id: read.id, seq: read.seq, message: { ...read, deleted: true, body: '' } });
+  c.ws.receive({ type: 'message_deleted', room_id: 2, message_id: unread.id, seq: unread.seq, message: { ...unread, deleted: true, body: '' } });
+  c.ws.receive({ type: 'message_deleted', room_id: 2, message_id: mine.id, seq: mine.seq, message: { ...mine, deleted: true, body: '' } });
+  assert.equal(chat.room(2).unread, 1);
+  const here = srv.othersPost(1, 'in the open room');
+  await flush();
+  c.ws.receive({ type: 'message_deleted', room_id: 1, message_id: here.id, seq: here.seq, message: { ...here, deleted: true, body: '' } });
+  assert.equal(chat.room(1).unread, 0);
+  c.ws.receive({ type: 'message_deleted', room_id: 2, message_id: later.id, seq: later.seq, message: { ...later, deleted: true, body: '' } });
+  assert.equal(chat.room(2).unread, 0, 'the one unread message, deleted');
+  c.ws.receive({ type: 'message_deleted', room_id: 2, message_id: later.id, seq: later.seq, message: { ...later, deleted: true, body: '' } });
+  assert.equal(chat.room(2).unread, 0, 'never below zero');
 });
 
 test('scroll-back pages with before_seq until the first message', async () => {

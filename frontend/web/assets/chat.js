@@ -64,6 +64,7 @@ export class ChatClient {
     this.gapFills = new Map(); // roomId → promise
     this.gapTimers = new Map(); // roomId → timer of a pending live-gap check
     this.typingSentAt = new Map();
+    this.uncounted = new Set(); // ids of deleted messages already taken out of an unread count
     this.readingRoom = null; // the room whose live end the user is looking at
     this.flushTimer = null;
     this.typingTimer = null;
@@ -508,7 +509,13 @@ export class ChatClient {
         break;
       case 'message_deleted': {
         const rid = Number(ev.room_id ?? ev.message?.room_id);
-        if (this.log(rid).markDeleted(ev.message_id ?? ev.message?.id)) {
+        const id = Number(ev.message_id ?? ev.message?.id);
+        const known = this.log(rid).get(id);
+        // A deletion counts once: the frame may come again (another
+        // connection's replay) for a tombstone the log already holds.
+        const fresh = !known?.deleted && !this.uncounted.has(id);
+        if (fresh) this._uncountDeleted(rid, id, Number(ev.seq ?? ev.message?.seq ?? known?.seq), ev.message?.user_id ?? known?.user_id);
+        if (this.log(rid).markDeleted(id)) {
           this._touchLog(rid);
           this._syncLastMessage(rid);
         }
@@ -585,6 +592,21 @@ export class ChatClient {
       }
     }
     if (res.status === 'gap') this._awaitGap(rid);
+  }
+
+  /**
+   * A message deleted while still unread leaves the room's unread count,
+   * as the server's count leaves out deleted messages: someone else's, after
+   * the read marker, in a room not being read.
+   */
+  _uncountDeleted(rid, id, seq, userId) {
+    const room = this.room(rid);
+    if (!room?.is_member || !(room.unread > 0) || this.readingRoom === rid) return;
+    if (userId == null || Number(userId) === this.me?.id) return;
+    if (!Number.isSafeInteger(seq) || seq <= (room.last_read_seq ?? 0)) return;
+    if (this.uncounted.size >= 1000) this.uncounted.clear();
+    this.uncounted.add(id);
+    this._patchRoom(rid, { unread: room.unread - 1 });
   }
 
   /** Fetches a live gap that the grace period did not close. */
