@@ -544,3 +544,37 @@ test('a replay stopped at the server\'s cap (subscribed more) is paged over HTTP
   const pages = gapFetches(srv).map(([, , q]) => q.after_seq);
   assert.equal(pages[0], 4, 'paging starts where the capped replay stopped');
 });
+
+test('a member who joins while the member list is on its way ends up in it', async () => {
+  const store = createStore({});
+  const server = [{ user_id: 7, username: 'ann' }];
+  let hold = null;
+  let calls = 0;
+  const api = {
+    user: ME,
+    async get(path) {
+      assert.match(path, /\/rooms\/1\/members$/);
+      calls++;
+      const snapshot = [...server]; // the answer is made now...
+      if (calls === 1) await new Promise((r) => { hold = r; }); // ...and lands later
+      return { members: snapshot, next_cursor: null };
+    },
+  };
+  const chat = new ChatClient({ api, store });
+  const load = chat.loadMembers(1);
+  await flush();
+  // Bob joins after the server answered, before the answer arrived: the
+  // frame finds no list to add him to.
+  server.push({ user_id: 42, username: 'bob' });
+  chat.handle({ type: 'member_joined', room_id: 1, member: { user_id: 42, username: 'bob' } });
+  hold();
+  await load;
+  assert.deepEqual(store.state.members[1].map((m) => m.user_id), [7, 42]);
+  assert.equal(calls, 2, 'fetched again once');
+  // Then a leave during a reload is not undone by the reload either.
+  const reload = chat.loadMembers(1);
+  server.pop();
+  chat.handle({ type: 'member_left', room_id: 1, user_id: 42 });
+  await reload;
+  assert.deepEqual(store.state.members[1].map((m) => m.user_id), [7]);
+});

@@ -64,6 +64,7 @@ export class ChatClient {
     this.gapFills = new Map(); // roomId → promise
     this.gapTimers = new Map(); // roomId → timer of a pending live-gap check
     this.typingSentAt = new Map();
+    this.memberChanges = new Map(); // roomId → member_joined/left frames seen (loadMembers refetches across one)
     this.uncounted = new Set(); // ids of deleted messages already taken out of an unread count
     this.readingRoom = null; // the room whose live end the user is looking at
     this.flushTimer = null;
@@ -269,16 +270,22 @@ export class ChatClient {
 
   async loadMembers(roomId) {
     const rid = Number(roomId);
-    const all = [];
-    let cursor = null;
-    for (let i = 0; i < 10; i++) {
-      const page = await this.api.get(`/api/chat/rooms/${rid}/members`, { limit: 200, cursor });
-      all.push(...(page.members ?? []));
-      cursor = page.next_cursor;
-      if (cursor == null || cursor === '') break;
+    for (let attempt = 0; ; attempt++) {
+      // A join or leave while the list is on its way may be missing from
+      // it, and the frame found no list to change: fetch again.
+      const changes = this.memberChanges.get(rid) ?? 0;
+      const all = [];
+      let cursor = null;
+      for (let i = 0; i < 10; i++) {
+        const page = await this.api.get(`/api/chat/rooms/${rid}/members`, { limit: 200, cursor });
+        all.push(...(page.members ?? []));
+        cursor = page.next_cursor;
+        if (cursor == null || cursor === '') break;
+      }
+      if (attempt < 3 && (this.memberChanges.get(rid) ?? 0) !== changes) continue;
+      this.store.set({ members: { ...this.store.state.members, [rid]: all } });
+      return all;
     }
-    this.store.set({ members: { ...this.store.state.members, [rid]: all } });
-    return all;
   }
 
   async loadOnline(roomId) {
@@ -668,6 +675,7 @@ export class ChatClient {
       else this.loadRooms().catch(() => {});
       return;
     }
+    this.memberChanges.set(rid, (this.memberChanges.get(rid) ?? 0) + 1);
     const members = this.store.state.members[rid];
     if (members && ev.member && !members.some((m) => Number(m.user_id) === uid)) {
       this.store.set({ members: { ...this.store.state.members, [rid]: [...members, ev.member] } });
@@ -689,6 +697,7 @@ export class ChatClient {
       }
       return;
     }
+    this.memberChanges.set(rid, (this.memberChanges.get(rid) ?? 0) + 1);
     const members = this.store.state.members[rid];
     if (members) {
       this.store.set({ members: { ...this.store.state.members, [rid]: members.filter((m) => Number(m.user_id) !== uid) } });
