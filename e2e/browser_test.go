@@ -478,7 +478,15 @@ func TestBrowserChat(t *testing.T) {
 	alice.wait("carol in Invite", `!!document.querySelector('[data-testid=invite-picker-option][data-username="carol"]')`)
 	alice.jsClick(`[data-testid=invite-picker-option][data-username="carol"]`)
 	alice.wait("carol added", `[...document.querySelectorAll('[data-testid=toast]')].some(t => t.textContent.includes('carol was added'))`)
-	eval[chromedp.Void](alice, `document.querySelector('dialog[open]').close()`)
+	// The emptied picker ends with Done, the next stop for Tab after the
+	// search box; Enter on it closes the dialog and the focus goes back to
+	// the menu's button.
+	alice.wait("carol out of the picker", `!document.querySelector('[data-testid=invite-picker-option][data-username="carol"]')`)
+	alice.focusOn(tid("invite-picker-input"))
+	alice.press("Tab")
+	alice.wait("the focus on Done", `document.activeElement?.dataset.testid === 'invite-done' && document.activeElement.textContent === 'Done'`)
+	alice.press("Enter")
+	alice.wait("the invite dialog closed by Done", `!document.querySelector('dialog[open]') && !!document.activeElement?.matches('[data-testid=room-menu]')`)
 	alice.wait("carol among the members", `!!document.querySelector('[data-testid=member-item][data-username="carol"]') || document.querySelector('[data-testid=member-panel]').hidden`)
 
 	// A direct message from the member list.
@@ -490,6 +498,7 @@ func TestBrowserChat(t *testing.T) {
 	bob.jsClick(`[data-testid=member-item][data-username="alice"]`)
 	bob.jsClick(`[data-testid=message-user]`)
 	bob.wait("the DM", jsRoomTitle+` === 'alice'`)
+	dmPath := eval[string](bob, `location.pathname`)
 	bob.send("psst — lunch at noon?")
 	alice.wait("the DM in Alice's sidebar", `!!document.querySelector('[data-testid=room-item][data-kind="dm"][data-room-name="bob"] [data-testid=unread-badge]')`)
 
@@ -618,6 +627,20 @@ func TestBrowserChat(t *testing.T) {
 
 	// Non-admins get no admin page.
 	bob.do(chromedp.EmulateViewport(1280, 800))
+
+	// Alice's display name, not her username, wherever the DM's header
+	// shows it: the composer's placeholder and label, and the member menu.
+	bob.open(dmPath)
+	bob.wait("the DM under Alice's display name", jsRoomTitle+` === 'Alice Liddell' && document.querySelector('[data-testid=composer]')?.placeholder === 'Message Alice Liddell' && document.querySelector('[data-testid=composer]').getAttribute('aria-label') === 'Message Alice Liddell'`)
+	bob.openRoom("design-review")
+	if !eval[bool](bob, `!document.querySelector('[data-testid=member-panel]').hidden`) {
+		bob.click("members-toggle")
+	}
+	bob.jsClick(`[data-testid=member-item][data-username="alice"]`)
+	bob.wait("the member menu with Alice's display name", `document.querySelector('[data-testid=message-user]')?.textContent.trim() === 'Message Alice Liddell'`)
+	bob.press("Escape")
+	bob.wait("the member menu closed", `!document.querySelector('[data-testid=message-user]')`)
+
 	bob.open("/admin")
 	bob.wait("the refusal", `!!document.querySelector('[data-testid=admin-forbidden]')`)
 

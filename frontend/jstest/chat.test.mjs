@@ -118,7 +118,7 @@ class FakeServer {
           return {
             rooms: [...srv.rooms.values()].map(({ msgs, ...r }) => ({
               ...r, last_seq: msgs.length, last_message: msgs.at(-1) ?? null,
-              unread: msgs.filter((m) => m.seq > r.last_read_seq && m.user_id !== ME.id).length,
+              unread: msgs.filter((m) => m.seq > r.last_read_seq && m.user_id !== ME.id && !m.deleted).length,
             })),
             next_cursor: null,
           };
@@ -394,6 +394,74 @@ test('edits, deletions and reactions from others apply', async () => {
   assert.equal(chat.log(1).get(m.id).body, '');
 });
 
+test('a message deleted while unread leaves the unread count of a room not open, once', async () => {
+  const { srv, chat, socket, client } = await boot();
+  srv.othersPost(2, 'while away', { deliver: false }); // counted by the server's room list
+  await chat.loadRooms();
+  socket.start();
+  await client.connect();
+  await chat.openRoom(1);
+  chat.readingRoom = 1;
+  const a = srv.othersPost(2, 'oops, wrong room');
+  srv.othersPost(2, 'kept');
+  await flush();
+  assert.equal(chat.room(2).unread, 3);
+  const del = (m) => {
+    m.deleted = true;
+    srv.broadcast(m.room_id, { type: 'message_deleted', room_id: m.room_id, message_id: m.id, seq: m.seq, message: { ...m, body: '' } });
+  };
+  del(a);
+  await flush();
+  assert.equal(chat.room(2).unread, 2, 'the deleted message is no longer unread');
+  del(a); // the same frame again
+  await flush();
+  assert.equal(chat.room(2).unread, 2, 'counted out once');
+  del(srv.rooms.get(2).msgs[0]); // one the log never held, from the room list's count
+  await flush();
+  assert.equal(chat.room(2).unread, 1);
+  del(srv.rooms.get(2).msgs[0]);
+  await flush();
+  assert.equal(chat.room(2).unread, 1, 'counted out once without the log either');
+  // The count then agrees with the server's, which leaves deleted messages out.
+  const listed = (await srv.api().get('/api/chat/rooms')).rooms.find((r) => r.id === 2);
+  assert.equal(listed.unread, 1);
+  assert.ok(chat.log(2).get(a.id).deleted);
+});
+
+test('deletions that were never unread leave the count alone', async () => {
+  const { srv, chat, socket, client } = await boot();
+  await chat.loadRooms();
+  socket.start();
+  const c = await client.connect();
+  await chat.openRoom(1);
+  chat.readingRoom = 1;
+  const read = srv.othersPost(2, 'read already');
+  await flush();
+  chat.markRead(2);
+  assert.equal(chat.room(2).unread, 0);
+  const unread = srv.othersPost(2, 'unread');
+  chat.send(2, 'my own');
+  await flush();
+  assert.equal(chat.room(2).unread, 0, 'sending marks the room read');
+  const later = srv.othersPost(2, 'later');
+  await flush();
+  assert.equal(chat.room(2).unread, 1);
+  const mine = chat.log(2).messages().find((m) => m.body === 'my own');
+  // Read before the marker, my own, and one in the room being read: no change.
+  c.ws.receive({ type: 'message_deleted', room_id: 2, message_id: read.id, seq: read.seq, message: { ...read, deleted: true, body: '' } });
+  c.ws.receive({ type: 'message_deleted', room_id: 2, message_id: unread.id, seq: unread.seq, message: { ...unread, deleted: true, body: '' } });
+  c.ws.receive({ type: 'message_deleted', room_id: 2, message_id: mine.id, seq: mine.seq, message: { ...mine, deleted: true, body: '' } });
+  assert.equal(chat.room(2).unread, 1);
+  const here = srv.othersPost(1, 'in the open room');
+  await flush();
+  c.ws.receive({ type: 'message_deleted', room_id: 1, message_id: here.id, seq: here.seq, message: { ...here, deleted: true, body: '' } });
+  assert.equal(chat.room(1).unread, 0);
+  c.ws.receive({ type: 'message_deleted', room_id: 2, message_id: later.id, seq: later.seq, message: { ...later, deleted: true, body: '' } });
+  assert.equal(chat.room(2).unread, 0, 'the one unread message, deleted');
+  c.ws.receive({ type: 'message_deleted', room_id: 2, message_id: later.id, seq: later.seq, message: { ...later, deleted: true, body: '' } });
+  assert.equal(chat.room(2).unread, 0, 'never below zero');
+});
+
 test('scroll-back pages with before_seq until the first message', async () => {
   const { srv, chat, socket, client } = await boot();
   for (let i = 1; i <= 120; i++) srv.othersPost(1, `m${i}`, { deliver: false });
@@ -475,4 +543,38 @@ test('a replay stopped at the server\'s cap (subscribed more) is paged over HTTP
   assert.deepEqual(bodies(chat, 1), want, 'every message after the cursor, once, in order');
   const pages = gapFetches(srv).map(([, , q]) => q.after_seq);
   assert.equal(pages[0], 4, 'paging starts where the capped replay stopped');
+});
+
+test('a member who joins while the member list is on its way ends up in it', async () => {
+  const store = createStore({});
+  const server = [{ user_id: 7, username: 'ann' }];
+  let hold = null;
+  let calls = 0;
+  const api = {
+    user: ME,
+    async get(path) {
+      assert.match(path, /\/rooms\/1\/members$/);
+      calls++;
+      const snapshot = [...server]; // the answer is made now...
+      if (calls === 1) await new Promise((r) => { hold = r; }); // ...and lands later
+      return { members: snapshot, next_cursor: null };
+    },
+  };
+  const chat = new ChatClient({ api, store });
+  const load = chat.loadMembers(1);
+  await flush();
+  // Bob joins after the server answered, before the answer arrived: the
+  // frame finds no list to add him to.
+  server.push({ user_id: 42, username: 'bob' });
+  chat.handle({ type: 'member_joined', room_id: 1, member: { user_id: 42, username: 'bob' } });
+  hold();
+  await load;
+  assert.deepEqual(store.state.members[1].map((m) => m.user_id), [7, 42]);
+  assert.equal(calls, 2, 'fetched again once');
+  // Then a leave during a reload is not undone by the reload either.
+  const reload = chat.loadMembers(1);
+  server.pop();
+  chat.handle({ type: 'member_left', room_id: 1, user_id: 42 });
+  await reload;
+  assert.deepEqual(store.state.members[1].map((m) => m.user_id), [7]);
 });

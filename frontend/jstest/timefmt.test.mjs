@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clock, continues, dayLabel, fullTime, listTime, messageTime, relativeTime, sameDay, toDate } from '../web/assets/lib/timefmt.js';
+import { clock, continues, dateOnly, dayLabel, fullTime, listTime, messageTime, relativeTime, sameDay, toDate } from '../web/assets/lib/timefmt.js';
 
 // Local times, so the tests hold in any time zone.
 const now = new Date(2025, 2, 12, 15, 30); // Wed 12 Mar 2025 15:30
@@ -48,4 +48,12 @@ test('grouping: same author within five minutes on the same day', () => {
   const late = { user_id: 1, created_at: new Date(2025, 2, 12, 23, 59).toISOString() };
   assert.ok(!continues(late, { user_id: 1, created_at: new Date(2025, 2, 13, 0, 1).toISOString() }));
   assert.ok(sameDay(new Date(2025, 2, 12, 0, 0), new Date(2025, 2, 12, 23, 59)));
+});
+
+test('dates only, today included (the admin page\'s "Joined" column)', () => {
+  assert.equal(dateOnly(new Date(2025, 2, 12, 8, 0)), '12 Mar 2025');
+  assert.equal(dateOnly(new Date(2026, 11, 5, 23, 59).toISOString()), '5 Dec 2026');
+  assert.equal(dateOnly(new Date(2024, 0, 1)), '1 Jan 2024');
+  assert.equal(dateOnly(''), '');
+  assert.equal(dateOnly('garbage'), '');
 });

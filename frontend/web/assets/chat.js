@@ -64,6 +64,8 @@ export class ChatClient {
     this.gapFills = new Map(); // roomId → promise
     this.gapTimers = new Map(); // roomId → timer of a pending live-gap check
     this.typingSentAt = new Map();
+    this.memberChanges = new Map(); // roomId → member_joined/left frames seen (loadMembers refetches across one)
+    this.uncounted = new Set(); // ids of deleted messages already taken out of an unread count
     this.readingRoom = null; // the room whose live end the user is looking at
     this.flushTimer = null;
     this.typingTimer = null;
@@ -268,16 +270,22 @@ export class ChatClient {
 
   async loadMembers(roomId) {
     const rid = Number(roomId);
-    const all = [];
-    let cursor = null;
-    for (let i = 0; i < 10; i++) {
-      const page = await this.api.get(`/api/chat/rooms/${rid}/members`, { limit: 200, cursor });
-      all.push(...(page.members ?? []));
-      cursor = page.next_cursor;
-      if (cursor == null || cursor === '') break;
+    for (let attempt = 0; ; attempt++) {
+      // A join or leave while the list is on its way may be missing from
+      // it, and the frame found no list to change: fetch again.
+      const changes = this.memberChanges.get(rid) ?? 0;
+      const all = [];
+      let cursor = null;
+      for (let i = 0; i < 10; i++) {
+        const page = await this.api.get(`/api/chat/rooms/${rid}/members`, { limit: 200, cursor });
+        all.push(...(page.members ?? []));
+        cursor = page.next_cursor;
+        if (cursor == null || cursor === '') break;
+      }
+      if (attempt < 3 && (this.memberChanges.get(rid) ?? 0) !== changes) continue;
+      this.store.set({ members: { ...this.store.state.members, [rid]: all } });
+      return all;
     }
-    this.store.set({ members: { ...this.store.state.members, [rid]: all } });
-    return all;
   }
 
   async loadOnline(roomId) {
@@ -508,7 +516,13 @@ export class ChatClient {
         break;
       case 'message_deleted': {
         const rid = Number(ev.room_id ?? ev.message?.room_id);
-        if (this.log(rid).markDeleted(ev.message_id ?? ev.message?.id)) {
+        const id = Number(ev.message_id ?? ev.message?.id);
+        const known = this.log(rid).get(id);
+        // A deletion counts once: the frame may come again (another
+        // connection's replay) for a tombstone the log already holds.
+        const fresh = !known?.deleted && !this.uncounted.has(id);
+        if (fresh) this._uncountDeleted(rid, id, Number(ev.seq ?? ev.message?.seq ?? known?.seq), ev.message?.user_id ?? known?.user_id);
+        if (this.log(rid).markDeleted(id)) {
           this._touchLog(rid);
           this._syncLastMessage(rid);
         }
@@ -587,6 +601,21 @@ export class ChatClient {
     if (res.status === 'gap') this._awaitGap(rid);
   }
 
+  /**
+   * A message deleted while still unread leaves the room's unread count,
+   * as the server's count leaves out deleted messages: someone else's, after
+   * the read marker, in a room not being read.
+   */
+  _uncountDeleted(rid, id, seq, userId) {
+    const room = this.room(rid);
+    if (!room?.is_member || !(room.unread > 0) || this.readingRoom === rid) return;
+    if (userId == null || Number(userId) === this.me?.id) return;
+    if (!Number.isSafeInteger(seq) || seq <= (room.last_read_seq ?? 0)) return;
+    if (this.uncounted.size >= 1000) this.uncounted.clear();
+    this.uncounted.add(id);
+    this._patchRoom(rid, { unread: room.unread - 1 });
+  }
+
   /** Fetches a live gap that the grace period did not close. */
   _awaitGap(rid) {
     if (this.gapTimers.has(rid) || this.gapFills.has(rid)) return;
@@ -646,6 +675,7 @@ export class ChatClient {
       else this.loadRooms().catch(() => {});
       return;
     }
+    this.memberChanges.set(rid, (this.memberChanges.get(rid) ?? 0) + 1);
     const members = this.store.state.members[rid];
     if (members && ev.member && !members.some((m) => Number(m.user_id) === uid)) {
       this.store.set({ members: { ...this.store.state.members, [rid]: [...members, ev.member] } });
@@ -667,6 +697,7 @@ export class ChatClient {
       }
       return;
     }
+    this.memberChanges.set(rid, (this.memberChanges.get(rid) ?? 0) + 1);
     const members = this.store.state.members[rid];
     if (members) {
       this.store.set({ members: { ...this.store.state.members, [rid]: members.filter((m) => Number(m.user_id) !== uid) } });

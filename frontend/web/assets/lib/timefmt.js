@@ -73,6 +73,13 @@ export function listTime(value, now = new Date()) {
   return shortDate(d, now);
 }
 
+/** Always a calendar date, even for today: "5 Dec 2026" (for "Joined" columns). */
+export function dateOnly(value) {
+  const d = toDate(value);
+  if (!d) return '';
+  return `${d.getDate()} ${MONTHS[d.getMonth()]} ${d.getFullYear()}`;
+}
+
 /** "just now", "5 min ago", "3 h ago", "2 days ago", then a date. */
 export function relativeTime(value, now = new Date()) {
   const d = toDate(value);

@@ -5,7 +5,7 @@
 import { h, icon } from '../ui/dom.js';
 import { avatar, confirmDialog, emptyState, spinner, toast, toastError } from '../ui/widgets.js';
 import { keepFocus } from '../ui/focus.js';
-import { listTime, fullTime } from '../lib/timefmt.js';
+import { dateOnly, fullTime } from '../lib/timefmt.js';
 import { viewHeader } from './shell.js';
 
 export function adminView(ctx) {
@@ -79,7 +79,7 @@ export function adminView(ctx) {
       h('td', { class: 'muted', text: u.email || '—' }),
       h('td', {}, role),
       h('td', {}, h('span', { class: ['pill', u.disabled ? 'pill-off' : 'pill-on'], text: u.disabled ? 'Disabled' : 'Active' }), ' ', toggle, ' ', signOut),
-      h('td', { class: 'muted', title: fullTime(u.created_at), text: listTime(u.created_at) }));
+      h('td', { class: 'muted', title: fullTime(u.created_at), text: dateOnly(u.created_at) }));
     return tr;
   }
 

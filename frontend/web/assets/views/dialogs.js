@@ -176,7 +176,7 @@ export function newDMDialog(ctx) {
 /** Invites people to a room. */
 export function inviteDialog(ctx, room) {
   const members = new Set((ctx.store.state.members[room.id] ?? []).map((m) => Number(m.user_id)));
-  return modal(`Invite people to ${room.name}`, () => {
+  return modal(`Invite people to ${room.name}`, (close) => {
     const picker = userPicker(ctx, async (p) => {
       try {
         await ctx.chat.invite(room.id, Number(p.id), p.username);
@@ -186,7 +186,11 @@ export function inviteDialog(ctx, room) {
         toastError(err);
       }
     }, { exclude: members, actionLabel: 'Add', testid: 'invite-picker' });
-    return picker.el;
+    // Inviting leaves the dialog open for the next person: Done (the next
+    // stop for Tab after the search box) is how it ends, the focus going
+    // back to whatever opened it, as Escape and Close do.
+    return [picker.el, h('div', { class: 'modal-actions' },
+      h('button', { type: 'button', class: 'btn btn-primary', testid: 'invite-done', onClick: () => close() }, 'Done'))];
   }, { testid: 'invite-dialog' });
 }
 

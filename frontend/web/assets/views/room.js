@@ -584,7 +584,8 @@ export function roomView(ctx, roomId, { seq } = {}) {
     openMenu(anchor, [
       { label: 'View profile', icon: 'user', testid: 'view-profile', onSelect: () => ctx.router.go(me ? '/profile' : `/users/${userId}`) },
       me ? null : {
-        label: `Message ${username}`, icon: 'message', testid: 'message-user',
+        // The name the room header and the message show, not the username.
+        label: `Message ${displayName(profiles.get(userId), username)}`, icon: 'message', testid: 'message-user',
         onSelect: async () => {
           try {
             const dm = await chat.openDM(userId, username);
@@ -630,11 +631,18 @@ export function roomView(ctx, roomId, { seq } = {}) {
       textarea = null;
       return;
     }
-    if (textarea?.isConnected) return;
+    // A DM's title is the peer's display name, which may arrive after the
+    // composer was drawn: the existing textarea gets the new labels.
     const title = roomTitle(r);
+    const placeholder = `Message ${r.kind === 'dm' ? title : (r.kind === 'private' ? '' : '#') + r.name}`;
+    if (textarea?.isConnected) {
+      if (textarea.placeholder !== placeholder) textarea.placeholder = placeholder;
+      if (textarea.getAttribute('aria-label') !== `Message ${title}`) textarea.setAttribute('aria-label', `Message ${title}`);
+      return;
+    }
     textarea = h('textarea', {
       class: 'composer-input', testid: 'composer', rows: 1, maxlength: 4000, enterkeyhint: 'send',
-      placeholder: `Message ${r.kind === 'dm' ? title : (r.kind === 'private' ? '' : '#') + r.name}`, 'aria-label': `Message ${title}`,
+      placeholder, 'aria-label': `Message ${title}`,
     });
     textarea.value = ctx.drafts.get(rid) ?? '';
     // aria-disabled, not disabled: a disabled button would drop the focus
@@ -781,7 +789,7 @@ export function roomView(ctx, roomId, { seq } = {}) {
     }),
     store.subscribe(['typing'], () => schedule('typing')),
     store.subscribe(['presence', 'members'], () => schedule('header', 'panel')),
-    store.subscribe(['profilesVersion'], () => schedule('header', 'messages', 'panel', 'typing')),
+    store.subscribe(['profilesVersion'], () => schedule('header', 'messages', 'composer', 'panel', 'typing')),
   ];
   const onVisible = () => updateReading();
   document.addEventListener('visibilitychange', onVisible);
