@@ -285,7 +285,7 @@ func bootstrapAdmin(ctx context.Context, log *slog.Logger, svc *auth.Service, cf
 	}
 	switch {
 	case res.GeneratedPassword != "":
-		log.Warn("created the first admin with a generated password; it is shown only this once: sign in and change it (POST /api/auth/password)",
+		log.Warn("created the first admin with a generated password; it is shown only this once: sign in and change it on the settings page (Settings → Password, /settings)",
 			"username", cfg.AdminUsername, "password", res.GeneratedPassword)
 	case res.Created:
 		log.Info("created the first admin from ADMIN_PASSWORD", "username", cfg.AdminUsername)

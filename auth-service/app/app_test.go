@@ -763,6 +763,9 @@ func TestGeneratedAdminPassword(t *testing.T) {
 	if len(password) < 16 {
 		t.Fatalf("no generated password in the logs:\n%s", logs)
 	}
+	if !strings.Contains(logs.String(), "change it on the settings page") {
+		t.Fatalf("the log does not say where to change the password:\n%s", logs)
+	}
 	adm := login(t, url, "root", password)
 	if adm.User.Role != "admin" {
 		t.Fatalf("role %q", adm.User.Role)
