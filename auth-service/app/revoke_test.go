@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/parleychat/parley/platform/authn"
@@ -75,5 +76,25 @@ func TestSignOutEverywhereAndFeed(t *testing.T) {
 		if code := must(t, 400, "GET", base+"/internal/revocations?"+q, nil, nil).code(t); code != "invalid_query" {
 			t.Errorf("%s: %s", q, code)
 		}
+	}
+}
+
+// The services poll the feed several times a second: those requests stay
+// out of the info-level access log, which would otherwise be nothing else
+// (and push the first admin's generated password out of `logs --tail`).
+func TestFeedPollsStayOutOfTheAccessLog(t *testing.T) {
+	url, logs := runLogged(t, map[string]string{
+		"DATA_DIR": t.TempDir(), "BCRYPT_COST": "4", "ADMIN_PASSWORD": adminPassword, "LOG_LEVEL": "info",
+	})
+	for i := range 5 {
+		must(t, 200, "GET", fmt.Sprintf("%s/internal/revocations?after=%d", url, i), nil, nil)
+	}
+	must(t, 200, "GET", url+"/.well-known/jwks.json", nil, nil)
+	out := logs.String()
+	if strings.Contains(out, "/internal/revocations") {
+		t.Errorf("feed polls in the access log:\n%s", out)
+	}
+	if !strings.Contains(out, "jwks.json") {
+		t.Errorf("an ordinary request is not in the access log:\n%s", out)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -156,7 +157,9 @@ func Observe(service string, log *slog.Logger, reg *prometheus.Registry) gin.Han
 		switch {
 		case status >= 500:
 			level = slog.LevelError
-		case route == "/healthz" || route == "/readyz" || route == "/metrics":
+		case route == "/healthz" || route == "/readyz" || route == "/metrics" || strings.HasPrefix(route, "/internal/"):
+			// Probes, scrapes and the services' own polls (the revocation
+			// feed, several a second) would drown the access log.
 			level = slog.LevelDebug
 		}
 		// The line's fields cost time to gather (the client address is
