@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -37,7 +38,7 @@ func TestUsername(t *testing.T) {
 		{"another user", 200, `{"id":8,"username":"eve"}`, 0, "", false, "answered user 8"},
 		{"html", 200, `<html>`, 0, "", false, "decode"},
 		{"huge", 200, `{"id":7,"username":"zed","bio":"` + strings.Repeat("x", 70<<10) + `"}`, 0, "", false, "larger than"},
-		{"too slow", 200, `{"id":7,"username":"zed"}`, 500 * time.Millisecond, "", false, "Timeout"},
+		{"too slow", 200, `{"id":7,"username":"zed"}`, 500 * time.Millisecond, "", false, "timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,6 +67,13 @@ func TestUsername(t *testing.T) {
 			case tt.noUser:
 				if !errors.Is(err, chat.ErrNoSuchUser) {
 					t.Fatalf("err = %v, want ErrNoSuchUser", err)
+				}
+			case tt.wantErr == "timeout":
+				// net/http words it "Client.Timeout exceeded" or "context
+				// deadline exceeded", depending on where the clock ran out.
+				var ne net.Error
+				if !errors.As(err, &ne) || !ne.Timeout() || errors.Is(err, chat.ErrNoSuchUser) {
+					t.Fatalf("err = %v, want a timeout that is not ErrNoSuchUser", err)
 				}
 			case tt.wantErr != "":
 				if err == nil || errors.Is(err, chat.ErrNoSuchUser) || !strings.Contains(err.Error(), tt.wantErr) {
