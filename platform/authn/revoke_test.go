@@ -12,6 +12,7 @@ import (
 	"github.com/parleychat/parley/platform/apperr"
 	"github.com/parleychat/parley/platform/authn"
 	"github.com/parleychat/parley/platform/authn/authntest"
+	"github.com/parleychat/parley/platform/testkit"
 )
 
 func code(err error) string {
@@ -113,7 +114,7 @@ func TestFollowAppliesFeedAndKeepsStateWhileDown(t *testing.T) {
 	t.Cleanup(func() { cancel(); <-done })
 
 	is.Revoke(authn.Revocation{UserID: 7, SID: "70"})
-	waitUntil(t, "first entry applied", func() bool { return r.Cursor() == 1 })
+	testkit.Eventually(t, "first entry applied", 5*time.Second, func() bool { return r.Cursor() == 1 })
 	if _, err := r.Check(authn.Identity{UserID: 7, SID: "70"}); code(err) != "session_revoked" {
 		t.Fatalf("revoked session: %v", err)
 	}
@@ -122,7 +123,7 @@ func TestFollowAppliesFeedAndKeepsStateWhileDown(t *testing.T) {
 	healthy = false
 	down.Unlock()
 	is.Revoke(authn.Revocation{UserID: 8, Role: authn.RoleUser, Disabled: true})
-	waitUntil(t, "polls while the feed is down", func() bool { return failed() >= 3 })
+	testkit.Eventually(t, "polls while the feed is down", 5*time.Second, func() bool { return failed() >= 3 })
 	if _, err := r.Check(authn.Identity{UserID: 7, SID: "70"}); code(err) != "session_revoked" {
 		t.Errorf("state lost while the feed is down: %v", err)
 	}
@@ -132,7 +133,7 @@ func TestFollowAppliesFeedAndKeepsStateWhileDown(t *testing.T) {
 	down.Lock()
 	healthy = true
 	down.Unlock()
-	waitUntil(t, "entry applied once the feed is back", func() bool { return r.Cursor() == 2 })
+	testkit.Eventually(t, "entry applied once the feed is back", 5*time.Second, func() bool { return r.Cursor() == 2 })
 	if _, err := r.Check(authn.Identity{UserID: 8, Role: authn.RoleUser}); code(err) != "account_disabled" {
 		t.Errorf("disabled after the feed came back: %v", err)
 	}
@@ -157,17 +158,6 @@ func TestGuardVerifiesThenChecks(t *testing.T) {
 	}
 	if _, err := g.Verify(tok + "x"); code(err) != "invalid_token" {
 		t.Errorf("forged token: %v", err)
-	}
-}
-
-func waitUntil(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -135,3 +135,17 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Logf("[%s] %s", w.name, p)
 	return len(p), nil
 }
+
+// Eventually polls ok every 10 ms until it holds, failing the test with
+// what when timeout passes first: the one way tests wait for a state that
+// nothing signals.
+func Eventually(t testing.TB, what string, timeout time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
