@@ -382,18 +382,23 @@ type sender struct {
 	sent []string
 }
 
+// sendNext records and writes the next message.
+func (s *sender) sendNext() error {
+	s.mu.Lock()
+	cmid := fmt.Sprintf("%s-%d", s.c.name, s.next)
+	s.next++
+	s.sent = append(s.sent, cmid)
+	s.mu.Unlock()
+	return s.c.write(sendFrame(s.c.name, cmid))
+}
+
 // run sends one message every sendEvery until stop is closed, a write
 // fails (the replica is gone) or, with n > 0, n messages are sent.
 func (s *sender) run(stop <-chan struct{}, n int) {
 	tick := time.NewTicker(sendEvery)
 	defer tick.Stop()
 	for i := 0; n == 0 || i < n; i++ {
-		s.mu.Lock()
-		cmid := fmt.Sprintf("%s-%d", s.c.name, s.next)
-		s.next++
-		s.sent = append(s.sent, cmid)
-		s.mu.Unlock()
-		if err := s.c.write(sendFrame(s.c.name, cmid)); err != nil {
+		if s.sendNext() != nil {
 			return
 		}
 		select {
@@ -413,12 +418,7 @@ func (s *sender) runAcked(stop <-chan struct{}) {
 	for {
 		next := time.Now().Add(sendEvery)
 		n := len(s.c.ackedIDs())
-		s.mu.Lock()
-		cmid := fmt.Sprintf("%s-%d", s.c.name, s.next)
-		s.next++
-		s.sent = append(s.sent, cmid)
-		s.mu.Unlock()
-		if err := s.c.write(sendFrame(s.c.name, cmid)); err != nil {
+		if s.sendNext() != nil {
 			return
 		}
 		for give := time.Now().Add(2 * time.Second); (len(s.c.ackedIDs()) == n || time.Now().Before(next)) && time.Now().Before(give); {

@@ -122,15 +122,15 @@ func (r *Revocations) Check(id Identity) (Identity, error) {
 	if r == nil {
 		return id, nil
 	}
-	now := r.now()
 	r.mu.RLock()
 	a, changed := r.accounts[id.UserID]
-	var gone bool
-	if id.SID != "" {
-		until, ok := r.sessions[id.SID]
-		gone = ok && now.Before(until)
-	}
+	sessionUntil, ended := r.sessions[id.SID]
 	r.mu.RUnlock()
+	if !changed && !ended {
+		return id, nil // nearly every request: no clock read
+	}
+	now := r.now()
+	gone := ended && now.Before(sessionUntil)
 	if changed && now.Before(a.until) {
 		if a.disabled {
 			return Identity{}, ErrAccountDisabled

@@ -319,7 +319,6 @@ func feedOf(rs []auth.Revocation, last int64, ttl time.Duration) authn.Feed {
 		e := authn.Revocation{Seq: r.Seq, UserID: r.UserID, Role: r.Role, Disabled: r.Disabled, At: r.At}
 		if r.FamilyID != 0 {
 			e.SID = strconv.FormatInt(r.FamilyID, 10)
-			e.Role, e.Disabled = "", false
 		}
 		f.Revocations[i] = e
 	}

@@ -292,7 +292,7 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, upd auth.UserUpdate, n
 			return err
 		}
 		if after.Disabled && !before.Disabled {
-			if err := s.revokeFamilies(ctx, tx, `user_id = ?`, []any{id}, "disabled", ts); err != nil {
+			if _, err := s.revokeFamilies(ctx, tx, `user_id = ?`, []any{id}, "disabled", ts); err != nil {
 				return err
 			}
 		}
@@ -305,12 +305,7 @@ func (s *Store) UpdateUser(ctx context.Context, id int64, upd auth.UserUpdate, n
 // revokeFamilies revokes the live families matching cond (SQL over
 // refresh_families with ? placeholders for args) and records each one in
 // the revocation feed, in tx. It returns how many it revoked.
-func (s *Store) revokeFamilies(ctx context.Context, tx *sql.Tx, cond string, args []any, reason, ts string) error {
-	_, err := s.revokeFamiliesN(ctx, tx, cond, args, reason, ts)
-	return err
-}
-
-func (s *Store) revokeFamiliesN(ctx context.Context, tx *sql.Tx, cond string, args []any, reason, ts string) (int, error) {
+func (s *Store) revokeFamilies(ctx context.Context, tx *sql.Tx, cond string, args []any, reason, ts string) (int, error) {
 	rows, err := tx.QueryContext(ctx, s.db.Rebind(`SELECT id, user_id FROM refresh_families WHERE revoked_at IS NULL AND `+cond), args...)
 	if err != nil {
 		return 0, err
@@ -348,7 +343,7 @@ func (s *Store) RevokeSessions(ctx context.Context, userID, keep int64, reason s
 	var n int
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		n, err = s.revokeFamiliesN(ctx, tx, `user_id = ? AND id <> ?`, []any{userID, keep}, reason, formatTime(now))
+		n, err = s.revokeFamilies(ctx, tx, `user_id = ? AND id <> ?`, []any{userID, keep}, reason, formatTime(now))
 		return err
 	})
 	return n, sqldb.Wrap("revoke sessions", err)
@@ -368,7 +363,8 @@ func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string, revo
 			return auth.ErrUserNotFound
 		}
 		if revokeSessions {
-			return s.revokeFamilies(ctx, tx, `user_id = ? AND id <> ?`, []any{id, keep}, "password_changed", ts)
+			_, err := s.revokeFamilies(ctx, tx, `user_id = ? AND id <> ?`, []any{id, keep}, "password_changed", ts)
+			return err
 		}
 		return nil
 	})
@@ -426,7 +422,7 @@ func (s *Store) UseRefreshToken(ctx context.Context, hash []byte, next auth.NewR
 			}
 			return s.insertToken(ctx, tx, rs.FamilyID, next)
 		case auth.RevokeFamily:
-			if err := s.revokeFamilies(ctx, tx, `id = ?`, []any{rs.FamilyID}, "reuse", formatTime(next.Now)); err != nil {
+			if _, err := s.revokeFamilies(ctx, tx, `id = ?`, []any{rs.FamilyID}, "reuse", formatTime(next.Now)); err != nil {
 				return err
 			}
 			outcome = derr
@@ -450,7 +446,8 @@ func (s *Store) UseRefreshToken(ctx context.Context, hash []byte, next auth.NewR
 // RevokeFamilyOf revokes the family a token belongs to.
 func (s *Store) RevokeFamilyOf(ctx context.Context, hash []byte, reason string, now time.Time) error {
 	return sqldb.Wrap("revoke family", s.db.Tx(ctx, func(tx *sql.Tx) error {
-		return s.revokeFamilies(ctx, tx, `id = (SELECT family_id FROM refresh_tokens WHERE token_hash = ?)`, []any{hash}, reason, formatTime(now))
+		_, err := s.revokeFamilies(ctx, tx, `id = (SELECT family_id FROM refresh_tokens WHERE token_hash = ?)`, []any{hash}, reason, formatTime(now))
+		return err
 	}))
 }
 
