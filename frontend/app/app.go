@@ -56,7 +56,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	})
 	s.Register(eng) // first: its security headers must cover every route
 	h.Register(eng)
-	log.Info("app loaded", "asset_version", s.Version(), "api_base_url", cfg.APIBaseURL, "chat_ws_url", cfg.ChatWSURL)
+	wsURLs, _ := site.ChatWSURLs(cfg.ChatWSURL) // checked by Validate
+	log.Info("app loaded", "asset_version", s.Version(), "api_base_url", cfg.APIBaseURL, "chat_ws_urls", wsURLs)
 
 	srv := &serve.Server{
 		Addr:    ":" + strconv.Itoa(common.Port),

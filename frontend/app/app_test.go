@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -51,11 +52,12 @@ func TestServesTheEmbeddedApp(t *testing.T) {
 	}
 
 	resp, body := fetch(t, svc.URL+"/config.json")
-	var cfg map[string]string
+	var cfg map[string]any
 	if err := json.Unmarshal([]byte(body), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if cfg["api_base_url"] != "http://127.0.0.1:5000" || cfg["chat_ws_url"] != "ws://127.0.0.1:5003/ws" {
+	if cfg["api_base_url"] != "http://127.0.0.1:5000" || cfg["chat_ws_url"] != "ws://127.0.0.1:5003/ws" ||
+		fmt.Sprint(cfg["chat_ws_urls"]) != "[ws://127.0.0.1:5003/ws]" {
 		t.Errorf("derived config = %v", cfg)
 	}
 	if resp.Header.Get("Cache-Control") != "no-store" {
@@ -93,12 +95,35 @@ func TestConfiguredURLs(t *testing.T) {
 	}
 }
 
+func TestSeveralChatURLs(t *testing.T) {
+	svc := testkit.Start(t, "frontend", app.Run, map[string]string{
+		"API_BASE_URL": "https://api.parley.test",
+		"CHAT_WS_URL":  "wss://chat-1.parley.test/ws, wss://chat-2.parley.test:8443/ws,wss://chat-1.parley.test/ws",
+	})
+	resp, body := fetch(t, svc.URL+"/config.json")
+	var cfg struct {
+		WS   string   `json:"chat_ws_url"`
+		WSes []string `json:"chat_ws_urls"`
+	}
+	if err := json.Unmarshal([]byte(body), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.WS != "wss://chat-1.parley.test/ws" || strings.Join(cfg.WSes, ",") != "wss://chat-1.parley.test/ws,wss://chat-2.parley.test:8443/ws" {
+		t.Errorf("config.json = %s", body)
+	}
+	csp := resp.Header.Get("Content-Security-Policy")
+	if !strings.Contains(csp, "connect-src 'self' https://api.parley.test wss://chat-1.parley.test wss://chat-2.parley.test:8443;") {
+		t.Errorf("CSP = %s", csp)
+	}
+}
+
 func TestInvalidConfigIsOneLine(t *testing.T) {
 	cases := map[string]map[string]string{
 		"API_BASE_URL": {"API_BASE_URL": "not a url"},
 		"CHAT_WS_URL":  {"CHAT_WS_URL": "http://chat:5003/ws"},
-		"PORT":         {"PORT": "eighty"},
-		"LOG_FORMAT":   {"LOG_FORMAT": "xml"},
+		`CHAT_WS_URL: entry 2 of 2: must be an absolute ws or wss URL without query (got "chat-b:5003")`: {"CHAT_WS_URL": "ws://chat-a:5003/ws, chat-b:5003"},
+		"PORT":       {"PORT": "eighty"},
+		"LOG_FORMAT": {"LOG_FORMAT": "xml"},
 	}
 	for name, env := range cases {
 		err := app.Run(context.Background(), []string{"frontend"}, testkit.Env(env), io.Discard)

@@ -44,37 +44,80 @@ type Config struct {
 	// APIBaseURL is the gateway's absolute http(s) URL; empty derives
 	// http(s)://<page host>:5000.
 	APIBaseURL string
-	// ChatWSURL is chat-service's absolute ws(s) WebSocket URL; empty
-	// derives ws(s)://<page host>:5003/ws.
+	// ChatWSURL is chat-service's absolute ws(s) WebSocket URL, or several
+	// separated by commas (one per chat replica; the browser picks one at
+	// random and fails over to the others); empty derives
+	// ws(s)://<page host>:5003/ws.
 	ChatWSURL string
 }
 
-// Validate checks the schemes and returns one line naming the variable.
+// Validate checks the schemes and returns one line naming the variable
+// (and, for a list, the bad entry).
 func (c Config) Validate() error {
-	check := func(name, v string, schemes ...string) error {
-		if v == "" {
-			return nil
-		}
-		u, err := url.Parse(v)
-		if err == nil && u.Host != "" && u.User == nil && u.RawQuery == "" && u.Fragment == "" {
-			for _, s := range schemes {
-				if u.Scheme == s {
-					return nil
-				}
-			}
-		}
-		return fmt.Errorf("config: %s: must be an absolute %s URL without query (got %q)", name, strings.Join(schemes, " or "), v)
-	}
-	if err := check("API_BASE_URL", c.APIBaseURL, "http", "https"); err != nil {
+	if err := checkURL("API_BASE_URL", c.APIBaseURL, "http", "https"); err != nil {
 		return err
 	}
-	return check("CHAT_WS_URL", c.ChatWSURL, "ws", "wss")
+	_, err := ChatWSURLs(c.ChatWSURL)
+	return err
 }
 
-// RuntimeConfig is the body of GET /config.json.
+func checkURL(name, v string, schemes ...string) error {
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err == nil && u.Host != "" && u.User == nil && u.RawQuery == "" && u.Fragment == "" {
+		for _, s := range schemes {
+			if u.Scheme == s {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("config: %s: must be an absolute %s URL without query (got %q)", name, strings.Join(schemes, " or "), v)
+}
+
+// ChatWSURLs splits a CHAT_WS_URL value into its URLs: comma-separated,
+// spaces trimmed, empty entries skipped, trailing slashes dropped and
+// duplicates removed (the first occurrence keeps its place). Every entry
+// must be an absolute ws or wss URL; the error is one line naming the bad
+// entry. An empty value gives no URLs and no error (the URL is derived).
+func ChatWSURLs(raw string) ([]string, error) {
+	if strings.TrimSpace(raw) == "" {
+		return nil, nil
+	}
+	var out []string
+	seen := map[string]bool{}
+	parts := strings.Split(raw, ",")
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		name := "CHAT_WS_URL"
+		if len(parts) > 1 {
+			name = fmt.Sprintf("CHAT_WS_URL: entry %d of %d", i+1, len(parts))
+		}
+		if err := checkURL(name, p, "ws", "wss"); err != nil {
+			return nil, err
+		}
+		p = strings.TrimRight(p, "/")
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("config: CHAT_WS_URL: lists no URL (got %q)", raw)
+	}
+	return out, nil
+}
+
+// RuntimeConfig is the body of GET /config.json. ChatWSURL is the first of
+// ChatWSURLs, for clients that know only one.
 type RuntimeConfig struct {
-	APIBaseURL string `json:"api_base_url"`
-	ChatWSURL  string `json:"chat_ws_url"`
+	APIBaseURL string   `json:"api_base_url"`
+	ChatWSURL  string   `json:"chat_ws_url"`
+	ChatWSURLs []string `json:"chat_ws_urls"`
 }
 
 type file struct {
@@ -87,6 +130,7 @@ type file struct {
 // Site is the app ready to serve.
 type Site struct {
 	cfg     Config
+	wsURLs  []string // CHAT_WS_URL's list; nil derives one URL per request
 	version string
 	index   *file
 	assets  map[string]*file // keyed by path below assets/
@@ -100,8 +144,8 @@ func New(fsys fs.FS, cfg Config) (*Site, error) {
 		return nil, err
 	}
 	cfg.APIBaseURL = strings.TrimRight(cfg.APIBaseURL, "/")
-	cfg.ChatWSURL = strings.TrimRight(cfg.ChatWSURL, "/")
-	s := &Site{cfg: cfg, assets: map[string]*file{}}
+	wsURLs, _ := ChatWSURLs(cfg.ChatWSURL) // checked by Validate
+	s := &Site{cfg: cfg, wsURLs: wsURLs, assets: map[string]*file{}}
 	var names []string
 	err := fs.WalkDir(fsys, "assets", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -214,7 +258,10 @@ func (s *Site) securityHeaders(c *gin.Context) {
 // Resolve is the runtime config for a request: the configured URLs, or
 // ones derived from the request's host with the default ports.
 func (s *Site) Resolve(r *http.Request) RuntimeConfig {
-	rc := RuntimeConfig{APIBaseURL: s.cfg.APIBaseURL, ChatWSURL: s.cfg.ChatWSURL}
+	rc := RuntimeConfig{APIBaseURL: s.cfg.APIBaseURL}
+	if len(s.wsURLs) > 0 {
+		rc.ChatWSURL, rc.ChatWSURLs = s.wsURLs[0], s.wsURLs
+	}
 	if rc.APIBaseURL != "" && rc.ChatWSURL != "" {
 		return rc
 	}
@@ -233,6 +280,7 @@ func (s *Site) Resolve(r *http.Request) RuntimeConfig {
 			scheme = "wss"
 		}
 		rc.ChatWSURL = scheme + "://" + net.JoinHostPort(host, DefaultChatPort) + "/ws"
+		rc.ChatWSURLs = []string{rc.ChatWSURL}
 	}
 	return rc
 }
@@ -262,18 +310,23 @@ func requestHostname(hostport string) string {
 }
 
 // CSP is the Content-Security-Policy for a page using rc: only this origin
-// for code and styles, plus the API origin for avatars and calls and the
+// for code and styles, plus the API origin for avatars and calls and every
 // WebSocket origin for the live connection.
 func CSP(rc RuntimeConfig) string {
-	api, ws := origin(rc.APIBaseURL), origin(rc.ChatWSURL)
+	api := origin(rc.APIBaseURL)
 	img := "'self' data: blob:"
 	connect := "'self'"
+	named := map[string]bool{}
 	if api != "" {
 		img += " " + api
 		connect += " " + api
+		named[api] = true
 	}
-	if ws != "" && ws != api {
-		connect += " " + ws
+	for _, u := range append([]string{rc.ChatWSURL}, rc.ChatWSURLs...) {
+		if ws := origin(u); ws != "" && !named[ws] {
+			named[ws] = true
+			connect += " " + ws
+		}
 	}
 	return "default-src 'self'; script-src 'self'; style-src 'self'; img-src " + img +
 		"; connect-src " + connect + "; font-src 'self'; manifest-src 'self'; object-src 'none'" +

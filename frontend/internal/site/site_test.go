@@ -248,18 +248,93 @@ func TestConfigJSON(t *testing.T) {
 			if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 				t.Errorf("Content-Type = %q", ct)
 			}
-			var got map[string]string
+			var got struct {
+				API  string   `json:"api_base_url"`
+				WS   string   `json:"chat_ws_url"`
+				WSes []string `json:"chat_ws_urls"`
+			}
 			if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
 				t.Fatal(err)
 			}
-			if got["api_base_url"] != tc.api || got["chat_ws_url"] != tc.ws || len(got) != 2 {
-				t.Errorf("config = %v, want api %s ws %s", got, tc.api, tc.ws)
+			var keys map[string]any
+			_ = json.Unmarshal(w.Body.Bytes(), &keys)
+			if got.API != tc.api || got.WS != tc.ws || len(got.WSes) != 1 || got.WSes[0] != tc.ws || len(keys) != 3 {
+				t.Errorf("config = %s, want api %s ws [%s]", w.Body.String(), tc.api, tc.ws)
 			}
 			csp := w.Header().Get("Content-Security-Policy")
 			if !strings.Contains(csp, "connect-src 'self' "+origin(tc.api)+" "+origin(tc.ws)+";") {
 				t.Errorf("CSP connect-src does not name %s and %s: %s", tc.api, tc.ws, csp)
 			}
 		})
+	}
+}
+
+func TestConfigJSONWithSeveralChatURLs(t *testing.T) {
+	_, h := newTestServer(t, Config{
+		APIBaseURL: "http://gw.local:5000",
+		ChatWSURL:  " ws://chat-a.local:5003/ws , wss://chat-b.local/ws/,,ws://chat-a.local:5003/ws, ws://gw.local:5000/ws",
+	})
+	w := get(t, h, http.MethodGet, "/config.json", map[string]string{"Host": "page.local"})
+	var got struct {
+		WS   string   `json:"chat_ws_url"`
+		WSes []string `json:"chat_ws_urls"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"ws://chat-a.local:5003/ws", "wss://chat-b.local/ws", "ws://gw.local:5000/ws"}
+	if got.WS != want[0] || strings.Join(got.WSes, " ") != strings.Join(want, " ") {
+		t.Errorf("config = %s, want chat_ws_url %s and chat_ws_urls %v", w.Body.String(), want[0], want)
+	}
+	// Every WebSocket origin once, the gateway's not repeated.
+	csp := w.Header().Get("Content-Security-Policy")
+	if !strings.Contains(csp, "; connect-src 'self' http://gw.local:5000 ws://chat-a.local:5003 wss://chat-b.local ws://gw.local:5000;") {
+		t.Errorf("CSP connect-src = %s", csp)
+	}
+	// The index page carries the same policy.
+	if idx := get(t, h, http.MethodGet, "/", nil); idx.Header().Get("Content-Security-Policy") != csp {
+		t.Errorf("index CSP = %s", idx.Header().Get("Content-Security-Policy"))
+	}
+}
+
+func TestChatWSURLs(t *testing.T) {
+	good := map[string][]string{
+		"":                                  nil,
+		"  ":                                nil,
+		"ws://a:5003/ws":                    {"ws://a:5003/ws"},
+		"ws://a/ws/, wss://b/ws":            {"ws://a/ws", "wss://b/ws"},
+		"wss://b/ws,ws://a/ws,wss://b/ws/,": {"wss://b/ws", "ws://a/ws"},
+		" ws://a:1/ws ,\tws://a:2/ws\n":     {"ws://a:1/ws", "ws://a:2/ws"},
+	}
+	for raw, want := range good {
+		got, err := ChatWSURLs(raw)
+		if err != nil || strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("ChatWSURLs(%q) = %v, %v; want %v", raw, got, err, want)
+		}
+	}
+	bad := map[string]string{
+		"http://chat:5003/ws":              `"http://chat:5003/ws"`,
+		"ws://a/ws, chat:5003":             `entry 2 of 2`,
+		"ws://a/ws,ws://b/ws,/ws":          `entry 3 of 3: must be an absolute ws or wss URL without query (got "/ws")`,
+		"ws://a/ws?x=1,ws://b/ws":          `entry 1 of 2`,
+		"wss://user:pw@chat/ws, ws://b/ws": `entry 1 of 2`,
+		",":                                `lists no URL`,
+	}
+	for raw, want := range bad {
+		_, err := ChatWSURLs(raw)
+		if err == nil {
+			t.Errorf("ChatWSURLs(%q) accepted", raw)
+			continue
+		}
+		if msg := err.Error(); !strings.HasPrefix(msg, "config: CHAT_WS_URL: ") || !strings.Contains(msg, want) || strings.Contains(msg, "\n") {
+			t.Errorf("ChatWSURLs(%q) error %q, want one config line with %q", raw, msg, want)
+		}
+		if err := (Config{ChatWSURL: raw}).Validate(); err == nil {
+			t.Errorf("Validate accepted CHAT_WS_URL=%q", raw)
+		}
+		if _, err := New(testFS, Config{ChatWSURL: raw}); err == nil {
+			t.Errorf("New accepted CHAT_WS_URL=%q", raw)
+		}
 	}
 }
 
@@ -295,6 +370,7 @@ func TestConfigValidation(t *testing.T) {
 		{ChatWSURL: "http://chat:5003/ws"},
 		{ChatWSURL: "wss://user:pw@chat/ws"},
 		{APIBaseURL: "http://gw:5000/?x=1"},
+		{ChatWSURL: "ws://chat-a:5003/ws,http://chat-b:5003/ws"},
 	}
 	for _, c := range bad {
 		if err := c.Validate(); err == nil {
@@ -303,7 +379,8 @@ func TestConfigValidation(t *testing.T) {
 			t.Errorf("error %q is not one config line", err)
 		}
 	}
-	good := []Config{{}, {APIBaseURL: "https://api.example.com", ChatWSURL: "wss://chat.example.com/ws"}}
+	good := []Config{{}, {APIBaseURL: "https://api.example.com", ChatWSURL: "wss://chat.example.com/ws"},
+		{ChatWSURL: "wss://chat-1.example.com/ws, wss://chat-2.example.com/ws"}}
 	for _, c := range good {
 		if err := c.Validate(); err != nil {
 			t.Errorf("%+v refused: %v", c, err)
