@@ -5,6 +5,7 @@
 
 import { Emitter } from './state.js';
 import { expiresSoon, identityFromToken, refreshDelay } from './lib/jwt.js';
+import { wsUrlList } from './lib/wspick.js';
 
 /** An error the API answered (or a network failure, status 0). */
 export class ApiError extends Error {
@@ -26,12 +27,17 @@ export class ApiError extends Error {
 export const REFRESH_KEY = 'parley.refresh_token';
 const REQUEST_TIMEOUT_MS = 15_000;
 
-/** Loads /config.json from the page's origin. */
+/**
+ * Loads /config.json from the page's origin. chatWsUrls lists every chat
+ * replica's WebSocket URL (chat_ws_urls, or chat_ws_url alone from an older
+ * server); chatWsUrl is the first.
+ */
 export async function loadConfig(fetchFn = globalThis.fetch.bind(globalThis)) {
   const res = await fetchFn('/config.json', { cache: 'no-store' });
   if (!res.ok) throw new ApiError(res.status, 'config_unavailable', 'Could not load the app configuration.');
   const cfg = await res.json();
-  return { apiBaseUrl: String(cfg.api_base_url).replace(/\/+$/, ''), chatWsUrl: String(cfg.chat_ws_url) };
+  const chatWsUrls = wsUrlList(cfg.chat_ws_urls, cfg.chat_ws_url);
+  return { apiBaseUrl: String(cfg.api_base_url).replace(/\/+$/, ''), chatWsUrl: chatWsUrls[0] ?? String(cfg.chat_ws_url), chatWsUrls };
 }
 
 /**

@@ -170,11 +170,14 @@ async function main() {
   function enterApp() {
     if (shell) return;
     socket = new ChatSocket({
-      url: cfg.chatWsUrl,
+      urls: cfg.chatWsUrls,
       getToken: () => api.token,
       refresh: () => api.refresh(),
       ...chat.socketHandlers(),
       onStatus: (s) => {
+        // Which chat replica this page is connected to (for tests and
+        // debugging; never shown).
+        if (s.status === 'open') document.documentElement.dataset.chatReplica = String(s.replica);
         store.set({ conn: s });
         // chat-service answers again: the banner may be stale.
         if (s.status === 'open' && store.state.service?.down) checkHealth();

@@ -1,10 +1,13 @@
 // The live connection to chat-service. It authenticates with the first
 // frame, (re)subscribes every room with the last seq it holds so the server
 // replays what was missed, keeps the connection alive with pings, and
-// reconnects with exponential backoff and jitter. What the frames mean is
-// the ChatClient's business (chat.js); this module only moves them.
+// reconnects with exponential backoff and jitter. With several chat
+// replicas it starts on a random one and moves to the next after each
+// failed or dropped connection (lib/wspick.js). What the frames mean is the
+// ChatClient's business (chat.js); this module only moves them.
 
 import { backoffDelay, restartDelay } from './lib/backoff.js';
+import { ReplicaPicker } from './lib/wspick.js';
 
 /** Connection states reported through onStatus. */
 export const Status = Object.freeze({
@@ -28,14 +31,18 @@ export const Close = Object.freeze({
 /** A self-healing WebSocket client. */
 export class ChatSocket {
   /**
-   * url: the ws(s) URL. getToken() → the current access token. refresh()
+   * urls: the ws(s) URLs, one per chat replica (or url: a single one); the
+   * first connection goes to a random one. getToken() → the current access
+   * token. refresh()
    * → a promise of a renewed token (rejects when the session is over).
    * afterSeq(roomId) → the seq to resume a room after (or null).
    * onEvent(frame) gets every server frame, plus {type:'closed', code}.
-   * onStatus({status, attempt, retryAt, code}) reports the state.
+   * onStatus({status, attempt, retryAt, code, replica, url}) reports the
+   * state; replica is the index in urls of the URL in use (or next tried).
    */
   constructor({
     url,
+    urls = [url],
     WebSocket: WS = globalThis.WebSocket,
     getToken,
     refresh,
@@ -50,7 +57,7 @@ export class ChatSocket {
     pongTimeoutMs = 10_000,
     authTimeoutMs = 10_000,
   }) {
-    Object.assign(this, { url, WS, getToken, refresh, afterSeq, onEvent, onStatus, now, setTimer, clearTimer, random });
+    Object.assign(this, { WS, getToken, refresh, afterSeq, onEvent, onStatus, now, setTimer, clearTimer, random });
     Object.assign(this, { pingIntervalMs, pongTimeoutMs, authTimeoutMs });
     this.rooms = new Set();
     this.ws = null;
@@ -62,6 +69,17 @@ export class ChatSocket {
     this.stopped = true;
     this.timers = { reconnect: null, auth: null, ping: null, pong: null };
     this.lastCode = null;
+    this.replicas = new ReplicaPicker(urls.filter((u) => typeof u === 'string' && u !== ''), random);
+  }
+
+  /** The URL of the replica in use, or the one the next attempt goes to. */
+  get url() {
+    return this.replicas.url;
+  }
+
+  /** The index of that URL in urls. */
+  get replica() {
+    return this.replicas.index;
   }
 
   /** Starts connecting (idempotent). */
@@ -148,7 +166,7 @@ export class ChatSocket {
 
   _setStatus(status, extra = {}) {
     this.status = status;
-    this.onStatus({ status, attempt: this.attempt, code: this.lastCode, ...extra });
+    this.onStatus({ status, attempt: this.attempt, code: this.lastCode, replica: this.replica, url: this.url, ...extra });
   }
 
   _clearTimers() {
@@ -183,6 +201,7 @@ export class ChatSocket {
     try {
       ws = new this.WS(this.url);
     } catch {
+      this.replicas.failed();
       this._scheduleReconnect(backoffDelay(this.attempt++, { random: this.random }));
       return;
     }
@@ -235,6 +254,7 @@ export class ChatSocket {
       this.attempt = 0;
       this.authFailures = 0;
       this.lastCode = null;
+      this.replicas.connected();
       this.clearTimer(this.timers.auth);
       this.timers.auth = null;
       if (!first) return; // the answer to a token renewal: nothing changes
@@ -298,6 +318,9 @@ export class ChatSocket {
       );
       return;
     }
+    // Anything else may be the replica's fault (down, restarting, not
+    // answering): the next attempt goes to the next one in the list.
+    this.replicas.failed();
     if ((code === Close.RESTART || code === Close.TRY_AGAIN) && wasReady) {
       this._scheduleReconnect(restartDelay(this.random));
       return;
