@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
+	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/parleychat/parley/api-gateway v0.0.0
 	github.com/parleychat/parley/auth-service v0.0.0
 	github.com/parleychat/parley/chat-service v0.0.0
@@ -13,7 +14,13 @@ require (
 	github.com/parleychat/parley/user-service v0.0.0
 )
 
-require github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
+require (
+	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
+	github.com/google/go-tpm v0.9.8 // indirect
+	github.com/minio/highwayhash v1.0.4 // indirect
+	github.com/nats-io/jwt/v2 v2.8.2 // indirect
+)
 
 require (
 	github.com/MicahParks/jwkset v0.11.3 // indirect

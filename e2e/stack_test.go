@@ -22,6 +22,10 @@ type stack struct {
 	FrontendURL                         string
 	// ChatWS is the WebSocket URL the browser connects to.
 	ChatWS string
+	// ChatB and ChatWSB are the second chat-service replica and its
+	// WebSocket URL in a replica stack (startReplicaStack), else nil and "".
+	ChatB   *testkit.Service
+	ChatWSB string
 
 	chatEnv, authEnv map[string]string
 }
@@ -33,20 +37,42 @@ const adminPassword = "admin-password-for-tests"
 // seeds thousands of messages lifts the per-user send rate).
 func startStack(t *testing.T, chatEnv ...map[string]string) *stack {
 	t.Helper()
+	var extra map[string]string
+	if len(chatEnv) > 0 {
+		extra = chatEnv[0]
+	}
+	return startStackWith(t, extra, false)
+}
+
+// startReplicaStack is startStack with two chat-service replicas, A (Chat)
+// and B (ChatB), on one SQLite database and an embedded NATS server. The
+// browser gets both WebSocket URLs in CHAT_WS_URL; the gateway and
+// user-service call B, so A can be stopped under the browsers.
+func startReplicaStack(t *testing.T) *stack {
+	t.Helper()
+	return startStackWith(t, map[string]string{"NATS_URL": startNATS(t)}, true)
+}
+
+func startStackWith(t *testing.T, chatExtra map[string]string, replicas bool) *stack {
+	t.Helper()
 	dir := t.TempDir()
 	ports := map[string]int{}
-	for _, name := range []string{"auth", "user", "chat", "gateway", "frontend"} {
+	for _, name := range []string{"auth", "user", "chat", "chatb", "gateway", "frontend"} {
 		ports[name] = testkit.FreePort(t)
 	}
 	url := func(name string) string { return fmt.Sprintf("http://127.0.0.1:%d", ports[name]) }
 	frontendURL := url("frontend")
+	chatURL := url("chat")
+	if replicas {
+		chatURL = url("chatb")
+	}
 	common := func(name string, extra map[string]string) map[string]string {
 		env := map[string]string{
 			"PORT":             strconv.Itoa(ports[name]),
 			"DATA_DIR":         filepath.Join(dir, name),
 			"AUTH_SERVICE_URL": url("auth"),
 			"USER_SERVICE_URL": url("user"),
-			"CHAT_SERVICE_URL": url("chat"),
+			"CHAT_SERVICE_URL": chatURL,
 			"ALLOWED_ORIGINS":  frontendURL,
 			"LOG_LEVEL":        "warn",
 		}
@@ -63,12 +89,16 @@ func startStack(t *testing.T, chatEnv ...map[string]string) *stack {
 		"BCRYPT_COST": "4", "ADMIN_USERNAME": "admin", "ADMIN_PASSWORD": adminPassword,
 	})
 	s.Auth = testkit.Start(t, "auth-service", auth.Run, copyEnv(s.authEnv))
-	var chatExtra map[string]string
-	if len(chatEnv) > 0 {
-		chatExtra = chatEnv[0]
-	}
 	s.chatEnv = common("chat", chatExtra)
 	s.Chat = testkit.Start(t, "chat-service", chat.Run, copyEnv(s.chatEnv))
+	wsURLs := s.ChatWS
+	if replicas {
+		envB := copyEnv(s.chatEnv) // same DATA_DIR: one database
+		envB["PORT"] = strconv.Itoa(ports["chatb"])
+		s.ChatB = testkit.Start(t, "chat-service-b", chat.Run, envB)
+		s.ChatWSB = fmt.Sprintf("ws://127.0.0.1:%d/ws", ports["chatb"])
+		wsURLs += ", " + s.ChatWSB
+	}
 	s.User = testkit.Start(t, "user-service", users.Run, common("user", nil))
 	s.Gateway = testkit.Start(t, "api-gateway", gateway.Run, common("gateway", map[string]string{
 		// Browser tests and API walks come from one address; the limit
@@ -76,7 +106,7 @@ func startStack(t *testing.T, chatEnv ...map[string]string) *stack {
 		"RATE_LIMIT_RPS": "1000", "RATE_LIMIT_BURST": "2000",
 	}))
 	s.Frontend = testkit.Start(t, "frontend", frontend.Run, common("frontend", map[string]string{
-		"API_BASE_URL": url("gateway"), "CHAT_WS_URL": s.ChatWS,
+		"API_BASE_URL": url("gateway"), "CHAT_WS_URL": wsURLs,
 	}))
 	return s
 }
