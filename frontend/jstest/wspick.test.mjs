@@ -162,7 +162,7 @@ test('a dropped connection resumes on the next replica after the newest seq; a c
   assert.equal(s.url, A);
 });
 
-test('a refused token is not the replica\'s fault: the renewal reconnects to the same one', async () => {
+test('a refused token is not the replica\'s fault, unless the renewed one is refused too', async () => {
   const h = setup({ urls: [A, B], pick: 0.9 });
   h.s.start();
   await flush();
@@ -173,6 +173,20 @@ test('a refused token is not the replica\'s fault: the renewal reconnects to the
   h.clock.advance(0);
   await flush();
   assert.equal(FakeWS.last.url, B);
+  // Refused again with the renewed token: this replica may be the problem.
+  FakeWS.last.open();
+  FakeWS.last.serverClose(4401);
+  await flush();
+  assert.equal(h.refreshes(), 2);
+  h.clock.advance(h.clock.nextDelay());
+  await flush();
+  assert.equal(FakeWS.last.url, A);
+  await ready(FakeWS.last);
+  FakeWS.last.serverClose(4401);
+  await flush();
+  h.clock.advance(h.clock.nextDelay());
+  await flush();
+  assert.equal(FakeWS.last.url, A, 'a connection in between: the first refusal stays again');
 });
 
 test('no ready within the auth timeout moves to the next replica', async () => {

@@ -311,6 +311,9 @@ export class ChatSocket {
       // backoff if that keeps happening). When the session is over the
       // renewal fails and the app signs out with the server's reason.
       const n = this.authFailures++;
+      // A refusal again right after a renewal may be this replica's fault
+      // (keys it cannot fetch): the next attempt goes to another one.
+      if (n > 0) this.replicas.failed();
       this._setStatus(Status.WAITING, { retryAt: this.now() });
       this.refresh().then(
         () => this._scheduleReconnect(n === 0 ? 0 : backoffDelay(n, { random: this.random })),
