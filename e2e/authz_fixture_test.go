@@ -253,7 +253,7 @@ func (f *authzFixture) request(svc, method, pattern string, c caller, w authzWor
 	id := func(n int64) string { return strconv.FormatInt(n, 10) }
 	var pathID string
 	switch {
-	case svc == "chat" && strings.HasPrefix(pattern, "/rooms/:id"):
+	case svc == "chat" && (strings.HasPrefix(pattern, "/rooms/:id") || strings.HasPrefix(pattern, "/admin/rooms/:id")):
 		pathID = id(w.room)
 	case svc == "chat" && strings.HasPrefix(pattern, "/messages/:id"):
 		pathID = id(w.msg)
@@ -295,6 +295,8 @@ func (f *authzFixture) request(svc, method, pattern string, c caller, w authzWor
 		body = map[string]string{"name": fmt.Sprintf("made-%d", f.n), "kind": "private"}
 	case "chat PATCH /rooms/:id":
 		body = map[string]string{"description": "updated"}
+	case "chat PATCH /admin/rooms/:id":
+		body = map[string]bool{"archived": true}
 	case "chat POST /rooms/:id/members":
 		body = map[string]int64{"user_id": f.acct[plainUser].id}
 	case "chat POST /rooms/:id/messages":

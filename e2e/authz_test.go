@@ -152,6 +152,11 @@ var authzTable = []authzRow{
 	{"chat", "DELETE /messages/:id [dm]", "401 401 404 404 403 200 404 403d 401r", ""},
 	{"chat", "GET /search", signedIn, ""},
 	{"chat", "GET /users/:id/stats", signedIn, ""},
+	// The admin page: by the token's current role, whatever the room.
+	{"chat", "GET /admin/rooms", adminOnly, ""},
+	{"chat", "PATCH /admin/rooms/:id", adminOnly, ""},
+	{"chat", "DELETE /admin/rooms/:id", "401 401 403 403 403 403 204 403d 401r", ""},
+	{"chat", "GET /admin/usage", adminOnly, ""},
 	{"chat", "GET /healthz", open, unpublished},
 	{"chat", "GET /readyz", open, unpublished},
 	{"chat", "GET /health", open, unpublished},

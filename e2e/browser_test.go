@@ -652,7 +652,7 @@ func TestBrowserChat(t *testing.T) {
 	admin.wait("the user table", `!!document.querySelector('[data-testid=admin-user][data-username="alice"]') && !!document.querySelector('[data-testid=admin-user][data-username="bob"]')`)
 	admin.setValue(`[data-testid=admin-user][data-username="alice"] [data-testid=admin-role]`, "admin")
 	admin.wait("Alice promoted", `document.querySelector('[data-testid=admin-user][data-username="alice"] [data-testid=admin-role]')?.value === 'admin' && [...document.querySelectorAll('[data-testid=toast]')].some(t => t.textContent.includes('admin'))`)
-	admin.screenshot("admin")
+	admin.screenshot("admin-users") // docs' admin.png is TestBrowserAdminRoomsAndUsage's
 
 	// The admin signs Bob out everywhere: Bob's open page loses its socket
 	// (4401), its renewal is refused, and it lands on the sign-in page
@@ -705,7 +705,7 @@ func copyScreenshots(t *testing.T) {
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"login", "chat", "chat-dark", "chat-phone", "rooms-drawer-phone", "profile", "admin", "service-down", "signed-out"} {
+	for _, name := range []string{"login", "chat", "chat-dark", "chat-phone", "rooms-drawer-phone", "profile", "service-down", "signed-out"} {
 		in, err := os.Open(filepath.Join(screenshotDir, name+".png"))
 		if err != nil {
 			t.Fatal(err)

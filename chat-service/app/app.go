@@ -244,9 +244,11 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	srv := serve.Server{
 		Addr: fmt.Sprintf(":%d", cfg.Port), Handler: engine, Logger: log, Health: h, DrainDelay: cfg.DrainDelay,
 		// Shutdown does not wait for hijacked WebSockets: close them (1012)
-		// first, then the broker; the database closes when run returns.
+		// first, then let the service finish its writes, then the broker;
+		// the database closes when run returns.
 		OnShutdown: []func(context.Context) error{
 			hb.Close,
+			svc.Close, // the last activity records
 			func(context.Context) error { return b.Close() },
 		},
 	}

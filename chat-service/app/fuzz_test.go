@@ -25,7 +25,8 @@ import (
 // every input reaches some route). The caller is a signed-in user who owns
 // the room and wrote the message the path names. Whatever the body, the
 // answer is never a 5xx; a 4xx is the JSON error envelope with a code and a
-// message; a 2xx is JSON.
+// message; a 2xx is JSON. The admin routes (/admin/...) are sent as an
+// admin.
 //
 // Sends, reads, member and DM changes are kept (the directory knows three
 // users, so members and DMs are bounded; messages grow with the run); a
@@ -52,6 +53,7 @@ var chatNotFuzzed = map[string]string{
 type chatFuzz struct {
 	url    string
 	token  string
+	admin  string // the token of the admin routes
 	roomID int64
 	routes []string
 	paths  map[string]string
@@ -66,7 +68,8 @@ func startChatFuzz(f *testing.F) *chatFuzz {
 		"SEND_RATE":        "1000000", "SEND_BURST": "1000000",
 		"USER_RATE_LIMIT_RPS": "1000000", "USER_RATE_LIMIT_BURST": "1000000",
 	})
-	fx := &chatFuzz{url: svc.URL, token: is.Token(f, 1, "fuzzer", authn.RoleUser, 24*time.Hour), paths: map[string]string{}}
+	fx := &chatFuzz{url: svc.URL, token: is.Token(f, 1, "fuzzer", authn.RoleUser, 24*time.Hour), paths: map[string]string{},
+		admin: is.Token(f, 2, "bob", authn.RoleAdmin, 24*time.Hour)}
 	var room, msg struct {
 		ID int64 `json:"id"`
 	}
@@ -93,8 +96,12 @@ func startChatFuzz(f *testing.F) *chatFuzz {
 
 func (fx *chatFuzz) do(t *testing.T, name string, body []byte) {
 	route := bodyfuzz.Pick(fx.routes, name)
-	method, _, _ := strings.Cut(route, " ")
-	status, ct, raw := bodyfuzz.Send(t, fx.url, method, fx.paths[route], fx.token, body)
+	method, pattern, _ := strings.Cut(route, " ")
+	token := fx.token
+	if strings.HasPrefix(pattern, "/admin/") {
+		token = fx.admin
+	}
+	status, ct, raw := bodyfuzz.Send(t, fx.url, method, fx.paths[route], token, body)
 	bodyfuzz.Check(t, route, body, status, ct, raw)
 	switch {
 	case route == "POST /rooms" && status == http.StatusCreated:
@@ -107,6 +114,8 @@ func (fx *chatFuzz) do(t *testing.T, name string, body []byte) {
 		bodyfuzz.Setup(t, fx.url, "DELETE", "/rooms/"+strconv.FormatInt(room.ID, 10), fx.token, nil, nil)
 	case route == "PATCH /rooms/:id" && status/100 == 2:
 		bodyfuzz.Setup(t, fx.url, "PATCH", fx.paths[route], fx.token, map[string]bool{"archived": false}, nil)
+	case route == "PATCH /admin/rooms/:id" && status/100 == 2:
+		bodyfuzz.Setup(t, fx.url, "PATCH", fx.paths[route], fx.admin, map[string]bool{"archived": false}, nil)
 	}
 }
 

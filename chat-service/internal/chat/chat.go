@@ -257,6 +257,22 @@ type Store interface {
 
 	Search(ctx context.Context, f SearchFilter) ([]SearchHit, error)
 	Stats(ctx context.Context, userID int64) (Stats, error)
+
+	// AdminRooms lists every public and private room (never DMs) with
+	// id > afterID, by id; AdminRoom is one of them (404 for a DM).
+	AdminRooms(ctx context.Context, afterID int64, limit int) ([]AdminRoom, error)
+	AdminRoom(ctx context.Context, id int64) (AdminRoom, error)
+	// RecordActive notes that the users were active on day ("YYYY-MM-DD",
+	// UTC); noting a user twice is a no-op.
+	RecordActive(ctx context.Context, day string, userIDs []int64) error
+	// PruneActive forgets the activity of days before day.
+	PruneActive(ctx context.Context, before string) error
+	// ActiveUsers counts the users active on day.
+	ActiveUsers(ctx context.Context, day string) (int64, error)
+	// MessagesPerDay counts the messages created at or after since (a
+	// UTC midnight) by UTC day, ascending; days without messages are
+	// left out.
+	MessagesPerDay(ctx context.Context, since time.Time) ([]DayCount, error)
 }
 
 // Directory is the user directory (user-service): the one place that

@@ -53,6 +53,8 @@ type Service struct {
 	// them in seq order (commit.go).
 	commit    committer
 	sendBatch int
+	// active records who is active each day (admin.go).
+	active activity
 }
 
 // NewService builds a Service.
@@ -225,18 +227,28 @@ func (s *Service) UpdateRoom(ctx context.Context, a Actor, roomID int64, p RoomP
 		}
 		p.Description = &d
 	}
-	if p.Archived != nil && *p.Archived && room.IsDefault {
-		return RoomView{}, apperr.Conflict("default_room", "the default room cannot be archived")
-	}
 	if p.Name != nil || p.Description != nil || p.Archived != nil {
-		room, err = s.store.UpdateRoom(ctx, roomID, p, s.at())
-		if err != nil {
+		if _, err := s.patchRoom(ctx, room, p); err != nil {
 			return RoomView{}, err
 		}
-		s.publish(ctx, Event{Type: EventRoomUpdated, RoomID: roomID,
-			Frame: RoomUpdatedFrame{Type: EventRoomUpdated, Room: room}})
 	}
 	return s.store.RoomView(ctx, roomID, a.UserID)
+}
+
+// patchRoom stores a checked patch and tells the room's sockets (an
+// owner's change and an admin's alike). The default room is never
+// archived.
+func (s *Service) patchRoom(ctx context.Context, room Room, p RoomPatch) (Room, error) {
+	if p.Archived != nil && *p.Archived && room.IsDefault {
+		return Room{}, apperr.Conflict("default_room", "the default room cannot be archived")
+	}
+	updated, err := s.store.UpdateRoom(ctx, room.ID, p, s.at())
+	if err != nil {
+		return Room{}, err
+	}
+	s.publish(ctx, Event{Type: EventRoomUpdated, RoomID: room.ID,
+		Frame: RoomUpdatedFrame{Type: EventRoomUpdated, Room: updated}})
+	return updated, nil
 }
 
 // DeleteRoom deletes a room with its messages; owners and admins only.
@@ -251,13 +263,20 @@ func (s *Service) DeleteRoom(ctx context.Context, a Actor, roomID int64) error {
 	if !canModerate(a, m) {
 		return apperr.Forbidden("forbidden", "only the room owner or an admin may delete the room")
 	}
+	return s.removeRoom(ctx, room)
+}
+
+// removeRoom deletes a room with its members, messages and reactions in
+// one transaction and ends every subscription to it (an owner's delete
+// and an admin's alike). The default room is never deleted.
+func (s *Service) removeRoom(ctx context.Context, room Room) error {
 	if room.IsDefault {
 		return apperr.Conflict("default_room", "the default room cannot be deleted")
 	}
-	if err := s.store.DeleteRoom(ctx, roomID); err != nil {
+	if err := s.store.DeleteRoom(ctx, room.ID); err != nil {
 		return err
 	}
-	s.publish(ctx, Event{Type: EventRoomUpdated, RoomID: roomID, DropRoom: true,
+	s.publish(ctx, Event{Type: EventRoomUpdated, RoomID: room.ID, DropRoom: true,
 		Frame: RoomUpdatedFrame{Type: EventRoomUpdated, Room: room, Deleted: true}})
 	return nil
 }
@@ -536,6 +555,7 @@ func (s *Service) SendMessage(ctx context.Context, a Actor, roomID int64, body, 
 	if !r.Created && r.Message.RoomID != roomID {
 		return Message{}, false, apperr.Conflict("client_msg_id_reused", "client_msg_id was already used for a message in another room")
 	}
+	s.MarkActive(a.UserID)
 	return r.Message, r.Created, nil
 }
 

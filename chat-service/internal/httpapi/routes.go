@@ -73,6 +73,12 @@ func Routes(r gin.IRouter, d Deps) {
 	api.DELETE("/messages/:id/reactions/:emoji", react(svc, false))
 	api.GET("/search", search(svc))
 	api.GET("/users/:id/stats", userStats(svc))
+	// The admin page (admins only, by the token's current role): every
+	// public and private room, archive and delete, usage figures.
+	api.GET("/admin/rooms", adminRooms(svc))
+	api.PATCH("/admin/rooms/:id", adminUpdateRoom(svc))
+	api.DELETE("/admin/rooms/:id", adminDeleteRoom(svc))
+	api.GET("/admin/usage", adminUsage(svc))
 }
 
 // limitPerUser spends one token of the caller's bucket per request; an

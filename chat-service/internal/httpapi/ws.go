@@ -372,6 +372,8 @@ func (s *session) auth(f clientFrame) {
 			s.w.log.Warn("record user", "user_id", id.UserID, "error", err)
 		}
 		cancel()
+		// An authenticated socket makes its user active today (admin usage).
+		s.w.svc.MarkActive(id.UserID)
 	} else {
 		if err != nil {
 			s.fail(err, f.Ref)

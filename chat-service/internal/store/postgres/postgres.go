@@ -22,6 +22,9 @@ var Dialect = sqlstore.Dialect{
 	LockRoom:    `SELECT 1 FROM rooms WHERE id = ? FOR UPDATE`,
 	LockMessage: `SELECT 1 FROM messages WHERE id = ? FOR UPDATE`,
 	Search:      search,
+	Day: func(column string) string {
+		return `to_char(` + column + ` AT TIME ZONE 'UTC', 'YYYY-MM-DD')`
+	},
 }
 
 // search matches every word literally (plainto_tsquery: no operators) and

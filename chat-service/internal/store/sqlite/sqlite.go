@@ -22,6 +22,7 @@ var Dialect = sqlstore.Dialect{
 	Search: func(words []string) (string, string, []any) {
 		return `messages_fts JOIN messages m ON m.id = messages_fts.rowid`, `messages_fts MATCH ?`, []any{FTSQuery(words)}
 	},
+	Day: func(column string) string { return `substr(` + column + `, 1, 10)` },
 }
 
 // FTSQuery turns search words into a safe FTS5 expression: every word

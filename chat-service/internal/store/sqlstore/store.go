@@ -34,6 +34,10 @@ type Dialect struct {
 	// Search turns the query's words into the FROM clause that yields the
 	// matching messages as m, and a condition with its arguments.
 	Search func(words []string) (from, cond string, args []any)
+	// Day is the SQL for the UTC day ("YYYY-MM-DD") of a stored time
+	// column: the first ten characters of SQLite's RFC 3339 text, or
+	// PostgreSQL's TIMESTAMPTZ formatted in UTC.
+	Day func(column string) string
 }
 
 // Store implements chat.Store.
@@ -61,7 +65,7 @@ func New(db *sqldb.DB, d Dialect) *Store {
 }
 
 // Tables lists every table, parents before children (copy-db's order).
-var Tables = []string{"rooms", "users", "members", "messages", "reactions"}
+var Tables = []string{"rooms", "users", "members", "messages", "reactions", "daily_active"}
 
 // q rebinds a query's ? placeholders for the dialect.
 func (s *Store) q(query string) string { return s.db.Rebind(query) }

@@ -48,6 +48,9 @@ func Run(t *testing.T, fresh sqldbtest.Fresh) {
 		{"Stats", testStats},
 		{"PublicNamesUniqueAfterFolding", testPublicNamesUniqueAfterFolding},
 		{"Migration0002RefoldsLegacyNames", testMigration0002RefoldsLegacyNames},
+		{"AdminRooms", testAdminRooms},
+		{"DailyActivity", testDailyActivity},
+		{"MessagesPerDay", testMessagesPerDay},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, fresh(t)) })
