@@ -28,6 +28,10 @@ type User struct {
 	Disabled  bool      `json:"disabled"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// MustChangePassword is set while the account still has the password
+	// auth-service generated for it (the first admin without
+	// ADMIN_PASSWORD); choosing a password clears it. Absent when false.
+	MustChangePassword bool `json:"must_change_password,omitempty"`
 }
 
 // IsAdmin reports whether the user holds the admin role.
@@ -41,6 +45,9 @@ type NewUser struct {
 	PasswordHash string
 	Role         string
 	Now          time.Time
+	// PasswordGenerated marks a password the service generated rather than
+	// one a person chose (User.MustChangePassword).
+	PasswordGenerated bool
 }
 
 // UserFilter selects a page of users, ordered by id.
@@ -120,9 +127,11 @@ type Store interface {
 	// that would leave no enabled admin is ErrLastAdmin; an unknown id is
 	// ErrUserNotFound.
 	UpdateUser(ctx context.Context, id int64, upd UserUpdate, now time.Time) (User, error)
-	// SetPasswordHash replaces a password hash; revokeSessions also revokes
-	// every refresh token family of the user but keep (0: none).
-	SetPasswordHash(ctx context.Context, id int64, hash string, revokeSessions bool, keep int64, now time.Time) error
+	// SetPasswordHash replaces a password hash. changed is a new password
+	// the user chose: it revokes every refresh token family of the user but
+	// keep (0: none) and clears MustChangePassword; false is a rehash of the
+	// same password, which changes neither.
+	SetPasswordHash(ctx context.Context, id int64, hash string, changed bool, keep int64, now time.Time) error
 	// CreateSession opens a new refresh token family with its first token
 	// and returns the family's id.
 	CreateSession(ctx context.Context, userID int64, t NewRefreshToken) (int64, error)

@@ -445,6 +445,7 @@ func (s *Service) EnsureAdmin(ctx context.Context, username, password string) (A
 	}
 	_, _, err = s.store.CreateUser(ctx, NewUser{
 		Username: username, UsernameKey: key, PasswordHash: string(hash), Role: RoleAdmin, Now: s.now(),
+		PasswordGenerated: generated,
 	}, nil)
 	if errors.Is(err, ErrUsernameTaken) {
 		return AdminBootstrap{}, nil // another replica won the race

@@ -93,7 +93,7 @@ func parseTime(s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-const userColumns = `u.id, u.username, u.email, u.role, u.disabled, u.created_at, u.updated_at`
+const userColumns = `u.id, u.username, u.email, u.role, u.disabled, u.created_at, u.updated_at, u.password_generated`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
@@ -103,7 +103,7 @@ func scanUser(r rowScanner, extra ...any) (auth.User, error) {
 		email            sql.NullString
 		created, updated string
 	)
-	dest := append([]any{&u.ID, &u.Username, &email, &u.Role, &u.Disabled, &created, &updated}, extra...)
+	dest := append([]any{&u.ID, &u.Username, &email, &u.Role, &u.Disabled, &created, &updated, &u.MustChangePassword}, extra...)
 	if err := r.Scan(dest...); err != nil {
 		return auth.User{}, err
 	}
@@ -131,9 +131,9 @@ func (s *Store) CreateUser(ctx context.Context, nu auth.NewUser, session *auth.N
 		now := formatTime(nu.Now)
 		var id int64
 		err := tx.QueryRowContext(ctx, s.db.Rebind(
-			`INSERT INTO users (username, username_key, email, password_hash, role, disabled, created_at, updated_at)
-			 VALUES (?, ?, ?, ?, ?, false, ?, ?) RETURNING id`),
-			nu.Username, nu.UsernameKey, nullString(nu.Email), nu.PasswordHash, nu.Role, now, now).Scan(&id)
+			`INSERT INTO users (username, username_key, email, password_hash, role, disabled, created_at, updated_at, password_generated)
+			 VALUES (?, ?, ?, ?, ?, false, ?, ?, ?) RETURNING id`),
+			nu.Username, nu.UsernameKey, nullString(nu.Email), nu.PasswordHash, nu.Role, now, now, nu.PasswordGenerated).Scan(&id)
 		if sqldb.IsUniqueViolation(err) {
 			return auth.ErrUsernameTaken
 		}
@@ -349,11 +349,16 @@ func (s *Store) RevokeSessions(ctx context.Context, userID, keep int64, reason s
 	return n, sqldb.Wrap("revoke sessions", err)
 }
 
-// SetPasswordHash replaces a user's password hash.
-func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string, revokeSessions bool, keep int64, now time.Time) error {
+// SetPasswordHash replaces a user's password hash; a changed password also
+// clears password_generated and ends the other sessions.
+func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string, changed bool, keep int64, now time.Time) error {
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		ts := formatTime(now)
-		res, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`), hash, ts, id)
+		q := `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`
+		if changed {
+			q = `UPDATE users SET password_hash = ?, updated_at = ?, password_generated = false WHERE id = ?`
+		}
+		res, err := tx.ExecContext(ctx, s.db.Rebind(q), hash, ts, id)
 		if err != nil {
 			return err
 		}
@@ -362,7 +367,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string, revo
 		} else if n == 0 {
 			return auth.ErrUserNotFound
 		}
-		if revokeSessions {
+		if changed {
 			_, err := s.revokeFamilies(ctx, tx, `user_id = ? AND id <> ?`, []any{id, keep}, "password_changed", ts)
 			return err
 		}

@@ -42,6 +42,7 @@ func Run(t *testing.T, newDB func(t *testing.T) Opener) {
 		{"UseRefreshToken", testUseRefreshToken},
 		{"UseRefreshTokenConcurrent", testUseRefreshTokenConcurrent},
 		{"SetPasswordHash", testSetPasswordHash},
+		{"PasswordGenerated", testPasswordGenerated},
 		{"PruneRefreshTokens", testPruneRefreshTokens},
 		{"RevocationFeed", testRevocationFeed},
 		{"SigningKeyRace", testSigningKeyRace},
@@ -350,6 +351,59 @@ func testSetPasswordHash(t *testing.T, open Opener) {
 		t.Fatalf("unknown: %v", err)
 	}
 }
+
+// A generated password is flagged until the user chooses one; a rehash of
+// the same password keeps the flag.
+func testPasswordGenerated(t *testing.T, open Opener) {
+	ctx := context.Background()
+	s := open(t)
+	u, _, err := s.CreateUser(ctx, auth.NewUser{
+		Username: "root", UsernameKey: "root", PasswordHash: "gen", Role: auth.RoleAdmin, Now: t0, PasswordGenerated: true,
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !u.MustChangePassword {
+		t.Fatalf("created %+v", u)
+	}
+	other := mkUser(t, s, "plain", auth.RoleUser)
+	if other.MustChangePassword {
+		t.Fatalf("chosen password flagged: %+v", other)
+	}
+	check := func(want bool) {
+		t.Helper()
+		byID, err := s.UserByID(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cred, _, err := s.Credentials(ctx, "root")
+		if err != nil {
+			t.Fatal(err)
+		}
+		list, err := s.ListUsers(ctx, auth.UserFilter{Limit: 10})
+		if err != nil || len(list) != 2 {
+			t.Fatalf("list %v %v", list, err)
+		}
+		if byID.MustChangePassword != want || cred.MustChangePassword != want || list[0].MustChangePassword != want || list[1].MustChangePassword {
+			t.Fatalf("want %v: by id %+v, credentials %+v, list %+v", want, byID, cred, list)
+		}
+	}
+	check(true)
+	// Other changes leave it alone.
+	if _, err := s.UpdateUser(ctx, other.ID, auth.UserUpdate{Role: ptr(auth.RoleAdmin)}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetPasswordHash(ctx, u.ID, "rehashed", false, 0, t0); err != nil {
+		t.Fatal(err)
+	}
+	check(true)
+	if err := s.SetPasswordHash(ctx, u.ID, "chosen", true, 0, t0); err != nil {
+		t.Fatal(err)
+	}
+	check(false)
+}
+
+func ptr[T any](v T) *T { return &v }
 
 func testPruneRefreshTokens(t *testing.T, open Opener) {
 	ctx := context.Background()
