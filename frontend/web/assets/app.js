@@ -120,6 +120,11 @@ async function main() {
     }
   }
   ctx.checkHealth = checkHealth;
+  // The connection banner's one Retry: the socket and the REST side both.
+  ctx.retryConnection = () => {
+    socket?.wake();
+    checkHealth();
+  };
 
   chat.onMessage = (msg, room) => {
     const settings = store.state.settings;
@@ -137,6 +142,11 @@ async function main() {
       authorName: displayName(profiles.get(msg.user_id), msg.username),
     });
     announcer.push(`m${msg.id}`, text);
+  };
+  chat.onInvited = (room, by) => {
+    const who = by?.user_id != null ? displayName(profiles.get(by.user_id), by.username) : by?.username;
+    const where = room.kind === 'dm' ? 'a direct message' : `#${room.name ?? 'a room'}`;
+    announcer.push(`invited${room.id}:${Date.now()}`, who ? `${who} added you to ${where}` : `You were added to ${where}`);
   };
 
   api.on('token', (t) => socket?.renewAuth(t));
@@ -257,7 +267,7 @@ async function main() {
         shell.setView(userProfileView(ctx, route.params.id));
         return;
       case 'settings':
-        shell.setView(settingsView(ctx));
+        shell.setView(settingsView(ctx, route.query));
         return;
       case 'admin':
         shell.setView(adminView(ctx));

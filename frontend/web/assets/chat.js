@@ -48,7 +48,10 @@ function sortRooms(rooms) {
 /**
  * Store keys it maintains: rooms (array), currentRoomId, typing ({roomId:
  * [{user_id, username, until}]}), presence ({roomId: [{user_id, username}]}),
- * members ({roomId: [...]}), and 'log' (touched with the room id in
+ * presenceStale (true from a lost socket until presence is fetched again
+ * after the reconnect: who is online is unknown meanwhile), invited
+ * ({roomId: {by}}: rooms someone else added the user to, live, not opened
+ * since), members ({roomId: [...]}), and 'log' (touched with the room id in
  * logVersions when a RoomLog or the outbox changes).
  */
 export class ChatClient {
@@ -77,7 +80,11 @@ export class ChatClient {
      * live end (one's own included, once acknowledged); never for history.
      */
     this.onLive = null;
-    store.set({ rooms: [], currentRoomId: null, typing: {}, presence: {}, members: {}, logVersions: {} });
+    /** Called with (room, by) when someone else adds the user to a room (by: {user_id, username} or null). */
+    this.onInvited = null;
+    this.selfJoins = new Set(); // rooms this client asked to join, create or open: not invitations
+    this.presenceRefresh = 0; // counts reconnects, so an older refresh cannot end a newer outage
+    store.set({ rooms: [], currentRoomId: null, typing: {}, presence: {}, presenceStale: false, invited: {}, members: {}, logVersions: {} });
   }
 
   /** Connects a ChatSocket (created by the caller with this.socketHandlers()). */
@@ -189,6 +196,7 @@ export class ChatClient {
   async openRoom(id) {
     const rid = Number(id);
     this.store.set({ currentRoomId: rid });
+    this.seen(rid);
     let room = this.room(rid);
     if (!room) {
       room = await this.api.get(`/api/chat/rooms/${rid}`);
@@ -207,6 +215,29 @@ export class ChatClient {
     this.loadMembers(rid).catch(() => {});
     this.loadOnline(rid).catch(() => {});
     return room;
+  }
+
+  /** The room was opened: it is no longer a new invitation. */
+  seen(id) {
+    const rid = Number(id);
+    if (!(rid in this.store.state.invited)) return;
+    const invited = { ...this.store.state.invited };
+    delete invited[rid];
+    this.store.set({ invited });
+  }
+
+  /**
+   * After a reconnect: fetches who is online in every room whose presence
+   * is held, then presence is known again (a room that fails keeps what the
+   * live presence frames bring).
+   */
+  async refreshPresence() {
+    const run = ++this.presenceRefresh;
+    const rooms = Object.keys(this.store.state.presence).map(Number);
+    await Promise.allSettled(rooms.map((rid) => this.loadOnline(rid)));
+    if (run === this.presenceRefresh && this.socket?.status !== 'waiting' && this.socket?.status !== 'connecting') {
+      this.store.set({ presenceStale: false });
+    }
   }
 
   /** Leaves the room view; non-members stop receiving its events. */
@@ -296,6 +327,7 @@ export class ChatClient {
 
   async createRoom({ name, description, kind }) {
     const room = await this.api.post('/api/chat/rooms', { name, description, kind });
+    this.selfJoins.add(Number(room.id));
     return this._adoptRoom(room);
   }
 
@@ -310,6 +342,7 @@ export class ChatClient {
 
   async join(roomId) {
     const rid = Number(roomId);
+    this.selfJoins.add(rid);
     await this.api.post(`/api/chat/rooms/${rid}/join`);
     this._patchRoom(rid, { is_member: true, role: 'member' });
     this.socket?.subscribe(rid);
@@ -320,6 +353,7 @@ export class ChatClient {
   async leave(roomId) {
     const rid = Number(roomId);
     const room = this.room(rid);
+    this.selfJoins.delete(rid);
     await this.api.post(`/api/chat/rooms/${rid}/leave`);
     if (room && room.kind === 'public') {
       this._patchRoom(rid, { is_member: false, role: null, unread: 0 });
@@ -498,6 +532,7 @@ export class ChatClient {
         this.outbox.resetAttempts();
         this.flushOutbox();
         this.loadRooms().catch(() => {});
+        if (this.store.state.presenceStale) this.refreshPresence();
         break;
       case 'message':
         this._incoming(ev.message);
@@ -562,7 +597,9 @@ export class ChatClient {
         this._error(ev);
         break;
       case 'closed':
-        this.store.set({ typing: {} });
+        // Nobody's presence can be told until the socket is back.
+        this.presenceRefresh++;
+        this.store.set({ typing: {}, presenceStale: true });
         break;
       default:
         break;
@@ -671,8 +708,18 @@ export class ChatClient {
     const rid = Number(ev.room_id);
     const uid = Number(ev.member?.user_id ?? ev.user_id);
     if (uid === this.me?.id) {
+      const known = this.room(rid);
+      // Someone else's doing: not a room this client joined, created or
+      // opened (a DM the user started names the peer as the new member),
+      // nor one the user is looking at.
+      const invitation = !this.selfJoins.delete(rid) && !known?.is_member && this.store.state.currentRoomId !== rid;
       if (ev.room) this._adoptRoom({ ...ev.room, role: ev.member?.role });
       else this.loadRooms().catch(() => {});
+      if (invitation) {
+        const by = ev.added_by ?? ev.by ?? null;
+        this.store.set({ invited: { ...this.store.state.invited, [rid]: { by } } });
+        if (this.onInvited) this.onInvited(this.room(rid) ?? { id: rid, ...(ev.room ?? {}) }, by);
+      }
       return;
     }
     this.memberChanges.set(rid, (this.memberChanges.get(rid) ?? 0) + 1);

@@ -15,7 +15,9 @@ export function avatar(ctx, userId, name, size = 'md', online = null) {
     img.addEventListener('error', () => img.remove(), { once: true });
     el.append(img);
   }
-  if (online != null) el.append(h('span', { class: `presence-dot ${online ? 'on' : 'off'}` }));
+  // online: true, false, or 'unknown' (the socket is away: nobody's
+  // presence can be told).
+  if (online != null) el.append(h('span', { class: `presence-dot ${online === 'unknown' ? 'unknown' : online ? 'on' : 'off'}` }));
   return el;
 }
 

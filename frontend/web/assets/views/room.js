@@ -99,7 +99,8 @@ export function roomView(ctx, roomId, { seq } = {}) {
   let hdr = null;
   function drawHeader() {
     const r = chat.room(rid) ?? room;
-    const onlineUsers = store.state.presence[rid] ?? [];
+    const unknown = !!store.state.presenceStale;
+    const onlineUsers = unknown ? [] : store.state.presence[rid] ?? [];
     const title = roomTitle(r);
     if (!hdr) {
       const h1 = h('h1', { class: 'room-title', testid: 'room-title', tabindex: '-1' });
@@ -116,7 +117,7 @@ export function roomView(ctx, roomId, { seq } = {}) {
     const topic = r.description || (r.kind === 'dm' ? `@${r.dm_user?.username ?? ''}` : '');
     hdr.topic.textContent = topic;
     hdr.topic.hidden = !topic;
-    const peerOnline = r.kind === 'dm' && onlineUsers.some((u) => Number(u.user_id) === Number(r.dm_user?.user_id));
+    const peerOnline = r.kind === 'dm' && (unknown ? 'unknown' : onlineUsers.some((u) => Number(u.user_id) === Number(r.dm_user?.user_id)));
     const leadSig = `${r.kind}:${title}:${peerOnline}`;
     if (hdr.leadSig !== leadSig) {
       hdr.leadSig = leadSig;
@@ -127,7 +128,7 @@ export function roomView(ctx, roomId, { seq } = {}) {
     const b = hdr.membersBtn;
     b.classList.toggle('active', panelOpen);
     b.setAttribute('aria-pressed', panelOpen ? 'true' : 'false');
-    b.setAttribute('aria-label', `Members: ${r.member_count ?? 0}, ${onlineUsers.length} online`);
+    b.setAttribute('aria-label', `Members: ${r.member_count ?? 0}, ${unknown ? 'presence unknown while reconnecting' : `${onlineUsers.length} online`}`);
     b.title = panelOpen ? 'Hide members' : 'Show members';
     hdr.count.textContent = String(r.member_count ?? (store.state.members[rid] ?? []).length);
   }
@@ -482,7 +483,23 @@ export function roomView(ctx, roomId, { seq } = {}) {
     it.el.scrollIntoView({ block: 'nearest' });
   });
 
+  // A reader at the newest message stays there when the timeline's height
+  // changes under them — the connection banner coming or going, the
+  // composer growing, a phone's keyboard — instead of the newest messages
+  // sliding under the composer. Scroll events keep track of where they are
+  // (a height change alone moves nothing, so fires none).
+  let stuck = true;
+  let seenHeight = 0;
+  const keepBottom = new ResizeObserver(() => {
+    const height = scroller.clientHeight;
+    if (height === seenHeight) return;
+    seenHeight = height;
+    if (stuck && !destroyed) scroller.scrollTop = scroller.scrollHeight;
+  });
+  keepBottom.observe(scroller);
+
   scroller.addEventListener('scroll', () => {
+    stuck = isAtBottom();
     const log = chat.log(rid);
     const hiddenOlder = firstSeq != null && log.messages().length > 0 && firstSeq > log.messages()[0].seq;
     if (scroller.scrollTop < 300 && (hiddenOlder || log.hasMoreBefore) && !loadingOlder && room) showOlder();
@@ -718,7 +735,10 @@ export function roomView(ctx, roomId, { seq } = {}) {
     if (!panelOpen) return;
     const r = chat.room(rid) ?? room;
     const members = store.state.members[rid];
-    const online = new Set((store.state.presence[rid] ?? []).map((u) => Number(u.user_id)));
+    // While the socket is away nobody's presence is known: no one is
+    // listed as online, every dot is dimmed and says so.
+    const unknown = !!store.state.presenceStale;
+    const online = new Set(unknown ? [] : (store.state.presence[rid] ?? []).map((u) => Number(u.user_id)));
     if (!members) {
       replace(panel, spinner('Loading members'));
       return;
@@ -735,16 +755,16 @@ export function roomView(ctx, roomId, { seq } = {}) {
       const name = displayName(profiles.get(uid), m.username);
       const isOn = online.has(uid);
       const btn = h('button', {
-        type: 'button', class: ['member', isOn && 'online'], testid: 'member-item', dataset: { userId: uid, username: m.username, online: isOn ? '1' : '0', focusKey: `member-${uid}` },
+        type: 'button', class: ['member', isOn && 'online'], testid: 'member-item', dataset: { userId: uid, username: m.username, online: unknown ? 'unknown' : isOn ? '1' : '0', focusKey: `member-${uid}` },
         'aria-haspopup': 'menu', 'aria-expanded': 'false',
-        'aria-label': `${name}${isOn ? ', online' : ', offline'}${m.role === 'owner' ? ', owner' : ''}`,
-      }, avatar(ctx, uid, name, 'sm', isOn), h('span', { class: 'member-text' }, h('span', { class: 'member-name', text: name }), profiles.get(uid)?.status_text ? h('span', { class: 'member-status', text: profiles.get(uid).status_text }) : null),
+        'aria-label': `${name}${unknown ? ', presence unknown while reconnecting' : isOn ? ', online' : ', offline'}${m.role === 'owner' ? ', owner' : ''}`,
+      }, avatar(ctx, uid, name, 'sm', unknown ? 'unknown' : isOn), h('span', { class: 'member-text' }, h('span', { class: 'member-name', text: name }), profiles.get(uid)?.status_text ? h('span', { class: 'member-status', text: profiles.get(uid).status_text }) : null),
       m.role === 'owner' ? h('span', { class: 'role-badge', text: 'owner' }) : null);
       btn.addEventListener('click', () => userMenu(btn, uid, m.username));
       return h('li', {}, btn);
     };
     keepFocus(panel, () => replace(panel,
-      h('div', { class: 'panel-head' }, h('h2', { text: 'Members' }), h('span', { class: 'muted', text: `${onlineCount} online · ${plural(sorted.length, 'member')}` }),
+      h('div', { class: 'panel-head' }, h('h2', { text: 'Members' }), h('span', { class: 'muted', testid: 'presence-summary', text: `${unknown ? 'Presence unknown while reconnecting' : `${onlineCount} online`} · ${plural(sorted.length, 'member')}` }),
         iconButton('x', 'Hide members', { class: 'panel-close', testid: 'panel-close', onClick: () => togglePanel(false) })),
       r?.is_member && r.kind !== 'dm' ? h('button', { type: 'button', class: 'btn btn-ghost btn-block invite-btn', testid: 'invite', onClick: () => inviteDialog(ctx, r) }, icon('userPlus'), 'Invite people') : null,
       h('ul', { class: 'member-list', testid: 'member-list' }, sorted.map(item))), () => header.querySelector('[data-testid=members-toggle]'));
@@ -788,7 +808,7 @@ export function roomView(ctx, roomId, { seq } = {}) {
       schedule('header', 'composer', 'panel');
     }),
     store.subscribe(['typing'], () => schedule('typing')),
-    store.subscribe(['presence', 'members'], () => schedule('header', 'panel')),
+    store.subscribe(['presence', 'presenceStale', 'members'], () => schedule('header', 'panel')),
     store.subscribe(['profilesVersion'], () => schedule('header', 'messages', 'composer', 'panel', 'typing')),
   ];
   const onVisible = () => updateReading();
@@ -895,6 +915,7 @@ export function roomView(ctx, roomId, { seq } = {}) {
     },
     destroy() {
       destroyed = true;
+      keepBottom.disconnect();
       cancelAnimationFrame(frame);
       unsubs.forEach((u) => u());
       narrowQuery.removeEventListener('change', onNarrow);

@@ -14,8 +14,13 @@ const passwordErrors = {
   password_too_long: { next: 'The new password can be at most 72 bytes long.' },
 };
 
-export function settingsView(ctx) {
+/**
+ * The settings page; query.focus === 'password' (the generated-password
+ * notice's link) puts the focus in the password form once it is drawn.
+ */
+export function settingsView(ctx, query = {}) {
   const { api, store } = ctx;
+  const focusPassword = query.focus === 'password';
   const body = h('div', { class: 'page-body narrow' }, spinner());
   const el = h('section', { class: 'page', testid: 'settings-view' }, viewHeader(ctx, [h('h1', { text: 'Settings' })]), body);
 
@@ -92,6 +97,9 @@ export function settingsView(ctx) {
     const cur = h('input', { type: 'password', autocomplete: 'current-password', testid: 'password-current' });
     const next = h('input', { type: 'password', autocomplete: 'new-password', minlength: 8, maxlength: 72, testid: 'password-new' });
     const err = h('div', { class: 'form-error', role: 'alert', testid: 'password-error', hidden: true });
+    const generated = api.user?.must_change_password
+      ? h('p', { class: 'callout', testid: 'password-generated', text: 'Your password was generated when Parley was set up. Choose your own: the current password is the one in the server log.' })
+      : null;
     const show = (fieldMessages, general) => {
       fieldError(cur, fieldMessages.cur ?? '');
       fieldError(next, fieldMessages.next ?? '');
@@ -118,21 +126,36 @@ export function settingsView(ctx) {
           await api.post('/api/auth/password', { current_password: cur.value, new_password: next.value });
           // Every other session ends; this one stays signed in.
           cur.value = next.value = '';
+          if (api.user?.must_change_password) {
+            // The server cleared its flag; so does the notice.
+            api.setUser({ must_change_password: false });
+            generated?.remove();
+            store.set({ session: api.user });
+          }
           toast('Password changed. Your other devices were signed out.');
         } catch (ex) {
           show(passwordErrors[ex.code] ?? {}, passwordErrors[ex.code] ? '' : ex.message);
         }
       },
-    }, h('h2', { text: 'Password' }), field('Current password', cur), field('New password', next, 'At least 8 characters.'), err,
+      id: 'password', 'aria-labelledby': 'password-heading', testid: 'password-form',
+    }, h('h2', { id: 'password-heading', text: 'Password' }), generated, field('Current password', cur), field('New password', next, 'At least 8 characters.'), err,
     h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-ghost', testid: 'password-save' }, 'Change password')));
   }
 
+  function drawn() {
+    if (!focusPassword) return;
+    const input = body.querySelector('[data-testid=password-current]');
+    input?.scrollIntoView({ block: 'center' });
+    input?.focus({ preventScroll: true });
+  }
   api.get('/api/users/settings/me').then((s) => {
     ctx.applySettings(s);
     render(s);
+    drawn();
   }, (err) => {
     toastError(err);
     render(store.state.settings ?? { theme: 'system', notifications: {} });
+    drawn();
   });
-  return { el };
+  return { el, focus: focusPassword ? 'self' : undefined };
 }

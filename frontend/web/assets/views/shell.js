@@ -7,6 +7,7 @@ import { avatar, menuButton, openMenu } from '../ui/widgets.js';
 import { focusHeading, keepFocus, rememberFocus, trapTab } from '../ui/focus.js';
 import { displayName, documentTitle, preview } from '../lib/format.js';
 import { listTime } from '../lib/timefmt.js';
+import { connectionBanner } from '../lib/connbanner.js';
 import { createRoomDialog, newDMDialog } from './dialogs.js';
 
 /** Maps the socket status to what the indicator shows. */
@@ -33,7 +34,10 @@ export function createShell(ctx) {
   let everConnected = false;
   const phone = window.matchMedia('(max-width: 768px)');
 
-  const banner = h('div', { class: 'service-banner', role: 'alert', testid: 'service-banner', hidden: true });
+  // The one connection banner: a service down (REST) and the socket away
+  // are one outage to the user (lib/connbanner.js). Polite: messages queue
+  // meanwhile, nothing the user does is lost.
+  const banner = h('div', { class: 'service-banner', role: 'status', testid: 'service-banner', hidden: true });
   const connBtn = h('button', { type: 'button', class: 'conn', testid: 'conn-state', onClick: () => ctx.wakeSocket() });
   const roomList = h('nav', { class: 'room-list', testid: 'room-list', 'aria-label': 'Rooms' });
   const userCard = h('div', { class: 'user-card' });
@@ -61,10 +65,10 @@ export function createShell(ctx) {
     h('nav', { class: 'user-nav', 'aria-label': 'Account' }, userCard));
   const scrim = h('div', { class: 'scrim', onClick: () => closeDrawer() });
   const main = h('main', { class: 'main', id: 'main', tabindex: '-1' });
-  // Visible on every screen size (the sidebar's indicator is in a drawer on
-  // phones); CSS delays it a moment so a quick reconnect does not flash.
-  const strip = h('div', { class: 'conn-strip', testid: 'conn-strip', role: 'status', hidden: true });
-  const mainWrap = h('div', { class: 'main-wrap' }, strip, main);
+  // Asks the first admin to replace the password auth-service generated
+  // (GET /me's must_change_password) until they do.
+  const notice = h('div', { class: 'account-notice', role: 'status', testid: 'password-notice', hidden: true });
+  const mainWrap = h('div', { class: 'main-wrap' }, notice, main);
   const skip = h('a', {
     href: '#main', class: 'skip-link', testid: 'skip-link',
     onClick: (e) => {
@@ -150,28 +154,48 @@ export function createShell(ctx) {
     connBtn.title = state === 'reconnecting' ? 'Reconnecting — click to retry now' : label;
     replace(connBtn, h('span', { class: 'conn-dot' }), h('span', { class: 'conn-label', text: label }));
     document.documentElement.dataset.conn = state;
-    const hide = state === 'connected' || state === 'connecting';
-    if (hide && strip.contains(document.activeElement)) focusViewHeading();
-    strip.hidden = hide;
-    strip.dataset.state = state;
-    if (!strip.hidden) {
-      keepFocus(strip, () => replace(strip, h('span', { class: 'conn-dot' }),
-        h('span', { text: state === 'offline' ? 'You are offline. Messages you send will go out when the network is back.' : 'Reconnecting to chat… Messages you send will be delivered once connected.' }),
-        state === 'reconnecting' ? h('button', { type: 'button', class: 'link-btn', testid: 'strip-retry', onClick: () => ctx.wakeSocket() }, 'Retry now') : null), () => main);
-    }
+    renderBanner();
   }
 
+  let bannerSig = '';
   function renderBanner() {
-    const s = store.state.service;
-    if (!s?.down) {
+    const b = connectionBanner(store.state.service, connBtn.dataset.state);
+    const presenceNote = store.state.presenceStale ? ' Presence unknown while reconnecting.' : '';
+    const sig = b ? JSON.stringify([b, presenceNote]) : '';
+    if (sig === bannerSig) return;
+    bannerSig = sig;
+    if (!b) {
       if (banner.contains(document.activeElement)) focusViewHeading();
       banner.hidden = true;
+      delete banner.dataset.state;
       return;
     }
     banner.hidden = false;
-    const what = s.status === 0 ? 'Parley cannot reach the server.' : `A Parley service is unavailable (${s.status}).`;
-    keepFocus(banner, () => replace(banner, icon('alert'), h('span', { class: 'banner-text' }, h('strong', { text: what }), ' ', h('span', { text: s.detail || s.message || '' }), ' Retrying automatically…'),
-      h('button', { type: 'button', class: 'btn btn-small btn-ghost', testid: 'banner-retry', onClick: () => ctx.checkHealth() }, 'Retry now')));
+    banner.dataset.state = b.state;
+    banner.classList.toggle('delayed', b.delayed);
+    // Re-drawn only when the words change: every change is read out.
+    keepFocus(banner, () => replace(banner, b.state === 'reconnecting' ? h('span', { class: 'conn-dot' }) : icon('alert'),
+      h('span', { class: 'banner-text' }, h('strong', { text: b.title }), ' ', h('span', { text: b.text + presenceNote })),
+      b.retry ? h('button', { type: 'button', class: 'btn btn-small btn-ghost', testid: 'banner-retry', onClick: () => ctx.retryConnection() }, 'Retry now') : null), () => main);
+  }
+
+  function renderNotice() {
+    const must = !!api.user?.must_change_password;
+    if (!must) {
+      if (notice.contains(document.activeElement)) focusViewHeading();
+      notice.hidden = true;
+      notice.replaceChildren();
+      return;
+    }
+    if (!notice.hidden) return;
+    notice.hidden = false;
+    notice.replaceChildren(icon('alert'),
+      h('span', { class: 'banner-text' }, h('strong', { text: 'You are using a generated password.' }), ' ', h('span', { text: 'Choose your own so that only you know it.' })),
+      h('a', { href: '/settings?focus=password', class: 'btn btn-small btn-primary', testid: 'password-notice-change' }, 'Change it now'));
+  }
+
+  function presenceUnknown() {
+    return !!store.state.presenceStale;
   }
 
   // Room items are cached by room and rebuilt only when what they show
@@ -190,25 +214,27 @@ export function createShell(ctx) {
       prev = last.deleted ? `${who}: message deleted` : `${who}: ${preview(last.body, 60)}`;
     }
     const unread = room.is_member ? Number(room.unread ?? 0) : 0;
-    const online = isDM && (store.state.presence[room.id] ?? []).some((u) => Number(u.user_id) === Number(peer?.user_id));
+    const online = !isDM ? false : presenceUnknown() ? 'unknown' : (store.state.presence[room.id] ?? []).some((u) => Number(u.user_id) === Number(peer?.user_id));
+    const invited = !!store.state.invited?.[room.id];
     const time = last ? listTime(last.created_at) : '';
     const active = room.id === current;
-    const sig = JSON.stringify([name, prev, unread, time, active, room.kind, online, isDM ? profiles.avatarUrl(peer?.user_id) : '']);
+    const sig = JSON.stringify([name, prev, unread, time, active, room.kind, online, invited, isDM ? profiles.avatarUrl(peer?.user_id) : '']);
     const hit = itemCache.get(room.id);
     if (hit && hit.sig === sig) return hit.el;
     const lead = isDM
       ? avatar(ctx, peer?.user_id, name, 'xs', online)
       : h('span', { class: 'room-icon' }, icon(room.kind === 'private' ? 'lock' : 'hash'));
     const el = h('a', {
-      href: `/rooms/${room.id}`, class: ['room-item', active && 'active', unread > 0 && 'has-unread'],
+      href: `/rooms/${room.id}`, class: ['room-item', active && 'active', unread > 0 && 'has-unread', invited && 'is-new'],
       testid: 'room-item', dataset: { roomId: room.id, roomName: name, kind: room.kind, focusKey: `room-${room.id}` },
       'aria-current': active ? 'page' : null,
-      'aria-label': `${isDM ? 'Direct message with ' : ''}${name}${unread ? `, ${unread} unread` : ''}`,
+      'aria-label': `${isDM ? 'Direct message with ' : ''}${name}${invited ? ', new: you were added' : ''}${unread ? `, ${unread} unread` : ''}${online === 'unknown' ? ', presence unknown while reconnecting' : ''}`,
     },
     lead,
     h('span', { class: 'room-text' }, h('span', { class: 'room-name', text: name }), prev ? h('span', { class: 'room-preview', testid: 'room-preview', text: prev }) : null),
     h('span', { class: 'room-meta' },
       last ? h('time', { class: 'room-time', datetime: last.created_at, text: time }) : null,
+      invited ? h('span', { class: 'badge badge-new', testid: 'new-badge', text: 'New' }) : null,
       unread > 0 ? h('span', { class: 'badge', testid: 'unread-badge', text: unread > 99 ? '99+' : String(unread) }) : null));
     itemCache.set(room.id, { sig, el });
     return el;
@@ -283,11 +309,17 @@ export function createShell(ctx) {
       if (dirty.has('user')) renderUser();
       if (dirty.has('conn')) renderConn();
       if (dirty.has('banner')) renderBanner();
+      if (dirty.has('user')) renderNotice();
       dirty.clear();
     });
   }
   const unsubs = [
-    store.subscribe(['rooms', 'currentRoomId', 'presence'], () => schedule('rooms')),
+    store.subscribe(['rooms', 'currentRoomId', 'presence', 'invited'], () => schedule('rooms')),
+    store.subscribe(['presenceStale'], () => {
+      document.documentElement.dataset.presence = presenceUnknown() ? 'unknown' : 'known';
+      schedule('rooms');
+      schedule('banner');
+    }),
     store.subscribe(['profilesVersion'], () => { schedule('rooms'); schedule('user'); }),
     store.subscribe(['conn'], () => { schedule('conn'); schedule('user'); }),
     store.subscribe(['service'], () => schedule('banner')),
@@ -297,6 +329,7 @@ export function createShell(ctx) {
   renderRooms();
   renderUser();
   renderBanner();
+  renderNotice();
 
   let view = null;
   /**
