@@ -165,7 +165,11 @@ func TestBrowserFirstHourGeneratedPassword(t *testing.T) {
 	p.wait("the app", `!!document.querySelector('[data-testid=app-shell]')`)
 	p.click("account-menu")
 	p.jsClick(tid("logout"))
-	p.login("root", "my-own-password-1")
+	// Signing out reloads the page on /login: wait for it before typing.
+	p.wait("the sign-in page", `location.pathname === '/login' && !!document.querySelector('[data-testid=login-username]')`)
+	p.typeInto("login-username", "root")
+	p.typeInto("login-password", "my-own-password-1")
+	p.click("login-submit")
 	p.wait("the app without the notice", `!!document.querySelector('[data-testid=room-item]') && document.querySelector('[data-testid=password-notice]').hidden`)
 
 	if os.Getenv("PARLEY_UPDATE_SCREENSHOTS") != "" {

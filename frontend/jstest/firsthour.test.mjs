@@ -121,6 +121,9 @@ test('rooms the user joined, created or is looking at are not invitations', asyn
   chat.handle({ type: 'member_joined', room_id: 3, member: { user_id: ME.id, username: 'ann', role: 'member' }, room: pub });
   await joining;
 
+  // A DM someone started: its first message speaks for it.
+  chat.handle({ type: 'member_joined', room_id: 5, member: { user_id: ME.id, username: 'ann', role: 'member' }, room: { id: 5, name: 'dm', kind: 'dm', last_seq: 0 } });
+
   store.set({ currentRoomId: 4 });
   chat.handle({ type: 'member_joined', room_id: 4, member: { user_id: ME.id, username: 'ann', role: 'member' }, room: { ...pub, id: 4, name: 'seen' } });
 

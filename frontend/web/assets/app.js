@@ -145,7 +145,7 @@ async function main() {
   };
   chat.onInvited = (room, by) => {
     const who = by?.user_id != null ? displayName(profiles.get(by.user_id), by.username) : by?.username;
-    const where = room.kind === 'dm' ? 'a direct message' : `#${room.name ?? 'a room'}`;
+    const where = room.name ? `#${room.name}` : 'a room';
     announcer.push(`invited${room.id}:${Date.now()}`, who ? `${who} added you to ${where}` : `You were added to ${where}`);
   };
 

@@ -711,8 +711,9 @@ export class ChatClient {
       const known = this.room(rid);
       // Someone else's doing: not a room this client joined, created or
       // opened (a DM the user started names the peer as the new member),
-      // nor one the user is looking at.
-      const invitation = !this.selfJoins.delete(rid) && !known?.is_member && this.store.state.currentRoomId !== rid;
+      // nor one the user is looking at. A DM someone started is not one
+      // either: its first message is announced and counted as unread.
+      const invitation = !this.selfJoins.delete(rid) && !known?.is_member && this.store.state.currentRoomId !== rid && (ev.room?.kind ?? known?.kind) !== 'dm';
       if (ev.room) this._adoptRoom({ ...ev.room, role: ev.member?.role });
       else this.loadRooms().catch(() => {});
       if (invitation) {
