@@ -170,9 +170,12 @@ export function createShell(ctx) {
       delete banner.dataset.state;
       return;
     }
+    // Only a banner that was not up waits: one already showing (the
+    // service came back, the socket not yet) must not vanish and return.
+    if (banner.hidden) banner.classList.toggle('delayed', b.delayed);
+    else if (!b.delayed) banner.classList.remove('delayed');
     banner.hidden = false;
     banner.dataset.state = b.state;
-    banner.classList.toggle('delayed', b.delayed);
     // Re-drawn only when the words change: every change is read out.
     keepFocus(banner, () => replace(banner, b.state === 'reconnecting' ? h('span', { class: 'conn-dot' }) : icon('alert'),
       h('span', { class: 'banner-text' }, h('strong', { text: b.title }), ' ', h('span', { text: b.text + presenceNote })),
