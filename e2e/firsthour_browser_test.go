@@ -55,7 +55,7 @@ func TestBrowserFirstHour(t *testing.T) {
 	if label := eval[string](bob, newItem+`.getAttribute('aria-label')`); !strings.Contains(label, "new") {
 		t.Errorf("the new room's label does not say it is new: %q", label)
 	}
-	bob.wait("the announcement", `(document.querySelector('[data-testid=announcer]')?.textContent ?? '').includes('added to #design') || (document.querySelector('[data-testid=announcer]')?.textContent ?? '').includes('added you to #design')`)
+	bob.wait("the announcement naming who added him", `(document.querySelector('[data-testid=announcer]')?.textContent ?? '').includes('alice added you to #design')`)
 	if eval[bool](alice, `!!document.querySelector('[data-testid=room-item][data-room-name="design"] [data-testid=new-badge]')`) {
 		t.Error("the room's creator sees it as new")
 	}

@@ -104,6 +104,8 @@ type MemberJoinedFrame struct {
 	RoomID int64  `json:"room_id"`
 	Member Member `json:"member"`
 	Room   Room   `json:"room"`
+	// AddedBy names who added the member; absent when they joined.
+	AddedBy *UserRef `json:"added_by,omitempty"`
 }
 
 // MemberLeftFrame announces a member leaving (RemovedBy nil) or removed.

@@ -393,7 +393,8 @@ func (s *Service) AddMember(ctx context.Context, a Actor, roomID, userID int64, 
 	}
 	if created {
 		s.publish(ctx, Event{Type: EventMemberJoined, RoomID: roomID, Users: []int64{userID},
-			Frame: MemberJoinedFrame{Type: EventMemberJoined, RoomID: roomID, Member: stored, Room: room}})
+			Frame: MemberJoinedFrame{Type: EventMemberJoined, RoomID: roomID, Member: stored, Room: room,
+				AddedBy: &UserRef{UserID: a.UserID, Username: a.Username}}})
 	}
 	return stored, created, nil
 }

@@ -425,6 +425,10 @@ func TestWSLiveEvents(t *testing.T) {
 		if num(f["room_id"]) != priv.ID || num(f["member"].(map[string]any)["user_id"]) != 2 || f["room"].(map[string]any)["name"] != "inner" {
 			t.Fatalf("member_joined = %v", f)
 		}
+		// It says who added him, so his page can say "Alice added you".
+		if by, _ := f["added_by"].(map[string]any); by == nil || num(by["user_id"]) != 1 || by["username"] != "alice" {
+			t.Fatalf("member_joined added_by = %v", f["added_by"])
+		}
 		a.next("member_joined")
 		b.subscribe(priv.ID, nil)
 		h.must(200, "PATCH", "/rooms/"+itoa(priv.ID), alice, map[string]any{"name": "inner2"}, nil)
