@@ -300,15 +300,7 @@ func TestCompose(t *testing.T) {
 		waitReady(t, chat2URL)
 	})
 	step("both chat URLs reach the browser", func() {
-		code, body := call(t, "GET", frontURL+"/config.json", "", nil, nil)
-		if code != http.StatusOK {
-			t.Fatalf("GET /config.json: %d %s", code, body)
-		}
-		for _, ws := range []string{chatWS, chat2WS} {
-			if !strings.Contains(body, `"`+browserWS(ws)) && !strings.Contains(body, ","+browserWS(ws)) {
-				t.Errorf("config.json %s lacks %s (CHAT_WS_URL in the scale run)", body, browserWS(ws))
-			}
-		}
+		checkChatURLs(t, browserWS(chatWS), browserWS(chat2WS))
 	})
 	step("message across chat replicas", func() {
 		bob := register(t, "bob")
@@ -509,15 +501,29 @@ func checkFrontend(t *testing.T) {
 	}
 	var cfg struct {
 		API string `json:"api_base_url"`
-		WS  string `json:"chat_ws_url"`
 	}
 	if code, body := call(t, "GET", frontURL+"/config.json", "", nil, &cfg); code != http.StatusOK {
 		t.Fatalf("GET /config.json: %d %s", code, body)
 	}
-	wantAPI := strings.Replace(gatewayURL, "127.0.0.1", "localhost", 1)
-	wantWS := browserWS(chatWS)
-	if cfg.API != wantAPI || cfg.WS != wantWS {
-		t.Errorf("config.json = %+v, want %s and %s (API_BASE_URL, CHAT_WS_URL)", cfg, wantAPI, wantWS)
+	if wantAPI := strings.Replace(gatewayURL, "127.0.0.1", "localhost", 1); cfg.API != wantAPI {
+		t.Errorf("config.json api_base_url = %q, want %s (API_BASE_URL)", cfg.API, wantAPI)
+	}
+	checkChatURLs(t, browserWS(chatWS))
+}
+
+// checkChatURLs: the browser is told exactly these chat WebSocket URLs
+// (CHAT_WS_URL), the first also as chat_ws_url for one-URL clients.
+func checkChatURLs(t *testing.T, want ...string) {
+	t.Helper()
+	var cfg struct {
+		WS  string   `json:"chat_ws_url"`
+		WSs []string `json:"chat_ws_urls"`
+	}
+	if code, body := call(t, "GET", frontURL+"/config.json", "", nil, &cfg); code != http.StatusOK {
+		t.Fatalf("GET /config.json: %d %s", code, body)
+	}
+	if cfg.WS != want[0] || !slices.Equal(cfg.WSs, want) {
+		t.Errorf("config.json chat_ws_url %q, chat_ws_urls %q; want %q and %q (CHAT_WS_URL)", cfg.WS, cfg.WSs, want[0], want)
 	}
 }
 
