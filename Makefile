@@ -8,10 +8,10 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 FUZZTIME ?= 10s
 
-.PHONY: help run build test test-go test-js test-fuzz vet lint fmt clean
+.PHONY: help run build offline-images test test-go test-js test-fuzz vet lint fmt clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 run: ## build and run all five services locally (SQLite under ./data)
 	@./scripts/run-local.sh
@@ -20,6 +20,9 @@ build: ## build the service binaries into ./bin
 	@mkdir -p bin
 	@for s in $(SERVICES); do (cd $$s && CGO_ENABLED=0 go build -trimpath -o ../bin/$$s .) || exit 1; done
 	@echo "binaries in ./bin"
+
+offline-images: ## base images for `docker-compose up --build` without a registry (stand-ins from local Go)
+	@./scripts/offline-images.sh
 
 test: vet lint test-go test-js test-fuzz ## run every test (vet, staticcheck, Go with -race, JavaScript, browser, containers, fuzzing)
 

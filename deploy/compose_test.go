@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,24 +11,34 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/parleychat/parley/deploy/standin"
 )
 
-// The compose end-to-end test builds every image with the real Dockerfiles
-// (through build-all.sh), runs docker-compose.yml, and drives Parley through
-// the published ports the way a browser would: register, create a room, send
-// a message over the WebSocket, read the history. Then it restarts everything
-// and checks the data survived, and runs the scale profile (NATS + a second
-// chat replica) and checks a message crosses replicas.
+// The compose end-to-end test is the README's path from a clean Docker state:
+// it removes this test's images, the offline base-image stand-ins and the
+// build cache, runs scripts/offline-images.sh (the same code a user runs
+// without a registry), then `up --build` through the Compose tool builds
+// every image with the real Dockerfiles and starts docker-compose.yml. It
+// drives Parley through the published ports the way a browser would:
+// register, create a room, send a message over the WebSocket, read the
+// history. Then it restarts everything and checks the data survived, and
+// starts the scale profile with its env file (deploy/scale.env: NATS + a
+// second chat replica) and checks a message crosses replicas. build-all.sh
+// then rebuilds the same images from the build cache and must produce the
+// very images compose built.
 //
 // It needs Docker and a Compose tool; without them it skips locally and fails
 // with CI set. PARLEY_COMPOSE overrides the Compose command (e.g.
-// "docker compose" or "docker-compose").
+// "docker compose" or "docker-compose"). Cold, it takes ~15 minutes on 2
+// cores: run it with -timeout 40m or more.
 
 const (
 	e2eTag     = "e2e-test" // image tag; compose reads it as ${TAG}
@@ -42,6 +53,8 @@ var (
 	appOrigin  string
 	gatewayURL string
 	frontURL   string
+	chatURL    string
+	chat2URL   string
 	chatWS     string
 	chat2WS    string
 )
@@ -67,6 +80,8 @@ func pickPorts(t *testing.T) []string {
 	appOrigin = fmt.Sprintf("http://localhost:%d", front)
 	frontURL = fmt.Sprintf("http://127.0.0.1:%d", front)
 	gatewayURL = fmt.Sprintf("http://127.0.0.1:%d", gw)
+	chatURL = fmt.Sprintf("http://127.0.0.1:%d", chat)
+	chat2URL = fmt.Sprintf("http://127.0.0.1:%d", chat2)
 	chatWS = fmt.Sprintf("ws://127.0.0.1:%d/ws", chat)
 	chat2WS = fmt.Sprintf("ws://127.0.0.1:%d/ws", chat2)
 	t.Logf("published ports: app %d, gateway %d, chat %d, chat-2 %d", front, gw, chat, chat2)
@@ -78,27 +93,40 @@ func pickPorts(t *testing.T) []string {
 		fmt.Sprintf("PARLEY_CHAT2_PORT=%d", chat2),
 		"ALLOWED_ORIGINS=" + appOrigin,
 		fmt.Sprintf("API_BASE_URL=http://localhost:%d", gw),
-		fmt.Sprintf("CHAT_WS_URL=ws://localhost:%d/ws", chat),
 	}
 }
+
+// browserWS is what the browser is told for a chat WebSocket URL.
+func browserWS(ws string) string { return strings.Replace(ws, "127.0.0.1", "localhost", 1) }
+
+// composeControlled are the variables the compose file or the env file
+// decide: never taken from the environment the test runs in.
+var composeControlled = []string{"COMPOSE_PROFILES", "COMPOSE_FILE", "NATS_URL", "CHAT_WS_URL", "TAG", "VERSION", "GO_IMAGE", "ADMIN_PASSWORD"}
 
 type composeRun struct {
 	t       *testing.T
 	root    string
 	cmd     []string // e.g. [docker-compose] or [docker compose]
+	opts    []string // global options, e.g. --env-file
 	project string
 	env     []string
 }
 
-func (c *composeRun) run(timeout time.Duration, extraEnv []string, args ...string) (string, error) {
+func (c *composeRun) run(timeout time.Duration, args ...string) (string, error) {
 	c.t.Helper()
-	full := append(append(append([]string{}, c.cmd[1:]...), "-p", c.project), args...)
-	return run(c.t, timeout, c.root, append(append([]string{}, c.env...), extraEnv...), c.cmd[0], full...)
+	full := append(append(append(append([]string{}, c.cmd[1:]...), c.opts...), "-p", c.project), args...)
+	var env []string
+	for _, kv := range os.Environ() {
+		if !slices.Contains(composeControlled, strings.SplitN(kv, "=", 2)[0]) {
+			env = append(env, kv)
+		}
+	}
+	return runEnv(c.t, timeout, c.root, append(env, c.env...), c.cmd[0], full...)
 }
 
-func (c *composeRun) must(timeout time.Duration, extraEnv []string, args ...string) string {
+func (c *composeRun) must(timeout time.Duration, args ...string) string {
 	c.t.Helper()
-	out, err := c.run(timeout, extraEnv, args...)
+	out, err := c.run(timeout, args...)
 	if err != nil {
 		c.t.Fatalf("compose %s: %v\n%s", strings.Join(args, " "), err, tail(out, 60))
 	}
@@ -106,9 +134,42 @@ func (c *composeRun) must(timeout time.Duration, extraEnv []string, args ...stri
 }
 
 // logs is what to show when something went wrong.
-func (c *composeRun) logs(extraEnv []string) string {
-	out, _ := c.run(2*time.Minute, extraEnv, "logs", "--no-color", "--tail", "40")
+func (c *composeRun) logs() string {
+	out, _ := c.run(2*time.Minute, "logs", "--no-color", "--tail", "40")
 	return tail(out, 200)
+}
+
+// cleanDocker removes what an earlier run left: this test's images, our
+// base-image stand-ins with the build stages made from them (they carry the
+// stand-in label), and the build cache. Real base images are kept.
+func cleanDocker(t *testing.T) {
+	t.Helper()
+	b := &standin.Builder{Root: repoRoot(t), Log: t}
+	goImage, natsImage, err := b.Images()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range services {
+		_, _ = run(t, time.Minute, "", nil, "docker", "image", "rm", "-f", "parley/"+s.Name+":"+e2eTag)
+	}
+	for _, ref := range []string{goImage, natsImage} {
+		if label, exists := standin.ImageLabel(context.Background(), ref, standin.Label); exists && label != "" {
+			if out, err := run(t, time.Minute, "", nil, "docker", "image", "rm", "-f", ref); err != nil {
+				t.Fatalf("removing the stand-in %s: %v\n%s", ref, err, out)
+			}
+		}
+	}
+	for range 2 { // a parent becomes unused only once its children are gone
+		_, _ = run(t, 5*time.Minute, "", nil, "docker", "image", "prune", "-af", "--filter", "label="+standin.Label)
+	}
+	if out, err := run(t, 5*time.Minute, "", nil, "docker", "builder", "prune", "-af"); err != nil {
+		t.Logf("docker builder prune: %v\n%s", err, tail(out, 5))
+	}
+	for _, ref := range []string{goImage, natsImage} {
+		if label, exists := standin.ImageLabel(context.Background(), ref, standin.Label); exists && label != "" {
+			t.Fatalf("the stand-in %s survived the clean-up", ref)
+		}
+	}
 }
 
 func TestCompose(t *testing.T) {
@@ -116,6 +177,7 @@ func TestCompose(t *testing.T) {
 	if out, err := run(t, 30*time.Second, "", nil, "docker", "info"); err != nil {
 		missing(t, "the Docker daemon is not reachable: %v\n%s", err, tail(out, 5))
 	}
+	needTool(t, "go", "scripts/offline-images.sh builds the base images with Go")
 	root := repoRoot(t)
 	var composeCmd []string
 	if v := os.Getenv("PARLEY_COMPOSE"); v != "" {
@@ -133,54 +195,52 @@ func TestCompose(t *testing.T) {
 		}
 	}
 	timings := map[string]time.Duration{}
+	var order []string
 	step := func(name string, f func()) {
 		start := time.Now()
 		f()
 		timings[name] = time.Since(start).Round(100 * time.Millisecond)
+		order = append(order, name)
 		t.Logf("%s: %s", name, timings[name])
 	}
 
-	// 1. Base images (offline stand-ins unless real ones exist), then the
-	//    five service images from the real Dockerfiles.
-	step("base images", func() {
-		ensureStandIn(t, dockerfileGoImage(t), goBuilderKey(t), func(ref, key string) { buildGoStandIn(t, ref, key) })
-		ensureStandIn(t, loadCompose(t).Services["nats"].Image, natsKey(t), func(ref, key string) { buildNATSStandIn(t, ref, key) })
-	})
-	step("build-all.sh", func() {
-		old := map[string]string{}
-		for _, s := range services {
-			old[s.Name] = imageID(t, "parley/"+s.Name+":"+e2eTag)
-		}
-		out, err := run(t, 30*time.Minute, root, []string{"VERSION=e2e"}, filepath.Join(root, "build-all.sh"), "-L", "-t", e2eTag)
-		if err != nil {
-			t.Fatalf("build-all.sh: %v\n%s", err, tail(out, 80))
-		}
-		// Drop the images this tag pointed at before, so reruns do not pile up.
-		for name, id := range old {
-			if id != "" && id != imageID(t, "parley/"+name+":"+e2eTag) {
-				_, _ = run(t, time.Minute, "", nil, "docker", "image", "rm", id)
-			}
-		}
-	})
-	checkImages(t)
-
-	c := &composeRun{t: t, root: root, cmd: composeCmd, project: fmt.Sprintf("parleye2e%d", os.Getpid()),
-		env: append(pickPorts(t), "TAG="+e2eTag, "ADMIN_PASSWORD=", "NATS_URL=", "COMPOSE_PROFILES=")}
-	scaleEnv := []string{"NATS_URL=nats://nats:4222"}
+	ports := pickPorts(t)
+	base := append(ports, "TAG="+e2eTag, "VERSION=e2e", "ADMIN_PASSWORD=")
+	project := fmt.Sprintf("parleye2e%d", os.Getpid())
+	// The default stack; NATS_URL and the profiles empty as in a fresh checkout.
+	c := &composeRun{t: t, root: root, cmd: composeCmd, project: project,
+		env: append(slices.Clone(base), "NATS_URL=", "COMPOSE_PROFILES=", "CHAT_WS_URL="+browserWS(chatWS))}
+	// The scale profile as the README starts it: the env file decides the
+	// profile and NATS_URL; the shell's CHAT_WS_URL overrides the file's, as
+	// the ports were moved.
+	scale := &composeRun{t: t, root: root, cmd: composeCmd, opts: []string{"--env-file", scaleEnvFile}, project: project,
+		env: append(slices.Clone(base), "CHAT_WS_URL="+browserWS(chatWS)+","+browserWS(chat2WS))}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("compose logs:\n%s", c.logs(scaleEnv))
+			t.Logf("compose logs:\n%s", scale.logs())
 		}
-		if out, err := c.run(3*time.Minute, scaleEnv, "--profile", "scale", "down", "-v", "--remove-orphans", "--timeout", "10"); err != nil {
+		if out, err := scale.run(3*time.Minute, "down", "-v", "--remove-orphans", "--timeout", "10"); err != nil {
 			t.Logf("compose down: %v\n%s", err, out)
 		}
 	})
 
-	// 2. The default stack.
-	step("compose up", func() {
-		c.must(5*time.Minute, nil, "up", "-d", "--no-build")
-		waitHealthy(t, c, nil, 5)
+	// 1. From a clean state: the base images (offline stand-ins unless real
+	//    ones exist) through the user's script, then `up --build`.
+	step("clean docker state", func() { cleanDocker(t) })
+	step("scripts/offline-images.sh", func() {
+		out, err := run(t, 40*time.Minute, root, nil, filepath.Join(root, "scripts", "offline-images.sh"))
+		t.Logf("offline-images.sh:\n%s", tail(out, 20))
+		if err != nil {
+			t.Fatalf("scripts/offline-images.sh: %v", err)
+		}
 	})
+	step("compose up --build (cold build)", func() {
+		c.must(40*time.Minute, "up", "--build", "-d")
+	})
+	step("healthy", func() { waitHealthy(t, c, 5) })
+	checkImages(t)
+
+	// 2. The default stack.
 	var alice session
 	var roomID int64
 	step("register, room, WebSocket message, history", func() {
@@ -196,7 +256,7 @@ func TestCompose(t *testing.T) {
 		if !containsBody(history, "hello from compose") || msg.Seq < 1 {
 			t.Fatalf("history %+v lacks the message sent over the WebSocket (seq %d)", history, msg.Seq)
 		}
-		if !strings.Contains(c.logs(nil), "generated password") {
+		if !strings.Contains(c.logs(), "generated password") {
 			t.Errorf("auth-service did not log a generated admin password with ADMIN_PASSWORD unset")
 		}
 		// The WebSocket checks Origin against ALLOWED_ORIGINS.
@@ -211,8 +271,8 @@ func TestCompose(t *testing.T) {
 
 	// 3. Restart: the named volumes keep accounts, signing key and messages.
 	step("compose restart", func() {
-		c.must(5*time.Minute, nil, "restart")
-		waitHealthy(t, c, nil, 5)
+		c.must(5*time.Minute, "restart")
+		waitHealthy(t, c, 5)
 	})
 	step("data after restart", func() {
 		if code, body := call(t, "GET", gatewayURL+"/api/auth/me", alice.Token, nil, nil); code != http.StatusOK {
@@ -227,13 +287,20 @@ func TestCompose(t *testing.T) {
 		}
 	})
 	step("compose down -v", func() {
-		c.must(3*time.Minute, nil, "down", "-v", "--timeout", "10")
+		c.must(3*time.Minute, "down", "-v", "--timeout", "10")
 	})
 
-	// 4. The scale profile: NATS + chat-service-2 sharing chat.db.
-	step("compose --profile scale up", func() {
-		c.must(5*time.Minute, scaleEnv, "--profile", "scale", "up", "-d", "--no-build")
-		waitHealthy(t, c, scaleEnv, 7)
+	// 4. The scale profile from its env file: NATS + chat-service-2 sharing
+	//    chat.db; `--build` again finds everything in the build cache.
+	step("compose --env-file "+scaleEnvFile+" up --build", func() {
+		scale.must(10*time.Minute, "up", "--build", "-d")
+		waitHealthy(t, scale, 7)
+		// Both replicas ready: /readyz includes their NATS connection.
+		waitReady(t, chatURL)
+		waitReady(t, chat2URL)
+	})
+	step("both chat URLs reach the browser", func() {
+		checkChatURLs(t, browserWS(chatWS), browserWS(chat2WS))
 	})
 	step("message across chat replicas", func() {
 		bob := register(t, "bob")
@@ -258,11 +325,51 @@ func TestCompose(t *testing.T) {
 			t.Errorf("seq across replicas: %d then %d, want consecutive (one chat.db)", sent.Seq, m.Seq)
 		}
 	})
+
+	// 5. build-all.sh builds the same images from the same Dockerfiles:
+	//    with compose's build cache it must reproduce them exactly.
+	step("build-all.sh (from the build cache)", func() {
+		before := map[string]string{}
+		for _, s := range services {
+			before[s.Name] = imageID(t, "parley/"+s.Name+":"+e2eTag)
+		}
+		out, err := run(t, 30*time.Minute, root, []string{"VERSION=e2e"}, filepath.Join(root, "build-all.sh"), "-L", "-t", e2eTag)
+		if err != nil {
+			t.Fatalf("build-all.sh: %v\n%s", err, tail(out, 80))
+		}
+		for _, s := range services {
+			if after := imageID(t, "parley/"+s.Name+":"+e2eTag); after != before[s.Name] {
+				t.Errorf("build-all.sh built %s anew (%s, compose built %s): the two should share one build", s.Name, after, before[s.Name])
+			}
+		}
+	})
 	var summary []string
-	for k, v := range timings {
-		summary = append(summary, k+"="+v.String())
+	for _, k := range order {
+		summary = append(summary, k+"="+timings[k].String())
 	}
 	t.Logf("timings: %s", strings.Join(summary, ", "))
+}
+
+// waitReady waits until a chat replica's /readyz answers 200.
+func waitReady(t *testing.T, base string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	last := ""
+	for time.Now().Before(deadline) {
+		resp, err := httpClient.Get(base + "/readyz")
+		if err == nil {
+			data, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+			last = fmt.Sprintf("%d %s", resp.StatusCode, data)
+		} else {
+			last = err.Error()
+		}
+		pause(500 * time.Millisecond)
+	}
+	t.Fatalf("%s/readyz not ready within a minute: %s", base, last)
 }
 
 func imageID(t *testing.T, ref string) string {
@@ -306,13 +413,13 @@ func checkImages(t *testing.T) {
 }
 
 // waitHealthy waits until want containers of the project run and report healthy
-// (NATS, which has no healthcheck, counts when running).
-func waitHealthy(t *testing.T, c *composeRun, extraEnv []string, want int) {
+// (a container without a healthcheck counts when running).
+func waitHealthy(t *testing.T, c *composeRun, want int) {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Minute)
 	last := ""
 	for time.Now().Before(deadline) {
-		ids := strings.Fields(c.must(time.Minute, extraEnv, "ps", "-q"))
+		ids := strings.Fields(c.must(time.Minute, "ps", "-q"))
 		if len(ids) >= want {
 			out, err := run(t, time.Minute, "", nil, "docker", append([]string{"inspect", "-f",
 				"{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}"}, ids...)...)
@@ -325,7 +432,7 @@ func waitHealthy(t *testing.T, c *composeRun, extraEnv []string, want int) {
 						continue
 					}
 					if f[1] == "exited" || f[1] == "dead" {
-						t.Fatalf("container %s %s:\n%s", f[0], f[1], c.logs(extraEnv))
+						t.Fatalf("container %s %s:\n%s", f[0], f[1], c.logs())
 					}
 					if f[1] == "running" && (f[2] == "healthy" || f[2] == "none") {
 						ready++
@@ -338,7 +445,7 @@ func waitHealthy(t *testing.T, c *composeRun, extraEnv []string, want int) {
 		}
 		pause(time.Second)
 	}
-	t.Fatalf("containers not healthy within 3 minutes:\n%s\n%s", last, c.logs(extraEnv))
+	t.Fatalf("containers not healthy within 3 minutes:\n%s\n%s", last, c.logs())
 }
 
 // pause waits without time.Sleep-as-synchronisation: it is only the poll
@@ -394,15 +501,29 @@ func checkFrontend(t *testing.T) {
 	}
 	var cfg struct {
 		API string `json:"api_base_url"`
-		WS  string `json:"chat_ws_url"`
 	}
 	if code, body := call(t, "GET", frontURL+"/config.json", "", nil, &cfg); code != http.StatusOK {
 		t.Fatalf("GET /config.json: %d %s", code, body)
 	}
-	wantAPI := strings.Replace(gatewayURL, "127.0.0.1", "localhost", 1)
-	wantWS := strings.Replace(chatWS, "127.0.0.1", "localhost", 1)
-	if cfg.API != wantAPI || cfg.WS != wantWS {
-		t.Errorf("config.json = %+v, want %s and %s (API_BASE_URL, CHAT_WS_URL)", cfg, wantAPI, wantWS)
+	if wantAPI := strings.Replace(gatewayURL, "127.0.0.1", "localhost", 1); cfg.API != wantAPI {
+		t.Errorf("config.json api_base_url = %q, want %s (API_BASE_URL)", cfg.API, wantAPI)
+	}
+	checkChatURLs(t, browserWS(chatWS))
+}
+
+// checkChatURLs: the browser is told exactly these chat WebSocket URLs
+// (CHAT_WS_URL), the first also as chat_ws_url for one-URL clients.
+func checkChatURLs(t *testing.T, want ...string) {
+	t.Helper()
+	var cfg struct {
+		WS  string   `json:"chat_ws_url"`
+		WSs []string `json:"chat_ws_urls"`
+	}
+	if code, body := call(t, "GET", frontURL+"/config.json", "", nil, &cfg); code != http.StatusOK {
+		t.Fatalf("GET /config.json: %d %s", code, body)
+	}
+	if cfg.WS != want[0] || !slices.Equal(cfg.WSs, want) {
+		t.Errorf("config.json chat_ws_url %q, chat_ws_urls %q; want %q and %q (CHAT_WS_URL)", cfg.WS, cfg.WSs, want[0], want)
 	}
 }
 

@@ -98,6 +98,14 @@ func TestComposeFile(t *testing.T) {
 			if !slices.Equal(s.Profiles, []string{"scale"}) || !strings.HasPrefix(s.Image, "nats:") {
 				t.Errorf("nats: want an official nats image in the scale profile, got %q %v", s.Image, s.Profiles)
 			}
+			// The alpine image's busybox wget (and the offline stand-in's) asks
+			// the monitoring port the command opens.
+			if s.Healthcheck == nil || !slices.Equal(s.Healthcheck.Test, natsHealthcheck) {
+				t.Errorf("nats: healthcheck %v, want %v", s.Healthcheck, natsHealthcheck)
+			}
+			if !slices.Contains(s.Command, "--http_port") || !slices.Contains(s.Command, "8222") {
+				t.Errorf("nats: command %v does not open the monitoring port 8222 the healthcheck asks", s.Command)
+			}
 			continue
 		}
 		if name == "postgres" {
@@ -161,9 +169,6 @@ func TestComposeFile(t *testing.T) {
 				t.Errorf("%s: depends on unknown service %s", name, dep)
 			}
 			wantCond := "service_healthy"
-			if dep == "nats" {
-				wantCond = "service_started" // no HEALTHCHECK in a scratch NATS image; chat reconnects by itself
-			}
 			if cond.Condition != wantCond {
 				t.Errorf("%s: depends_on %s condition %q, want %q", name, dep, cond.Condition, wantCond)
 			}
@@ -197,6 +202,92 @@ func TestComposeFile(t *testing.T) {
 	}
 }
 
+// natsHealthcheck is the nats service's healthcheck; the offline stand-in
+// (deploy/standin) provides a wget that supports exactly these arguments.
+var natsHealthcheck = []string{"CMD", "wget", "-q", "--spider", "http://127.0.0.1:8222/healthz"}
+
+// scaleEnvFile is the env file that starts the scale profile:
+// `docker compose --env-file deploy/scale.env up --build -d`.
+const scaleEnvFile = "deploy/scale.env"
+
+// readEnvFile parses a compose env file (KEY=VALUE lines, # comments).
+func readEnvFile(t testing.TB, path string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || !regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`).MatchString(k) || strings.ContainsAny(v, `"' $`) {
+			t.Fatalf("%s:%d: want KEY=VALUE without quotes, spaces or $, got %q", path, i+1, line)
+		}
+		if _, dup := out[k]; dup {
+			t.Fatalf("%s:%d: %s set twice", path, i+1, k)
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// TestScaleEnvFile: the committed env file starts the scale profile with the
+// broker both replicas need, and tells the browser both replicas' published
+// (default) ports.
+func TestScaleEnvFile(t *testing.T) {
+	c := loadCompose(t)
+	env := readEnvFile(t, filepath.Join(repoRoot(t), scaleEnvFile))
+	keys := []string{}
+	for k := range env {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if want := []string{"CHAT_WS_URL", "COMPOSE_PROFILES", "NATS_URL"}; !slices.Equal(keys, want) {
+		t.Errorf("%s sets %v, want exactly %v", scaleEnvFile, keys, want)
+	}
+	if env["COMPOSE_PROFILES"] != "scale" {
+		t.Errorf("%s: COMPOSE_PROFILES=%q, want scale", scaleEnvFile, env["COMPOSE_PROFILES"])
+	}
+	// NATS_URL names the nats service and the client port its command opens.
+	u, err := url.Parse(env["NATS_URL"])
+	if err != nil || u.Scheme != "nats" || u.Hostname() != "nats" || !slices.Contains(c.Services["nats"].Command, u.Port()) {
+		t.Errorf("%s: NATS_URL=%q should be nats://nats:<the port nats listens on, %v>", scaleEnvFile, env["NATS_URL"], c.Services["nats"].Command)
+	}
+	// CHAT_WS_URL lists chat-service then chat-service-2 at their default
+	// published ports, on the host the default API_BASE_URL names.
+	api, _ := url.Parse(expandDefaults(c.Services["frontend"].Environment["API_BASE_URL"]))
+	urls := strings.Split(env["CHAT_WS_URL"], ",")
+	replicas := []string{"chat-service", "chat-service-2"}
+	if len(urls) != len(replicas) {
+		t.Fatalf("%s: CHAT_WS_URL=%q, want one URL for each of %v", scaleEnvFile, env["CHAT_WS_URL"], replicas)
+	}
+	for i, svc := range replicas {
+		ports := c.Services[svc].Ports
+		if len(ports) != 1 {
+			t.Fatalf("%s publishes %v, want one port", svc, ports)
+		}
+		parts := strings.Split(expandDefaults(ports[0]), ":") // bind:host:container
+		want := "ws://" + api.Hostname() + ":" + parts[1] + "/ws"
+		if urls[i] != want {
+			t.Errorf("%s: CHAT_WS_URL entry %d is %q, want %q (%s's published port)", scaleEnvFile, i+1, urls[i], want, svc)
+		}
+	}
+	// The file the compose header and the README tell users to pass.
+	for _, doc := range []string{"docker-compose.yml", "README.md"} {
+		data, err := os.ReadFile(filepath.Join(repoRoot(t), doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(data), "--env-file "+scaleEnvFile+" up --build") {
+			t.Errorf("%s does not show `--env-file %s up --build`", doc, scaleEnvFile)
+		}
+	}
+}
+
 func nonEmpty(s string) []string {
 	if s == "" {
 		return nil
@@ -213,8 +304,8 @@ func TestComposeConfig(t *testing.T) {
 		missing(t, "neither `docker compose` nor `docker-compose` is installed")
 	}
 	for _, tool := range tools {
-		for _, profile := range [][]string{nil, {"--profile", "scale"}} {
-			args := append(append(tool[1:], profile...), "config", "-q")
+		for _, profile := range [][]string{nil, {"--profile", "scale"}, {"--env-file", scaleEnvFile}} {
+			args := append(append(slices.Clone(tool[1:]), profile...), "config", "-q")
 			out, err := run(t, time.Minute, root, []string{"NATS_URL=nats://nats:4222"}, tool[0], args...)
 			if err != nil {
 				t.Errorf("%s %s: %v\n%s", tool[0], strings.Join(args, " "), err, out)

@@ -7,9 +7,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parleychat/parley/deploy/standin"
 )
 
 // The five services, their ports (ARCHITECTURE.md, Contract: Shape and ports) and data volumes.
@@ -74,11 +77,17 @@ func missing(t testing.TB, format string, args ...any) {
 // run runs a command with a deadline and returns its combined output.
 func run(t testing.TB, timeout time.Duration, dir string, env []string, name string, args ...string) (string, error) {
 	t.Helper()
+	return runEnv(t, timeout, dir, append(os.Environ(), env...), name, args...)
+}
+
+// runEnv is run with exactly the environment env.
+func runEnv(t testing.TB, timeout time.Duration, dir string, env []string, name string, args ...string) (string, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = env
 	cmd.WaitDelay = 10 * time.Second
 	var out bytes.Buffer
 	cmd.Stdout = &out
@@ -110,6 +119,21 @@ func composeCommands() [][]string {
 	}
 	if _, err := exec.LookPath("docker-compose"); err == nil {
 		out = append(out, []string{"docker-compose"})
+	}
+	return out
+}
+
+// The stand-in builder fills its module cache for the same services.
+func TestStandInServices(t *testing.T) {
+	if got := standin.Services; !slices.Equal(got, serviceNamesOf(services)) {
+		t.Errorf("standin.Services = %v, want %v", got, serviceNamesOf(services))
+	}
+}
+
+func serviceNamesOf(specs []serviceSpec) []string {
+	var out []string
+	for _, s := range specs {
+		out = append(out, s.Name)
 	}
 	return out
 }

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-var scripts = []string{"build-all.sh", "deploy-all.sh"}
+var scripts = []string{"build-all.sh", "deploy-all.sh", "scripts/offline-images.sh"}
 
 func TestScriptsShellcheck(t *testing.T) {
 	root := repoRoot(t)
@@ -25,7 +25,13 @@ func TestScriptsShellcheck(t *testing.T) {
 	}
 	sc := needTool(t, "shellcheck", "apt-get install shellcheck")
 	// The developer scripts are held to the same standard.
-	all := append([]string{"bench/run.sh", "scripts/run-local.sh", "scripts/start-test-postgres.sh", "scripts/fuzz.sh", ".ci/run"}, scripts...)
+	all := append([]string{"bench/run.sh", ".ci/run"}, scripts...)
+	dev, _ := filepath.Glob(filepath.Join(root, "scripts", "*.sh")) // every one, not only those listed
+	for _, p := range dev {
+		if rel, _ := filepath.Rel(root, p); !slices.Contains(all, rel) {
+			all = append(all, rel)
+		}
+	}
 	out, err := run(t, time.Minute, root, nil, sc, append([]string{"--severity=style"}, all...)...)
 	if err != nil {
 		t.Errorf("shellcheck: %v\n%s", err, out)
@@ -56,6 +62,8 @@ func TestScriptsExplainMissingPrerequisites(t *testing.T) {
 		{"deploy-all.sh", nil, []string{"missing prerequisites", "kubectl (or k3s", "docker", "k3s on this machine"}},
 		{"deploy-all.sh", []string{"--push", "--no-build"}, []string{"missing prerequisites", "REGISTRY="}},
 		{"deploy-all.sh", []string{"--bogus"}, []string{"unknown argument '--bogus'"}},
+		{"scripts/offline-images.sh", nil, []string{"missing prerequisites", "go: install Go", "docker: install Docker"}},
+		{"scripts/offline-images.sh", []string{"--bogus"}, []string{"unknown argument '--bogus'"}},
 	}
 	for _, c := range cases {
 		out, err := run(t, time.Minute, root, env, filepath.Join(root, c.script), c.args...)
