@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/parleychat/parley/platform/serve"
@@ -46,13 +47,19 @@ func TestProgramDispatch(t *testing.T) {
 		t.Fatal("an unknown command started the service")
 	}
 
-	// healthcheck probes /healthz on PORT.
+	// healthcheck probes /readyz on PORT: live but not ready is a failure.
+	var ready atomic.Bool
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/healthz" {
+		switch {
+		case r.URL.Path == "/healthz":
+			w.WriteHeader(http.StatusOK)
+		case r.URL.Path == "/readyz" && ready.Load():
+			w.WriteHeader(http.StatusOK)
+		case r.URL.Path == "/readyz":
+			w.WriteHeader(http.StatusServiceUnavailable)
+		default:
 			http.NotFound(w, r)
-			return
 		}
-		w.WriteHeader(http.StatusOK)
 	}))
 	defer srv.Close()
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
@@ -63,8 +70,12 @@ func TestProgramDispatch(t *testing.T) {
 		return ""
 	}
 	var out bytes.Buffer
+	if err := p.Run(ctx, []string{"test-service", "healthcheck"}, env, &out); err == nil || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("healthcheck against a live server that is not ready: %v, want the 503", err)
+	}
+	ready.Store(true)
 	if err := p.Run(ctx, []string{"test-service", "healthcheck"}, env, &out); err != nil {
-		t.Fatalf("healthcheck against a healthy server: %v (%s)", err, out.String())
+		t.Fatalf("healthcheck against a ready server: %v (%s)", err, out.String())
 	}
 	srv.Close()
 	n, _ := strconv.Atoi(port)

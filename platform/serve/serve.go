@@ -105,12 +105,17 @@ func IsHealthcheck(args []string) bool {
 	return len(args) > 1 && args[1] == "healthcheck"
 }
 
-// Healthcheck asks the local server's /healthz and returns nil when it
-// answers 200. It lets a scratch image have a Docker HEALTHCHECK.
+// Healthcheck asks the local server's /readyz and returns nil when it
+// answers 200. It lets a scratch image have a Docker HEALTHCHECK, and
+// "healthy" there means ready: its critical checks pass (the database; for
+// chat-service also the NATS connection when NATS_URL is set), so compose's
+// `condition: service_healthy` waits for what the service needs. A
+// container that stops being ready shows as unhealthy; Docker does not
+// restart it for that (Kubernetes probes /healthz and /readyz apart).
 func Healthcheck(ctx context.Context, port int, stdout io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	url := fmt.Sprintf("http://127.0.0.1:%d/healthz", port)
+	url := fmt.Sprintf("http://127.0.0.1:%d/readyz", port)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
