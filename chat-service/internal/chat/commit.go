@@ -179,6 +179,11 @@ func (s *Service) announce(batch []*pendingSend, results []CreateResult, err err
 		if r.Err == nil && r.Created {
 			s.publish(ctx, Event{Type: EventMessage, RoomID: r.Message.RoomID, Seq: r.Message.Seq,
 				Frame: MessageFrame{Type: EventMessage, Message: r.Message}})
+			if r.Root != nil {
+				// The root's new reply count, after the reply itself.
+				s.publish(ctx, Event{Type: EventMessageUpdated, RoomID: r.Root.RoomID,
+					Frame: MessageFrame{Type: EventMessageUpdated, Message: *r.Root}})
+			}
 		}
 		answered = i + 1
 		p.done <- r

@@ -312,7 +312,7 @@ func (s *Store) decorate(ctx context.Context, views []chat.RoomView, userID int6
 	for i := range views {
 		ids[i] = views[i].ID
 		byID[views[i].ID] = &views[i]
-		if views[i].Kind == chat.KindDM {
+		if chat.IsDirect(views[i].Kind) {
 			dms = append(dms, views[i].ID)
 		}
 	}
@@ -337,7 +337,7 @@ func (s *Store) decorate(ctx context.Context, views []chat.RoomView, userID int6
 	}
 	args := append(int64Args(dms), userID)
 	rows, err = s.db.QueryContext(ctx, s.q(`SELECT room_id, user_id, username FROM members
-		WHERE room_id IN (`+placeholders(len(dms))+`) AND user_id <> ?`), args...)
+		WHERE room_id IN (`+placeholders(len(dms))+`) AND user_id <> ? ORDER BY room_id, user_id`), args...)
 	if err != nil {
 		return sqldb.Wrap("dm users", err)
 	}
@@ -349,11 +349,20 @@ func (s *Store) decorate(ctx context.Context, views []chat.RoomView, userID int6
 			return sqldb.Wrap("dm users", err)
 		}
 		v := byID[roomID]
-		v.DMUser = &u
-		v.Name = u.Username
-		if v.Name == "" {
-			v.Name = "user " + strconv.FormatInt(u.UserID, 10)
+		name := u.Username
+		if name == "" {
+			name = "user " + strconv.FormatInt(u.UserID, 10)
 		}
+		if v.Kind == chat.KindGroup {
+			// A group is named by its other members, by user id.
+			v.GroupUsers = append(v.GroupUsers, u)
+			if v.Name != "" {
+				name = v.Name + ", " + name
+			}
+		} else {
+			v.DMUser = &u
+		}
+		v.Name = name
 	}
 	return sqldb.Wrap("dm users", rows.Err())
 }

@@ -48,6 +48,9 @@ func Run(t *testing.T, fresh sqldbtest.Fresh) {
 		{"Stats", testStats},
 		{"PublicNamesUniqueAfterFolding", testPublicNamesUniqueAfterFolding},
 		{"Migration0002RefoldsLegacyNames", testMigration0002RefoldsLegacyNames},
+		{"Threads", testThreads},
+		{"GroupDMs", testGroupDMs},
+		{"Migration0004Upgrades", testMigration0004Upgrades},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, fresh(t)) })

@@ -1,0 +1,30 @@
+-- Threads and group DMs (DESIGN §10); the same changes as SQLite's 0004.
+
+-- Group DMs: rooms.kind gains 'group'. A group's member set is its key, as
+-- a DM's pair is: rooms.dm_key holds "g:" and the sorted member ids joined
+-- by commas.
+ALTER TABLE rooms DROP CONSTRAINT rooms_kind_check;
+ALTER TABLE rooms ADD CONSTRAINT rooms_kind_check CHECK (kind IN ('public', 'private', 'dm', 'group'));
+
+-- Threads: a reply names its top-level root (thread_root_id); a root counts
+-- its replies and remembers the newest one's time, both updated in the
+-- reply's transaction.
+ALTER TABLE messages ADD COLUMN thread_root_id BIGINT;
+ALTER TABLE messages ADD COLUMN reply_count BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN last_reply_at TIMESTAMPTZ;
+
+-- A thread page is a range of this index.
+CREATE INDEX messages_thread ON messages (thread_root_id, seq) WHERE thread_root_id IS NOT NULL;
+
+-- Who follows which thread (the root's author and every replier), and how
+-- far they have read it (a room seq).
+CREATE TABLE thread_follows (
+    user_id       BIGINT      NOT NULL,
+    root_id       BIGINT      NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    room_id       BIGINT      NOT NULL,
+    last_read_seq BIGINT      NOT NULL DEFAULT 0,
+    followed_at   TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (user_id, root_id)
+);
+
+CREATE INDEX thread_follows_root ON thread_follows (root_id);
