@@ -17,9 +17,10 @@ import (
 )
 
 // A reply sent through one replica reaches a subscriber of the other
-// through the broker: the reply as a message event, then its root's new
-// reply count as message_updated.
-func TestThreadReplyAcrossReplicas(t *testing.T) {
+// through the broker: the reply as a message event, its root's new reply
+// count as message_updated, and — the reply names the subscriber — a
+// mention frame.
+func TestReplyAndMentionAcrossReplicas(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, target sqldb.Target) {
 		natsURL := startNATS(t)
 		is := authntest.New(t)
@@ -76,7 +77,7 @@ func TestThreadReplyAcrossReplicas(t *testing.T) {
 		var root struct{ ID, Seq int64 }
 		mustAPI(t, 201, "POST", a.URL+"/rooms/1/messages", alice, map[string]any{"body": "root"}, &root)
 		var reply struct{ ID int64 }
-		mustAPI(t, 201, "POST", a.URL+"/rooms/1/messages", alice, map[string]any{"body": "reply", "thread_root_id": root.ID}, &reply)
+		mustAPI(t, 201, "POST", a.URL+"/rooms/1/messages", alice, map[string]any{"body": "reply to @bob", "thread_root_id": root.ID}, &reply)
 		var m struct {
 			Message struct {
 				ID           int64      `json:"id"`
@@ -97,9 +98,32 @@ func TestThreadReplyAcrossReplicas(t *testing.T) {
 		if m.Message.ID != reply.ID || m.Message.ThreadRootID == nil || *m.Message.ThreadRootID != root.ID {
 			t.Fatalf("reply on the other replica = %+v", m.Message)
 		}
-		decode(next("message_updated"))
-		if m.Message.ID != root.ID || m.Message.ReplyCount != 1 || m.Message.LastReplyAt == nil {
-			t.Fatalf("root update on the other replica = %+v", m.Message)
+		// The mention and the root's update travel on different subjects:
+		// either may come first.
+		seen := map[string]bool{}
+		timeout := time.After(15 * time.Second)
+		for !seen["mention"] || !seen["message_updated"] {
+			var f map[string]any
+			select {
+			case f = <-frames:
+			case <-timeout:
+				t.Fatalf("within 15s only %v", seen)
+			}
+			switch f["type"] {
+			case "message_updated":
+				decode(f)
+				if m.Message.ID != root.ID || m.Message.ReplyCount != 1 || m.Message.LastReplyAt == nil {
+					t.Fatalf("root update on the other replica = %+v", m.Message)
+				}
+			case "mention":
+				decode(f)
+				if m.Message.ID != reply.ID {
+					t.Fatalf("mention on the other replica = %+v", m.Message)
+				}
+			default:
+				continue
+			}
+			seen[f["type"].(string)] = true
 		}
 	})
 }

@@ -168,8 +168,9 @@ func TestCopyDB(t *testing.T) {
 	}
 	var plan struct{ ID int64 }
 	mustAPI(t, 201, "POST", fmt.Sprintf("%s/rooms/%d/messages", old.URL, room.ID), bob, map[string]string{"body": "secret quick plan"}, &plan)
-	// A thread (replies, counts, follows) and a group DM come along too.
-	mustAPI(t, 201, "POST", fmt.Sprintf("%s/rooms/%d/messages", old.URL, room.ID), alice, map[string]any{"body": "agreed", "thread_root_id": plan.ID}, nil)
+	// A thread (replies, counts, follows), a mention and a group DM come
+	// along too.
+	mustAPI(t, 201, "POST", fmt.Sprintf("%s/rooms/%d/messages", old.URL, room.ID), alice, map[string]any{"body": "agreed, @bob", "thread_root_id": plan.ID}, nil)
 	mustAPI(t, 201, "POST", old.URL+"/dms", alice, map[string]any{"user_ids": []int64{2, 3}}, nil)
 	mustAPI(t, 200, "PATCH", fmt.Sprintf("%s/messages/%d", old.URL, ids[2]), alice, map[string]string{"body": "second thoughts, edited"}, nil)
 	if status, raw := api(t, "DELETE", fmt.Sprintf("%s/messages/%d", old.URL, ids[3]), bob, nil); status >= 300 {
@@ -188,7 +189,7 @@ func TestCopyDB(t *testing.T) {
 		{alice, fmt.Sprintf("/rooms/%d/members", room.ID)},
 		{bob, "/search?q=qui"}, {alice, "/search?q=second+thou"},
 		{alice, "/users/2/stats"},
-		{bob, "/threads"}, {alice, fmt.Sprintf("/messages/%d/thread", plan.ID)},
+		{bob, "/threads"}, {alice, fmt.Sprintf("/messages/%d/thread", plan.ID)}, {bob, "/mentions"},
 	}
 	before := map[string][]byte{}
 	for _, v := range views {

@@ -94,8 +94,11 @@ type RoomView struct {
 	LastReadSeq int64   `json:"last_read_seq"`
 	// Unread counts messages after the caller's read marker that are not
 	// theirs and not deleted (0 for non-members).
-	Unread      int64    `json:"unread"`
-	LastMessage *Message `json:"last_message"`
+	Unread int64 `json:"unread"`
+	// MentionCount counts those unread messages that mention the caller
+	// (by name, or @room/@here).
+	MentionCount int64    `json:"mention_count"`
+	LastMessage  *Message `json:"last_message"`
 	// DMUser is the other user of a direct message, nil for channels.
 	DMUser *UserRef `json:"dm_user"`
 	// GroupUsers are the other members of a group DM (by user id), nil
@@ -123,6 +126,10 @@ type Message struct {
 	ThreadRootID *int64     `json:"thread_root_id"`
 	ReplyCount   int64      `json:"reply_count"`
 	LastReplyAt  *time.Time `json:"last_reply_at"`
+	// Mentions are the users the body names with @username who could read
+	// the room when it was sent; MentionsRoom is @room or @here.
+	Mentions     []int64 `json:"mentions"`
+	MentionsRoom bool    `json:"mentions_room"`
 }
 
 // ThreadView is a followed thread as GET /threads lists it.
@@ -206,6 +213,9 @@ type NewMessage struct {
 	// top-level, not deleted message of the same room (else
 	// ErrInvalidThread, and nothing is stored).
 	ThreadRootID int64
+	// Mentions and MentionsRoom are the resolved mentions (ResolveMentions).
+	Mentions     []int64
+	MentionsRoom bool
 	At           time.Time
 }
 
@@ -312,6 +322,14 @@ type Store interface {
 	// the thread it changes nothing (Following false).
 	MarkThreadRead(ctx context.Context, rootID, userID, seq int64) (ThreadReadState, error)
 	Messages(ctx context.Context, f MessageFilter) (msgs []Message, hasOlder bool, err error)
+	// ResolveMentions returns the ids of the users named (lower-cased
+	// usernames) who may read roomID: anyone chat-service knows in a
+	// public room, members elsewhere.
+	ResolveMentions(ctx context.Context, roomID int64, names []string) ([]int64, error)
+	// Mentions lists the messages that mention userID (by name, or the
+	// room in rooms they are a member of), not deleted, in rooms they can
+	// read, newest first, ids below beforeID when it is not 0.
+	Mentions(ctx context.Context, userID, beforeID int64, limit int) ([]Message, error)
 	EditMessage(ctx context.Context, id int64, body string, at time.Time) (Message, error)
 	// DeleteMessage turns the message into a tombstone and drops its reactions.
 	DeleteMessage(ctx context.Context, id int64) (Message, error)

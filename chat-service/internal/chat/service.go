@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -632,6 +633,22 @@ func (s *Service) MarkThreadRead(ctx context.Context, a Actor, rootID, seq int64
 	return s.store.MarkThreadRead(ctx, rootID, a.UserID, seq)
 }
 
+// Mentions lists the messages that mention the actor (newest first, in
+// rooms they can read) and the cursor (a before_id) of the next page.
+func (s *Service) Mentions(ctx context.Context, a Actor, beforeID int64, limit int) ([]Message, *int64, error) {
+	msgs, err := s.store.Mentions(ctx, a.UserID, beforeID, limit+1)
+	if err != nil {
+		return nil, nil, err
+	}
+	var next *int64
+	if len(msgs) > limit {
+		msgs = msgs[:limit]
+		id := msgs[limit-1].ID
+		next = &id
+	}
+	return msgs, next, nil
+}
+
 // ListMessages returns a page of history in ascending seq order and the
 // cursor (a before_seq) of the next older page, if any.
 func (s *Service) ListMessages(ctx context.Context, a Actor, f MessageFilter) ([]Message, *int64, error) {
@@ -697,8 +714,20 @@ func (s *Service) Send(ctx context.Context, a Actor, o Outgoing) (Message, bool,
 	if o.RoomID <= 0 {
 		return Message{}, false, errRoomNotFound
 	}
-	r, err := s.persist(ctx, NewMessage{RoomID: o.RoomID, UserID: a.UserID, Username: a.Username,
-		Body: body, ClientMsgID: o.ClientMsgID, ThreadRootID: o.ThreadRootID})
+	nm := NewMessage{RoomID: o.RoomID, UserID: a.UserID, Username: a.Username,
+		Body: body, ClientMsgID: o.ClientMsgID, ThreadRootID: o.ThreadRootID}
+	if strings.IndexByte(body, '@') >= 0 {
+		// Only users who may read the room are named: a mention of
+		// anyone else stays plain text and tells nobody anything.
+		names, room := ParseMentions(body)
+		nm.MentionsRoom = room
+		if len(names) > 0 {
+			if nm.Mentions, err = s.store.ResolveMentions(ctx, o.RoomID, names); err != nil {
+				return Message{}, false, err
+			}
+		}
+	}
+	r, err := s.persist(ctx, nm)
 	if err != nil {
 		return Message{}, false, err
 	}

@@ -348,3 +348,70 @@ func TestGroupDMs(t *testing.T) {
 	}
 	h.must(200, "GET", gr, carol, nil, nil)
 }
+
+func TestMentions(t *testing.T) {
+	h := start(t, nil)
+	alice, bob, carol := h.user(1, "alice"), h.user(2, "Bob"), h.user(3, "carol")
+	for _, u := range []user{bob, carol} {
+		h.must(200, "GET", "/rooms", u, nil, nil) // chat-service learns their names
+	}
+	b, c := h.connect(bob), h.connect(carol)
+	priv := h.createRoom(alice, "inner", "private")
+	h.must(201, "POST", "/rooms/"+itoa(priv.ID)+"/members", alice, map[string]any{"user_id": 2}, nil)
+
+	// carol cannot read the room: she is not mentioned, gets no frame, and
+	// the message shows nothing of her.
+	m := h.post(alice, priv.ID, "@BOB and @carol and @nobody, see mail@bob.example", "")
+	if fmt.Sprint(m.Mentions) != "[2]" || m.MentionsRoom {
+		t.Fatalf("mentions = %v %v", m.Mentions, m.MentionsRoom)
+	}
+	f := msgOf(b.next("mention"))
+	if num(f["id"]) != m.ID || num(f["room_id"]) != priv.ID {
+		t.Fatalf("bob's mention = %v", f)
+	}
+	pub := h.createRoom(alice, "open", "public")
+	h.must(200, "POST", "/rooms/"+itoa(pub.ID)+"/join", carol, nil, nil)
+	pm := h.post(alice, pub.ID, "@room, @carol: hello", "")
+	if fmt.Sprint(pm.Mentions) != "[3]" || !pm.MentionsRoom {
+		t.Fatalf("public mentions = %v %v", pm.Mentions, pm.MentionsRoom)
+	}
+	if f := msgOf(c.next("mention")); num(f["id"]) != pm.ID {
+		t.Fatalf("carol's first mention frame = %v (the private one leaked?)", f)
+	}
+
+	var list struct{ Rooms []chat.RoomView }
+	h.must(200, "GET", "/rooms", bob, nil, &list)
+	for _, r := range list.Rooms {
+		if r.ID == priv.ID && (r.MentionCount != 1 || r.Unread != 1) {
+			t.Fatalf("bob's private room = %+v", r)
+		}
+	}
+	h.must(200, "GET", "/rooms", carol, nil, &list)
+	for _, r := range list.Rooms {
+		if r.ID == pub.ID && r.MentionCount != 1 {
+			t.Fatalf("carol's public room = %+v", r)
+		}
+	}
+	var p page
+	h.must(200, "GET", "/mentions", bob, nil, &p)
+	if len(p.Messages) != 1 || p.Messages[0].ID != m.ID || p.NextCursor != nil {
+		t.Fatalf("bob's mentions = %+v", p)
+	}
+	h.must(200, "GET", "/mentions?limit=1", carol, nil, &p)
+	if len(p.Messages) != 1 || p.Messages[0].ID != pm.ID {
+		t.Fatalf("carol's mentions = %+v", p)
+	}
+	for _, q := range []string{"before_id=-1", "before_id=x", "limit=x"} {
+		if status, raw, _ := h.call("GET", "/mentions?"+q, bob, nil); status != 400 {
+			t.Errorf("GET /mentions?%s: %d %s", q, status, raw)
+		}
+	}
+	// Marking the room read clears the count.
+	h.must(200, "POST", "/rooms/"+itoa(priv.ID)+"/read", bob, map[string]any{"seq": m.Seq}, nil)
+	h.must(200, "GET", "/rooms", bob, nil, &list)
+	for _, r := range list.Rooms {
+		if r.ID == priv.ID && r.MentionCount != 0 {
+			t.Fatalf("bob's private room after reading = %+v", r)
+		}
+	}
+}

@@ -358,6 +358,24 @@ func listThreads(svc *chat.Service) gin.HandlerFunc {
 	})
 }
 
+func listMentions(svc *chat.Service) gin.HandlerFunc {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
+		before, err := httpx.QueryInt(c, "before_id", 0)
+		if err != nil || before < 0 {
+			return nil, apperr.Invalid("invalid_query", "before_id must be a non-negative integer")
+		}
+		limit, err := httpx.Limit(c)
+		if err != nil {
+			return nil, err
+		}
+		msgs, next, err := svc.Mentions(c.Request.Context(), caller(c), before, limit)
+		if err != nil {
+			return nil, err
+		}
+		return gin.H{"messages": msgs, "next_cursor": next}, nil
+	})
+}
+
 func markThreadRead(svc *chat.Service) gin.HandlerFunc {
 	return httpx.Handle(func(c *gin.Context) (any, error) {
 		id, err := httpx.ParamID(c, "id")

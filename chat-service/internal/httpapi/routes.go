@@ -71,6 +71,7 @@ func Routes(r gin.IRouter, d Deps) {
 	api.GET("/messages/:id/thread", getThread(svc))
 	api.POST("/messages/:id/thread/read", markThreadRead(svc))
 	api.GET("/threads", listThreads(svc))
+	api.GET("/mentions", listMentions(svc))
 	api.PATCH("/messages/:id", editMessage(svc))
 	api.DELETE("/messages/:id", deleteMessage(svc))
 	api.POST("/messages/:id/reactions/:emoji", react(svc, true))

@@ -224,6 +224,9 @@ func (s *Store) createBatch(ctx context.Context, tx *sql.Tx, nms []chat.NewMessa
 		}
 		rows = rows[n:]
 	}
+	if err := s.recordMentions(ctx, tx, nms, out); err != nil {
+		return nil, err
+	}
 	if err := s.bumpRoots(ctx, tx, nms, out, roots); err != nil {
 		return nil, err
 	}
@@ -365,12 +368,12 @@ func (s *Store) messagesByClientID(ctx context.Context, tx *sql.Tx, nms []chat.N
 // is taken is skipped, not an error, and then missing from RETURNING.
 func insertSQL(n int) string {
 	var q strings.Builder
-	q.WriteString(`INSERT INTO messages (room_id, seq, user_id, username, body, client_msg_id, created_at, thread_root_id) VALUES `)
+	q.WriteString(`INSERT INTO messages (room_id, seq, user_id, username, body, client_msg_id, created_at, thread_root_id, mentions, mentions_room) VALUES `)
 	for i := range n {
 		if i > 0 {
 			q.WriteByte(',')
 		}
-		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	}
 	// RETURNING's row order is not promised: rows are matched by (room, seq).
 	q.WriteString(` ON CONFLICT (user_id, client_msg_id) DO NOTHING RETURNING id, room_id, seq`)
@@ -380,7 +383,7 @@ func insertSQL(n int) string {
 // insertMessages inserts the messages nms[i] for i in rows, whose room and
 // seq out[i] holds, in one statement, and completes out[i].
 func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, nms []chat.NewMessage, out []chat.CreateResult, rows []int, seqOf map[[2]int64]int) error {
-	args := make([]any, 0, 8*len(rows))
+	args := make([]any, 0, 10*len(rows))
 	for _, i := range rows {
 		nm := nms[i]
 		var cmid, root any
@@ -390,7 +393,8 @@ func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, nms []chat.NewMe
 		if nm.ThreadRootID != 0 {
 			root = nm.ThreadRootID
 		}
-		args = append(args, nm.RoomID, out[i].Message.Seq, nm.UserID, nm.Username, nm.Body, cmid, fmtTime(nm.At), root)
+		args = append(args, nm.RoomID, out[i].Message.Seq, nm.UserID, nm.Username, nm.Body, cmid, fmtTime(nm.At), root,
+			formatIDs(nm.Mentions), nm.MentionsRoom)
 	}
 	st, err := s.stmt(ctx, tx, s.insertSQL[len(rows)-1])
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/parleychat/parley/chat-service/internal/chat"
@@ -15,7 +17,7 @@ import (
 var errMessageNotFound = apperr.NotFound("message_not_found", "message not found")
 
 const messageColumns = `m.id, m.room_id, m.seq, m.user_id, m.username, m.body, m.client_msg_id, m.created_at, m.edited_at, m.deleted,
-	m.thread_root_id, m.reply_count, m.last_reply_at`
+	m.thread_root_id, m.reply_count, m.last_reply_at, m.mentions, m.mentions_room`
 
 func scanMessage(row scanner, extra ...any) (chat.Message, error) {
 	var (
@@ -25,9 +27,10 @@ func scanMessage(row scanner, extra ...any) (chat.Message, error) {
 		edited    sql.NullString
 		root      sql.NullInt64
 		lastReply sql.NullString
+		mentions  string
 	)
 	dest := append([]any{&m.ID, &m.RoomID, &m.Seq, &m.UserID, &m.Username, &m.Body, &cmid, &created, &edited, &m.Deleted,
-		&root, &m.ReplyCount, &lastReply}, extra...)
+		&root, &m.ReplyCount, &lastReply, &mentions, &m.MentionsRoom}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return chat.Message{}, err
 	}
@@ -48,8 +51,33 @@ func scanMessage(row scanner, extra ...any) (chat.Message, error) {
 		t := parseTime(lastReply.String)
 		m.LastReplyAt = &t
 	}
+	m.Mentions = parseIDs(mentions)
 	m.Reactions = []chat.ReactionGroup{}
 	return m, nil
+}
+
+// formatIDs and parseIDs write and read messages.mentions, a comma list.
+func formatIDs(ids []int64) string {
+	var b strings.Builder
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(id, 10))
+	}
+	return b.String()
+}
+
+func parseIDs(s string) []int64 {
+	out := []int64{}
+	for s != "" {
+		var part string
+		part, s, _ = strings.Cut(s, ",")
+		if id, err := strconv.ParseInt(part, 10, 64); err == nil {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 func collectMessages(rows *sql.Rows) ([]chat.Message, error) {
@@ -185,13 +213,16 @@ func (s *Store) createMessage(ctx context.Context, nm chat.NewMessage) (chat.Cre
 			return err
 		}
 		var id int64
-		err = tx.QueryRowContext(ctx, s.q(`INSERT INTO messages (room_id, seq, user_id, username, body, client_msg_id, created_at, thread_root_id)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-			nm.RoomID, seq, nm.UserID, nm.Username, nm.Body, cmid, fmtTime(nm.At), root).Scan(&id)
+		err = tx.QueryRowContext(ctx, s.q(`INSERT INTO messages (room_id, seq, user_id, username, body, client_msg_id, created_at, thread_root_id, mentions, mentions_room)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+			nm.RoomID, seq, nm.UserID, nm.Username, nm.Body, cmid, fmtTime(nm.At), root, formatIDs(nm.Mentions), nm.MentionsRoom).Scan(&id)
 		if err != nil {
 			return err
 		}
 		out[0] = chat.CreateResult{Created: true, Message: storedMessage(id, seq, nm)}
+		if err := s.recordMentions(ctx, tx, nms, out); err != nil {
+			return err
+		}
 		if err := s.bumpRoots(ctx, tx, nms, out, roots); err != nil {
 			return err
 		}
@@ -334,6 +365,11 @@ func storedMessage(id, seq int64, nm chat.NewMessage) chat.Message {
 		v := nm.ThreadRootID
 		m.ThreadRootID = &v
 	}
+	m.Mentions = nm.Mentions
+	if m.Mentions == nil {
+		m.Mentions = []int64{}
+	}
+	m.MentionsRoom = nm.MentionsRoom
 	if nm.ClientMsgID != "" {
 		v := nm.ClientMsgID
 		m.ClientMsgID = &v

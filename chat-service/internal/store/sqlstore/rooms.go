@@ -237,20 +237,28 @@ func (s *Store) OpenDM(ctx context.Context, a, b chat.UserRef, at time.Time) (ch
 	return room, created, sqldb.Wrap("open dm", err)
 }
 
-// roomViewSelect yields a room plus the viewer's membership, member count
-// and unread count; its two placeholders are both the viewer.
+// roomViewSelect yields a room plus the viewer's membership, member count,
+// unread count and unread mentions (by name, or @room/@here by someone
+// else, once per message); its two placeholders are both the viewer.
 const roomViewSelect = `SELECT ` + roomColumns + `,
 	(SELECT COUNT(*) FROM members c WHERE c.room_id = r.id),
 	m.role, COALESCE(m.last_read_seq, 0),
 	CASE WHEN m.user_id IS NULL THEN 0 ELSE
 		(SELECT COUNT(*) FROM messages x WHERE x.room_id = r.id AND x.seq > m.last_read_seq AND x.user_id <> ? AND NOT x.deleted)
+	END,
+	CASE WHEN m.user_id IS NULL THEN 0 ELSE
+		(SELECT COUNT(*) FROM mentions x JOIN messages y ON y.id = x.message_id
+			WHERE x.room_id = r.id AND x.user_id = m.user_id AND x.seq > m.last_read_seq AND NOT y.deleted)
+		+ (SELECT COUNT(*) FROM messages y WHERE y.room_id = r.id AND y.mentions_room AND y.seq > m.last_read_seq
+			AND y.user_id <> m.user_id AND NOT y.deleted
+			AND NOT EXISTS (SELECT 1 FROM mentions z WHERE z.message_id = y.id AND z.user_id = m.user_id))
 	END
 	FROM rooms r LEFT JOIN members m ON m.room_id = r.id AND m.user_id = ?`
 
 func scanRoomView(row scanner) (chat.RoomView, error) {
 	var v chat.RoomView
 	var role sql.NullString
-	room, err := scanRoom(row, &v.MemberCount, &role, &v.LastReadSeq, &v.Unread)
+	room, err := scanRoom(row, &v.MemberCount, &role, &v.LastReadSeq, &v.Unread, &v.MentionCount)
 	if err != nil {
 		return chat.RoomView{}, err
 	}

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -273,7 +274,8 @@ func testMigration0004Upgrades(t *testing.T, target sqldb.Target) {
 		t.Fatal(err)
 	}
 	msgs, _, err := st.Messages(ctx, chat.MessageFilter{RoomID: 1, Limit: 10})
-	if err != nil || len(msgs) != 1 || msgs[0].ThreadRootID != nil || msgs[0].ReplyCount != 0 || msgs[0].LastReplyAt != nil {
+	if err != nil || len(msgs) != 1 || msgs[0].ThreadRootID != nil || msgs[0].ReplyCount != 0 || msgs[0].LastReplyAt != nil ||
+		msgs[0].Mentions == nil || len(msgs[0].Mentions) != 0 || msgs[0].MentionsRoom {
 		t.Fatalf("old message after the upgrade = %+v %v", msgs, err)
 	}
 	reply := send(t, st, chat.NewMessage{RoomID: 1, UserID: 6, Username: "new", Body: "a reply", ThreadRootID: msgs[0].ID})
@@ -290,5 +292,90 @@ func testMigration0004Upgrades(t *testing.T, target sqldb.Target) {
 	if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO rooms (name, kind, created_by, created_at, updated_at)
 		VALUES ('x', 'bogus', 1, '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z')`)); err == nil {
 		t.Fatal("a room of kind bogus was accepted")
+	}
+}
+
+// testMentions: names resolve only to users who may read the room; the
+// rooms' mention_count and Mentions follow read markers, deletions and
+// membership; a mentioned user follows the thread of a reply.
+func testMentions(t *testing.T, target sqldb.Target) {
+	st := Open(t, target)
+	ctx := context.Background()
+	for id, name := range map[int64]string{1: "Alice", 2: "bob", 3: "carol"} {
+		if _, err := st.TouchUser(ctx, chat.UserRef{UserID: id, Username: name}, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pub := mustRoom(t, st, "open", chat.KindPublic, 1)
+	priv := mustRoom(t, st, "closed", chat.KindPrivate, 1)
+	if _, _, err := st.AddMember(ctx, chat.Member{RoomID: priv.ID, UserID: 2, Username: "bob", Role: chat.RoleMember, JoinedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := st.ResolveMentions(ctx, pub.ID, []string{"alice", "bob", "carol", "nobody"}); err != nil || fmt.Sprint(ids) != "[1 2 3]" {
+		t.Fatalf("resolve in a public room = %v %v", ids, err)
+	}
+	if ids, err := st.ResolveMentions(ctx, priv.ID, []string{"alice", "bob", "carol"}); err != nil || fmt.Sprint(ids) != "[1 2]" {
+		t.Fatalf("resolve in a private room = %v %v", ids, err)
+	}
+	if ids, err := st.ResolveMentions(ctx, 1<<40, []string{"bob"}); err != nil || len(ids) != 0 {
+		t.Fatalf("resolve in no room = %v %v", ids, err)
+	}
+	m1 := send(t, st, chat.NewMessage{RoomID: priv.ID, UserID: 1, Username: "Alice", Body: "@bob look", Mentions: []int64{2}})
+	if fmt.Sprint(m1.Mentions) != "[2]" || m1.MentionsRoom {
+		t.Fatalf("stored = %+v", m1)
+	}
+	if got, _ := st.Message(ctx, m1.ID); fmt.Sprint(got.Mentions) != "[2]" {
+		t.Fatalf("read back = %+v", got)
+	}
+	send(t, st, chat.NewMessage{RoomID: priv.ID, UserID: 1, Username: "Alice", Body: "@room and @bob", Mentions: []int64{2}, MentionsRoom: true})
+	m3 := send(t, st, chat.NewMessage{RoomID: priv.ID, UserID: 1, Username: "Alice", Body: "@here", MentionsRoom: true})
+	send(t, st, chat.NewMessage{RoomID: priv.ID, UserID: 2, Username: "bob", Body: "@room mine", MentionsRoom: true})
+	mentionCount := func(room, user int64) int64 {
+		t.Helper()
+		v, err := st.RoomView(ctx, room, user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.MentionCount
+	}
+	if n := mentionCount(priv.ID, 2); n != 3 {
+		t.Fatalf("bob's mention_count = %d, want 3", n)
+	}
+	if n := mentionCount(priv.ID, 1); n != 1 { // bob's @room
+		t.Fatalf("alice's mention_count = %d, want 1", n)
+	}
+	if _, err := st.DeleteMessage(ctx, m3.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := mentionCount(priv.ID, 2); n != 2 {
+		t.Fatalf("bob's mention_count after a delete = %d, want 2", n)
+	}
+	ms, err := st.Mentions(ctx, 2, 0, 50)
+	if err != nil || len(ms) != 2 || ms[0].ID <= ms[1].ID || ms[1].ID != m1.ID {
+		t.Fatalf("bob's mentions = %+v %v", ms, err)
+	}
+	if ms, err := st.Mentions(ctx, 2, ms[0].ID, 50); err != nil || len(ms) != 1 || ms[0].ID != m1.ID {
+		t.Fatalf("bob's older mentions = %+v %v", ms, err)
+	}
+	if _, err := st.MarkRead(ctx, priv.ID, 2, 1); err != nil {
+		t.Fatal(err)
+	}
+	if n := mentionCount(priv.ID, 2); n != 1 {
+		t.Fatalf("bob's mention_count after reading seq 1 = %d, want 1", n)
+	}
+	if _, _, err := st.RemoveMember(ctx, priv.ID, 2); err != nil {
+		t.Fatal(err)
+	}
+	if ms, err := st.Mentions(ctx, 2, 0, 50); err != nil || len(ms) != 0 {
+		t.Fatalf("bob's mentions after leaving = %+v %v", ms, err)
+	}
+	// A reply that mentions carol makes her follow the thread.
+	root := send(t, st, chat.NewMessage{RoomID: pub.ID, UserID: 1, Username: "Alice", Body: "root"})
+	send(t, st, chat.NewMessage{RoomID: pub.ID, UserID: 1, Username: "Alice", Body: "@carol?", ThreadRootID: root.ID, Mentions: []int64{3}})
+	if ts, err := st.Threads(ctx, 3, 0, 50); err != nil || len(ts) != 1 || ts[0].Root.ID != root.ID || ts[0].UnreadReplies != 1 {
+		t.Fatalf("carol's threads = %+v %v", ts, err)
+	}
+	if ms, err := st.Mentions(ctx, 3, 0, 50); err != nil || len(ms) != 1 {
+		t.Fatalf("carol's mentions = %+v %v", ms, err)
 	}
 }

@@ -50,6 +50,7 @@ func Run(t *testing.T, fresh sqldbtest.Fresh) {
 		{"Migration0002RefoldsLegacyNames", testMigration0002RefoldsLegacyNames},
 		{"Threads", testThreads},
 		{"GroupDMs", testGroupDMs},
+		{"Mentions", testMentions},
 		{"Migration0004Upgrades", testMigration0004Upgrades},
 	}
 	for _, tt := range tests {

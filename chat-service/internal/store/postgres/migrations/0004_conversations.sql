@@ -1,4 +1,5 @@
--- Threads and group DMs (DESIGN §10); the same changes as SQLite's 0004.
+-- Threads, mentions and group DMs (DESIGN §10); the same changes as
+-- SQLite's 0004.
 
 -- Group DMs: rooms.kind gains 'group'. A group's member set is its key, as
 -- a DM's pair is: rooms.dm_key holds "g:" and the sorted member ids joined
@@ -28,3 +29,26 @@ CREATE TABLE thread_follows (
 );
 
 CREATE INDEX thread_follows_root ON thread_follows (root_id);
+
+-- Mentions: the users a message names (@username, resolved at send among
+-- those who may read the room) as a comma list of ids, and whether it
+-- names the room (@room, @here).
+ALTER TABLE messages ADD COLUMN mentions TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN mentions_room BOOLEAN NOT NULL DEFAULT false;
+
+-- One row per mentioned user (the sender aside): GET /mentions and the
+-- rooms' mention_count read it.
+CREATE TABLE mentions (
+    user_id    BIGINT NOT NULL,
+    message_id BIGINT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    room_id    BIGINT NOT NULL,
+    seq        BIGINT NOT NULL,
+    PRIMARY KEY (user_id, message_id)
+);
+
+CREATE INDEX mentions_room_user ON mentions (room_id, user_id, seq);
+CREATE INDEX mentions_message ON mentions (message_id);
+CREATE INDEX messages_mentions_room ON messages (room_id, seq) WHERE mentions_room;
+
+-- @username resolves case-insensitively (usernames are ASCII).
+CREATE INDEX users_username ON users (lower(username));

@@ -1,4 +1,4 @@
--- Threads and group DMs (DESIGN §10).
+-- Threads, mentions and group DMs (DESIGN §10).
 --
 -- Group DMs: rooms.kind gains 'group'. SQLite cannot alter a CHECK
 -- constraint, and the usual rebuild of rooms (create, copy, drop, rename)
@@ -41,3 +41,26 @@ CREATE TABLE thread_follows (
 ) WITHOUT ROWID;
 
 CREATE INDEX thread_follows_root ON thread_follows (root_id);
+
+-- Mentions: the users a message names (@username, resolved at send among
+-- those who may read the room) as a comma list of ids, and whether it
+-- names the room (@room, @here).
+ALTER TABLE messages ADD COLUMN mentions TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN mentions_room INTEGER NOT NULL DEFAULT 0;
+
+-- One row per mentioned user (the sender aside): GET /mentions and the
+-- rooms' mention_count read it.
+CREATE TABLE mentions (
+    user_id    INTEGER NOT NULL,
+    message_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    room_id    INTEGER NOT NULL,
+    seq        INTEGER NOT NULL,
+    PRIMARY KEY (user_id, message_id)
+) WITHOUT ROWID;
+
+CREATE INDEX mentions_room_user ON mentions (room_id, user_id, seq);
+CREATE INDEX mentions_message ON mentions (message_id);
+CREATE INDEX messages_mentions_room ON messages (room_id, seq) WHERE mentions_room;
+
+-- @username resolves case-insensitively (usernames are ASCII).
+CREATE INDEX users_username ON users (lower(username));
