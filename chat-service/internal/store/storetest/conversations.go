@@ -379,3 +379,80 @@ func testMentions(t *testing.T, target sqldb.Target) {
 		t.Fatalf("carol's mentions = %+v %v", ms, err)
 	}
 }
+
+// testConcurrentReplies: batches of replies to one root from several
+// handles at once (on PostgreSQL, replicas) count every reply once and
+// keep the room's seqs gap-free.
+func testConcurrentReplies(t *testing.T, target sqldb.Target) {
+	const handles, batches, per = 4, 5, 5
+	st := Open(t, target)
+	ctx := context.Background()
+	room := mustRoom(t, st, "busy", chat.KindPublic, 1)
+	other := mustRoom(t, st, "other busy", chat.KindPublic, 1)
+	root := send(t, st, chat.NewMessage{RoomID: room.ID, UserID: 1, Username: "a", Body: "root"})
+	otherRoot := send(t, st, chat.NewMessage{RoomID: other.ID, UserID: 1, Username: "a", Body: "root"})
+	allow := func(chat.Room, *chat.Member) error { return nil }
+	errs := make(chan error, handles)
+	for h := range handles {
+		hs := Open(t, target)
+		go func() {
+			for b := range batches {
+				var nms []chat.NewMessage
+				for i := range per {
+					// Replies in both rooms, roots in either order, and a
+					// plain message: batches take roots and rooms alike.
+					r, rt := room.ID, root.ID
+					if (h+i)%2 == 1 {
+						r, rt = other.ID, otherRoot.ID
+					}
+					nms = append(nms, chat.NewMessage{RoomID: r, UserID: int64(h + 2), Username: "w", Body: "reply",
+						ClientMsgID: fmt.Sprintf("h%d-b%d-%d", h, b, i), ThreadRootID: rt, At: t0})
+				}
+				nms = append(nms, chat.NewMessage{RoomID: room.ID, UserID: int64(h + 2), Username: "w", Body: "plain", At: t0})
+				res, err := hs.CreateMessages(ctx, nms, allow)
+				if err == nil {
+					for _, r := range res {
+						if r.Err != nil {
+							err = r.Err
+						}
+					}
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range handles {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	total := 0
+	for _, c := range []struct{ room, root int64 }{{room.ID, root.ID}, {other.ID, otherRoot.ID}} {
+		m, err := st.Message(ctx, c.root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		replies, err := st.Thread(ctx, c.root, 0, 1000)
+		if err != nil || int64(len(replies)) != m.ReplyCount {
+			t.Fatalf("root %d counts %d replies, its thread has %d (%v)", c.root, m.ReplyCount, len(replies), err)
+		}
+		total += len(replies)
+		r, _ := st.Room(ctx, c.room)
+		msgs, _, err := st.Messages(ctx, chat.MessageFilter{RoomID: c.room, Limit: 1000})
+		if err != nil || int64(len(msgs)) != r.LastSeq {
+			t.Fatalf("room %d: %d messages, last seq %d (%v)", c.room, len(msgs), r.LastSeq, err)
+		}
+		for i, m := range msgs {
+			if m.Seq != int64(i+1) {
+				t.Fatalf("room %d: seq %d at %d", c.room, m.Seq, i)
+			}
+		}
+	}
+	if total != handles*batches*per {
+		t.Fatalf("%d replies stored, want %d", total, handles*batches*per)
+	}
+}

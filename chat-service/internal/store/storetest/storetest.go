@@ -51,6 +51,7 @@ func Run(t *testing.T, fresh sqldbtest.Fresh) {
 		{"Threads", testThreads},
 		{"GroupDMs", testGroupDMs},
 		{"Mentions", testMentions},
+		{"ConcurrentReplies", testConcurrentReplies},
 		{"Migration0004Upgrades", testMigration0004Upgrades},
 	}
 	for _, tt := range tests {
