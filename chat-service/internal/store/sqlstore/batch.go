@@ -134,6 +134,10 @@ func (s *Store) createBatch(ctx context.Context, tx *sql.Tx, nms []chat.NewMessa
 	// Replies whose root does not qualify fail alone, before any seq is
 	// taken; a retry of a stored reply gets its message back whatever
 	// became of the root since.
+	nms, err := s.keepReaders(ctx, tx, nms)
+	if err != nil {
+		return nil, err
+	}
 	roots, bad, err := s.checkRoots(ctx, tx, nms, func(i int) bool {
 		if refused[i] {
 			return true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"math"
+	"slices"
 
 	"github.com/parleychat/parley/chat-service/internal/chat"
 	"github.com/parleychat/parley/platform/sqldb"
@@ -35,6 +36,80 @@ func (s *Store) recordMentions(ctx context.Context, tx *sql.Tx, nms []chat.NewMe
 		}
 	}
 	return nil
+}
+
+// keepReaders drops, from the mentions of messages to rooms that are not
+// public, the users who are no longer members when the message is stored:
+// the names were resolved before the transaction, and someone removed
+// from a private room meanwhile must not be told of its message. nms is
+// copied before it is changed.
+func (s *Store) keepReaders(ctx context.Context, tx *sql.Tx, nms []chat.NewMessage) ([]chat.NewMessage, error) {
+	var rooms, users []int64
+	for _, nm := range nms {
+		if len(nm.Mentions) == 0 {
+			continue
+		}
+		if !slices.Contains(rooms, nm.RoomID) {
+			rooms = append(rooms, nm.RoomID)
+		}
+		for _, u := range nm.Mentions {
+			if !slices.Contains(users, u) {
+				users = append(users, u)
+			}
+		}
+	}
+	if len(rooms) == 0 {
+		return nms, nil
+	}
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT r.id, r.kind, m.user_id FROM rooms r
+		LEFT JOIN members m ON m.room_id = r.id AND m.user_id IN (`+placeholders(len(users))+`)
+		WHERE r.id IN (`+placeholders(len(rooms))+`)`), append(int64Args(users), int64Args(rooms)...)...)
+	if err != nil {
+		return nil, err
+	}
+	member := map[[2]int64]bool{}
+	public := map[int64]bool{} // anyone may read these: their mentions stand
+	for rows.Next() {
+		var (
+			room int64
+			kind string
+			user sql.NullInt64
+		)
+		if err := rows.Scan(&room, &kind, &user); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		public[room] = kind == chat.KindPublic
+		if user.Valid {
+			member[[2]int64{room, user.Int64}] = true
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	copied := false
+	for i, nm := range nms {
+		if len(nm.Mentions) == 0 || public[nm.RoomID] {
+			continue
+		}
+		kept := make([]int64, 0, len(nm.Mentions))
+		for _, u := range nm.Mentions {
+			if member[[2]int64{nm.RoomID, u}] {
+				kept = append(kept, u)
+			}
+		}
+		if len(kept) == len(nm.Mentions) {
+			continue
+		}
+		if !copied {
+			nms, copied = slices.Clone(nms), true
+		}
+		nms[i].Mentions = kept
+	}
+	return nms, nil
 }
 
 // ResolveMentions returns the ids of the users named who may read the

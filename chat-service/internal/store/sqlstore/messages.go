@@ -195,7 +195,11 @@ func (s *Store) createMessage(ctx context.Context, nm chat.NewMessage) (chat.Cre
 				return err
 			}
 		}
-		nms := []chat.NewMessage{nm}
+		nms, err := s.keepReaders(ctx, tx, []chat.NewMessage{nm})
+		if err != nil {
+			return err
+		}
+		nm := nms[0]
 		out := make([]chat.CreateResult, 1)
 		roots, bad, err := s.checkRoots(ctx, tx, nms, func(int) bool { return false })
 		if err != nil {

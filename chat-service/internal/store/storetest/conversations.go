@@ -327,6 +327,30 @@ func testMentions(t *testing.T, target sqldb.Target) {
 	if got, _ := st.Message(ctx, m1.ID); fmt.Sprint(got.Mentions) != "[2]" {
 		t.Fatalf("read back = %+v", got)
 	}
+	// Names resolved before someone left (here: carol, never a member) are
+	// dropped in the storing transaction, on both paths.
+	if m := send(t, st, chat.NewMessage{RoomID: priv.ID, UserID: 1, Username: "Alice", Body: "@carol", Mentions: []int64{3}}); len(m.Mentions) != 0 {
+		t.Fatalf("a non-member's mention was stored: %+v", m)
+	}
+	res, err := st.CreateMessages(ctx, []chat.NewMessage{
+		{RoomID: priv.ID, UserID: 1, Username: "Alice", Body: "@carol @bob", Mentions: []int64{2, 3}, At: t0},
+		{RoomID: pub.ID, UserID: 1, Username: "Alice", Body: "@carol", Mentions: []int64{3}, At: t0},
+	}, func(chat.Room, *chat.Member) error { return nil })
+	if err != nil || fmt.Sprint(res[0].Message.Mentions) != "[2]" || fmt.Sprint(res[1].Message.Mentions) != "[3]" {
+		t.Fatalf("batch mentions = %+v %v", res, err)
+	}
+	if got, _ := st.Message(ctx, res[0].Message.ID); fmt.Sprint(got.Mentions) != "[2]" {
+		t.Fatalf("stored batch mentions = %+v", got)
+	}
+	if ms, _ := st.Mentions(ctx, 3, 0, 50); len(ms) != 1 || ms[0].ID != res[1].Message.ID {
+		t.Fatalf("carol's mentions = %+v", ms)
+	}
+	if _, err := st.DeleteMessage(ctx, res[0].Message.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.DeleteMessage(ctx, res[1].Message.ID); err != nil {
+		t.Fatal(err)
+	}
 	send(t, st, chat.NewMessage{RoomID: priv.ID, UserID: 1, Username: "Alice", Body: "@room and @bob", Mentions: []int64{2}, MentionsRoom: true})
 	m3 := send(t, st, chat.NewMessage{RoomID: priv.ID, UserID: 1, Username: "Alice", Body: "@here", MentionsRoom: true})
 	send(t, st, chat.NewMessage{RoomID: priv.ID, UserID: 2, Username: "bob", Body: "@room mine", MentionsRoom: true})
