@@ -301,7 +301,7 @@ func (f *authzFixture) request(svc, method, pattern string, c caller, w authzWor
 		body = map[string]int64{"user_id": f.acct[plainUser].id}
 	case "chat POST /rooms/:id/messages":
 		body = map[string]string{"body": "hello"}
-	case "chat POST /rooms/:id/read":
+	case "chat POST /rooms/:id/read", "chat POST /messages/:id/thread/read":
 		body = map[string]int64{"seq": 1}
 	case "chat POST /dms":
 		body = map[string]int64{"user_id": f.target.id}

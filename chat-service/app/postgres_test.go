@@ -152,7 +152,7 @@ func TestPostgresOutage(t *testing.T) {
 func TestCopyDB(t *testing.T) {
 	dir := t.TempDir()
 	is := authntest.New(t)
-	env := map[string]string{"DATA_DIR": dir, "JWKS_URL": is.JWKSURL, "USER_SERVICE_URL": userDirectory(t, 1, 2), "LOG_LEVEL": "warn", "SEND_RATE": "1000", "SEND_BURST": "1000", "USER_RATE_LIMIT_RPS": "100000", "USER_RATE_LIMIT_BURST": "100000"}
+	env := map[string]string{"DATA_DIR": dir, "JWKS_URL": is.JWKSURL, "USER_SERVICE_URL": userDirectory(t, 1, 2, 3), "LOG_LEVEL": "warn", "SEND_RATE": "1000", "SEND_BURST": "1000", "USER_RATE_LIMIT_RPS": "100000", "USER_RATE_LIMIT_BURST": "100000"}
 	old := testkit.Start(t, "chat-sqlite", app.Run, env)
 	alice := is.Token(t, 1, "alice", authn.RoleUser, time.Hour)
 	bob := is.Token(t, 2, "bob", authn.RoleUser, time.Hour)
@@ -166,7 +166,12 @@ func TestCopyDB(t *testing.T) {
 		mustAPI(t, 201, "POST", old.URL+"/rooms/1/messages", []string{alice, bob}[i%2], map[string]string{"body": body, "client_msg_id": fmt.Sprint("c", i)}, &m)
 		ids = append(ids, m.ID)
 	}
-	mustAPI(t, 201, "POST", fmt.Sprintf("%s/rooms/%d/messages", old.URL, room.ID), bob, map[string]string{"body": "secret quick plan"}, nil)
+	var plan struct{ ID int64 }
+	mustAPI(t, 201, "POST", fmt.Sprintf("%s/rooms/%d/messages", old.URL, room.ID), bob, map[string]string{"body": "secret quick plan"}, &plan)
+	// A thread (replies, counts, follows), a mention and a group DM come
+	// along too.
+	mustAPI(t, 201, "POST", fmt.Sprintf("%s/rooms/%d/messages", old.URL, room.ID), alice, map[string]any{"body": "agreed, @bob", "thread_root_id": plan.ID}, nil)
+	mustAPI(t, 201, "POST", old.URL+"/dms", alice, map[string]any{"user_ids": []int64{2, 3}}, nil)
 	mustAPI(t, 200, "PATCH", fmt.Sprintf("%s/messages/%d", old.URL, ids[2]), alice, map[string]string{"body": "second thoughts, edited"}, nil)
 	if status, raw := api(t, "DELETE", fmt.Sprintf("%s/messages/%d", old.URL, ids[3]), bob, nil); status >= 300 {
 		t.Fatalf("delete: %d %s", status, raw)
@@ -184,6 +189,7 @@ func TestCopyDB(t *testing.T) {
 		{alice, fmt.Sprintf("/rooms/%d/members", room.ID)},
 		{bob, "/search?q=qui"}, {alice, "/search?q=second+thou"},
 		{alice, "/users/2/stats"},
+		{bob, "/threads"}, {alice, fmt.Sprintf("/messages/%d/thread", plan.ID)}, {bob, "/mentions"},
 	}
 	before := map[string][]byte{}
 	for _, v := range views {

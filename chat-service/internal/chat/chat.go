@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/parleychat/parley/platform/apperr"
 )
 
 // Room kinds.
@@ -15,7 +17,19 @@ const (
 	KindPublic  = "public"
 	KindPrivate = "private"
 	KindDM      = "dm"
+	// KindGroup is a group DM: a fixed set of 3 to 9 people (DESIGN §10).
+	KindGroup = "group"
 )
+
+// Group DM sizes: the other users a POST /dms {user_ids} names.
+const (
+	MinGroupOthers = 2
+	MaxGroupOthers = 8
+)
+
+// IsDirect says whether a room is a 1:1 or group DM: its member set is
+// fixed (nobody joins or is invited) and it has no name or owner.
+func IsDirect(kind string) bool { return kind == KindDM || kind == KindGroup }
 
 // Member roles.
 const (
@@ -80,10 +94,16 @@ type RoomView struct {
 	LastReadSeq int64   `json:"last_read_seq"`
 	// Unread counts messages after the caller's read marker that are not
 	// theirs and not deleted (0 for non-members).
-	Unread      int64    `json:"unread"`
-	LastMessage *Message `json:"last_message"`
+	Unread int64 `json:"unread"`
+	// MentionCount counts those unread messages that mention the caller
+	// (by name, or @room/@here).
+	MentionCount int64    `json:"mention_count"`
+	LastMessage  *Message `json:"last_message"`
 	// DMUser is the other user of a direct message, nil for channels.
 	DMUser *UserRef `json:"dm_user"`
+	// GroupUsers are the other members of a group DM (by user id), nil
+	// for other rooms; the group's name is their names.
+	GroupUsers []UserRef `json:"group_users,omitempty"`
 }
 
 // Message is one chat message. Deleted messages stay as tombstones with an
@@ -100,6 +120,32 @@ type Message struct {
 	EditedAt    *time.Time      `json:"edited_at"`
 	Deleted     bool            `json:"deleted"`
 	Reactions   []ReactionGroup `json:"reactions"`
+	// ThreadRootID is the thread a reply belongs to (nil for top-level
+	// messages). ReplyCount and LastReplyAt describe a top-level message's
+	// thread (0 and nil without replies, and always for replies).
+	ThreadRootID *int64     `json:"thread_root_id"`
+	ReplyCount   int64      `json:"reply_count"`
+	LastReplyAt  *time.Time `json:"last_reply_at"`
+	// Mentions are the users the body names with @username who could read
+	// the room when it was sent; MentionsRoom is @room or @here.
+	Mentions     []int64 `json:"mentions"`
+	MentionsRoom bool    `json:"mentions_room"`
+}
+
+// ThreadView is a followed thread as GET /threads lists it.
+type ThreadView struct {
+	Root Message `json:"root"`
+	// UnreadReplies counts replies after the follower's thread read
+	// marker that are not theirs and not deleted.
+	UnreadReplies int64 `json:"unread_replies"`
+}
+
+// ThreadReadState is a follower's thread read marker after an update.
+type ThreadReadState struct {
+	RootID        int64 `json:"root_id"`
+	Following     bool  `json:"following"`
+	LastReadSeq   int64 `json:"last_read_seq"`
+	UnreadReplies int64 `json:"unread_replies"`
 }
 
 // ReactionGroup is every reaction with one emoji on a message, in the order
@@ -163,8 +209,19 @@ type NewMessage struct {
 	Username    string
 	Body        string
 	ClientMsgID string
-	At          time.Time
+	// ThreadRootID, when not 0, makes the message a reply: it must name a
+	// top-level, not deleted message of the same room (else
+	// ErrInvalidThread, and nothing is stored).
+	ThreadRootID int64
+	// Mentions and MentionsRoom are the resolved mentions (ResolveMentions).
+	Mentions     []int64
+	MentionsRoom bool
+	At           time.Time
 }
+
+// ErrInvalidThread refuses a reply whose thread_root_id does not name a
+// top-level, not deleted message of its room.
+var ErrInvalidThread = apperr.Validation("invalid_thread", "thread_root_id must name a top-level, not deleted message of this room")
 
 // CreateResult is what CreateMessages did with one message of a batch: the
 // stored message (created=false when its client id was already used), or
@@ -173,6 +230,8 @@ type CreateResult struct {
 	Message Message
 	Created bool
 	Err     error
+	// Root is a created reply's thread root with its new reply count.
+	Root *Message
 }
 
 // SendCheck decides whether a message may be stored, given its room and
@@ -189,6 +248,8 @@ type MessageFilter struct {
 	BeforeSeq int64
 	AfterSeq  *int64
 	Limit     int
+	// TopLevel leaves replies out (thread_root_id null only).
+	TopLevel bool
 }
 
 // SearchFilter selects search results: messages holding every one of
@@ -221,6 +282,9 @@ type Store interface {
 	DeleteRoom(ctx context.Context, id int64) error
 	// OpenDM finds or creates the one DM room of a pair.
 	OpenDM(ctx context.Context, a, b UserRef, at time.Time) (room Room, created bool, err error)
+	// OpenGroup finds or creates the one group DM of exactly members
+	// (creator included); members who left it are back in it.
+	OpenGroup(ctx context.Context, creator int64, members []UserRef, at time.Time) (room Room, created bool, err error)
 
 	// RoomMember returns a room and userID's membership of it (nil when
 	// not a member) in one read.
@@ -247,7 +311,25 @@ type Store interface {
 	// stored.
 	CreateMessages(ctx context.Context, ms []NewMessage, check SendCheck) ([]CreateResult, error)
 	Message(ctx context.Context, id int64) (Message, error)
+	// Thread returns up to limit replies of rootID with seq > afterSeq,
+	// in seq order.
+	Thread(ctx context.Context, rootID, afterSeq int64, limit int) ([]Message, error)
+	// Threads lists the threads userID follows in rooms they can read,
+	// newest root first, roots below beforeRootID when it is not 0.
+	Threads(ctx context.Context, userID, beforeRootID int64, limit int) ([]ThreadView, error)
+	// MarkThreadRead moves a follower's thread read marker forward to seq
+	// (clamped to the room's last seq); for a user who does not follow
+	// the thread it changes nothing (Following false).
+	MarkThreadRead(ctx context.Context, rootID, userID, seq int64) (ThreadReadState, error)
 	Messages(ctx context.Context, f MessageFilter) (msgs []Message, hasOlder bool, err error)
+	// ResolveMentions returns the ids of the users named (lower-cased
+	// usernames) who may read roomID: anyone chat-service knows in a
+	// public room, members elsewhere.
+	ResolveMentions(ctx context.Context, roomID int64, names []string) ([]int64, error)
+	// Mentions lists the messages that mention userID (by name, or the
+	// room in rooms they are a member of), not deleted, in rooms they can
+	// read, newest first, ids below beforeID when it is not 0.
+	Mentions(ctx context.Context, userID, beforeID int64, limit int) ([]Message, error)
 	EditMessage(ctx context.Context, id int64, body string, at time.Time) (Message, error)
 	// DeleteMessage turns the message into a tombstone and drops its reactions.
 	DeleteMessage(ctx context.Context, id int64) (Message, error)

@@ -179,6 +179,16 @@ func (s *Service) announce(batch []*pendingSend, results []CreateResult, err err
 		if r.Err == nil && r.Created {
 			s.publish(ctx, Event{Type: EventMessage, RoomID: r.Message.RoomID, Seq: r.Message.Seq,
 				Frame: MessageFrame{Type: EventMessage, Message: r.Message}})
+			if users := mentioned(r.Message); len(users) > 0 {
+				// On every socket of each user named, subscribed or not.
+				s.publish(ctx, Event{Type: EventMention, Users: users,
+					Frame: MessageFrame{Type: EventMention, Message: r.Message}})
+			}
+			if r.Root != nil {
+				// The root's new reply count, after the reply itself.
+				s.publish(ctx, Event{Type: EventMessageUpdated, RoomID: r.Root.RoomID,
+					Frame: MessageFrame{Type: EventMessageUpdated, Message: *r.Root}})
+			}
 		}
 		answered = i + 1
 		p.done <- r
@@ -205,4 +215,15 @@ func batchContext(batch []*pendingSend) (context.Context, context.CancelFunc) {
 		return context.WithTimeout(base, sendTimeout)
 	}
 	return context.WithDeadline(base, latest)
+}
+
+// mentioned are the users a message names, its sender aside.
+func mentioned(m Message) []int64 {
+	var users []int64
+	for _, u := range m.Mentions {
+		if u != m.UserID {
+			users = append(users, u)
+		}
+	}
+	return users
 }

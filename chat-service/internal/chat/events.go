@@ -16,6 +16,8 @@ const (
 	EventMemberLeft     = "member_left"
 	// EventRead tells a user's other connections that a read marker moved.
 	EventRead = "read"
+	// EventMention goes to every socket of each user a message names.
+	EventMention = "mention"
 )
 
 // Event is something committed (or, for typing, said) that every replica

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -207,7 +209,7 @@ func (s *Service) UpdateRoom(ctx context.Context, a Actor, roomID int64, p RoomP
 	if err != nil {
 		return RoomView{}, err
 	}
-	if room.Kind == KindDM {
+	if IsDirect(room.Kind) {
 		return RoomView{}, errDMFixed
 	}
 	if !canModerate(a, m) {
@@ -257,7 +259,7 @@ func (s *Service) DeleteRoom(ctx context.Context, a Actor, roomID int64) error {
 	if err != nil {
 		return err
 	}
-	if room.Kind == KindDM {
+	if IsDirect(room.Kind) {
 		return errDMFixed
 	}
 	if !canModerate(a, m) {
@@ -306,7 +308,7 @@ func (s *Service) JoinRoom(ctx context.Context, a Actor, roomID int64) (RoomView
 }
 
 // LeaveRoom removes the actor from a room. Leaving a public room one is not
-// in is a no-op; DMs cannot be left.
+// in is a no-op; 1:1 DMs cannot be left, group DMs can.
 func (s *Service) LeaveRoom(ctx context.Context, a Actor, roomID int64) error {
 	room, m, err := s.access(ctx, a, roomID)
 	if err != nil {
@@ -370,7 +372,7 @@ func (s *Service) AddMember(ctx context.Context, a Actor, roomID, userID int64, 
 	if err != nil {
 		return Member{}, false, err
 	}
-	if room.Kind == KindDM {
+	if IsDirect(room.Kind) {
 		return Member{}, false, errDMFixed
 	}
 	if m == nil && !a.Admin {
@@ -423,7 +425,7 @@ func (s *Service) RemoveMember(ctx context.Context, a Actor, roomID, userID int6
 	if err != nil {
 		return err
 	}
-	if room.Kind == KindDM {
+	if IsDirect(room.Kind) {
 		return errDMFixed
 	}
 	if !canModerate(a, m) {
@@ -482,6 +484,53 @@ func (s *Service) OpenDM(ctx context.Context, a Actor, userID int64, username, a
 	return v, created, err
 }
 
+// OpenGroup returns the one group DM of the actor and userIDs (2 to 8
+// other users; repeats and the actor's own id are dropped, then fewer than
+// 2 or more than 8 is 422 invalid_group_size), creating it (created=true)
+// the first time; members who had left it are back in it. Every id must be
+// a user of the directory (404 user_not_found, 503 directory_unavailable),
+// whose names are the members' names.
+func (s *Service) OpenGroup(ctx context.Context, a Actor, userIDs []int64, authorization string) (RoomView, bool, error) {
+	var others []int64
+	for _, id := range userIDs {
+		if id <= 0 {
+			return RoomView{}, false, apperr.Validation("invalid_user_id", "user_ids must be positive integers")
+		}
+		if id != a.UserID && !slices.Contains(others, id) {
+			others = append(others, id)
+		}
+	}
+	if len(others) < MinGroupOthers || len(others) > MaxGroupOthers {
+		return RoomView{}, false, apperr.Validation("invalid_group_size",
+			"a group DM has 2 to 8 other people (for one person, send user_id)")
+	}
+	members := []UserRef{{UserID: a.UserID, Username: a.Username}}
+	for _, id := range others {
+		name, err := s.lookUp(ctx, id, authorization)
+		if err != nil {
+			return RoomView{}, false, err
+		}
+		members = append(members, UserRef{UserID: id, Username: name})
+	}
+	room, created, err := s.store.OpenGroup(ctx, a.UserID, members, s.at())
+	if err != nil {
+		return RoomView{}, false, err
+	}
+	if created {
+		ids := make([]int64, len(members))
+		for i, m := range members {
+			ids[i] = m.UserID
+		}
+		for _, m := range members[1:] {
+			s.publish(ctx, Event{Type: EventMemberJoined, RoomID: room.ID, Users: ids,
+				Frame: MemberJoinedFrame{Type: EventMemberJoined, RoomID: room.ID, Room: room,
+					Member: Member{RoomID: room.ID, UserID: m.UserID, Username: m.Username, Role: RoleMember, JoinedAt: room.CreatedAt}}})
+		}
+	}
+	v, err := s.store.RoomView(ctx, room.ID, a.UserID)
+	return v, created, err
+}
+
 // lookUp asks the directory for userID's username.
 func (s *Service) lookUp(ctx context.Context, userID int64, authorization string) (string, error) {
 	if s.dir == nil {
@@ -499,6 +548,125 @@ func (s *Service) lookUp(ctx context.Context, userID int64, authorization string
 		return "", apperr.Unavailable("directory_unavailable", "the user directory gave an unusable name", err)
 	}
 	return name, nil
+}
+
+// GetMessage returns one message the actor may read (a permalink); any
+// other is 404 message_not_found, as an unknown id is.
+func (s *Service) GetMessage(ctx context.Context, a Actor, messageID int64) (Message, error) {
+	msg, _, _, err := s.messageAccess(ctx, a, messageID)
+	return msg, err
+}
+
+// ListMessagesAround returns the page of a room's history centred on seq
+// around (which it includes): up to limit messages, about half older and
+// half newer, in ascending seq order, and the before_seq cursor of the page
+// older than it. around must be a seq of the room (1 to its last seq), else
+// 400 invalid_cursor.
+func (s *Service) ListMessagesAround(ctx context.Context, a Actor, roomID, around int64, topLevel bool, limit int) ([]Message, *int64, error) {
+	room, _, err := s.access(ctx, a, roomID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if around < 1 || around > room.LastSeq {
+		return nil, nil, apperr.Invalid("invalid_cursor", "around_seq must be a seq of the room, from 1 to "+strconv.FormatInt(room.LastSeq, 10))
+	}
+	newer := limit / 2
+	older, hasOlder, err := s.store.Messages(ctx, MessageFilter{RoomID: roomID, BeforeSeq: around + 1, Limit: limit - newer, TopLevel: topLevel})
+	if err != nil {
+		return nil, nil, err
+	}
+	var after []Message
+	if newer > 0 {
+		if after, _, err = s.store.Messages(ctx, MessageFilter{RoomID: roomID, AfterSeq: &around, Limit: newer, TopLevel: topLevel}); err != nil {
+			return nil, nil, err
+		}
+	}
+	msgs := append(older, after...)
+	var next *int64
+	if hasOlder && len(older) > 0 {
+		seq := older[0].Seq
+		next = &seq
+	}
+	return msgs, next, nil
+}
+
+// Thread returns the root and a page of its replies (seq > afterSeq, in
+// seq order), with the after_seq cursor of the next page. The root must be
+// a top-level message of a room the actor may read (404 otherwise: a
+// reply is 404 thread_not_found).
+func (s *Service) Thread(ctx context.Context, a Actor, rootID, afterSeq int64, limit int) (Message, []Message, *int64, error) {
+	if afterSeq < 0 {
+		return Message{}, nil, nil, apperr.Invalid("invalid_query", "after_seq must not be negative")
+	}
+	root, _, _, err := s.messageAccess(ctx, a, rootID)
+	if err != nil {
+		return Message{}, nil, nil, err
+	}
+	if root.ThreadRootID != nil {
+		return Message{}, nil, nil, errNotThread
+	}
+	msgs, err := s.store.Thread(ctx, rootID, afterSeq, limit+1)
+	if err != nil {
+		return Message{}, nil, nil, err
+	}
+	var next *int64
+	if len(msgs) > limit {
+		msgs = msgs[:limit]
+		seq := msgs[limit-1].Seq
+		next = &seq
+	}
+	return root, msgs, next, nil
+}
+
+var errNotThread = apperr.NotFound("thread_not_found", "that message is a reply; its thread is its root's")
+
+// Threads lists the threads the actor follows (newest root first) with
+// their unread replies, and the cursor (a root id) of the next page.
+func (s *Service) Threads(ctx context.Context, a Actor, beforeRootID int64, limit int) ([]ThreadView, *int64, error) {
+	ts, err := s.store.Threads(ctx, a.UserID, beforeRootID, limit+1)
+	if err != nil {
+		return nil, nil, err
+	}
+	var next *int64
+	if len(ts) > limit {
+		ts = ts[:limit]
+		id := ts[limit-1].Root.ID
+		next = &id
+	}
+	return ts, next, nil
+}
+
+// MarkThreadRead moves the actor's read marker of a thread forward to seq
+// (a room seq; clamped, never backwards). Reading a thread one does not
+// follow changes nothing and answers following=false.
+func (s *Service) MarkThreadRead(ctx context.Context, a Actor, rootID, seq int64) (ThreadReadState, error) {
+	if seq < 0 {
+		return ThreadReadState{}, apperr.Validation("invalid_seq", "seq must not be negative")
+	}
+	root, _, _, err := s.messageAccess(ctx, a, rootID)
+	if err != nil {
+		return ThreadReadState{}, err
+	}
+	if root.ThreadRootID != nil {
+		return ThreadReadState{}, errNotThread
+	}
+	return s.store.MarkThreadRead(ctx, rootID, a.UserID, seq)
+}
+
+// Mentions lists the messages that mention the actor (newest first, in
+// rooms they can read) and the cursor (a before_id) of the next page.
+func (s *Service) Mentions(ctx context.Context, a Actor, beforeID int64, limit int) ([]Message, *int64, error) {
+	msgs, err := s.store.Mentions(ctx, a.UserID, beforeID, limit+1)
+	if err != nil {
+		return nil, nil, err
+	}
+	var next *int64
+	if len(msgs) > limit {
+		msgs = msgs[:limit]
+		id := msgs[limit-1].ID
+		next = &id
+	}
+	return msgs, next, nil
 }
 
 // ListMessages returns a page of history in ascending seq order and the
@@ -528,32 +696,62 @@ func (s *Service) Replay(ctx context.Context, roomID, afterSeq int64, limit int)
 	return msgs, err
 }
 
-// SendMessage posts a message. It is idempotent on (actor, clientMsgID): a
-// retry returns the stored message with created=false and publishes nothing.
-// Concurrent sends are stored together (commit.go). Whether the actor may
-// post in the room (sendCheck) is decided on the room and membership read
-// in the transaction that stores the message, one query for the batch; a
-// refused send fails alone.
+// SendMessage posts a top-level message (Send without a thread).
 func (s *Service) SendMessage(ctx context.Context, a Actor, roomID int64, body, clientMsgID string) (Message, bool, error) {
-	body, err := CleanBody(body)
+	return s.Send(ctx, a, Outgoing{RoomID: roomID, Body: body, ClientMsgID: clientMsgID})
+}
+
+// Outgoing is a message a client sends.
+type Outgoing struct {
+	RoomID      int64
+	Body        string
+	ClientMsgID string
+	// ThreadRootID, when not 0, makes it a reply in that thread.
+	ThreadRootID int64
+}
+
+// Send posts a message. It is idempotent on (actor, clientMsgID): a retry
+// returns the stored message with created=false and publishes nothing.
+// Concurrent sends are stored together (commit.go). Whether the actor may
+// post in the room (sendCheck), and whether a reply's root is a top-level,
+// not deleted message of the room (else 422 invalid_thread), is decided on
+// the rows read in the transaction that stores the message, one query for
+// the batch; a refused send fails alone and stores nothing.
+func (s *Service) Send(ctx context.Context, a Actor, o Outgoing) (Message, bool, error) {
+	body, err := CleanBody(o.Body)
 	if err != nil {
 		return Message{}, false, err
 	}
-	if err := ValidateClientMsgID(clientMsgID); err != nil {
+	if err := ValidateClientMsgID(o.ClientMsgID); err != nil {
 		return Message{}, false, err
+	}
+	if o.ThreadRootID < 0 {
+		return Message{}, false, ErrInvalidThread
 	}
 	if ok, wait := s.send.Allow(strconv.FormatInt(a.UserID, 10)); !ok {
 		return Message{}, false, apperr.RateLimited("too many messages; retry with the same client_msg_id", ratelimit.RetryAfterSeconds(wait))
 	}
-	if roomID <= 0 {
+	if o.RoomID <= 0 {
 		return Message{}, false, errRoomNotFound
 	}
-	r, err := s.persist(ctx, NewMessage{RoomID: roomID, UserID: a.UserID, Username: a.Username,
-		Body: body, ClientMsgID: clientMsgID})
+	nm := NewMessage{RoomID: o.RoomID, UserID: a.UserID, Username: a.Username,
+		Body: body, ClientMsgID: o.ClientMsgID, ThreadRootID: o.ThreadRootID}
+	if strings.IndexByte(body, '@') >= 0 {
+		// Only users who may read the room are named: a mention of
+		// anyone else stays plain text and tells nobody anything.
+		names, room := ParseMentions(body)
+		nm.MentionsRoom = room
+		if len(names) > 0 {
+			if nm.Mentions, err = s.store.ResolveMentions(ctx, o.RoomID, names); err != nil {
+				return Message{}, false, err
+			}
+		}
+	}
+	r, err := s.persist(ctx, nm)
 	if err != nil {
 		return Message{}, false, err
 	}
-	if !r.Created && r.Message.RoomID != roomID {
+	if !r.Created && r.Message.RoomID != o.RoomID {
 		return Message{}, false, apperr.Conflict("client_msg_id_reused", "client_msg_id was already used for a message in another room")
 	}
 	s.MarkActive(a.UserID)

@@ -159,6 +159,8 @@ func listMembers(svc *chat.Service) gin.HandlerFunc {
 type userRequest struct {
 	UserID   int64  `json:"user_id"`
 	Username string `json:"username"`
+	// UserIDs opens a group DM (POST /dms only).
+	UserIDs []int64 `json:"user_ids"`
 }
 
 func addMember(svc *chat.Service) gin.HandlerFunc {
@@ -199,6 +201,16 @@ func openDM(svc *chat.Service) gin.HandlerFunc {
 		if err := httpx.BindJSON(c, &req); err != nil {
 			return nil, err
 		}
+		if req.UserIDs != nil {
+			if req.UserID != 0 {
+				return nil, apperr.Validation("invalid_request", "send user_id (a DM) or user_ids (a group DM), not both")
+			}
+			room, created, err := svc.OpenGroup(c.Request.Context(), caller(c), req.UserIDs, c.GetHeader("Authorization"))
+			if created {
+				return httpx.Reply{Status: http.StatusCreated, Body: room}, err
+			}
+			return room, err
+		}
 		room, created, err := svc.OpenDM(c.Request.Context(), caller(c), req.UserID, req.Username, c.GetHeader("Authorization"))
 		if created {
 			return httpx.Reply{Status: http.StatusCreated, Body: room}, err
@@ -231,7 +243,30 @@ func listMessages(svc *chat.Service) gin.HandlerFunc {
 		if err != nil {
 			return nil, err
 		}
-		msgs, next, err := svc.ListMessages(c.Request.Context(), caller(c), chat.MessageFilter{RoomID: id, BeforeSeq: before, AfterSeq: after, Limit: limit})
+		topLevel := false
+		switch c.Query("top_level") {
+		case "", "false":
+		case "true":
+			topLevel = true
+		default:
+			return nil, apperr.Invalid("invalid_query", "top_level must be true or false")
+		}
+		var (
+			msgs []chat.Message
+			next *int64
+		)
+		if v, ok := c.GetQuery("around_seq"); ok && v != "" {
+			var around int64
+			if around, err = httpx.QueryInt(c, "around_seq", 0); err != nil {
+				return nil, err
+			}
+			if before != 0 || after != nil {
+				return nil, apperr.Invalid("invalid_query", "around_seq cannot be combined with before_seq or after_seq")
+			}
+			msgs, next, err = svc.ListMessagesAround(c.Request.Context(), caller(c), id, around, topLevel, limit)
+		} else {
+			msgs, next, err = svc.ListMessages(c.Request.Context(), caller(c), chat.MessageFilter{RoomID: id, BeforeSeq: before, AfterSeq: after, Limit: limit, TopLevel: topLevel})
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -240,8 +275,9 @@ func listMessages(svc *chat.Service) gin.HandlerFunc {
 }
 
 type sendRequest struct {
-	Body        string `json:"body"`
-	ClientMsgID string `json:"client_msg_id"`
+	Body         string `json:"body"`
+	ClientMsgID  string `json:"client_msg_id"`
+	ThreadRootID *int64 `json:"thread_root_id"`
 }
 
 func sendMessage(svc *chat.Service) gin.HandlerFunc {
@@ -254,13 +290,106 @@ func sendMessage(svc *chat.Service) gin.HandlerFunc {
 		if err := httpx.BindJSON(c, &req); err != nil {
 			return nil, err
 		}
-		msg, created, err := svc.SendMessage(c.Request.Context(), caller(c), id, req.Body, req.ClientMsgID)
+		o := chat.Outgoing{RoomID: id, Body: req.Body, ClientMsgID: req.ClientMsgID}
+		if req.ThreadRootID != nil {
+			if *req.ThreadRootID == 0 {
+				// 0 names no message; null (or no field) is a top-level send.
+				return nil, chat.ErrInvalidThread
+			}
+			o.ThreadRootID = *req.ThreadRootID
+		}
+		msg, created, err := svc.Send(c.Request.Context(), caller(c), o)
 		if err == nil && !created {
 			// Same answer as the original request; the header tells a
 			// curious client it was a replay.
 			c.Header("Idempotent-Replayed", "true")
 		}
 		return msg, err
+	})
+}
+
+func getMessage(svc *chat.Service) gin.HandlerFunc {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
+		id, err := httpx.ParamID(c, "id")
+		if err != nil {
+			return nil, err
+		}
+		return svc.GetMessage(c.Request.Context(), caller(c), id)
+	})
+}
+
+func getThread(svc *chat.Service) gin.HandlerFunc {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
+		id, err := httpx.ParamID(c, "id")
+		if err != nil {
+			return nil, err
+		}
+		after, err := httpx.QueryInt(c, "after_seq", 0)
+		if err != nil {
+			return nil, err
+		}
+		limit, err := httpx.Limit(c)
+		if err != nil {
+			return nil, err
+		}
+		root, msgs, next, err := svc.Thread(c.Request.Context(), caller(c), id, after, limit)
+		if err != nil {
+			return nil, err
+		}
+		return gin.H{"root": root, "messages": msgs, "next_cursor": next}, nil
+	})
+}
+
+func listThreads(svc *chat.Service) gin.HandlerFunc {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
+		before, err := cursor(c)
+		if err != nil {
+			return nil, err
+		}
+		limit, err := httpx.Limit(c)
+		if err != nil {
+			return nil, err
+		}
+		ts, next, err := svc.Threads(c.Request.Context(), caller(c), before, limit)
+		if err != nil {
+			return nil, err
+		}
+		return gin.H{"threads": ts, "next_cursor": next}, nil
+	})
+}
+
+func listMentions(svc *chat.Service) gin.HandlerFunc {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
+		before, err := httpx.QueryInt(c, "before_id", 0)
+		if err != nil || before < 0 {
+			return nil, apperr.Invalid("invalid_query", "before_id must be a non-negative integer")
+		}
+		limit, err := httpx.Limit(c)
+		if err != nil {
+			return nil, err
+		}
+		msgs, next, err := svc.Mentions(c.Request.Context(), caller(c), before, limit)
+		if err != nil {
+			return nil, err
+		}
+		return gin.H{"messages": msgs, "next_cursor": next}, nil
+	})
+}
+
+func markThreadRead(svc *chat.Service) gin.HandlerFunc {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
+		id, err := httpx.ParamID(c, "id")
+		if err != nil {
+			return nil, err
+		}
+		var req readRequest
+		if err := httpx.BindJSON(c, &req); err != nil {
+			return nil, err
+		}
+		if req.Seq == nil {
+			return nil, apperr.Validation("invalid_seq", "seq is required")
+		}
+		return svc.MarkThreadRead(c.Request.Context(), caller(c), id, *req.Seq)
 	})
 }
 

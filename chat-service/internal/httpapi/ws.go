@@ -137,6 +137,8 @@ type clientFrame struct {
 	Body        *string `json:"body"`
 	ClientMsgID string  `json:"client_msg_id"`
 	Seq         *int64  `json:"seq"`
+	// ThreadRootID makes a send a reply (null or absent: top-level).
+	ThreadRootID *int64 `json:"thread_root_id"`
 }
 
 // Server frames answered to one client.
@@ -321,7 +323,15 @@ func (s *session) handle(data []byte) {
 			s.sendError("empty_body", "message body must not be empty", ref, 0)
 			return
 		}
-		msg, _, err := s.w.svc.SendMessage(ctx, a, f.RoomID, *f.Body, f.ClientMsgID)
+		o := chat.Outgoing{RoomID: f.RoomID, Body: *f.Body, ClientMsgID: f.ClientMsgID}
+		if f.ThreadRootID != nil {
+			if *f.ThreadRootID == 0 {
+				s.fail(chat.ErrInvalidThread, ref)
+				return
+			}
+			o.ThreadRootID = *f.ThreadRootID
+		}
+		msg, _, err := s.w.svc.Send(ctx, a, o)
 		if err != nil {
 			s.fail(err, ref)
 			return

@@ -99,7 +99,7 @@ func (s *Store) CreateMessages(ctx context.Context, nms []chat.NewMessage, check
 				continue
 			}
 		}
-		msg, created, err := s.CreateMessage(ctx, nm)
+		r, err := s.createMessage(ctx, nm)
 		if err != nil && (sqldb.IsUnavailable(err) || ctx.Err() != nil) {
 			// The database went away mid-way: what was stored stays stored
 			// (a retry with the same client id finds it), the rest fail.
@@ -108,7 +108,10 @@ func (s *Store) CreateMessages(ctx context.Context, nms []chat.NewMessage, check
 			}
 			return out, nil
 		}
-		out[i] = chat.CreateResult{Message: msg, Created: created, Err: err}
+		if err != nil {
+			r = chat.CreateResult{Err: err}
+		}
+		out[i] = r
 	}
 	return out, nil
 }
@@ -127,6 +130,30 @@ func (s *Store) createBatch(ctx context.Context, tx *sql.Tx, nms []chat.NewMessa
 		if existing, err = s.messagesByClientID(ctx, tx, nms); err != nil {
 			return nil, err
 		}
+	}
+	// Replies whose root does not qualify fail alone, before any seq is
+	// taken; a retry of a stored reply gets its message back whatever
+	// became of the root since.
+	nms, err := s.keepReaders(ctx, tx, nms)
+	if err != nil {
+		return nil, err
+	}
+	roots, bad, err := s.checkRoots(ctx, tx, nms, func(i int) bool {
+		if refused[i] {
+			return true
+		}
+		_, stored := existing[clientKey{nms[i].UserID, nms[i].ClientMsgID}]
+		return stored && nms[i].ClientMsgID != ""
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, i := range bad {
+		if !lookup && nms[i].ClientMsgID != "" {
+			// It may be a retry: look client ids up first.
+			return nil, errClientIDTaken
+		}
+		out[i], refused[i] = chat.CreateResult{Err: chat.ErrInvalidThread}, true
 	}
 	// Plan in batch order: which messages are new, which repeat a client id
 	// used before (existing) or earlier in the batch (dupOf).
@@ -200,6 +227,12 @@ func (s *Store) createBatch(ctx context.Context, tx *sql.Tx, nms []chat.NewMessa
 			return nil, err
 		}
 		rows = rows[n:]
+	}
+	if err := s.recordMentions(ctx, tx, nms, out); err != nil {
+		return nil, err
+	}
+	if err := s.bumpRoots(ctx, tx, nms, out, roots); err != nil {
+		return nil, err
 	}
 	for i, j := range dupOf {
 		out[i] = chat.CreateResult{Message: out[j].Message}
@@ -339,12 +372,12 @@ func (s *Store) messagesByClientID(ctx context.Context, tx *sql.Tx, nms []chat.N
 // is taken is skipped, not an error, and then missing from RETURNING.
 func insertSQL(n int) string {
 	var q strings.Builder
-	q.WriteString(`INSERT INTO messages (room_id, seq, user_id, username, body, client_msg_id, created_at) VALUES `)
+	q.WriteString(`INSERT INTO messages (room_id, seq, user_id, username, body, client_msg_id, created_at, thread_root_id, mentions, mentions_room) VALUES `)
 	for i := range n {
 		if i > 0 {
 			q.WriteByte(',')
 		}
-		q.WriteString("(?, ?, ?, ?, ?, ?, ?)")
+		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	}
 	// RETURNING's row order is not promised: rows are matched by (room, seq).
 	q.WriteString(` ON CONFLICT (user_id, client_msg_id) DO NOTHING RETURNING id, room_id, seq`)
@@ -354,14 +387,18 @@ func insertSQL(n int) string {
 // insertMessages inserts the messages nms[i] for i in rows, whose room and
 // seq out[i] holds, in one statement, and completes out[i].
 func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, nms []chat.NewMessage, out []chat.CreateResult, rows []int, seqOf map[[2]int64]int) error {
-	args := make([]any, 0, 7*len(rows))
+	args := make([]any, 0, 10*len(rows))
 	for _, i := range rows {
 		nm := nms[i]
-		var cmid any
+		var cmid, root any
 		if nm.ClientMsgID != "" {
 			cmid = nm.ClientMsgID
 		}
-		args = append(args, nm.RoomID, out[i].Message.Seq, nm.UserID, nm.Username, nm.Body, cmid, fmtTime(nm.At))
+		if nm.ThreadRootID != 0 {
+			root = nm.ThreadRootID
+		}
+		args = append(args, nm.RoomID, out[i].Message.Seq, nm.UserID, nm.Username, nm.Body, cmid, fmtTime(nm.At), root,
+			formatIDs(nm.Mentions), nm.MentionsRoom)
 	}
 	st, err := s.stmt(ctx, tx, s.insertSQL[len(rows)-1])
 	if err != nil {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/parleychat/parley/chat-service/internal/chat"
@@ -13,16 +16,21 @@ import (
 
 var errMessageNotFound = apperr.NotFound("message_not_found", "message not found")
 
-const messageColumns = `m.id, m.room_id, m.seq, m.user_id, m.username, m.body, m.client_msg_id, m.created_at, m.edited_at, m.deleted`
+const messageColumns = `m.id, m.room_id, m.seq, m.user_id, m.username, m.body, m.client_msg_id, m.created_at, m.edited_at, m.deleted,
+	m.thread_root_id, m.reply_count, m.last_reply_at, m.mentions, m.mentions_room`
 
 func scanMessage(row scanner, extra ...any) (chat.Message, error) {
 	var (
-		m       chat.Message
-		cmid    sql.NullString
-		created string
-		edited  sql.NullString
+		m         chat.Message
+		cmid      sql.NullString
+		created   string
+		edited    sql.NullString
+		root      sql.NullInt64
+		lastReply sql.NullString
+		mentions  string
 	)
-	dest := append([]any{&m.ID, &m.RoomID, &m.Seq, &m.UserID, &m.Username, &m.Body, &cmid, &created, &edited, &m.Deleted}, extra...)
+	dest := append([]any{&m.ID, &m.RoomID, &m.Seq, &m.UserID, &m.Username, &m.Body, &cmid, &created, &edited, &m.Deleted,
+		&root, &m.ReplyCount, &lastReply, &mentions, &m.MentionsRoom}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return chat.Message{}, err
 	}
@@ -35,8 +43,41 @@ func scanMessage(row scanner, extra ...any) (chat.Message, error) {
 		t := parseTime(edited.String)
 		m.EditedAt = &t
 	}
+	if root.Valid {
+		v := root.Int64
+		m.ThreadRootID = &v
+	}
+	if lastReply.Valid {
+		t := parseTime(lastReply.String)
+		m.LastReplyAt = &t
+	}
+	m.Mentions = parseIDs(mentions)
 	m.Reactions = []chat.ReactionGroup{}
 	return m, nil
+}
+
+// formatIDs and parseIDs write and read messages.mentions, a comma list.
+func formatIDs(ids []int64) string {
+	var b strings.Builder
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(id, 10))
+	}
+	return b.String()
+}
+
+func parseIDs(s string) []int64 {
+	out := []int64{}
+	for s != "" {
+		var part string
+		part, s, _ = strings.Cut(s, ",")
+		if id, err := strconv.ParseInt(part, 10, 64); err == nil {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 func collectMessages(rows *sql.Rows) ([]chat.Message, error) {
@@ -124,28 +165,51 @@ func (s *Store) Message(ctx context.Context, id int64) (chat.Message, error) {
 // the original still finds it; on PostgreSQL such a retry fails the unique
 // index instead, and the original is looked up after the rollback.
 func (s *Store) CreateMessage(ctx context.Context, nm chat.NewMessage) (chat.Message, bool, error) {
-	var (
-		msg     chat.Message
-		created bool
-	)
+	r, err := s.createMessage(ctx, nm)
+	return r.Message, r.Created, err
+}
+
+// createMessage is CreateMessage with the reply's root (CreateResult.Root).
+// A reply is checked (checkRoots) and counted on its root (bumpRoots) in
+// the transaction that stores it.
+func (s *Store) createMessage(ctx context.Context, nm chat.NewMessage) (chat.CreateResult, error) {
+	var r chat.CreateResult
 	var cmid any
 	if nm.ClientMsgID != "" {
 		cmid = nm.ClientMsgID
 	}
+	var root any
+	if nm.ThreadRootID != 0 {
+		root = nm.ThreadRootID
+	}
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		r = chat.CreateResult{}
 		if cmid != nil {
 			var id int64
 			err := tx.QueryRowContext(ctx, s.q(`SELECT id FROM messages WHERE user_id = ? AND client_msg_id = ?`), nm.UserID, cmid).Scan(&id)
 			if err == nil {
-				msg, err = s.getMessage(ctx, tx, id)
+				r.Message, err = s.getMessage(ctx, tx, id)
 				return err
 			}
 			if !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}
 		}
+		nms, err := s.keepReaders(ctx, tx, []chat.NewMessage{nm})
+		if err != nil {
+			return err
+		}
+		nm := nms[0]
+		out := make([]chat.CreateResult, 1)
+		roots, bad, err := s.checkRoots(ctx, tx, nms, func(int) bool { return false })
+		if err != nil {
+			return err
+		}
+		if len(bad) > 0 {
+			return chat.ErrInvalidThread
+		}
 		var seq int64
-		err := tx.QueryRowContext(ctx, s.q(`UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq`), nm.RoomID).Scan(&seq)
+		err = tx.QueryRowContext(ctx, s.q(`UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq`), nm.RoomID).Scan(&seq)
 		if errors.Is(err, sql.ErrNoRows) {
 			return errRoomNotFound
 		}
@@ -153,31 +217,163 @@ func (s *Store) CreateMessage(ctx context.Context, nm chat.NewMessage) (chat.Mes
 			return err
 		}
 		var id int64
-		err = tx.QueryRowContext(ctx, s.q(`INSERT INTO messages (room_id, seq, user_id, username, body, client_msg_id, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-			nm.RoomID, seq, nm.UserID, nm.Username, nm.Body, cmid, fmtTime(nm.At)).Scan(&id)
+		err = tx.QueryRowContext(ctx, s.q(`INSERT INTO messages (room_id, seq, user_id, username, body, client_msg_id, created_at, thread_root_id, mentions, mentions_room)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+			nm.RoomID, seq, nm.UserID, nm.Username, nm.Body, cmid, fmtTime(nm.At), root, formatIDs(nm.Mentions), nm.MentionsRoom).Scan(&id)
 		if err != nil {
 			return err
 		}
-		created = true
-		msg = storedMessage(id, seq, nm)
+		out[0] = chat.CreateResult{Created: true, Message: storedMessage(id, seq, nm)}
+		if err := s.recordMentions(ctx, tx, nms, out); err != nil {
+			return err
+		}
+		if err := s.bumpRoots(ctx, tx, nms, out, roots); err != nil {
+			return err
+		}
+		r = out[0]
 		return nil
 	})
 	if cmid != nil && sqldb.IsUniqueViolation(err) {
 		var id int64
 		if err := s.db.QueryRowContext(ctx, s.q(`SELECT id FROM messages WHERE user_id = ? AND client_msg_id = ?`), nm.UserID, cmid).Scan(&id); err != nil {
-			return chat.Message{}, false, sqldb.Wrap("create message", err)
+			return chat.CreateResult{}, sqldb.Wrap("create message", err)
 		}
 		msg, err := s.getMessage(ctx, s.db, id)
-		return msg, false, err
+		return chat.CreateResult{Message: msg}, err
 	}
-	return msg, created, sqldb.Wrap("create message", err)
+	return r, sqldb.Wrap("create message", err)
+}
+
+// rootInfo is what a reply's check needs of its root.
+type rootInfo struct {
+	roomID, userID int64
+	isReply, gone  bool
+}
+
+// checkRoots returns the indexes (bad) of the replies among nms, skip(i)
+// aside, whose root is unknown, in another room, a reply itself or
+// deleted, and the roots it read. On PostgreSQL the
+// roots' rows are locked, in id order, until the commit: a root deleted
+// meanwhile waits for the reply, and two batches counting replies on one
+// root take turns.
+func (s *Store) checkRoots(ctx context.Context, tx *sql.Tx, nms []chat.NewMessage, skip func(i int) bool) (map[int64]rootInfo, []int, error) {
+	var ids []int64
+	for i, nm := range nms {
+		if nm.ThreadRootID == 0 || skip(i) {
+			continue
+		}
+		if !slices.Contains(ids, nm.ThreadRootID) {
+			ids = append(ids, nm.ThreadRootID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil, nil
+	}
+	slices.Sort(ids)
+	query := `SELECT id, room_id, user_id, thread_root_id IS NOT NULL, deleted FROM messages WHERE id IN (` + placeholders(len(ids)) + `) ORDER BY id`
+	if s.d.LockMessage != "" {
+		query += ` FOR UPDATE`
+	}
+	rows, err := tx.QueryContext(ctx, s.q(query), int64Args(ids)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	roots := make(map[int64]rootInfo, len(ids))
+	for rows.Next() {
+		var id int64
+		var r rootInfo
+		if err := rows.Scan(&id, &r.roomID, &r.userID, &r.isReply, &r.gone); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		roots[id] = r
+	}
+	if err := rows.Close(); err != nil {
+		return nil, nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	var bad []int
+	for i, nm := range nms {
+		if nm.ThreadRootID == 0 || skip(i) {
+			continue
+		}
+		if r, ok := roots[nm.ThreadRootID]; !ok || r.roomID != nm.RoomID || r.isReply || r.gone {
+			bad = append(bad, i)
+		}
+	}
+	return roots, bad, nil
+}
+
+// bumpRoots counts the created replies of out on their roots (reply_count,
+// last_reply_at), makes the root's author and each replier follow the
+// thread (a replier has read it up to their reply), and sets each created
+// reply's Root to its root as it now stands.
+func (s *Store) bumpRoots(ctx context.Context, tx *sql.Tx, nms []chat.NewMessage, out []chat.CreateResult, roots map[int64]rootInfo) error {
+	if len(roots) == 0 {
+		return nil
+	}
+	perRoot := map[int64][]int{}
+	var ids []int64
+	for i, nm := range nms {
+		if nm.ThreadRootID == 0 || out[i].Err != nil || !out[i].Created {
+			continue
+		}
+		if _, ok := perRoot[nm.ThreadRootID]; !ok {
+			ids = append(ids, nm.ThreadRootID)
+		}
+		perRoot[nm.ThreadRootID] = append(perRoot[nm.ThreadRootID], i)
+	}
+	slices.Sort(ids)
+	follow := s.q(`INSERT INTO thread_follows (user_id, root_id, room_id, last_read_seq, followed_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (user_id, root_id) DO UPDATE SET last_read_seq = ` + s.d.Greatest + `(thread_follows.last_read_seq, excluded.last_read_seq)`)
+	for _, id := range ids {
+		idx := perRoot[id]
+		info := roots[id]
+		last := nms[idx[0]].At
+		for _, i := range idx {
+			if nms[i].At.After(last) {
+				last = nms[i].At
+			}
+		}
+		at := fmtTime(last)
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE messages SET reply_count = reply_count + ?,
+			last_reply_at = `+s.d.Greatest+`(COALESCE(last_reply_at, ?), ?) WHERE id = ?`), len(idx), at, at, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, follow, info.userID, id, info.roomID, 0, at); err != nil {
+			return err
+		}
+		for _, i := range idx {
+			if _, err := tx.ExecContext(ctx, follow, nms[i].UserID, id, info.roomID, out[i].Message.Seq, at); err != nil {
+				return err
+			}
+		}
+		root, err := s.getMessage(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		for _, i := range idx {
+			out[i].Root = &root
+		}
+	}
+	return nil
 }
 
 // storedMessage is nm as just inserted with id and seq (no reactions yet).
 func storedMessage(id, seq int64, nm chat.NewMessage) chat.Message {
 	m := chat.Message{ID: id, RoomID: nm.RoomID, Seq: seq, UserID: nm.UserID, Username: nm.Username, Body: nm.Body,
 		CreatedAt: nm.At.UTC(), Reactions: []chat.ReactionGroup{}}
+	if nm.ThreadRootID != 0 {
+		v := nm.ThreadRootID
+		m.ThreadRootID = &v
+	}
+	m.Mentions = nm.Mentions
+	if m.Mentions == nil {
+		m.Mentions = []int64{}
+	}
+	m.MentionsRoom = nm.MentionsRoom
 	if nm.ClientMsgID != "" {
 		v := nm.ClientMsgID
 		m.ClientMsgID = &v
@@ -197,6 +393,11 @@ func (s *Store) Messages(ctx context.Context, f chat.MessageFilter) ([]chat.Mess
 	if f.BeforeSeq > 0 {
 		where += ` AND m.seq < ?`
 		args = append(args, f.BeforeSeq)
+	}
+	older := `SELECT EXISTS (SELECT 1 FROM messages WHERE room_id = ? AND seq < ?)`
+	if f.TopLevel {
+		where += ` AND m.thread_root_id IS NULL`
+		older = `SELECT EXISTS (SELECT 1 FROM messages WHERE room_id = ? AND seq < ? AND thread_root_id IS NULL)`
 	}
 	order := `DESC`
 	if f.AfterSeq != nil {
@@ -221,8 +422,7 @@ func (s *Store) Messages(ctx context.Context, f chat.MessageFilter) ([]chat.Mess
 	}
 	hasOlder := false
 	if len(msgs) > 0 {
-		err := s.db.QueryRowContext(ctx, s.q(`SELECT EXISTS (SELECT 1 FROM messages WHERE room_id = ? AND seq < ?)`),
-			f.RoomID, msgs[0].Seq).Scan(&hasOlder)
+		err := s.db.QueryRowContext(ctx, s.q(older), f.RoomID, msgs[0].Seq).Scan(&hasOlder)
 		if err != nil {
 			return nil, false, sqldb.Wrap("list messages", err)
 		}

@@ -237,20 +237,28 @@ func (s *Store) OpenDM(ctx context.Context, a, b chat.UserRef, at time.Time) (ch
 	return room, created, sqldb.Wrap("open dm", err)
 }
 
-// roomViewSelect yields a room plus the viewer's membership, member count
-// and unread count; its two placeholders are both the viewer.
+// roomViewSelect yields a room plus the viewer's membership, member count,
+// unread count and unread mentions (by name, or @room/@here by someone
+// else, once per message); its two placeholders are both the viewer.
 const roomViewSelect = `SELECT ` + roomColumns + `,
 	(SELECT COUNT(*) FROM members c WHERE c.room_id = r.id),
 	m.role, COALESCE(m.last_read_seq, 0),
 	CASE WHEN m.user_id IS NULL THEN 0 ELSE
 		(SELECT COUNT(*) FROM messages x WHERE x.room_id = r.id AND x.seq > m.last_read_seq AND x.user_id <> ? AND NOT x.deleted)
+	END,
+	CASE WHEN m.user_id IS NULL THEN 0 ELSE
+		(SELECT COUNT(*) FROM mentions x JOIN messages y ON y.id = x.message_id
+			WHERE x.room_id = r.id AND x.user_id = m.user_id AND x.seq > m.last_read_seq AND NOT y.deleted)
+		+ (SELECT COUNT(*) FROM messages y WHERE y.room_id = r.id AND y.mentions_room AND y.seq > m.last_read_seq
+			AND y.user_id <> m.user_id AND NOT y.deleted
+			AND NOT EXISTS (SELECT 1 FROM mentions z WHERE z.message_id = y.id AND z.user_id = m.user_id))
 	END
 	FROM rooms r LEFT JOIN members m ON m.room_id = r.id AND m.user_id = ?`
 
 func scanRoomView(row scanner) (chat.RoomView, error) {
 	var v chat.RoomView
 	var role sql.NullString
-	room, err := scanRoom(row, &v.MemberCount, &role, &v.LastReadSeq, &v.Unread)
+	room, err := scanRoom(row, &v.MemberCount, &role, &v.LastReadSeq, &v.Unread, &v.MentionCount)
 	if err != nil {
 		return chat.RoomView{}, err
 	}
@@ -312,7 +320,7 @@ func (s *Store) decorate(ctx context.Context, views []chat.RoomView, userID int6
 	for i := range views {
 		ids[i] = views[i].ID
 		byID[views[i].ID] = &views[i]
-		if views[i].Kind == chat.KindDM {
+		if chat.IsDirect(views[i].Kind) {
 			dms = append(dms, views[i].ID)
 		}
 	}
@@ -337,7 +345,7 @@ func (s *Store) decorate(ctx context.Context, views []chat.RoomView, userID int6
 	}
 	args := append(int64Args(dms), userID)
 	rows, err = s.db.QueryContext(ctx, s.q(`SELECT room_id, user_id, username FROM members
-		WHERE room_id IN (`+placeholders(len(dms))+`) AND user_id <> ?`), args...)
+		WHERE room_id IN (`+placeholders(len(dms))+`) AND user_id <> ? ORDER BY room_id, user_id`), args...)
 	if err != nil {
 		return sqldb.Wrap("dm users", err)
 	}
@@ -349,11 +357,20 @@ func (s *Store) decorate(ctx context.Context, views []chat.RoomView, userID int6
 			return sqldb.Wrap("dm users", err)
 		}
 		v := byID[roomID]
-		v.DMUser = &u
-		v.Name = u.Username
-		if v.Name == "" {
-			v.Name = "user " + strconv.FormatInt(u.UserID, 10)
+		name := u.Username
+		if name == "" {
+			name = "user " + strconv.FormatInt(u.UserID, 10)
 		}
+		if v.Kind == chat.KindGroup {
+			// A group is named by its other members, by user id.
+			v.GroupUsers = append(v.GroupUsers, u)
+			if v.Name != "" {
+				name = v.Name + ", " + name
+			}
+		} else {
+			v.DMUser = &u
+		}
+		v.Name = name
 	}
 	return sqldb.Wrap("dm users", rows.Err())
 }

@@ -65,7 +65,7 @@ func New(db *sqldb.DB, d Dialect) *Store {
 }
 
 // Tables lists every table, parents before children (copy-db's order).
-var Tables = []string{"rooms", "users", "members", "messages", "reactions", "daily_active"}
+var Tables = []string{"rooms", "users", "members", "messages", "reactions", "daily_active", "thread_follows", "mentions"}
 
 // q rebinds a query's ? placeholders for the dialect.
 func (s *Store) q(query string) string { return s.db.Rebind(query) }
@@ -210,8 +210,8 @@ func (s *Store) Stats(ctx context.Context, userID int64) (chat.Stats, error) {
 	var last sql.NullString
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT
 		(SELECT COUNT(*) FROM messages WHERE user_id = ? AND NOT deleted),
-		(SELECT COUNT(*) FROM rooms WHERE created_by = ? AND kind <> 'dm'),
-		(SELECT COUNT(*) FROM members m JOIN rooms r ON r.id = m.room_id WHERE m.user_id = ? AND r.kind <> 'dm'),
+		(SELECT COUNT(*) FROM rooms WHERE created_by = ? AND kind NOT IN ('dm', 'group')),
+		(SELECT COUNT(*) FROM members m JOIN rooms r ON r.id = m.room_id WHERE m.user_id = ? AND r.kind NOT IN ('dm', 'group')),
 		(SELECT created_at FROM messages WHERE user_id = ? ORDER BY id DESC LIMIT 1)`), userID, userID, userID, userID).
 		Scan(&st.MessagesSent, &st.RoomsCreated, &st.RoomsJoined, &last)
 	if err != nil {

@@ -214,3 +214,72 @@ func BenchmarkMessagesPerDay(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkThreadPage reports the latency of one thread page as GET
+// /messages/:id/thread reads it — the root, then 50 replies after a random
+// seq of its thread — in a room of 100,000 messages where every tenth
+// message is a reply somewhere and the thread read has 198 replies spread
+// over the whole room (ns/op, and p50/p99 in µs). The room is filled with
+// CreateMessages in batches of 1,000 (the group commit's bulk path).
+//
+//	go test -run '^$' -bench ThreadPage -benchtime 2000x ./internal/store/storetest/
+func BenchmarkThreadPage(b *testing.B) {
+	const size, batch, page = 100_000, 1_000, 50
+	benchDialects(b, func(b *testing.B, target func() sqldb.Target) {
+		st := storetest.Open(b, target())
+		room := benchRooms(b, st, 1)[0]
+		ctx := context.Background()
+		allow := func(chat.Room, *chat.Member) error { return nil }
+		ids := make([]int64, size+1) // seq → id
+		var root int64
+		nms := make([]chat.NewMessage, 0, batch)
+		for seq := 1; seq <= size; {
+			nms = nms[:0]
+			first := seq
+			for ; seq <= size && seq < first+batch; seq++ {
+				nm := chat.NewMessage{RoomID: room, UserID: int64(seq%50 + 1), Username: "bench", Body: "a message in a big room", At: time.Now()}
+				switch {
+				case root != 0 && seq%500 == 0:
+					nm.ThreadRootID = root // the thread read: 198 replies (from seq 1,500)
+				case seq > 1505 && seq%10 == 0:
+					nm.ThreadRootID = ids[seq-1505] // top-level, in an earlier batch
+				}
+				nms = append(nms, nm)
+			}
+			res, err := st.CreateMessages(ctx, nms, allow)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i, r := range res {
+				if r.Err != nil || r.Message.Seq != int64(first+i) {
+					b.Fatalf("seq %d: %+v", first+i, r)
+				}
+				ids[r.Message.Seq] = r.Message.ID
+			}
+			if root == 0 {
+				root = ids[1]
+			}
+		}
+		if m, err := st.Message(ctx, root); err != nil || m.ReplyCount != (size-1500)/500+1 {
+			b.Fatalf("root = %+v, %v", m, err)
+		}
+		lat := make([]time.Duration, 0, b.N)
+		b.ResetTimer()
+		for range b.N {
+			after := rand.Int64N(size - 50*500)
+			t := time.Now()
+			if _, err := st.Message(ctx, root); err != nil {
+				b.Fatal(err)
+			}
+			msgs, err := st.Thread(ctx, root, after, page+1)
+			lat = append(lat, time.Since(t))
+			if err != nil || len(msgs) < page {
+				b.Fatalf("thread page after %d: %d replies, %v", after, len(msgs), err)
+			}
+		}
+		b.StopTimer()
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+	})
+}

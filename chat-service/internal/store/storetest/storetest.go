@@ -51,6 +51,11 @@ func Run(t *testing.T, fresh sqldbtest.Fresh) {
 		{"AdminRooms", testAdminRooms},
 		{"DailyActivity", testDailyActivity},
 		{"MessagesPerDay", testMessagesPerDay},
+		{"Threads", testThreads},
+		{"GroupDMs", testGroupDMs},
+		{"Mentions", testMentions},
+		{"ConcurrentReplies", testConcurrentReplies},
+		{"Migration0004Upgrades", testMigration0004Upgrades},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, fresh(t)) })
