@@ -22,6 +22,8 @@ import { searchView } from './views/search.js';
 import { myProfileView, userProfileView } from './views/profile.js';
 import { settingsView } from './views/settings.js';
 import { adminView } from './views/admin.js';
+import { ThreadClient } from './threads.js';
+import { threadsView } from './views/thread.js';
 
 const THEME_KEY = 'parley.theme';
 const LAST_ROOM_KEY = 'parley.last_room';
@@ -72,7 +74,8 @@ async function main() {
   const api = new Api({ baseUrl: cfg.apiBaseUrl });
   const profiles = new ProfileCache({ api, store });
   const chat = new ChatClient({ api, store });
-  const ctx = { api, store, chat, profiles, config: cfg, drafts: new Map(), router: null, shell: null };
+  const threads = new ThreadClient({ api, store, chat });
+  const ctx = { api, store, chat, threads, profiles, config: cfg, drafts: new Map(), router: null, shell: null };
   let socket = null;
   let shell = null;
   let healthTimer = 0;
@@ -197,6 +200,7 @@ async function main() {
     socket.setOffline(!navigator.onLine);
     socket.start();
     chat.loadRooms().catch(toastError);
+    threads.loadFollowed().catch(() => {});
     profiles.get(api.user.id);
     api.get('/api/users/settings/me').then(ctx.applySettings, () => {});
     shell = createShell(ctx);
@@ -246,9 +250,13 @@ async function main() {
         localStorage.setItem(LAST_ROOM_KEY, String(route.params.id));
         if (cur?.roomId === route.params.id) {
           if (route.query.seq) cur.reveal(route.query.seq);
+          else cur.route?.(route.query);
           return;
         }
-        shell.setView(roomView(ctx, route.params.id, { seq: route.query.seq }));
+        shell.setView(roomView(ctx, route.params.id, { seq: route.query.seq, thread: route.query.thread, m: route.query.m }));
+        return;
+      case 'threads':
+        shell.setView(threadsView(ctx));
         return;
       case 'browse':
         shell.setView(browseView(ctx));

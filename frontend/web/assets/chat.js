@@ -250,11 +250,11 @@ export class ChatClient {
   }
 
   /** Loads the page before the oldest message held; false when there is none. */
-  async loadOlder(id) {
+  async loadOlder(id, limit = PAGE) {
     const rid = Number(id);
     const log = this.log(rid);
     if (!log.hasMoreBefore) return false;
-    const page = await this.api.get(`/api/chat/rooms/${rid}/messages`, { before_seq: log.lo, limit: PAGE });
+    const page = await this.api.get(`/api/chat/rooms/${rid}/messages`, { before_seq: log.lo, limit });
     log.addPage(page.messages ?? [], 'before', page.next_cursor == null);
     this._touchLog(rid);
     return log.hasMoreBefore;
@@ -263,7 +263,9 @@ export class ChatClient {
   /** Loads older pages until seq is held (a search hit); false if not found. */
   async reveal(roomId, seq) {
     const log = this.log(roomId);
-    for (let i = 0; i < 40 && !(log.lo <= seq) && log.hasMoreBefore; i++) await this.loadOlder(roomId);
+    // Far back (a message link), in pages of GAP_PAGE: the window stays
+    // one contiguous range, so scrolling either way and resuming still work.
+    for (let i = 0; i < 60 && !(log.lo <= seq) && log.hasMoreBefore; i++) await this.loadOlder(roomId, log.lo - seq > PAGE ? GAP_PAGE : PAGE);
     return log.lo <= seq;
   }
 
@@ -399,9 +401,10 @@ export class ChatClient {
   // ---- messages ------------------------------------------------------------
 
   /** Queues a message and sends it (socket first, HTTP when disconnected). */
-  send(roomId, body) {
+  send(roomId, body, threadRootId = null) {
     if (isBlank(body)) return null;
     const e = this.outbox.add(roomId, body);
+    if (threadRootId != null) e.thread_root_id = Number(threadRootId); // a reply (threads.js)
     this._touchLog(roomId);
     this.flushOutbox();
     return e;
@@ -431,6 +434,7 @@ export class ChatClient {
     }
     for (const e of this.outbox.due(ACK_TIMEOUT_MS)) {
       const frame = { type: 'send', room_id: e.room_id, body: e.body, client_msg_id: e.client_msg_id };
+      if (e.thread_root_id != null) frame.thread_root_id = e.thread_root_id;
       if (this.socket?.ready) {
         // Marked first: the answer (ack or error) may refer to this attempt.
         this.outbox.markSent(e.client_msg_id);
@@ -452,7 +456,7 @@ export class ChatClient {
   async _sendHTTP(e) {
     this.outbox.markSent(e.client_msg_id);
     try {
-      const msg = await this.api.post(`/api/chat/rooms/${e.room_id}/messages`, { body: e.body, client_msg_id: e.client_msg_id });
+      const msg = await this.api.post(`/api/chat/rooms/${e.room_id}/messages`, { body: e.body, client_msg_id: e.client_msg_id, ...(e.thread_root_id != null ? { thread_root_id: e.thread_root_id } : {}) });
       this.outbox.resolve(e.client_msg_id);
       this._incoming(msg);
     } catch (err) {
@@ -527,6 +531,7 @@ export class ChatClient {
 
   /** Handles one frame from the socket. */
   handle(ev) {
+    this.threads?.handle(ev);
     switch (ev.type) {
       case 'ready':
         this.outbox.resetAttempts();
@@ -615,6 +620,7 @@ export class ChatClient {
     const log = this.log(rid);
     const res = log.live(raw);
     if (res.status !== 'duplicate' && res.status !== 'old') this._touchLog(rid);
+    if (res.status === 'appended' || res.status === 'gap') this.threads?.incoming(raw);
     if (res.status === 'appended') {
       // Typing ends when the typist's message arrives.
       const typing = this.store.state.typing[rid];

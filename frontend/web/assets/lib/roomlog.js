@@ -46,6 +46,8 @@ function sameMessage(a, b) {
     a.body === b.body &&
     a.deleted === b.deleted &&
     a.edited_at === b.edited_at &&
+    a.reply_count === b.reply_count &&
+    a.last_reply_at === b.last_reply_at &&
     JSON.stringify(a.reactions) === JSON.stringify(b.reactions)
   );
 }

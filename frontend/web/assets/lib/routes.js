@@ -12,6 +12,7 @@ const TABLE = [
   ['user', /^\/users\/(\d{1,18})\/?$/, ['id']],
   ['settings', /^\/settings\/?$/],
   ['admin', /^\/admin\/?$/],
+  ['threads', /^\/threads\/?$/],
 ];
 
 /** Routes reachable without a session. */

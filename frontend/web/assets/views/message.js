@@ -6,6 +6,7 @@ import { avatar } from '../ui/widgets.js';
 import { displayName } from '../lib/format.js';
 import { fullTime, messageTime } from '../lib/timefmt.js';
 import { reactedByMe } from '../lib/roomlog.js';
+import { threadActions, threadSummary } from './thread.js';
 
 /** The quick reactions offered by the picker. */
 export const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢', '🙏', '👀'];
@@ -17,7 +18,7 @@ export const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢'
  */
 export function sameLook(a, b) {
   return a.continued === b.continued && a.name === b.name && a.avatar === b.avatar && a.editing === b.editing &&
-    a.canEdit === b.canEdit && a.canDelete === b.canDelete && a.highlight === b.highlight;
+    a.canEdit === b.canEdit && a.canDelete === b.canDelete && a.highlight === b.highlight && a.threadSig === b.threadSig;
 }
 
 /** Reactions said in words: "Reactions: 👍 2, 🎉 1, including yours". */
@@ -100,11 +101,13 @@ export function messageElement(ctx, msg, o) {
     }, icon('smile')));
     main.append(bar);
   }
+  if (o.thread) main.append(threadSummary(ctx, msg, o.thread, id, parts));
   el.setAttribute('aria-labelledby', parts.join(' '));
   el.append(gutter, main);
   if (!msg.deleted && !o.editing) {
     const actions = h('div', { class: 'msg-actions', role: 'toolbar', 'aria-label': 'Message actions', testid: 'message-actions' },
-      h('button', { type: 'button', tabindex: '-1', class: 'icon-btn', testid: 'react-button', 'aria-label': 'Add reaction', title: 'Add reaction', 'aria-haspopup': 'dialog', 'aria-expanded': 'false', onClick: (e) => o.onReact(e.currentTarget) }, icon('smile')),
+      o.onReact ? h('button', { type: 'button', tabindex: '-1', class: 'icon-btn', testid: 'react-button', 'aria-label': 'Add reaction', title: 'Add reaction', 'aria-haspopup': 'dialog', 'aria-expanded': 'false', onClick: (e) => o.onReact(e.currentTarget) }, icon('smile')) : null,
+      ...threadActions(msg, o),
       o.canEdit ? h('button', { type: 'button', tabindex: '-1', class: 'icon-btn', testid: 'edit-message', 'aria-label': 'Edit message', title: 'Edit', onClick: () => o.onEdit() }, icon('edit')) : null,
       o.canDelete ? h('button', { type: 'button', tabindex: '-1', class: 'icon-btn danger', testid: 'delete-message', 'aria-label': 'Delete message', title: 'Delete', onClick: () => o.onDelete() }, icon('trash')) : null);
     el.append(actions);

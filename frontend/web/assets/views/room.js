@@ -10,6 +10,8 @@ import { RovingFocus } from '../lib/roving.js';
 import { QUICK_REACTIONS, messageElement, pendingElement, sameLook } from './message.js';
 import { editRoomDialog, inviteDialog } from './dialogs.js';
 import { viewHeader } from './shell.js';
+import { copyMessageLink, threadLook, threadPane } from './thread.js';
+import { isReply, messageParam, repliersByRoot } from '../lib/threads.js';
 
 const BOTTOM_SLACK = 48;
 // The list renders the newest WINDOW messages the client holds, and STEP
@@ -36,7 +38,7 @@ function panelPref() {
 }
 
 /** The room view for roomId; query.seq scrolls to (and highlights) a message. */
-export function roomView(ctx, roomId, { seq } = {}) {
+export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam } = {}) {
   const { chat, store, api, profiles } = ctx;
   const rid = Number(roomId);
   let editingId = null;
@@ -53,6 +55,11 @@ export function roomView(ctx, roomId, { seq } = {}) {
   let editFrom = null; // 'composer' or 'message': where the focus goes after an edit
   let headerShown = false;
   const roving = new RovingFocus(INNER);
+  // Threads (views/thread.js): the open thread pane; a message link (?m=)
+  // waits for its message before the timeline scrolls or the pane opens.
+  let pane = null;
+  let repliers = new Map();
+  let linkPending = messageParam(linkParam) != null;
 
   const header = h('div', { class: 'room-header-slot' });
   const olderBtn = h('button', { type: 'button', class: 'btn btn-small btn-ghost load-older', testid: 'load-older', onClick: () => showOlder() }, 'Load older messages');
@@ -89,7 +96,7 @@ export function roomView(ctx, roomId, { seq } = {}) {
     ctx.shell?.setTitle(roomTitle(chat.room(rid) ?? room));
     if (!headerShown) {
       headerShown = true;
-      if (highlightSeq == null) ctx.shell?.headingReady();
+      if (highlightSeq == null && !linkPending) ctx.shell?.headingReady();
     }
   }
 
@@ -229,6 +236,8 @@ export function roomView(ctx, roomId, { seq } = {}) {
       canEdit: mine && !msg.deleted,
       canDelete: canDelete(msg),
       highlight: highlightSeq === msg.seq,
+      thread: threadLook(ctx, msg, repliers.get(msg.id)),
+      threadSig: `${msg.reply_count ?? 0}|${msg.last_reply_at ?? ''}|${(repliers.get(msg.id) ?? []).join(',')}`,
     };
   }
 
@@ -247,7 +256,11 @@ export function roomView(ctx, roomId, { seq } = {}) {
     let prevDay = prev ? toDate(prev.created_at) : null;
     const meId = api.user?.id;
     let markerPlaced = false;
+    repliers = repliersByRoot(all);
+    if (prev && isReply(prev)) prev = null;
     for (const m of msgs) {
+      if (isReply(m)) continue; // replies live in their thread
+
       const d = toDate(m.created_at);
       if (d && (!prevDay || !sameDay(prevDay, d) || out.length === 0)) {
         const label = dayLabel(d);
@@ -278,7 +291,10 @@ export function roomView(ctx, roomId, { seq } = {}) {
       onDelete: () => deleteMessage(msg),
       onSaveEdit: (body) => saveEdit(msg, body),
       onCancelEdit: () => stopEdit(),
+      onReply: () => openThread(msg.id, { focus: 'composer' }),
+      onCopyLink: () => copyMessageLink(msg),
     };
+    if (o.thread) o.thread = { ...o.thread, open: () => openThread(msg.id, { focus: 'heading' }) };
     return roving.prepare(messageElement(ctx, msg, o), w.key);
   }
 
@@ -380,7 +396,7 @@ export function roomView(ctx, roomId, { seq } = {}) {
 
   function renderOutbox() {
     const myName = displayName(profiles.get(api.user?.id), api.user?.username);
-    const entries = chat.outbox.forRoom(rid);
+    const entries = chat.outbox.forRoom(rid).filter((e) => e.thread_root_id == null);
     const live = new Set(entries.map((e) => e.client_msg_id));
     const focusWasIn = outboxEl.contains(document.activeElement);
     for (const [k, n] of pendingNodes) {
@@ -687,7 +703,7 @@ export function roomView(ctx, roomId, { seq } = {}) {
         e.preventDefault();
         submit();
       } else if (e.key === 'ArrowUp' && textarea.value === '') {
-        const own = [...chat.log(rid).messages()].reverse().find((m) => m.user_id === api.user?.id && !m.deleted);
+        const own = [...chat.log(rid).messages()].reverse().find((m) => m.user_id === api.user?.id && !m.deleted && !isReply(m));
         if (own) {
           e.preventDefault();
           startEdit(own.id, 'composer');
@@ -853,6 +869,9 @@ export function roomView(ctx, roomId, { seq } = {}) {
       renderComposer();
       renderPanel();
       renderTyping();
+      if (linkPending) await followLink(messageParam(linkParam));
+      else if (threadParam) openThread(threadParam, { focus: 'heading' });
+      if (destroyed) return;
       if (highlightSeq != null) {
         await chat.reveal(rid, highlightSeq).catch(() => false);
         if (destroyed) return;
@@ -894,11 +913,71 @@ export function roomView(ctx, roomId, { seq } = {}) {
     }
   })());
 
+  // ---- threads and message links -----------------------------------------
+
+  function openThread(rootId, { focus = null, highlightId = null } = {}) {
+    const id = Number(rootId);
+    if (!(id > 0)) return;
+    if (pane?.rootId === id && highlightId == null) {
+      if (focus === 'composer') pane.focusComposer();
+      else if (focus) pane.focusHeading();
+      return;
+    }
+    const opener = document.activeElement;
+    pane?.destroy();
+    pane?.el.remove();
+    pane = threadPane(ctx, rid, id, {
+      highlightId,
+      onClose: () => {
+        const was = pane;
+        pane = null;
+        was?.destroy();
+        was?.el.remove();
+        el.classList.remove('thread-open');
+        const back = nodes.get(`m:${id}`)?.el;
+        (opener?.isConnected && opener !== document.body ? opener : back ?? textarea)?.focus?.({ preventScroll: true });
+      },
+    });
+    panel.before(pane.el);
+    el.classList.add('thread-open');
+    if (focus === 'composer') pane.focusComposer();
+    else if (focus) pane.focusHeading();
+  }
+
+  // A message link: a top-level message is scrolled to and highlighted, a
+  // reply opens its thread at it.
+  async function followLink(mid) {
+    linkPending = false;
+    let msg = null;
+    try {
+      msg = await api.get(`/api/chat/messages/${mid}`);
+    } catch (err) {
+      toastError(err, 'That message is not there.');
+    }
+    if (destroyed || !msg || Number(msg.room_id) !== rid) return;
+    if (isReply(msg)) {
+      openThread(msg.thread_root_id, { highlightId: Number(msg.id) });
+      ctx.shell?.headingReady();
+    } else {
+      highlightSeq = Number(msg.seq);
+    }
+  }
+
   return {
     el,
     roomId: rid,
-    // A search hit places the focus on its message itself.
-    focus: highlightSeq != null ? 'self' : undefined,
+    // A search hit or a message link places the focus on its message itself.
+    focus: highlightSeq != null || linkPending ? 'self' : undefined,
+    /** Follows ?thread= or ?m= within the open room. */
+    route(query) {
+      if (messageParam(query.m) != null) {
+        followLink(messageParam(query.m)).then(() => {
+          if (highlightSeq != null && !destroyed) this.reveal(highlightSeq);
+        });
+      } else if (query.thread) {
+        openThread(query.thread, { focus: 'heading' });
+      }
+    },
     /** Scrolls to another message of the same room (search result). */
     reveal(s) {
       highlightSeq = Number(s);
@@ -922,6 +1001,7 @@ export function roomView(ctx, roomId, { seq } = {}) {
       document.removeEventListener('keydown', onEscape);
       document.removeEventListener('visibilitychange', onVisible);
       document.querySelector('.emoji-picker')?.remove();
+      pane?.destroy();
       if (chat.readingRoom === rid) chat.readingRoom = null;
       chat.closeRoom(rid);
     },

@@ -5,6 +5,7 @@
 import { h, icon, iconButton, logo, replace } from '../ui/dom.js';
 import { avatar, menuButton, openMenu } from '../ui/widgets.js';
 import { focusHeading, keepFocus, rememberFocus, trapTab } from '../ui/focus.js';
+import { threadsNavLink } from './thread.js';
 import { displayName, documentTitle, preview } from '../lib/format.js';
 import { listTime } from '../lib/timefmt.js';
 import { connectionBanner } from '../lib/connbanner.js';
@@ -249,11 +250,13 @@ export function createShell(ctx) {
       h('div', { class: 'section-head' }, h('span', { class: 'section-title', id, text: title }), action), body);
   }
 
+  const threadsLink = threadsNavLink(ctx);
   const channelBody = h('div', { class: 'section-body' });
   const dmBody = h('div', { class: 'section-body' });
   roomList.append(
     section('Channels', channelBody, iconButton('plus', 'Create a room', { testid: 'new-room', class: 'section-action', onClick: () => createRoomDialog(ctx) }), 'channels'),
     h('a', { href: '/browse', class: 'nav-link', testid: 'browse-rooms' }, icon('compass'), h('span', { text: 'Browse rooms' })),
+    threadsLink.el,
     section('Direct messages', dmBody, iconButton('plus', 'New direct message', { testid: 'new-dm', class: 'section-action', onClick: () => newDMDialog(ctx) }), 'dms'));
 
   function fill(body, items, emptyText) {
@@ -327,6 +330,7 @@ export function createShell(ctx) {
     store.subscribe(['conn'], () => { schedule('conn'); schedule('user'); }),
     store.subscribe(['service'], () => schedule('banner')),
     store.subscribe(['session'], () => schedule('user')),
+    threadsLink.unsubscribe,
   ];
   renderConn();
   renderRooms();
