@@ -150,8 +150,19 @@ func TestBrowserThreads(t *testing.T) {
 	if !eval[bool](fresh, fmt.Sprintf(`!!document.querySelector('[data-testid=message-list] .msg[data-seq="%d"]')`, target.Seq+1)) {
 		t.Errorf("the message after the linked one is not rendered")
 	}
-	eval[chromedp.Void](fresh, `(() => { const s = document.querySelector('.room .scroller'); s.scrollTop = s.scrollHeight; })()`)
-	fresh.wait("the newest message reached by scrolling down", fmt.Sprintf(`[...document.querySelectorAll('[data-testid=message-list] .msg[data-id]')].at(-1)?.dataset.seq === '%d'`, target.Seq+1500))
+	// Only the page around it was fetched: the newest message is not in
+	// the list until scrolling down pages forward and joins the live end,
+	// where a message Bob sends meanwhile shows too.
+	if eval[bool](fresh, fmt.Sprintf(`!!document.querySelector('[data-testid=message-list] .msg[data-seq="%d"]')`, target.Seq+1500)) {
+		t.Errorf("the whole history was loaded for a message link")
+	}
+	var live message
+	bobAPI.must(201, "POST", fmt.Sprintf("/api/chat/rooms/%d/messages", archive.ID), map[string]string{"body": "Live while Alice reads far back"}, &live)
+	fresh.wait("the newest messages reached by scrolling down", fmt.Sprintf(`(() => { const s = document.querySelector('.room .scroller'); s.scrollTop = s.scrollHeight;
+		return [...document.querySelectorAll('[data-testid=message-list] .msg[data-id]')].at(-1)?.dataset.id === '%d'; })()`, live.ID))
+	if n := eval[int](fresh, `document.querySelectorAll('[data-testid=message-list] .msg[data-id]').length`); n < 1400 {
+		t.Errorf("after scrolling down from the link the list holds %d messages", n)
+	}
 	fresh.open(fmt.Sprintf("/rooms/%d?m=%d", archive.ID, target.ID))
 	fresh.wait("the linked message again", fmt.Sprintf(`!!document.querySelector('[data-testid=message-list] .msg.highlight[data-id="%d"]')`, target.ID))
 	fresh.screenshot("permalink")

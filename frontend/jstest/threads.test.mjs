@@ -176,3 +176,77 @@ test('a reply goes out with its thread_root_id and comes back into the thread', 
   const top = api.calls.filter((c) => c[0] === 'POST' && c[1] === '/api/chat/rooms/1/messages').at(-1);
   assert.equal('thread_root_id' in top[2], false);
 });
+
+// ---- message links far back: the window jumps, then pages forward ------------
+
+const page = (from, to) => Array.from({ length: to - from + 1 }, (_, i) => msg(1000 + from + i, from + i));
+
+test('RoomLog.jumpTo: a page far back detaches the window; forward pages join the live end, live messages wait past it', () => {
+  const log = new RoomLog(1);
+  log.addPage(page(1951, 2000), 'latest', false);
+  log.jumpTo(page(450, 549), { lastSeq: 2000 });
+  assert.equal(log.lo, 450);
+  assert.equal(log.hi, 549);
+  assert.equal(log.detached, true);
+  assert.equal(log.hasMoreBefore, true);
+  assert.ok(!log.messages().some((m) => m.seq === 1990), 'the old window is not shown');
+  // A live message while detached is held, not shown.
+  const r = log.live(msg(3001, 2001));
+  assert.equal(r.status, 'gap');
+  assert.equal(log.messages().length, 100);
+  // Forward pages extend the window; the one reaching the end attaches it.
+  for (let from = 550; from <= 2000; from += 200) {
+    log.addPage(page(from, Math.min(from + 199, 2000)), 'after', from + 199 >= 2000);
+  }
+  assert.equal(log.detached, false);
+  assert.equal(log.hi, 2001, 'the held live message joined');
+  assert.equal(log.hasGap, false);
+  assert.equal(log.messages().length, 2001 - 450 + 1);
+  // And older pages still extend it downwards.
+  log.addPage(page(250, 449), 'before');
+  assert.equal(log.lo, 250);
+});
+
+test('RoomLog.jumpTo latest: back at the live end, held messages kept', () => {
+  const log = new RoomLog(1);
+  log.addPage(page(1951, 2000), 'latest', false);
+  log.jumpTo(page(1, 100), { lastSeq: 2000 });
+  assert.equal(log.reachedStart, true);
+  log.live(msg(3002, 2002));
+  log.jumpTo(page(1952, 2001), { latest: true });
+  assert.equal(log.detached, false);
+  assert.equal(log.hi, 2002);
+  assert.equal(log.afterSeq, 2002);
+});
+
+test('ChatClient.reveal: far back fetches the page around the message, then newer pages', async () => {
+  const calls = [];
+  const api = {
+    user: ME,
+    async get(path, q) {
+      calls.push(q);
+      if (q.around_seq) return { messages: page(q.around_seq - 50, q.around_seq + 49) };
+      if (q.after_seq != null) return { messages: page(q.after_seq + 1, Math.min(q.after_seq + q.limit, 2000)) };
+      if (q.before_seq != null) return { messages: page(Math.max(1, q.before_seq - q.limit), q.before_seq - 1), next_cursor: q.before_seq - q.limit };
+      return { messages: page(1951, 2000), next_cursor: 1951 };
+    },
+  };
+  const store = createStore({});
+  const chat = new ChatClient({ api, store, setTimer: () => 0, clearTimer: () => {} });
+  chat._setRooms([{ id: 1, name: 'general', kind: 'public', is_member: true, last_seq: 2000 }]);
+  chat.log(1).addPage(page(1951, 2000), 'latest', false);
+  assert.equal(await chat.reveal(1, 500), true);
+  assert.deepEqual(calls.at(-1), { around_seq: 500, limit: 100 });
+  assert.equal(chat.log(1).detached, true);
+  // A live message while detached asks for nothing (no gap fill).
+  chat.handle({ type: 'message', message: msg(5000, 2001) });
+  const before = calls.length;
+  let more = true;
+  for (let i = 0; i < 20 && more; i++) more = await chat.loadNewer(1);
+  assert.equal(more, false);
+  assert.ok(calls.length - before <= 8, `${calls.length - before} forward pages`);
+  assert.equal(chat.log(1).hi, 2001);
+  // Near the window, older pages are loaded as before.
+  assert.equal(await chat.reveal(1, 420), true);
+  assert.equal(calls.at(-1).before_seq, 450);
+});

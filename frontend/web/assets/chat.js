@@ -260,9 +260,47 @@ export class ChatClient {
     return log.hasMoreBefore;
   }
 
-  /** Loads older pages until seq is held (a search hit); false if not found. */
+  /**
+   * Loads the page after the newest message held while the window is
+   * detached (after a message link); false once it reaches the live end.
+   */
+  async loadNewer(id) {
+    const rid = Number(id);
+    const log = this.log(rid);
+    if (!log.detached) return false;
+    const page = await this.api.get(`/api/chat/rooms/${rid}/messages`, { after_seq: log.hi, limit: GAP_PAGE });
+    const msgs = page.messages ?? [];
+    log.addPage(msgs, 'after', msgs.length < GAP_PAGE);
+    this._touchLog(rid);
+    this._syncLastMessage(rid);
+    return log.detached;
+  }
+
+  /** Back at the live end after a message link: the latest page replaces the window. */
+  async toLatest(id) {
+    const rid = Number(id);
+    const log = this.log(rid);
+    if (!log.detached) return;
+    const page = await this.api.get(`/api/chat/rooms/${rid}/messages`, { limit: PAGE });
+    log.jumpTo(page.messages ?? [], { latest: true });
+    this._touchLog(rid);
+    this._syncLastMessage(rid);
+    if (log.hasGap) this.fillGap(rid).catch(() => {});
+  }
+
+  /**
+   * Makes seq held (a search hit, a message link); false if not found.
+   * Near the window, older pages are loaded; far below it, the page
+   * around seq replaces the window (detached: see RoomLog.jumpTo).
+   */
   async reveal(roomId, seq) {
     const log = this.log(roomId);
+    if (log.lo != null && log.lo - seq > 4 * PAGE) {
+      const page = await this.api.get(`/api/chat/rooms/${Number(roomId)}/messages`, { around_seq: seq, limit: 2 * PAGE });
+      log.jumpTo(page.messages ?? [], { lastSeq: this.room(roomId)?.last_seq });
+      this._touchLog(roomId);
+      return log.lo <= seq && seq <= log.hi;
+    }
     // Far back (a message link), in pages of GAP_PAGE: the window stays
     // one contiguous range, so scrolling either way and resuming still work.
     for (let i = 0; i < 60 && !(log.lo <= seq) && log.hasMoreBefore; i++) await this.loadOlder(roomId, log.lo - seq > PAGE ? GAP_PAGE : PAGE);
@@ -661,7 +699,8 @@ export class ChatClient {
 
   /** Fetches a live gap that the grace period did not close. */
   _awaitGap(rid) {
-    if (this.gapTimers.has(rid) || this.gapFills.has(rid)) return;
+    // A detached window (a message link) pages forward as the reader scrolls.
+    if (this.gapTimers.has(rid) || this.gapFills.has(rid) || this.log(rid).detached) return;
     this.gapTimers.set(rid, this.setTimer(() => {
       this.gapTimers.delete(rid);
       if (this.log(rid).hasGap) this.fillGap(rid).catch(() => {});

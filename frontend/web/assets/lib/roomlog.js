@@ -68,6 +68,11 @@ export class RoomLog {
     this.reachedStart = false; // the window starts at the room's first message
     this.loaded = false; // a page of history has been fetched
     this.version = 0; // bumps on every visible change
+    // A message link far back (jumpTo) leaves the window short of the
+    // room's live end: newer pages (after_seq=hi) extend it until they
+    // join it; live messages meanwhile are held past the window.
+    this.detached = false;
+    this.liveEnd = null; // the highest seq known to exist while detached
     this._items = null;
     if (lastSeq != null) this.placeAt(Number(lastSeq));
   }
@@ -151,6 +156,45 @@ export class RoomLog {
    * (no next cursor). Returns whether anything visible changed.
    */
   addPage(page, kind, end = false) {
+    const changed = this._addPage(page, kind, end);
+    // Forward pages (or anything else) that reach the live end join it.
+    if (this.detached && this.hi != null && (this.hi >= (this.liveEnd ?? 0) || (kind === 'after' && end))) {
+      this.detached = false;
+      this.liveEnd = null;
+    }
+    return changed;
+  }
+
+  /**
+   * Replaces the window with page, a page centred on a message far below
+   * it (GET /rooms/:id/messages?around_seq=), or with the latest page
+   * (latest=true: the window is at the live end again). Messages held
+   * past the new window stay held (they join it as pages fill the way).
+   */
+  jumpTo(page, { latest = false, lastSeq = null } = {}) {
+    let end = Math.max(this.liveEnd ?? 0, this.hi ?? 0, Number(lastSeq) || 0);
+    for (const s of this.bySeq.keys()) if (s > end) end = s;
+    const sorted = [...page].map(normalizeMessage).sort((a, b) => a.seq - b.seq);
+    const top = sorted.length ? sorted.at(-1).seq : null;
+    const keep = [...this.bySeq.values()].filter((m) => top != null && m.seq > top);
+    this.bySeq.clear();
+    this.byId.clear();
+    this.lo = null;
+    this.hi = null;
+    this.reachedStart = false;
+    this._addPage(page, latest ? 'latest' : 'around', latest);
+    for (const m of keep) {
+      this.bySeq.set(m.seq, m);
+      this.byId.set(m.id, m);
+    }
+    if (this._extend()) this._changed();
+    this.detached = !latest && this.hi != null && this.hi < end;
+    this.liveEnd = this.detached ? end : null;
+    this.loaded = true;
+    this._changed();
+  }
+
+  _addPage(page, kind, end = false) {
     const raws = [...page].sort((a, b) => Number(a.seq) - Number(b.seq));
     const msgs = raws.map(normalizeMessage);
     let changed = false;
@@ -187,6 +231,7 @@ export class RoomLog {
       if (this.lo != null && this.lo <= 1) this.reachedStart = true;
     }
     if (kind === 'latest' || kind === 'before') this.loaded = true;
+    if (kind === 'around' && this.lo != null && this.lo <= 1) this.reachedStart = true;
     if (changed) this._changed();
     return changed;
   }
@@ -217,6 +262,7 @@ export class RoomLog {
     }
     if (m.seq < this.lo) return { status: 'old', gap: null };
     this._put(raw);
+    if (this.detached) this.liveEnd = Math.max(this.liveEnd ?? 0, m.seq);
     if (m.seq === this.hi + 1) {
       const from = this.hi + 2;
       this._extend();

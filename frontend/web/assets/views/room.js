@@ -71,7 +71,7 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
   // One's own messages until the server has them: outside the feed.
   const outboxEl = h('div', { class: 'outbox', testid: 'outbox' });
   const scroller = h('div', { class: 'scroller' }, start, list, outboxEl);
-  const jump = h('button', { type: 'button', class: 'jump-latest', testid: 'jump-latest', hidden: true, onClick: () => scrollToBottom(true) }, icon('arrowDown'), 'New messages');
+  const jump = h('button', { type: 'button', class: 'jump-latest', testid: 'jump-latest', hidden: true, onClick: () => (chat.log(rid).detached ? toLatest() : scrollToBottom(true)) }, icon('arrowDown'), 'New messages');
   const typing = h('div', { class: 'typing', testid: 'typing', 'aria-live': 'polite' });
   const composerSlot = h('div', { class: 'composer-slot' });
   const panel = h('aside', { class: 'members-panel', id: `members-${rid}`, testid: 'member-panel', 'aria-label': 'Members', hidden: !panelOpen });
@@ -317,7 +317,9 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
   function renderMessages({ forceBottom = false } = {}) {
     if (destroyed || !room) return;
     const log = chat.log(rid);
-    const wasAtBottom = forceBottom || isAtBottom();
+    // A window detached from the live end (a message link) grows downwards
+    // as the reader scrolls: its bottom is not the newest message.
+    const wasAtBottom = forceBottom || (isAtBottom() && !log.detached);
     let anchor = null;
     let anchorTop = 0;
     if (!wasAtBottom) {
@@ -391,6 +393,7 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
       scroller.scrollTop += anchor.getBoundingClientRect().top - anchorTop;
       if (appended) jump.hidden = false;
     }
+    if (log.detached) jump.hidden = false;
     updateReading();
   }
 
@@ -467,6 +470,26 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
     })());
   }
 
+  // After a message link: newer pages as the reader scrolls down, or the
+  // latest page at once (Jump, or a message sent).
+  let loadingNewer = false;
+  async function showNewer() {
+    if (loadingNewer || destroyed) return;
+    loadingNewer = true;
+    await loading(chat.loadNewer(rid).catch(toastError));
+    loadingNewer = false;
+    renderMessages();
+  }
+
+  async function toLatest() {
+    await loading(chat.toLatest(rid).catch(toastError));
+    if (destroyed) return;
+    const all = chat.log(rid).messages();
+    highlightSeq = null;
+    firstSeq = all.length ? Math.max(all[0].seq, all[all.length - 1].seq - WINDOW + 1) : null;
+    renderMessages({ forceBottom: true });
+  }
+
   // The roving tabindex: the arrow keys, Page Up/Down, Home and End move
   // between messages (Tab then reaches the current one's controls), Left
   // and Right move along a message's actions, Escape goes to the composer.
@@ -519,6 +542,7 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
     const log = chat.log(rid);
     const hiddenOlder = firstSeq != null && log.messages().length > 0 && firstSeq > log.messages()[0].seq;
     if (scroller.scrollTop < 300 && (hiddenOlder || log.hasMoreBefore) && !loadingOlder && room) showOlder();
+    if (log.detached && room && scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 300) showNewer();
     if (isAtBottom()) jump.hidden = true;
     updateReading();
   }, { passive: true });
@@ -713,6 +737,7 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
     function submit() {
       const body = textarea.value;
       if (body.trim() === '') return;
+      if (chat.log(rid).detached) toLatest();
       chat.send(rid, body);
       textarea.value = '';
       ctx.drafts.delete(rid);
