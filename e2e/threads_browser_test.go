@@ -160,9 +160,6 @@ func TestBrowserThreads(t *testing.T) {
 	bobAPI.must(201, "POST", fmt.Sprintf("/api/chat/rooms/%d/messages", archive.ID), map[string]string{"body": "Live while Alice reads far back"}, &live)
 	fresh.wait("the newest messages reached by scrolling down", fmt.Sprintf(`(() => { const s = document.querySelector('.room .scroller'); s.scrollTop = s.scrollHeight;
 		return [...document.querySelectorAll('[data-testid=message-list] .msg[data-id]')].at(-1)?.dataset.id === '%d'; })()`, live.ID))
-	if n := eval[int](fresh, `document.querySelectorAll('[data-testid=message-list] .msg[data-id]').length`); n < 1400 {
-		t.Errorf("after scrolling down from the link the list holds %d messages", n)
-	}
 	fresh.open(fmt.Sprintf("/rooms/%d?m=%d", archive.ID, target.ID))
 	fresh.wait("the linked message again", fmt.Sprintf(`!!document.querySelector('[data-testid=message-list] .msg.highlight[data-id="%d"]')`, target.ID))
 	fresh.screenshot("permalink")

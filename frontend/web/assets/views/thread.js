@@ -130,6 +130,7 @@ export function threadPane(ctx, rid, rootId, o = {}) {
     const t = threads.current;
     if (!t?.root) return;
     threads.send(t.room_id ?? rid, root, body);
+    highlightId = null; // a linked reply stays marked until one writes
     textarea.value = '';
     grow();
     render(true);
@@ -257,7 +258,6 @@ export function threadPane(ctx, rid, rootId, o = {}) {
         target.scrollIntoView({ block: 'center' });
         target.focus({ preventScroll: true });
       }
-      setTimeout(() => { highlightId = null; }, 0);
     }
   }, () => render());
 
