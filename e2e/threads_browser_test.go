@@ -130,6 +130,9 @@ func TestBrowserThreads(t *testing.T) {
 	var archive room
 	aliceAPI.must(201, "POST", "/api/chat/rooms", map[string]string{"name": "archive", "kind": "public"}, &archive)
 	bobAPI.must(200, "POST", fmt.Sprintf("/api/chat/rooms/%d/join", archive.ID), nil, nil)
+	if err := <-seedHistory(t, aliceAPI, bobAPI, archive.ID, 300); err != nil {
+		t.Fatal(err)
+	}
 	var target message
 	aliceAPI.must(201, "POST", fmt.Sprintf("/api/chat/rooms/%d/messages", archive.ID), map[string]string{"body": "The decision we will want to find later"}, &target)
 	began := time.Now()
@@ -156,6 +159,10 @@ func TestBrowserThreads(t *testing.T) {
 	if eval[bool](fresh, fmt.Sprintf(`!!document.querySelector('[data-testid=message-list] .msg[data-seq="%d"]')`, target.Seq+1500)) {
 		t.Errorf("the whole history was loaded for a message link")
 	}
+	// Up: older pages than the one around the link.
+	fresh.wait("older messages reached by scrolling up", fmt.Sprintf(`(() => { const s = document.querySelector('.room .scroller');
+		if (s.scrollTop === 0) document.querySelector('[data-testid=load-older]')?.click(); else s.scrollTop = 0;
+		return !!document.querySelector('[data-testid=message-list] .msg[data-seq="%d"]'); })()`, target.Seq-150))
 	var live message
 	bobAPI.must(201, "POST", fmt.Sprintf("/api/chat/rooms/%d/messages", archive.ID), map[string]string{"body": "Live while Alice reads far back"}, &live)
 	fresh.wait("the newest messages reached by scrolling down", fmt.Sprintf(`(() => { const s = document.querySelector('.room .scroller'); s.scrollTop = s.scrollHeight;
