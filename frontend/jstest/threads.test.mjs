@@ -235,7 +235,7 @@ test('ChatClient.reveal: far back fetches the page around the message, then newe
   const chat = new ChatClient({ api, store, setTimer: () => 0, clearTimer: () => {} });
   chat._setRooms([{ id: 1, name: 'general', kind: 'public', is_member: true, last_seq: 2000 }]);
   chat.log(1).addPage(page(1951, 2000), 'latest', false);
-  assert.equal(await chat.reveal(1, 500), true);
+  assert.equal(await chat.reveal(1, 500, { around: true }), true);
   assert.deepEqual(calls.at(-1), { around_seq: 500, limit: 100 });
   assert.equal(chat.log(1).detached, true);
   // A live message while detached asks for nothing (no gap fill).

@@ -290,12 +290,13 @@ export class ChatClient {
 
   /**
    * Makes seq held (a search hit, a message link); false if not found.
-   * Near the window, older pages are loaded; far below it, the page
-   * around seq replaces the window (detached: see RoomLog.jumpTo).
+   * Older pages are loaded down to it; with around (a message link) one
+   * far below the window is fetched as the page around it, which replaces
+   * the window (detached: see RoomLog.jumpTo).
    */
-  async reveal(roomId, seq) {
+  async reveal(roomId, seq, { around = false } = {}) {
     const log = this.log(roomId);
-    if (log.lo != null && log.lo - seq > 4 * PAGE) {
+    if (around && log.lo != null && log.lo - seq > 4 * PAGE) {
       const page = await this.api.get(`/api/chat/rooms/${Number(roomId)}/messages`, { around_seq: seq, limit: 2 * PAGE });
       log.jumpTo(page.messages ?? [], { lastSeq: this.room(roomId)?.last_seq });
       this._touchLog(roomId);

@@ -60,6 +60,7 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
   let pane = null;
   let repliers = new Map();
   let linkPending = messageParam(linkParam) != null;
+  let linked = false; // highlightSeq comes from a message link: fetched around it
 
   const header = h('div', { class: 'room-header-slot' });
   const olderBtn = h('button', { type: 'button', class: 'btn btn-small btn-ghost load-older', testid: 'load-older', onClick: () => showOlder() }, 'Load older messages');
@@ -898,7 +899,7 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
       else if (threadParam) openThread(threadParam, { focus: 'heading' });
       if (destroyed) return;
       if (highlightSeq != null) {
-        await chat.reveal(rid, highlightSeq).catch(() => false);
+        await chat.reveal(rid, highlightSeq, { around: linked }).catch(() => false);
         if (destroyed) return;
         revealTarget();
         renderMessages();
@@ -985,6 +986,7 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
       ctx.shell?.headingReady();
     } else {
       highlightSeq = Number(msg.seq);
+      linked = true;
     }
   }
 
@@ -997,16 +999,16 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
     route(query) {
       if (messageParam(query.m) != null) {
         followLink(messageParam(query.m)).then(() => {
-          if (highlightSeq != null && !destroyed) this.reveal(highlightSeq);
+          if (highlightSeq != null && !destroyed) this.reveal(highlightSeq, { around: true });
         });
       } else if (query.thread) {
         openThread(query.thread, { focus: 'heading' });
       }
     },
     /** Scrolls to another message of the same room (search result). */
-    reveal(s) {
+    reveal(s, { around = false } = {}) {
       highlightSeq = Number(s);
-      loading(chat.reveal(rid, highlightSeq)).then(() => {
+      loading(chat.reveal(rid, highlightSeq, { around })).then(() => {
         revealTarget();
         renderMessages();
         const target = list.querySelector(`.msg[data-seq="${highlightSeq}"]`);

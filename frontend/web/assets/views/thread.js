@@ -121,6 +121,10 @@ export function threadPane(ctx, rid, rootId, o = {}) {
       e.preventDefault();
       e.stopPropagation();
       o.onClose?.();
+    } else if (e.key.length === 1 && e.key !== ' ' && !e.ctrlKey && !e.metaKey && !e.altKey && e.target.matches('h2, .msg[data-id]')) {
+      // Typing on a message or the heading writes a reply (not a room message).
+      e.stopPropagation();
+      textarea.focus();
     }
   });
 
