@@ -95,7 +95,7 @@ export function messageElement(ctx, msg, o) {
         onClick: () => o.onToggleReaction(r.emoji),
       }, h('span', { class: 'reaction-emoji', text: r.emoji }), h('span', { class: 'reaction-count', text: String(r.count) })));
     }
-    bar.append(h('button', {
+    if (o.onReact) bar.append(h('button', {
       type: 'button', tabindex: '-1', class: 'reaction add', 'aria-label': 'Add reaction', title: 'Add reaction', 'aria-haspopup': 'dialog', 'aria-expanded': 'false',
       dataset: { focusKey: 'add-reaction' }, onClick: (e) => o.onReact(e.currentTarget),
     }, icon('smile')));

@@ -149,13 +149,21 @@ export function threadPane(ctx, rid, rootId, o = {}) {
   }
   scroller.addEventListener('scroll', updateReading, { passive: true });
 
-  function msgEl(m, isRoot) {
+  // Reactions as the room log holds them (it applies the live frames).
+  function withReactions(m) {
+    const held = chat.log(m.room_id).get(m.id);
+    return held && !held.deleted && !m.deleted ? { ...m, reactions: held.reactions } : m;
+  }
+
+  function msgEl(raw, isRoot) {
+    const m = withReactions(raw);
     const mine = m.user_id === api.user?.id;
     const name = displayName(profiles.get(m.user_id), m.username);
     const e = messageElement(ctx, m, {
       mine, name, continued: false, highlight: highlightId === m.id, canEdit: false, canDelete: false,
       onOpenUser: () => ctx.router.go(mine ? '/profile' : `/users/${m.user_id}`),
       onCopyLink: () => copyMessageLink(m),
+      onToggleReaction: (emoji) => chat.toggleReaction(chat.log(m.room_id).get(m.id) ?? m, emoji).catch(toastError),
     });
     // Inside the pane everything is in the Tab order (a short list).
     for (const b of e.querySelectorAll('button')) b.removeAttribute('tabindex');
@@ -180,7 +188,7 @@ export function threadPane(ctx, rid, rootId, o = {}) {
     }
     const r = chat.room(t.room_id);
     where.textContent = r ? (r.kind === 'dm' || r.kind === 'group' ? '' : `#${r.name}`) : '';
-    const rootSig = `${t.root.id}:${t.root.body}:${t.root.deleted}:${t.root.edited_at}:${highlightId}`;
+    const rootSig = `${t.root.id}:${t.root.body}:${t.root.deleted}:${t.root.edited_at}:${highlightId}:${JSON.stringify(withReactions(t.root).reactions)}`;
     if (rootSlot.dataset.sig !== rootSig) {
       rootSlot.dataset.sig = rootSig;
       replace(rootSlot, msgEl(t.root, true));
@@ -191,7 +199,7 @@ export function threadPane(ctx, rid, rootId, o = {}) {
     for (const m of t.replies) {
       keep.add(m.id);
       let n = nodes.get(m.id);
-      const sig = `${m.body}:${m.deleted}:${m.edited_at}:${highlightId === m.id}:${profiles.get(m.user_id)?.display_name ?? ''}`;
+      const sig = `${m.body}:${m.deleted}:${m.edited_at}:${highlightId === m.id}:${profiles.get(m.user_id)?.display_name ?? ''}:${JSON.stringify(withReactions(m).reactions)}`;
       if (!n || n.sig !== sig) {
         const fresh = msgEl(m, false);
         if (n) {
