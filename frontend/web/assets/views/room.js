@@ -738,6 +738,7 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
     function submit() {
       const body = textarea.value;
       if (body.trim() === '') return;
+      pinUntil = 0;
       if (chat.log(rid).detached) toLatest();
       chat.send(rid, body);
       textarea.value = '';
@@ -878,7 +879,20 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
   };
   document.addEventListener('keydown', onEscape);
 
+  // A revealed message (a link, a search hit) stays centred while the page
+  // settles under it — fonts, older pages, a fresh page's late layout —
+  // until the reader scrolls, clicks or types, or for 2 s at most.
+  let pinUntil = 0;
+  const pin = new ResizeObserver(() => {
+    if (destroyed || highlightSeq == null || performance.now() > pinUntil) return;
+    list.querySelector(`.msg[data-seq="${highlightSeq}"]`)?.scrollIntoView({ block: 'center' });
+  });
+  pin.observe(list);
+  const unpin = () => { pinUntil = 0; };
+  for (const type of ['wheel', 'touchstart', 'pointerdown', 'keydown']) scroller.addEventListener(type, unpin, { passive: true });
+
   function revealTarget() {
+    pinUntil = performance.now() + 2000;
     const all = chat.log(rid).messages();
     if (highlightSeq != null && all.length) firstSeq = Math.max(all[0].seq, Math.min(firstSeq ?? Infinity, highlightSeq - 10));
   }
@@ -1022,6 +1036,7 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
     destroy() {
       destroyed = true;
       keepBottom.disconnect();
+      pin.disconnect();
       cancelAnimationFrame(frame);
       unsubs.forEach((u) => u());
       narrowQuery.removeEventListener('change', onNarrow);
