@@ -91,6 +91,9 @@ func TestBrowserThreads(t *testing.T) {
 	alice.setDark(true)
 	alice.audit("thread pane, dark").contrast()
 	alice.setDark(false)
+	// Every Tab stop with the pane open (the room's and the pane's) is
+	// reached, visible, uncovered and has a focus ring.
+	alice.audit("thread pane, keyboard").keyboardWalk(walkOpts{looks: map[string]bool{}})
 
 	// Escape closes the pane.
 	alice.focusOn(tid("thread-composer"))

@@ -166,7 +166,11 @@ export function threadPane(ctx, rid, rootId, o = {}) {
       onToggleReaction: (emoji) => chat.toggleReaction(chat.log(m.room_id).get(m.id) ?? m, emoji).catch(toastError),
     });
     // Inside the pane everything is in the Tab order (a short list).
-    for (const b of e.querySelectorAll('button')) b.removeAttribute('tabindex');
+    // Their focus keys are the pane's own: the root is also in the timeline.
+    for (const b of e.querySelectorAll('button')) {
+      b.removeAttribute('tabindex');
+      b.dataset.focusKey = `thread-${b.dataset.focusKey || b.dataset.testid || 'button'}`;
+    }
     e.dataset.testid = isRoot ? 'thread-root' : 'thread-reply';
     return e;
   }
