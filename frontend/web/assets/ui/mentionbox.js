@@ -32,7 +32,7 @@ export function mentionAutocomplete(ctx, textarea, rid) {
   let items = [];
   let active = 0;
   let token = null;
-  let dismissedAt = -1; // Escape closes the list until the token changes
+  let dismissedAt = -1; // Escape closes the list until the next keystroke
   const directory = new Map(); // query → profiles (public rooms)
   let lookup = 0;
 
@@ -136,6 +136,7 @@ export function mentionAutocomplete(ctx, textarea, rid) {
 
   textarea.addEventListener('input', () => {
     active = 0;
+    dismissedAt = -1; // typing on reopens it
     update();
   });
   textarea.addEventListener('click', update);
