@@ -74,3 +74,44 @@ test('group names, kinds and the DM request', () => {
   assert.match(dmRequest(nine).error, /at most 8/);
   assert.deepEqual(dmRequest(nine.slice(0, 8)).body.user_ids.length, 8);
 });
+
+test('mention counts and alerts: once per message, in either frame order, cleared on read', async () => {
+  const { ChatClient } = await import('../web/assets/chat.js');
+  const { createStore } = await import('../web/assets/state.js');
+  const me = { id: 7, username: 'ann' };
+  const api = { user: me, async get() { return { rooms: [], next_cursor: null }; }, async post() { return {}; } };
+  const store = createStore({});
+  const chat = new ChatClient({ api, store });
+  chat._setRooms([{ id: 1, kind: 'public', name: 'general', is_member: true, unread: 0, mention_count: 0, last_read_seq: 0 }]);
+  chat.log(1).placeAt(0);
+  const alerts = [];
+  chat.onMessage = (m) => { if (chat.mentionTrack.firstAlert(m.id)) alerts.push(['message', m.id]); };
+  chat.onMention = (m, room) => alerts.push(['mention', m.id, room?.id ?? null]);
+  const msg = (seq, extra = {}) => ({ id: 100 + seq, room_id: 1, seq, user_id: 9, username: 'bob', body: 'x', created_at: new Date().toISOString(), reactions: [], mentions: [], mentions_room: false, ...extra });
+  const room = () => chat.room(1);
+
+  chat.handle({ type: 'message', message: msg(1, { mentions: [7] }) });
+  chat.handle({ type: 'mention', message: msg(1, { mentions: [7] }) });
+  assert.equal(room().unread, 1);
+  assert.equal(room().mention_count, 1, 'message then mention: counted once');
+
+  chat.handle({ type: 'mention', message: msg(2, { mentions: [7] }) });
+  chat.handle({ type: 'message', message: msg(2, { mentions: [7] }) });
+  assert.equal(room().unread, 2);
+  assert.equal(room().mention_count, 2, 'mention then message: counted once');
+
+  chat.handle({ type: 'message', message: msg(3, { mentions_room: true }) });
+  chat.handle({ type: 'message', message: msg(4) });
+  assert.equal(room().mention_count, 3, '@room counts, a plain message does not');
+  assert.equal(room().unread, 4);
+  assert.deepEqual(alerts, [['message', 101], ['mention', 102, 1], ['message', 103], ['message', 104]], 'one alert per message');
+  assert.equal(store.state.lastMention.id, 103);
+
+  chat.markRead(1);
+  assert.equal(room().mention_count, 0);
+  assert.equal(room().unread, 0);
+
+  // A mention in a room this page does not hold still alerts.
+  chat.handle({ type: 'mention', message: { ...msg(9, { mentions: [7] }), id: 900, room_id: 5 } });
+  assert.deepEqual(alerts.at(-1), ['mention', 900, null]);
+});
