@@ -61,6 +61,7 @@ func TestBrowserMentionsAndGroups(t *testing.T) {
 	alice.wait("bob offered", opt+`?.dataset.member === '1'`)
 	alice.wait("bob active, named by the textarea", fmt.Sprintf(`(() => { const c = document.querySelector('[data-testid=composer]');
 		return c.getAttribute('aria-activedescendant') === %s.id && %s.getAttribute('aria-selected') === 'true' && c.getAttribute('aria-controls') === document.querySelector('[data-testid=mention-list]').id; })()`, opt, opt))
+	alice.screenshot("mention-autocomplete")
 	if status := eval[string](alice, `document.querySelector('[data-testid=mention-status]').textContent`); !strings.Contains(status, "suggestion") {
 		t.Errorf("the mention status says %q", status)
 	}
@@ -133,6 +134,16 @@ func TestBrowserMentionsAndGroups(t *testing.T) {
 	alice.wait("Carol's answer", hasBody("Hi @bob and alice"))
 	bob.wait("Carol's answer, mentioning bob", `[...document.querySelectorAll('[data-testid=message].mentions-me')].some(m => m.textContent.includes('and alice'))`)
 	alice.screenshot("group-dm")
+
+	// On a phone the list fits the screen above the composer.
+	alice.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+	alice.typeText(tid("composer"), "@c")
+	alice.wait("the list on a phone", `(() => { const p = document.querySelector('[data-testid=mention-popup]'); if (p.hidden) return false;
+		const r = p.getBoundingClientRect(), c = document.querySelector('[data-testid=composer]').getBoundingClientRect();
+		return r.left >= 0 && r.right <= innerWidth && r.top >= 0 && r.bottom <= c.top && document.querySelector('[data-testid=mention-option]')?.dataset.username === 'carol'; })()`)
+	alice.press("Escape")
+	alice.wait("the list closed", `document.querySelector('[data-testid=mention-popup]').hidden`)
+	alice.do(chromedp.EmulateViewport(1280, 800))
 
 	if os.Getenv("PARLEY_UPDATE_SCREENSHOTS") != "" {
 		copyScreenshotFiles(t, "mentions", "group-dm")
