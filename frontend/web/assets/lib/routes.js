@@ -12,6 +12,7 @@ const TABLE = [
   ['user', /^\/users\/(\d{1,18})\/?$/, ['id']],
   ['settings', /^\/settings\/?$/],
   ['admin', /^\/admin\/?$/],
+  ['mentions', /^\/mentions\/?$/],
 ];
 
 /** Routes reachable without a session. */
