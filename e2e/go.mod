@@ -5,7 +5,6 @@ go 1.26.0
 require (
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
-	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/parleychat/parley/api-gateway v0.0.0
 	github.com/parleychat/parley/auth-service v0.0.0
 	github.com/parleychat/parley/chat-service v0.0.0
@@ -20,6 +19,7 @@ require (
 	github.com/google/go-tpm v0.9.8 // indirect
 	github.com/minio/highwayhash v1.0.4 // indirect
 	github.com/nats-io/jwt/v2 v2.8.2 // indirect
+	github.com/nats-io/nats-server/v2 v2.15.2 // indirect
 )
 
 require (

@@ -10,31 +10,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/parleychat/parley/platform/testkit"
 )
-
-// startNATS runs an embedded NATS server for the test, as chat-service's
-// own replica tests do.
-func startNATS(t *testing.T) string {
-	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns.ClientURL()
-}
 
 // pinRandom makes Math.random return r in every document the tab loads,
 // so the SPA's random pick of a chat replica is known: with two URLs, r

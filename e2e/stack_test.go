@@ -50,7 +50,7 @@ func startStack(t *testing.T, chatEnv ...map[string]string) *stack {
 // user-service call B, so A can be stopped under the browsers.
 func startReplicaStack(t *testing.T) *stack {
 	t.Helper()
-	return startStackWith(t, map[string]string{"NATS_URL": startNATS(t)}, true)
+	return startStackWith(t, map[string]string{"NATS_URL": testkit.StartNATS(t)}, true)
 }
 
 func startStackWith(t *testing.T, chatExtra map[string]string, replicas bool) *stack {

@@ -22,7 +22,7 @@ import (
 // mention frame.
 func TestReplyAndMentionAcrossReplicas(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, target sqldb.Target) {
-		natsURL := startNATS(t)
+		natsURL := testkit.StartNATS(t)
 		is := authntest.New(t)
 		env := func() map[string]string {
 			return map[string]string{"DATABASE_URL": databaseURL(target), "JWKS_URL": is.JWKSURL, "NATS_URL": natsURL, "LOG_LEVEL": "warn"}

@@ -60,7 +60,7 @@ const (
 
 func testReplicaCrash(t *testing.T, db string) {
 	began := time.Now()
-	natsURL := startNATS(t)
+	natsURL := testkit.StartNATS(t)
 	is := authntest.New(t)
 	env := func() map[string]string {
 		return map[string]string{

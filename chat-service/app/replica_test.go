@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/parleychat/parley/chat-service/app"
 	"github.com/parleychat/parley/platform/authn"
@@ -19,20 +18,6 @@ import (
 	"github.com/parleychat/parley/platform/sqldb/sqldbtest"
 	"github.com/parleychat/parley/platform/testkit"
 )
-
-func startNATS(t *testing.T) string {
-	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns.ClientURL()
-}
 
 // client is a WebSocket client that records every message it sees, by id,
 // and the seqs of room 1. Like the SPA it keeps what it saw across
@@ -223,7 +208,7 @@ func TestTwoReplicas(t *testing.T) {
 }
 
 func testTwoReplicas(t *testing.T, db string) {
-	natsURL := startNATS(t)
+	natsURL := testkit.StartNATS(t)
 	is := authntest.New(t)
 	env := func() map[string]string {
 		return map[string]string{

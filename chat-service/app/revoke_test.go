@@ -22,7 +22,7 @@ import (
 // itself, so this needs no broker to carry it; the replicas share NATS only
 // for messages.
 func TestRevocationReachesSocketsOnEveryReplica(t *testing.T) {
-	natsURL := startNATS(t)
+	natsURL := testkit.StartNATS(t)
 	is := authntest.New(t)
 	db := "sqlite://" + filepath.Join(t.TempDir(), "chat.db")
 	env := func() map[string]string {

@@ -86,12 +86,7 @@ func (s *Service) AdminRooms(ctx context.Context, a Actor, afterID int64, limit 
 	if err != nil {
 		return nil, nil, err
 	}
-	var next *int64
-	if len(rooms) > limit {
-		rooms = rooms[:limit]
-		id := rooms[limit-1].ID
-		next = &id
-	}
+	rooms, next := page(rooms, limit, func(x AdminRoom) int64 { return x.ID })
 	return rooms, next, nil
 }
 

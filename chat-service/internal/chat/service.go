@@ -161,12 +161,7 @@ func (s *Service) ListRooms(ctx context.Context, a Actor, afterID int64, limit i
 	if err != nil {
 		return nil, nil, err
 	}
-	var next *int64
-	if len(rooms) > limit {
-		rooms = rooms[:limit]
-		id := rooms[limit-1].ID
-		next = &id
-	}
+	rooms, next := page(rooms, limit, func(x RoomView) int64 { return x.ID })
 	return rooms, next, nil
 }
 
@@ -346,12 +341,7 @@ func (s *Service) ListMembers(ctx context.Context, a Actor, roomID, afterUserID 
 	if err != nil {
 		return nil, nil, err
 	}
-	var next *int64
-	if len(ms) > limit {
-		ms = ms[:limit]
-		id := ms[limit-1].UserID
-		next = &id
-	}
+	ms, next := page(ms, limit, func(x Member) int64 { return x.UserID })
 	if s.presence != nil {
 		online := map[int64]bool{}
 		for _, u := range s.presence.Online(roomID) {
@@ -609,12 +599,7 @@ func (s *Service) Thread(ctx context.Context, a Actor, rootID, afterSeq int64, l
 	if err != nil {
 		return Message{}, nil, nil, err
 	}
-	var next *int64
-	if len(msgs) > limit {
-		msgs = msgs[:limit]
-		seq := msgs[limit-1].Seq
-		next = &seq
-	}
+	msgs, next := page(msgs, limit, func(x Message) int64 { return x.Seq })
 	return root, msgs, next, nil
 }
 
@@ -627,12 +612,7 @@ func (s *Service) Threads(ctx context.Context, a Actor, beforeRootID int64, limi
 	if err != nil {
 		return nil, nil, err
 	}
-	var next *int64
-	if len(ts) > limit {
-		ts = ts[:limit]
-		id := ts[limit-1].Root.ID
-		next = &id
-	}
+	ts, next := page(ts, limit, func(x ThreadView) int64 { return x.Root.ID })
 	return ts, next, nil
 }
 
@@ -660,12 +640,7 @@ func (s *Service) Mentions(ctx context.Context, a Actor, beforeID int64, limit i
 	if err != nil {
 		return nil, nil, err
 	}
-	var next *int64
-	if len(msgs) > limit {
-		msgs = msgs[:limit]
-		id := msgs[limit-1].ID
-		next = &id
-	}
+	msgs, next := page(msgs, limit, func(x Message) int64 { return x.ID })
 	return msgs, next, nil
 }
 
@@ -948,12 +923,7 @@ func (s *Service) Search(ctx context.Context, a Actor, q string, roomID, beforeI
 	if err != nil {
 		return nil, nil, err
 	}
-	var next *int64
-	if len(hits) > limit {
-		hits = hits[:limit]
-		id := hits[limit-1].ID
-		next = &id
-	}
+	hits, next := page(hits, limit, func(x SearchHit) int64 { return x.ID })
 	return hits, next, nil
 }
 
@@ -964,4 +934,15 @@ func (s *Service) Stats(ctx context.Context, userID int64) (Stats, error) {
 		return Stats{}, apperr.NotFound("user_not_found", "user not found")
 	}
 	return s.store.Stats(ctx, userID)
+}
+
+// page trims a list read with limit+1 rows to limit and returns the cursor
+// of the next page (key of the last item kept), or nil when there is none.
+func page[T any](items []T, limit int, key func(T) int64) ([]T, *int64) {
+	if len(items) <= limit {
+		return items, nil
+	}
+	items = items[:limit]
+	next := key(items[limit-1])
+	return items, &next
 }

@@ -13,23 +13,7 @@ import (
 // adminRooms pages through every public and private room by id:
 // ?cursor= (the last id of the previous page) and ?limit= (default 50, at
 // most 200), as GET /rooms.
-func adminRooms(svc *chat.Service) gin.HandlerFunc {
-	return httpx.Handle(func(c *gin.Context) (any, error) {
-		after, err := cursor(c)
-		if err != nil {
-			return nil, err
-		}
-		limit, err := httpx.Limit(c)
-		if err != nil {
-			return nil, err
-		}
-		rooms, next, err := svc.AdminRooms(c.Request.Context(), caller(c), after, limit)
-		if err != nil {
-			return nil, err
-		}
-		return gin.H{"rooms": rooms, "next_cursor": next}, nil
-	})
-}
+func adminRooms(svc *chat.Service) gin.HandlerFunc { return roomPage(svc.AdminRooms) }
 
 type adminRoomPatch struct {
 	Archived *bool `json:"archived"`

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 
@@ -46,7 +47,11 @@ func cursor(c *gin.Context) (int64, error) {
 	return n, nil
 }
 
-func listRooms(svc *chat.Service) gin.HandlerFunc {
+func listRooms(svc *chat.Service) gin.HandlerFunc { return roomPage(svc.ListRooms) }
+
+// roomPage answers {rooms, next_cursor} from fn with ?cursor= (the last id
+// of the previous page) and ?limit=.
+func roomPage[T any](fn func(context.Context, chat.Actor, int64, int) ([]T, *int64, error)) gin.HandlerFunc {
 	return httpx.Handle(func(c *gin.Context) (any, error) {
 		after, err := cursor(c)
 		if err != nil {
@@ -56,7 +61,7 @@ func listRooms(svc *chat.Service) gin.HandlerFunc {
 		if err != nil {
 			return nil, err
 		}
-		rooms, next, err := svc.ListRooms(c.Request.Context(), caller(c), after, limit)
+		rooms, next, err := fn(c.Request.Context(), caller(c), after, limit)
 		if err != nil {
 			return nil, err
 		}
@@ -80,15 +85,7 @@ func createRoom(svc *chat.Service) gin.HandlerFunc {
 	})
 }
 
-func getRoom(svc *chat.Service) gin.HandlerFunc {
-	return httpx.Handle(func(c *gin.Context) (any, error) {
-		id, err := httpx.ParamID(c, "id")
-		if err != nil {
-			return nil, err
-		}
-		return svc.GetRoom(c.Request.Context(), caller(c), id)
-	})
-}
+func getRoom(svc *chat.Service) gin.HandlerFunc { return byID(svc.GetRoom) }
 
 func updateRoom(svc *chat.Service) gin.HandlerFunc {
 	return httpx.Handle(func(c *gin.Context) (any, error) {
@@ -114,15 +111,7 @@ func deleteRoom(svc *chat.Service) gin.HandlerFunc {
 	})
 }
 
-func joinRoom(svc *chat.Service) gin.HandlerFunc {
-	return httpx.Handle(func(c *gin.Context) (any, error) {
-		id, err := httpx.ParamID(c, "id")
-		if err != nil {
-			return nil, err
-		}
-		return svc.JoinRoom(c.Request.Context(), caller(c), id)
-	})
-}
+func joinRoom(svc *chat.Service) gin.HandlerFunc { return byID(svc.JoinRoom) }
 
 func leaveRoom(svc *chat.Service) gin.HandlerFunc {
 	return httpx.HandleAs(http.StatusNoContent, func(c *gin.Context) (any, error) {
@@ -308,15 +297,7 @@ func sendMessage(svc *chat.Service) gin.HandlerFunc {
 	})
 }
 
-func getMessage(svc *chat.Service) gin.HandlerFunc {
-	return httpx.Handle(func(c *gin.Context) (any, error) {
-		id, err := httpx.ParamID(c, "id")
-		if err != nil {
-			return nil, err
-		}
-		return svc.GetMessage(c.Request.Context(), caller(c), id)
-	})
-}
+func getMessage(svc *chat.Service) gin.HandlerFunc { return byID(svc.GetMessage) }
 
 func getThread(svc *chat.Service) gin.HandlerFunc {
 	return httpx.Handle(func(c *gin.Context) (any, error) {
@@ -415,15 +396,7 @@ func editMessage(svc *chat.Service) gin.HandlerFunc {
 	})
 }
 
-func deleteMessage(svc *chat.Service) gin.HandlerFunc {
-	return httpx.Handle(func(c *gin.Context) (any, error) {
-		id, err := httpx.ParamID(c, "id")
-		if err != nil {
-			return nil, err
-		}
-		return svc.DeleteMessage(c.Request.Context(), caller(c), id)
-	})
-}
+func deleteMessage(svc *chat.Service) gin.HandlerFunc { return byID(svc.DeleteMessage) }
 
 func react(svc *chat.Service, add bool) gin.HandlerFunc {
 	return httpx.Handle(func(c *gin.Context) (any, error) {
@@ -499,5 +472,17 @@ func userStats(svc *chat.Service) gin.HandlerFunc {
 			return nil, err
 		}
 		return svc.Stats(c.Request.Context(), id)
+	})
+}
+
+// byID is a handler that calls fn with the caller and the :id parameter and
+// answers what it returns.
+func byID[T any](fn func(context.Context, chat.Actor, int64) (T, error)) gin.HandlerFunc {
+	return httpx.Handle(func(c *gin.Context) (any, error) {
+		id, err := httpx.ParamID(c, "id")
+		if err != nil {
+			return nil, err
+		}
+		return fn(c.Request.Context(), caller(c), id)
 	})
 }

@@ -24,6 +24,7 @@ import { settingsView } from './views/settings.js';
 import { adminView } from './views/admin.js';
 import { ThreadClient } from './threads.js';
 import { threadsView } from './views/thread.js';
+import { mentionsView } from './views/mentions.js';
 
 const THEME_KEY = 'parley.theme';
 const LAST_ROOM_KEY = 'parley.last_room';
@@ -129,13 +130,19 @@ async function main() {
     checkHealth();
   };
 
-  chat.onMessage = (msg, room) => {
+  // Alerts for new messages and for mentions (a `mention` frame comes
+  // also from rooms this page does not follow), once per message.
+  const alertFor = (msg, room) => {
     const settings = store.state.settings;
-    const opts = { me: api.user, settings, viewingRoomId: store.state.currentRoomId, visible: document.visibilityState === 'visible' };
-    if (!room || !shouldAlert(msg, opts)) return;
-    const name = room.kind === 'dm' ? 'a direct message' : room.name;
-    alertMessage({ ...msg, username: displayName(profiles.get(msg.user_id), msg.username) }, name, settings, () => router.go(`/rooms/${room.id}`));
+    const opts = { me: api.user, settings, viewingRoomId: store.state.currentRoomId, visible: document.visibilityState === 'visible', direct: room?.kind === 'dm' || room?.kind === 'group' };
+    if (!shouldAlert(msg, opts)) return;
+    const name = room?.kind === 'dm' ? 'a direct message' : room?.kind === 'group' ? 'a group conversation' : room?.name ?? 'a room';
+    alertMessage({ ...msg, username: displayName(profiles.get(msg.user_id), msg.username) }, name, settings, () => router.go(`/rooms/${msg.room_id}`));
   };
+  chat.onMessage = (msg, room) => {
+    if (room && chat.mentionTrack.firstAlert(msg.id)) alertFor(msg, room);
+  };
+  chat.onMention = alertFor;
 
   // One line per new message for screen readers (see lib/announcer.js).
   const announcer = new Announcer({ say });
@@ -279,6 +286,9 @@ async function main() {
         return;
       case 'admin':
         shell.setView(adminView(ctx));
+        return;
+      case 'mentions':
+        shell.setView(mentionsView(ctx));
         return;
       default:
         shell.setView({ el: h('section', { class: 'page' }, viewHeader(ctx, [h('h1', { text: 'Not found' })]), h('div', { class: 'page-body' }, emptyState('compass', 'There is nothing here.', 'The page you asked for does not exist.', h('a', { href: '/', class: 'btn btn-primary' }, 'Go home')))) });

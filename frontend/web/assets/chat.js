@@ -8,6 +8,7 @@ import { RoomLog, reactedByMe } from './lib/roomlog.js';
 import { Outbox } from './lib/outbox.js';
 import { backoffDelay } from './lib/backoff.js';
 import { isBlank } from './lib/format.js';
+import { MentionTracker } from './lib/mentiontrack.js';
 
 const PAGE = 50;
 const GAP_PAGE = 200;
@@ -37,7 +38,7 @@ const PERMANENT = new Set([
 ]);
 
 function sortRooms(rooms) {
-  const rank = (r) => (r.kind === 'dm' ? 2 : r.is_member ? 0 : 1);
+  const rank = (r) => (r.kind === 'dm' || r.kind === 'group' ? 2 : r.is_member ? 0 : 1);
   return [...rooms].sort((a, b) => {
     if (rank(a) !== rank(b)) return rank(a) - rank(b);
     if (a.is_default !== b.is_default) return a.is_default ? -1 : 1;
@@ -84,6 +85,9 @@ export class ChatClient {
     this.onInvited = null;
     this.selfJoins = new Set(); // rooms this client asked to join, create or open: not invitations
     this.presenceRefresh = 0; // counts reconnects, so an older refresh cannot end a newer outage
+    /** Called with (message, room) for a mention of the user (see lib/mentiontrack.js). */
+    this.onMention = null;
+    this.mentionTrack = new MentionTracker(this);
     store.set({ rooms: [], currentRoomId: null, typing: {}, presence: {}, presenceStale: false, invited: {}, members: {}, logVersions: {} });
   }
 
@@ -413,6 +417,13 @@ export class ChatClient {
     return this._adoptRoom({ ...room, role: room.role ?? 'member' });
   }
 
+  /** Opens (creating if needed) the group DM with exactly these others (2–8 ids). */
+  async openGroup(userIds) {
+    const room = await this.api.post('/api/chat/dms', { user_ids: userIds.map(Number) });
+    this.selfJoins.add(Number(room.id));
+    return this._adoptRoom({ ...room, role: room.role ?? 'member' });
+  }
+
   /** Adds a user (an id, with the directory's username when known, or a username) to a room. */
   async invite(roomId, who, username) {
     const body = typeof who === 'number' ? { user_id: who, ...(username ? { username: String(username) } : {}) } : { username: String(who) };
@@ -538,10 +549,10 @@ export class ChatClient {
     const room = this.room(rid);
     const seq = this.logs.get(rid)?.afterSeq;
     if (!room || !room.is_member || seq == null || seq <= (room.last_read_seq ?? 0)) {
-      if (room?.unread) this._patchRoom(rid, { unread: 0 });
+      if (room?.unread || room?.mention_count) this._patchRoom(rid, { unread: 0, mention_count: 0 });
       return;
     }
-    this._patchRoom(rid, { last_read_seq: seq, unread: 0 });
+    this._patchRoom(rid, { last_read_seq: seq, unread: 0, mention_count: 0 });
     if (!this.socket?.send({ type: 'read', room_id: rid, seq })) {
       this.api.post(`/api/chat/rooms/${rid}/read`, { seq }).catch(() => {});
     }
@@ -635,7 +646,10 @@ export class ChatClient {
         this._memberLeft(ev);
         break;
       case 'read':
-        this._patchRoom(ev.room_id, { last_read_seq: ev.last_read_seq, unread: ev.unread ?? 0 });
+        this._patchRoom(ev.room_id, { last_read_seq: ev.last_read_seq, unread: ev.unread ?? 0, ...(ev.unread ? {} : { mention_count: 0 }) });
+        break;
+      case 'mention':
+        this.mentionTrack.frame(ev.message);
         break;
       case 'error':
         this._error(ev);
@@ -670,7 +684,10 @@ export class ChatClient {
       if (room) {
         const mine = Number(raw.user_id) === this.me?.id;
         const patch = {};
-        if (!mine && room.is_member && this.readingRoom !== rid && !raw.deleted) patch.unread = (room.unread ?? 0) + 1;
+        if (!mine && room.is_member && this.readingRoom !== rid && !raw.deleted) {
+          patch.unread = (room.unread ?? 0) + 1;
+          if (this.mentionTrack.counts(raw)) patch.mention_count = (room.mention_count ?? 0) + 1;
+        }
         if (Object.keys(patch).length) this._patchRoom(rid, patch);
         this._syncLastMessage(rid);
         if (this.readingRoom === rid || mine) this.markRead(rid);
@@ -759,7 +776,8 @@ export class ChatClient {
       // opened (a DM the user started names the peer as the new member),
       // nor one the user is looking at. A DM someone started is not one
       // either: its first message is announced and counted as unread.
-      const invitation = !this.selfJoins.delete(rid) && !known?.is_member && this.store.state.currentRoomId !== rid && (ev.room?.kind ?? known?.kind) !== 'dm';
+      const kind = ev.room?.kind ?? known?.kind;
+      const invitation = !this.selfJoins.delete(rid) && !known?.is_member && this.store.state.currentRoomId !== rid && kind !== 'dm' && kind !== 'group';
       if (ev.room) this._adoptRoom({ ...ev.room, role: ev.member?.role });
       else this.loadRooms().catch(() => {});
       if (invitation) {

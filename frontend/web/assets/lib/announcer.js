@@ -8,7 +8,8 @@
 // once, a replay after a reconnect not at all (too old), and a burst is
 // summed up in one line rather than read out message by message.
 
-import { mentionsUser, preview } from './format.js';
+import { preview } from './format.js';
+import { mentionsMe } from './mentions.js';
 
 /** Messages older than this when they arrive are replays, not news. */
 export const ANNOUNCE_MAX_AGE_MS = 120_000;
@@ -29,7 +30,8 @@ export function announcement(msg, room, o) {
   if (Number(room.id) === Number(o.viewingRoomId)) return mine ? `You: ${text}` : `${author}: ${text}`;
   if (mine) return null;
   if (room.kind === 'dm') return `Direct message from ${author}: ${text}`;
-  if (mentionsUser(msg.body, o.me?.username)) return `${author} mentioned you in ${o.roomName || room.name}: ${text}`;
+  if (room.kind === 'group') return `${author} in a group conversation: ${text}`;
+  if (mentionsMe(msg, o.me)) return `${author} mentioned you in ${o.roomName || room.name}: ${text}`;
   return null;
 }
 

@@ -13,6 +13,7 @@ const TABLE = [
   ['settings', /^\/settings\/?$/],
   ['admin', /^\/admin\/?$/],
   ['threads', /^\/threads\/?$/],
+  ['mentions', /^\/mentions\/?$/],
 ];
 
 /** Routes reachable without a session. */

@@ -1,7 +1,8 @@
 // New-message alerts per the user's settings: a short tone and a desktop
 // notification (text only) while Parley is not in front.
 
-import { mentionsUser, preview } from '../lib/format.js';
+import { preview } from '../lib/format.js';
+import { mentionsMe } from '../lib/mentions.js';
 
 let audio = null;
 
@@ -28,16 +29,17 @@ export function chime() {
 
 /**
  * Whether a message should alert: not one's own, recent (not a replay after
- * a reconnect), not in the room being looked at, and a mention when the
- * user asked for mentions only.
+ * a reconnect), not in the room being looked at, and a mention (or a
+ * direct message: direct is true for DMs and groups) when the user asked
+ * for mentions only.
  */
-export function shouldAlert(msg, { me, settings, viewingRoomId, visible, now = Date.now() }) {
+export function shouldAlert(msg, { me, settings, viewingRoomId, visible, direct = false, now = Date.now() }) {
   const n = settings?.notifications;
   if (!n || (!n.desktop && !n.sound)) return false;
   if (Number(msg.user_id) === me?.id || msg.deleted) return false;
   if (now - new Date(msg.created_at).getTime() > 120_000) return false;
   if (visible && viewingRoomId === Number(msg.room_id)) return false;
-  if (n.mentions_only && !mentionsUser(msg.body, me?.username)) return false;
+  if (n.mentions_only && !direct && !mentionsMe(msg, me)) return false;
   return true;
 }
 

@@ -21,7 +21,7 @@ export function browseView(ctx) {
   let shown = null;
   function render() {
     const q = filter.value.trim().toLowerCase();
-    const rooms = store.state.rooms.filter((r) => r.kind !== 'dm' && (r.kind === 'public' || r.is_member))
+    const rooms = store.state.rooms.filter((r) => r.kind !== 'dm' && r.kind !== 'group' && (r.kind === 'public' || r.is_member))
       .filter((r) => !q || r.name.toLowerCase().includes(q) || (r.description ?? '').toLowerCase().includes(q));
     const sig = JSON.stringify([q, rooms.map((r) => [r.id, r.name, r.description, r.kind, r.member_count, r.is_member])]);
     if (sig === shown) return;

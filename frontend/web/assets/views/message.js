@@ -7,6 +7,7 @@ import { displayName } from '../lib/format.js';
 import { fullTime, messageTime } from '../lib/timefmt.js';
 import { reactedByMe } from '../lib/roomlog.js';
 import { threadActions, threadSummary } from './thread.js';
+import { mentionBody, mentionsMe } from './direct.js';
 
 /** The quick reactions offered by the picker. */
 export const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢', '🙏', '👀'];
@@ -44,7 +45,7 @@ export function messageElement(ctx, msg, o) {
   const id = `msg-${msg.id}`;
   const parts = [`${id}-a`, `${id}-b`, `${id}-t`];
   const el = h('div', {
-    class: ['msg', o.continued && 'continued', o.mine && 'mine', msg.deleted && 'deleted', o.highlight && 'highlight', o.editing && 'editing'],
+    class: ['msg', o.continued && 'continued', o.mine && 'mine', msg.deleted && 'deleted', o.highlight && 'highlight', o.editing && 'editing', mentionsMe(msg, ctx.api.user) && 'mentions-me'],
     testid: 'message', role: 'article', tabindex: '-1',
     dataset: { id: msg.id, seq: msg.seq, userId: msg.user_id, author: msg.username, focusKey: 'message' },
   });
@@ -77,7 +78,7 @@ export function messageElement(ctx, msg, o) {
     main.append(h('span', { id: `${id}-b`, hidden: true, text: msg.body }), editBox(msg, o));
   } else {
     const body = h('div', { class: 'msg-body', id: `${id}-b`, testid: 'message-body' });
-    body.append(richText(msg.body));
+    body.append(mentionBody(ctx, msg));
     if (msg.edited_at) body.append(h('span', { class: 'edited', testid: 'message-edited', title: `Edited ${fullTime(msg.edited_at)}`, text: ' (edited)' }));
     main.append(body);
   }

@@ -12,6 +12,8 @@ import { editRoomDialog, inviteDialog } from './dialogs.js';
 import { viewHeader } from './shell.js';
 import { copyMessageLink, threadLook, threadPane } from './thread.js';
 import { isReply, messageParam, repliersByRoot } from '../lib/threads.js';
+import { mentionAutocomplete } from '../ui/mentionbox.js';
+import { directLead, directTitle, groupHandles, isDirect } from './direct.js';
 
 const BOTTOM_SLACK = 48;
 // The list renders the newest WINDOW messages the client holds, and STEP
@@ -84,11 +86,7 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
   // ---- header --------------------------------------------------------------
 
   function roomTitle(r) {
-    if (r.kind === 'dm') {
-      const peer = r.dm_user;
-      return displayName(profiles.get(peer?.user_id), peer?.username ?? r.name);
-    }
-    return r.name;
+    return directTitle(ctx, r);
   }
 
   function renderHeader() {
@@ -122,15 +120,15 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
       hdr = { h1, topic, lead, count, membersBtn, leadSig: null };
     }
     if (hdr.h1.textContent !== title) hdr.h1.textContent = title;
-    const topic = r.description || (r.kind === 'dm' ? `@${r.dm_user?.username ?? ''}` : '');
+    const topic = r.description || (r.kind === 'dm' ? `@${r.dm_user?.username ?? ''}` : r.kind === 'group' ? `Group conversation: ${groupHandles(r)}` : '');
     hdr.topic.textContent = topic;
     hdr.topic.hidden = !topic;
     const peerOnline = r.kind === 'dm' && (unknown ? 'unknown' : onlineUsers.some((u) => Number(u.user_id) === Number(r.dm_user?.user_id)));
     const leadSig = `${r.kind}:${title}:${peerOnline}`;
     if (hdr.leadSig !== leadSig) {
       hdr.leadSig = leadSig;
-      replace(hdr.lead, r.kind === 'dm'
-        ? avatar(ctx, r.dm_user?.user_id, title, 'sm', peerOnline)
+      replace(hdr.lead, isDirect(r)
+        ? directLead(ctx, r, title, 'sm', peerOnline)
         : h('span', { class: 'title-icon' }, icon(r.kind === 'private' ? 'lock' : 'hash')));
     }
     const b = hdr.membersBtn;
@@ -145,10 +143,10 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
     const r = chat.room(rid) ?? room;
     const isOwner = r.role === 'owner' || api.user?.role === 'admin';
     return [
-      r.is_member && r.kind !== 'dm' ? { label: 'Invite people', icon: 'userPlus', testid: 'invite-people', onSelect: () => inviteDialog(ctx, r) } : null,
-      isOwner && r.kind !== 'dm' ? { label: 'Edit room', icon: 'edit', testid: 'edit-room', onSelect: () => editRoomDialog(ctx, r) } : null,
-      r.is_member && !r.is_default && r.kind !== 'dm' ? { label: 'Leave room', icon: 'door', testid: 'leave-room', onSelect: () => leave(r) } : null,
-      isOwner && !r.is_default && r.kind !== 'dm' ? { label: 'Delete room', icon: 'trash', testid: 'delete-room', danger: true, onSelect: () => removeRoom(r) } : null,
+      r.is_member && !isDirect(r) ? { label: 'Invite people', icon: 'userPlus', testid: 'invite-people', onSelect: () => inviteDialog(ctx, r) } : null,
+      isOwner && !isDirect(r) ? { label: 'Edit room', icon: 'edit', testid: 'edit-room', onSelect: () => editRoomDialog(ctx, r) } : null,
+      r.is_member && !r.is_default && r.kind !== 'dm' ? { label: r.kind === 'group' ? 'Leave conversation' : 'Leave room', icon: 'door', testid: 'leave-room', onSelect: () => leave(r) } : null,
+      isOwner && !r.is_default && !isDirect(r) ? { label: 'Delete room', icon: 'trash', testid: 'delete-room', danger: true, onSelect: () => removeRoom(r) } : null,
       { label: panelOpen ? 'Hide members' : 'Show members', icon: 'users', onSelect: () => togglePanel() },
     ];
   }
@@ -385,9 +383,9 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
     keepFocus(start, () => replace(start, log.hasMoreBefore || hiddenOlder
       ? (loadingOlder ? spinner('Loading older messages') : olderBtn)
       : h('div', { class: 'room-intro' },
-        h('div', { class: 'intro-icon' }, icon(room.kind === 'dm' ? 'message' : room.kind === 'private' ? 'lock' : 'hash')),
-        h('h2', { text: room.kind === 'dm' ? roomTitle(room) : `Welcome to ${room.name}` }),
-        h('p', { text: room.kind === 'dm' ? 'This is the start of your direct message history.' : room.description || 'This is the very beginning of the room.' }))), () => roving.el);
+        h('div', { class: 'intro-icon' }, icon(isDirect(room) ? 'message' : room.kind === 'private' ? 'lock' : 'hash')),
+        h('h2', { text: isDirect(room) ? roomTitle(room) : `Welcome to ${room.name}` }),
+        h('p', { text: isDirect(room) ? `This is the start of your ${room.kind === 'group' ? 'group conversation' : 'direct message history'}.` : room.description || 'This is the very beginning of the room.' }))), () => roving.el);
     if (wasAtBottom) {
       scroller.scrollTop = scroller.scrollHeight;
     } else if (anchor?.isConnected) {
@@ -692,7 +690,7 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
     // A DM's title is the peer's display name, which may arrive after the
     // composer was drawn: the existing textarea gets the new labels.
     const title = roomTitle(r);
-    const placeholder = `Message ${r.kind === 'dm' ? title : (r.kind === 'private' ? '' : '#') + r.name}`;
+    const placeholder = `Message ${isDirect(r) ? title : (r.kind === 'private' ? '' : '#') + r.name}`;
     if (textarea?.isConnected) {
       if (textarea.placeholder !== placeholder) textarea.placeholder = placeholder;
       if (textarea.getAttribute('aria-label') !== `Message ${title}`) textarea.setAttribute('aria-label', `Message ${title}`);
@@ -703,6 +701,7 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
       placeholder, 'aria-label': `Message ${title}`,
     });
     textarea.value = ctx.drafts.get(rid) ?? '';
+    const mentionBox = mentionAutocomplete(ctx, textarea, rid); // before the keys below: it takes Enter while open
     // aria-disabled, not disabled: a disabled button would drop the focus
     // to <body> the moment a click on it sent the message.
     const send = h('button', { type: 'submit', class: 'send-btn', testid: 'send', 'aria-label': 'Send message', title: 'Send (Enter)', 'aria-disabled': 'true' }, icon('send'));
@@ -712,7 +711,7 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
         e.preventDefault();
         submit();
       },
-    }, textarea, send);
+    }, textarea, send, mentionBox.el);
     const grow = () => {
       textarea.style.height = 'auto';
       textarea.style.height = `${Math.min(textarea.scrollHeight, 200)}px`;
@@ -809,7 +808,7 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
     keepFocus(panel, () => replace(panel,
       h('div', { class: 'panel-head' }, h('h2', { text: 'Members' }), h('span', { class: 'muted', testid: 'presence-summary', text: `${unknown ? 'Presence unknown while reconnecting' : `${onlineCount} online`} · ${plural(sorted.length, 'member')}` }),
         iconButton('x', 'Hide members', { class: 'panel-close', testid: 'panel-close', onClick: () => togglePanel(false) })),
-      r?.is_member && r.kind !== 'dm' ? h('button', { type: 'button', class: 'btn btn-ghost btn-block invite-btn', testid: 'invite', onClick: () => inviteDialog(ctx, r) }, icon('userPlus'), 'Invite people') : null,
+      r?.is_member && !isDirect(r) ? h('button', { type: 'button', class: 'btn btn-ghost btn-block invite-btn', testid: 'invite', onClick: () => inviteDialog(ctx, r) }, icon('userPlus'), 'Invite people') : null,
       h('ul', { class: 'member-list', testid: 'member-list' }, sorted.map(item))), () => header.querySelector('[data-testid=members-toggle]'));
   }
 

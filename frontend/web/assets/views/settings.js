@@ -3,6 +3,7 @@
 
 import { h, icon } from '../ui/dom.js';
 import { confirmDialog, field, fieldError, spinner, toast, toastError } from '../ui/widgets.js';
+import { notificationPermission } from '../ui/notifyperm.js';
 import { viewHeader } from './shell.js';
 
 // The API's validation codes, said the way the form's fields are named.
@@ -56,7 +57,7 @@ export function settingsView(ctx, query = {}) {
         try {
           const ns = await save({ notifications: { [key]: input.checked } });
           s = ns;
-          if (key === 'desktop' && input.checked && 'Notification' in window && Notification.permission === 'default') Notification.requestPermission();
+          if (key === 'desktop' && input.checked && 'Notification' in window && Notification.permission === 'default') Notification.requestPermission().catch(() => {});
         } catch {
           input.checked = !input.checked;
         }
@@ -71,6 +72,7 @@ export function settingsView(ctx, query = {}) {
       h('div', { class: 'card stack' },
         h('h2', { text: 'Notifications' }),
         toggle('desktop', 'Desktop notifications', 'Show a notification for new messages while Parley is in the background.'),
+        notificationPermission(),
         toggle('sound', 'Sound', 'Play a sound for new messages.'),
         toggle('mentions_only', 'Mentions only', 'Only notify when someone mentions you.')),
       passwordCard(),

@@ -9,7 +9,9 @@ import { threadsNavLink } from './thread.js';
 import { displayName, documentTitle, preview } from '../lib/format.js';
 import { listTime } from '../lib/timefmt.js';
 import { connectionBanner } from '../lib/connbanner.js';
-import { createRoomDialog, newDMDialog } from './dialogs.js';
+import { createRoomDialog } from './dialogs.js';
+import { newMessageDialog } from './newmessage.js';
+import { directTitle, groupAvatar } from './direct.js';
 
 /** Maps the socket status to what the indicator shows. */
 export function connectionLabel(conn, everConnected) {
@@ -208,9 +210,10 @@ export function createShell(ctx) {
 
   function roomItem(room, current) {
     const isDM = room.kind === 'dm';
+    const isGroup = room.kind === 'group';
     const peer = isDM ? room.dm_user : null;
-    const peerProfile = peer ? profiles.get(peer.user_id) : null;
-    const name = isDM ? displayName(peerProfile, peer?.username ?? room.name) : room.name;
+    const name = isDM || isGroup ? directTitle(ctx, room) : room.name;
+    const mentions = room.is_member ? Number(room.mention_count ?? 0) : 0;
     const last = room.last_message;
     let prev = '';
     if (last) {
@@ -222,23 +225,24 @@ export function createShell(ctx) {
     const invited = !!store.state.invited?.[room.id];
     const time = last ? listTime(last.created_at) : '';
     const active = room.id === current;
-    const sig = JSON.stringify([name, prev, unread, time, active, room.kind, online, invited, isDM ? profiles.avatarUrl(peer?.user_id) : '']);
+    const sig = JSON.stringify([name, prev, unread, mentions, time, active, room.kind, online, invited, isDM ? profiles.avatarUrl(peer?.user_id) : '']);
     const hit = itemCache.get(room.id);
     if (hit && hit.sig === sig) return hit.el;
-    const lead = isDM
+    const lead = isGroup ? groupAvatar(ctx, room, 'xs') : isDM
       ? avatar(ctx, peer?.user_id, name, 'xs', online)
       : h('span', { class: 'room-icon' }, icon(room.kind === 'private' ? 'lock' : 'hash'));
     const el = h('a', {
       href: `/rooms/${room.id}`, class: ['room-item', active && 'active', unread > 0 && 'has-unread', invited && 'is-new'],
       testid: 'room-item', dataset: { roomId: room.id, roomName: name, kind: room.kind, focusKey: `room-${room.id}` },
       'aria-current': active ? 'page' : null,
-      'aria-label': `${isDM ? 'Direct message with ' : ''}${name}${invited ? ', new: you were added' : ''}${unread ? `, ${unread} unread` : ''}${online === 'unknown' ? ', presence unknown while reconnecting' : ''}`,
+      'aria-label': `${isDM ? 'Direct message with ' : isGroup ? 'Group conversation with ' : ''}${name}${invited ? ', new: you were added' : ''}${unread ? `, ${unread} unread` : ''}${mentions ? `, ${mentions === 1 ? '1 mention' : `${mentions} mentions`}` : ''}${online === 'unknown' ? ', presence unknown while reconnecting' : ''}`,
     },
     lead,
     h('span', { class: 'room-text' }, h('span', { class: 'room-name', text: name }), prev ? h('span', { class: 'room-preview', testid: 'room-preview', text: prev }) : null),
     h('span', { class: 'room-meta' },
       last ? h('time', { class: 'room-time', datetime: last.created_at, text: time }) : null,
       invited ? h('span', { class: 'badge badge-new', testid: 'new-badge', text: 'New' }) : null,
+      mentions > 0 ? h('span', { class: 'badge badge-mention', testid: 'mention-badge', title: mentions === 1 ? '1 mention' : `${mentions} mentions`, text: `@${mentions > 1 ? (mentions > 99 ? '99+' : mentions) : ''}` }) : null,
       unread > 0 ? h('span', { class: 'badge', testid: 'unread-badge', text: unread > 99 ? '99+' : String(unread) }) : null));
     itemCache.set(room.id, { sig, el });
     return el;
@@ -252,12 +256,14 @@ export function createShell(ctx) {
 
   const threadsLink = threadsNavLink(ctx);
   const channelBody = h('div', { class: 'section-body' });
+  const mentionsLink = h('a', { href: '/mentions', class: 'nav-link', testid: 'nav-mentions' }, h('span', { class: 'icon at-icon', 'aria-hidden': 'true', text: '@' }), h('span', { text: 'Mentions' }));
   const dmBody = h('div', { class: 'section-body' });
   roomList.append(
     section('Channels', channelBody, iconButton('plus', 'Create a room', { testid: 'new-room', class: 'section-action', onClick: () => createRoomDialog(ctx) }), 'channels'),
     h('a', { href: '/browse', class: 'nav-link', testid: 'browse-rooms' }, icon('compass'), h('span', { text: 'Browse rooms' })),
     threadsLink.el,
-    section('Direct messages', dmBody, iconButton('plus', 'New direct message', { testid: 'new-dm', class: 'section-action', onClick: () => newDMDialog(ctx) }), 'dms'));
+    mentionsLink,
+    section('Direct messages', dmBody, iconButton('plus', 'New message', { testid: 'new-dm', class: 'section-action', onClick: () => newMessageDialog(ctx) }), 'dms'));
 
   function fill(body, items, emptyText) {
     const want = items.length ? items : [h('div', { class: 'section-empty', text: emptyText })];
@@ -271,8 +277,8 @@ export function createShell(ctx) {
   function renderRooms() {
     const current = store.state.currentRoomId;
     const rooms = store.state.rooms;
-    const channels = rooms.filter((r) => r.kind !== 'dm' && r.is_member);
-    const dms = rooms.filter((r) => r.kind === 'dm');
+    const channels = rooms.filter((r) => r.kind !== 'dm' && r.kind !== 'group' && r.is_member);
+    const dms = rooms.filter((r) => r.kind === 'dm' || r.kind === 'group');
     keepFocus(roomList, () => {
       fill(channelBody, channels.map((r) => roomItem(r, current)), 'No rooms yet');
       fill(dmBody, dms.map((r) => roomItem(r, current)), 'No conversations yet');
@@ -281,6 +287,15 @@ export function createShell(ctx) {
     for (const id of itemCache.keys()) if (!live.has(id)) itemCache.delete(id);
     unreadTotal = rooms.reduce((n, r) => n + (r.is_member ? Number(r.unread ?? 0) : 0), 0);
     renderTitle();
+    const mentionTotal = rooms.reduce((n, r) => n + (r.is_member ? Number(r.mention_count ?? 0) : 0), 0);
+    if (mentionsLink.dataset.count !== String(mentionTotal)) {
+      mentionsLink.dataset.count = String(mentionTotal);
+      mentionsLink.setAttribute('aria-label', mentionTotal ? `Mentions, ${mentionTotal} unread` : 'Mentions');
+      mentionsLink.querySelector('.badge')?.remove();
+      if (mentionTotal) mentionsLink.append(h('span', { class: 'badge badge-mention', testid: 'mentions-total', 'aria-hidden': 'true', text: mentionTotal > 99 ? '99+' : String(mentionTotal) }));
+    }
+    mentionsLink.toggleAttribute('aria-current', false);
+    if (location.pathname === '/mentions') mentionsLink.setAttribute('aria-current', 'page');
   }
 
   function renderUser() {
