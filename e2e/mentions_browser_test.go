@@ -84,10 +84,15 @@ func TestBrowserMentionsAndGroups(t *testing.T) {
 	bob.screenshot("mentions")
 
 	// Opening it shows the room with the mention highlighted; the badge goes.
+	hitID := eval[string](bob, `document.querySelector('[data-testid=mention-hit]').dataset.id`)
+	if href := eval[string](bob, `document.querySelector('[data-testid=mention-hit]').getAttribute('href')`); !strings.HasSuffix(href, "?m="+hitID) {
+		t.Errorf("the mention links to %q, not its message %s", href, hitID)
+	}
 	bob.jsClick(`[data-testid=mention-hit]`)
 	bob.wait("General at the mention", jsRoomTitle+` === 'General'`)
 	mine := `[...document.querySelectorAll('[data-testid=message].mentions-me')].find(m => m.textContent.includes('can you review the plan?'))`
 	bob.wait("the highlighted mention", mine+`?.querySelector('[data-testid=mention-me]')?.textContent === '@bob'`)
+	bob.wait("the entry's message highlighted", fmt.Sprintf(`!!document.querySelector('[data-testid=message-list] .msg.highlight.mentions-me[data-id="%s"]')`, hitID))
 	bob.wait("the badge cleared", `!`+general+`?.querySelector('[data-testid=mention-badge]') && !document.querySelector('[data-testid=mentions-total]')`)
 
 	// Bob answers with Tab to pick; Alice sees her mention live.

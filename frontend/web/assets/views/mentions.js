@@ -9,6 +9,7 @@ import { displayName, preview } from '../lib/format.js';
 import { fullTime, listTime } from '../lib/timefmt.js';
 import { directTitle, isDirect, mentionBody } from './direct.js';
 import { viewHeader } from './shell.js';
+import { messagePath } from '../lib/threads.js';
 
 const PAGE = 30;
 
@@ -36,7 +37,7 @@ export function mentionsView(ctx) {
     const place = where(m);
     return h('li', {},
       h('a', {
-        href: `/rooms/${m.room_id}?seq=${m.seq}`, class: 'card hit mention-hit', testid: 'mention-hit',
+        href: messagePath(m), class: 'card hit mention-hit', testid: 'mention-hit',
         dataset: { roomId: m.room_id, seq: m.seq, id: m.id, focusKey: `mention-${m.id}` },
         'aria-label': `${name} in ${place}, ${fullTime(m.created_at)}: ${preview(m.body, 140)}`,
       },
