@@ -129,6 +129,18 @@ func TestBrowserThreads(t *testing.T) {
 	alice.open(fmt.Sprintf("/rooms/%d?m=%d", reply.RoomID, reply.ID))
 	alice.wait("the pane open at the reply, highlighted", fmt.Sprintf(`document.querySelector('[data-testid=thread-pane] [data-testid=thread-reply][data-id="%d"]')?.classList.contains('highlight')`, reply.ID))
 
+	// The pane's composer has the room composer's @mention list: Enter
+	// picks, a second Enter sends; Bob's pane shows the reply mentioning him.
+	alice.typeText(tid("thread-composer"), "@bo")
+	pop := `document.querySelector('[data-testid=thread-pane] [data-testid=mention-popup]')`
+	alice.wait("bob offered in the pane", `!`+pop+`.hidden && `+pop+`.querySelector('[data-testid=mention-option]')?.dataset.username === 'bob'
+		&& document.querySelector('[data-testid=thread-composer]').getAttribute('aria-activedescendant') === `+pop+`.querySelector('[data-testid=mention-option]').id`)
+	alice.press("Enter")
+	alice.wait("@bob inserted", `document.querySelector('[data-testid=thread-composer]').value === '@bob ' && `+pop+`.hidden`)
+	alice.typeText(tid("thread-composer"), "please confirm")
+	alice.press("Enter")
+	bob.wait("the reply mentioning bob in his pane", `[...document.querySelectorAll('[data-testid=thread-pane] [data-testid=thread-reply].mentions-me')].some(r => r.textContent.includes('please confirm') && r.querySelector('[data-testid=mention-me]')?.textContent === '@bob')`)
+
 	// A message 1,500 messages back, from a fresh page load.
 	var archive room
 	aliceAPI.must(201, "POST", "/api/chat/rooms", map[string]string{"name": "archive", "kind": "public"}, &archive)

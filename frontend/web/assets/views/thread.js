@@ -11,6 +11,7 @@ import { fullTime, listTime, relativeTime } from '../lib/timefmt.js';
 import { isReply, messageUrl, replyLabel } from '../lib/threads.js';
 import { messageElement, pendingElement } from './message.js';
 import { viewHeader } from './shell.js';
+import { mentionAutocomplete } from '../ui/mentionbox.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const PATHS = {
@@ -99,7 +100,10 @@ export function threadPane(ctx, rid, rootId, o = {}) {
   const scroller = h('div', { class: 'scroller thread-scroller' }, rootSlot, sep, list, outboxEl);
   const textarea = h('textarea', { class: 'composer-input', testid: 'thread-composer', rows: 1, maxlength: 4000, enterkeyhint: 'send', placeholder: 'Reply…', 'aria-label': 'Reply in thread' });
   const send = h('button', { type: 'submit', class: 'send-btn', testid: 'thread-send', 'aria-label': 'Send reply', title: 'Send (Enter)', 'aria-disabled': 'true' }, icon('send'));
-  const form = h('form', { class: 'composer', onSubmit: (e) => { e.preventDefault(); submit(); } }, textarea, send);
+  // The room composer's @mention list (the room's members first); attached
+  // before the keys below: it takes Enter, Tab and Escape while open.
+  const mentionBox = mentionAutocomplete(ctx, textarea, rid);
+  const form = h('form', { class: 'composer', onSubmit: (e) => { e.preventDefault(); submit(); } }, textarea, send, mentionBox.el);
   const el = h('aside', { class: 'thread-pane', testid: 'thread-pane', 'aria-labelledby': titleId, dataset: { rootId: root } },
     h('div', { class: 'thread-head' }, back, h('div', { class: 'thread-titles' }, heading, where), close),
     scroller, h('div', { class: 'composer-slot' }, form));
