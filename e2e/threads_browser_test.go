@@ -141,6 +141,23 @@ func TestBrowserThreads(t *testing.T) {
 	alice.press("Enter")
 	bob.wait("the reply mentioning bob in his pane", `[...document.querySelectorAll('[data-testid=thread-pane] [data-testid=thread-reply].mentions-me')].some(r => r.textContent.includes('please confirm') && r.querySelector('[data-testid=mention-me]')?.textContent === '@bob')`)
 
+	// Bob edits his reply in the pane (Edit, Enter saves): Alice's pane
+	// shows the new text live. Then he deletes it (the confirm dialog).
+	bobReply := `[...document.querySelectorAll('[data-testid=thread-pane] [data-testid=thread-reply]')].find(r => r.textContent.includes('Reply: Friday works for me'))`
+	if eval[bool](alice, `!!`+bobReply+`.querySelector('[data-testid=edit-message], [data-testid=delete-message]')`) {
+		t.Errorf("Alice can edit or delete Bob's reply")
+	}
+	eval[chromedp.Void](bob, bobReply+`.querySelector('[data-testid=edit-message]').click()`)
+	bob.wait("the edit box in the pane, focused", `document.activeElement?.dataset.testid === 'edit-input' && !!document.activeElement.closest('[data-testid=thread-pane]')`)
+	bob.typeText(`[data-testid=thread-pane] [data-testid=edit-input]`, " (or Saturday)")
+	bob.press("Enter")
+	alice.wait("Bob's edit live in Alice's pane", `[...document.querySelectorAll('[data-testid=thread-pane] [data-testid=thread-reply] [data-testid=message-body]')].some(b => b.textContent.startsWith('Reply: Friday works for me (or Saturday)'))`)
+	bob.wait("the focus back on the reply's Edit button", `document.activeElement?.dataset.testid === 'edit-message' && !!document.activeElement.closest('[data-testid=thread-pane]')`)
+	eval[chromedp.Void](bob, bobReply+`.querySelector('[data-testid=delete-message]').click()`)
+	bob.wait("the confirm dialog", `!!document.querySelector('[data-testid=confirm-ok]')`)
+	bob.click("confirm-ok")
+	alice.wait("Bob's reply deleted live in Alice's pane", `![...document.querySelectorAll('[data-testid=thread-pane] [data-testid=thread-reply]')].some(r => r.textContent.includes('or Saturday')) && !!document.querySelector('[data-testid=thread-pane] [data-testid=thread-reply].deleted')`)
+
 	// A message 1,500 messages back, from a fresh page load.
 	var archive room
 	aliceAPI.must(201, "POST", "/api/chat/rooms", map[string]string{"name": "archive", "kind": "public"}, &archive)

@@ -5,7 +5,7 @@
 // nodes only (messageElement, textContent).
 
 import { h, icon, iconButton, replace } from '../ui/dom.js';
-import { avatar, emptyState, spinner, toast, toastError } from '../ui/widgets.js';
+import { avatar, confirmDialog, emptyState, spinner, toast, toastError } from '../ui/widgets.js';
 import { displayName } from '../lib/format.js';
 import { fullTime, listTime, relativeTime } from '../lib/timefmt.js';
 import { isReply, messageUrl, replyLabel } from '../lib/threads.js';
@@ -163,8 +163,16 @@ export function threadPane(ctx, rid, rootId, o = {}) {
     const m = withReactions(raw);
     const mine = m.user_id === api.user?.id;
     const name = displayName(profiles.get(m.user_id), m.username);
+    // The author edits and deletes a reply here as in the room (the root
+    // in the room's timeline).
+    const own = mine && !isRoot && !m.deleted;
     const e = messageElement(ctx, m, {
-      mine, name, continued: false, highlight: highlightId === m.id, canEdit: false, canDelete: false,
+      mine, name, continued: false, highlight: highlightId === m.id, canEdit: own, canDelete: own,
+      editing: own && editingId === m.id,
+      onEdit: () => startEdit(m.id),
+      onDelete: () => deleteReply(m),
+      onSaveEdit: (body) => saveEdit(m, body),
+      onCancelEdit: () => stopEdit(),
       onOpenUser: () => ctx.router.go(mine ? '/profile' : `/users/${m.user_id}`),
       onCopyLink: () => copyMessageLink(m),
       onToggleReaction: (emoji) => chat.toggleReaction(chat.log(m.room_id).get(m.id) ?? m, emoji).catch(toastError),
@@ -177,6 +185,40 @@ export function threadPane(ctx, rid, rootId, o = {}) {
     }
     e.dataset.testid = isRoot ? 'thread-root' : 'thread-reply';
     return e;
+  }
+
+  let editingId = null;
+  function startEdit(id) {
+    editingId = id;
+    render();
+  }
+  // The focus goes back to the reply's Edit button.
+  function stopEdit() {
+    const id = editingId;
+    editingId = null;
+    render();
+    const n = nodes.get(id);
+    (n?.el.querySelector('[data-testid=edit-message]') ?? n?.el ?? textarea).focus();
+  }
+  async function saveEdit(m, body) {
+    try {
+      const msg = await chat.edit(m.id, body);
+      threads.handle({ type: 'message_updated', message: msg }); // before the frame comes back
+      stopEdit();
+    } catch (err) {
+      toastError(err);
+    }
+  }
+  async function deleteReply(m) {
+    const ok = await confirmDialog('Delete reply?', 'It will be removed for everyone. This cannot be undone.', 'Delete', true,
+      { fallback: () => nodes.get(m.id)?.el ?? textarea });
+    if (!ok) return;
+    try {
+      await chat.deleteMessage(m.id, m.room_id);
+      threads.handle({ type: 'message_deleted', message_id: m.id });
+    } catch (err) {
+      toastError(err);
+    }
   }
 
   function render(forceBottom = false) {
@@ -207,7 +249,7 @@ export function threadPane(ctx, rid, rootId, o = {}) {
     for (const m of t.replies) {
       keep.add(m.id);
       let n = nodes.get(m.id);
-      const sig = `${m.body}:${m.deleted}:${m.edited_at}:${highlightId === m.id}:${profiles.get(m.user_id)?.display_name ?? ''}:${JSON.stringify(withReactions(m).reactions)}`;
+      const sig = `${m.body}:${m.deleted}:${m.edited_at}:${highlightId === m.id}:${editingId === m.id}:${profiles.get(m.user_id)?.display_name ?? ''}:${JSON.stringify(withReactions(m).reactions)}`;
       if (!n || n.sig !== sig) {
         const fresh = msgEl(m, false);
         if (n) {
