@@ -531,7 +531,8 @@ func (s *Store) Search(ctx context.Context, f chat.SearchFilter) ([]chat.SearchH
 	args = append(args, f.Limit)
 	// A DM has no name of its own: show the other member's, as room lists do.
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+messageColumns+`,
-		CASE WHEN r.kind = 'dm' THEN COALESCE((SELECT o.username FROM members o WHERE o.room_id = r.id AND o.user_id <> mm.user_id LIMIT 1), '') ELSE r.name END
+		CASE WHEN r.kind = 'dm' THEN COALESCE((SELECT o.username FROM members o WHERE o.room_id = r.id AND o.user_id <> mm.user_id LIMIT 1), '') ELSE r.name END,
+		r.kind
 		FROM `+from+`
 		JOIN rooms r ON r.id = m.room_id
 		LEFT JOIN members mm ON mm.room_id = m.room_id AND mm.user_id = ?
@@ -541,16 +542,32 @@ func (s *Store) Search(ctx context.Context, f chat.SearchFilter) ([]chat.SearchH
 	}
 	defer rows.Close()
 	hits := []chat.SearchHit{}
+	var groups []int64
 	for rows.Next() {
-		var roomName string
-		m, err := scanMessage(rows, &roomName)
+		var roomName, kind string
+		m, err := scanMessage(rows, &roomName, &kind)
 		if err != nil {
 			return nil, sqldb.Wrap("search", err)
+		}
+		if kind == chat.KindGroup {
+			groups = append(groups, m.RoomID)
 		}
 		hits = append(hits, chat.SearchHit{Message: m, RoomName: roomName})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, sqldb.Wrap("search", err)
+	}
+	rows.Close()
+	if len(groups) > 0 {
+		names, err := s.groupNames(ctx, groups, f.UserID)
+		if err != nil {
+			return nil, err
+		}
+		for i := range hits {
+			if n, ok := names[hits[i].RoomID]; ok {
+				hits[i].RoomName = n
+			}
+		}
 	}
 	msgs := make([]chat.Message, len(hits))
 	for i := range hits {
@@ -563,4 +580,40 @@ func (s *Store) Search(ctx context.Context, f chat.SearchFilter) ([]chat.SearchH
 		hits[i].Message = msgs[i]
 	}
 	return hits, nil
+}
+
+// groupNames names group DMs as room lists do (roomViews): the other
+// members' usernames by user id, "user N" for one without a name.
+func (s *Store) groupNames(ctx context.Context, roomIDs []int64, userID int64) (map[int64]string, error) {
+	seen := map[int64]bool{}
+	ids := []int64{}
+	for _, id := range roomIDs {
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	args := append(int64Args(ids), userID)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT room_id, user_id, username FROM members
+		WHERE room_id IN (`+placeholders(len(ids))+`) AND user_id <> ? ORDER BY room_id, user_id`), args...)
+	if err != nil {
+		return nil, sqldb.Wrap("group names", err)
+	}
+	defer rows.Close()
+	names := map[int64]string{}
+	for rows.Next() {
+		var roomID, uid int64
+		var name string
+		if err := rows.Scan(&roomID, &uid, &name); err != nil {
+			return nil, sqldb.Wrap("group names", err)
+		}
+		if name == "" {
+			name = "user " + strconv.FormatInt(uid, 10)
+		}
+		if names[roomID] != "" {
+			name = names[roomID] + ", " + name
+		}
+		names[roomID] = name
+	}
+	return names, sqldb.Wrap("group names", rows.Err())
 }

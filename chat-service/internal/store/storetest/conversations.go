@@ -198,6 +198,16 @@ func testGroupDMs(t *testing.T, target sqldb.Target) {
 	if err != nil || v.Name != "bob, cy" || len(v.GroupUsers) != 2 || v.DMUser != nil || v.MemberCount != 3 || !v.IsMember {
 		t.Fatalf("group view = %+v %v", v, err)
 	}
+	// Search names a group hit as lists do; a 1:1 DM hit by the other person.
+	gm := send(t, st, chat.NewMessage{RoomID: g.ID, UserID: 2, Username: "bob", Body: "groupword in the group"})
+	dmm := send(t, st, chat.NewMessage{RoomID: dm.ID, UserID: 2, Username: "bob", Body: "groupword in the dm"})
+	hits, err := st.Search(ctx, chat.SearchFilter{UserID: 1, Words: []string{"groupword"}, Limit: 10})
+	if err != nil || len(hits) != 2 || hits[0].ID != dmm.ID || hits[0].RoomName != "bob" || hits[1].ID != gm.ID || hits[1].RoomName != "bob, cy" {
+		t.Fatalf("search in a group and a dm = %+v %v", hits, err)
+	}
+	if hits, err := st.Search(ctx, chat.SearchFilter{UserID: 3, Words: []string{"groupword"}, Limit: 10}); err != nil || len(hits) != 1 || hits[0].RoomName != "ann, bob" {
+		t.Fatalf("cy's search = %+v %v", hits, err)
+	}
 	if _, _, err := st.RemoveMember(ctx, g.ID, 3); err != nil {
 		t.Fatal(err)
 	}
