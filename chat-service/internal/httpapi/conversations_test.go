@@ -316,6 +316,14 @@ func TestGroupDMs(t *testing.T) {
 
 	gr := "/rooms/" + itoa(g.ID)
 	h.post(bob, g.ID, "hi all", "")
+	// A search hit in the group is named as lists name it.
+	var hits struct {
+		Messages []chat.SearchHit `json:"messages"`
+	}
+	h.must(200, "GET", "/search?q=hi", carol, nil, &hits)
+	if len(hits.Messages) != 1 || hits.Messages[0].RoomID != g.ID || hits.Messages[0].RoomName != "alice, bob" {
+		t.Fatalf("carol's search in the group = %+v", hits.Messages)
+	}
 	h.must(404, "GET", gr, dave, nil, nil)
 	h.must(404, "POST", gr+"/join", dave, nil, nil)
 	for _, c := range []struct{ method, path string }{{"PATCH", gr}, {"DELETE", gr}, {"POST", gr + "/members"}, {"DELETE", gr + "/members/2"}} {
