@@ -88,7 +88,7 @@ func testReplicaCrash(t *testing.T, db string) {
 	onA, onB := senders[:2], senders[2:]
 	carol, dave := onB[0], onB[1]
 	tok := onA[0].c.tok
-	waitFor(t, "presence across replicas", 10*time.Second, func() bool {
+	testkit.Eventually(t, "presence across replicas", 10*time.Second, func() bool {
 		return onlineNames(t, a.URL, tok) == "alice,bob,carol,dave" && onlineNames(t, b.URL, tok) == "alice,bob,carol,dave"
 	})
 
@@ -104,7 +104,7 @@ func testReplicaCrash(t *testing.T, db string) {
 		wgB.Add(1)
 		go func() { defer wgB.Done(); s.runAcked(stopB) }()
 	}
-	waitFor(t, "B's clients mid-stream", 15*time.Second, func() bool {
+	testkit.Eventually(t, "B's clients mid-stream", 15*time.Second, func() bool {
 		return len(carol.c.ackedIDs()) >= 30 && len(dave.c.ackedIDs()) >= 30
 	})
 
@@ -168,7 +168,7 @@ func testReplicaCrash(t *testing.T, db string) {
 	// PRESENCE_TTL old, checked every TTL/4. The bound allows that plus
 	// scheduling on a busy machine.
 	bound := crashTTL + crashTTL/4 + time.Second
-	waitFor(t, "B's users leave presence on A", bound, func() bool { return onlineNames(t, a.URL, tok) == "alice,bob" })
+	testkit.Eventually(t, "B's users leave presence on A", bound, func() bool { return onlineNames(t, a.URL, tok) == "alice,bob" })
 	t.Logf("B's users left presence %v after the kill (TTL %v, heartbeat %v)", time.Since(killed).Round(10*time.Millisecond), crashTTL, crashHeartbeat)
 
 	// B's clients resume on A from the last seq they hold without a gap.
@@ -206,7 +206,7 @@ func testReplicaCrash(t *testing.T, db string) {
 		}
 		// Frames are handled in order on a connection, so the acks come
 		// in the order of the retries.
-		waitFor(t, s.c.name+"'s retries acknowledged", 10*time.Second, func() bool { return len(s.c.ackedIDs()) == n+len(retry) })
+		testkit.Eventually(t, s.c.name+"'s retries acknowledged", 10*time.Second, func() bool { return len(s.c.ackedIDs()) == n+len(retry) })
 		got := s.c.ackedIDs()[n:]
 		for i, cmid := range retry {
 			if m, ok := hist.byCMID[clientKey{s.c.name, cmid}]; ok {
@@ -252,7 +252,7 @@ func testReplicaCrash(t *testing.T, db string) {
 		if p, ok := pre[s]; ok {
 			want = len(p.acked) + retried[s] + len(s.sentIDs()) - len(p.sent)
 		}
-		waitFor(t, s.c.name+"'s sends acknowledged", 15*time.Second, func() bool { return len(s.c.ackedIDs()) == want })
+		testkit.Eventually(t, s.c.name+"'s sends acknowledged", 15*time.Second, func() bool { return len(s.c.ackedIDs()) == want })
 	}
 
 	// History, from both replicas: every send exactly once, seqs 1..N.
@@ -349,7 +349,7 @@ func testReplicaCrash(t *testing.T, db string) {
 			t.Errorf("%s saw %d duplicates", c.name, d)
 		}
 	}
-	waitFor(t, "everyone back in presence", 5*time.Second, func() bool {
+	testkit.Eventually(t, "everyone back in presence", 5*time.Second, func() bool {
 		return onlineNames(t, a.URL, tok) == "alice,bob,carol,dave" && onlineNames(t, b.URL, tok) == "alice,bob,carol,dave"
 	})
 	t.Logf("%d messages, %s in all", len(final), time.Since(began).Round(10*time.Millisecond))

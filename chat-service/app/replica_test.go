@@ -186,17 +186,6 @@ func onlineNames(t *testing.T, url, tok string) string {
 	return strings.Join(names, ",")
 }
 
-func waitFor(t *testing.T, what string, timeout time.Duration, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestTwoReplicas runs two chat-service replicas on one database (a SQLite
 // file, then a PostgreSQL database) and an embedded NATS server, with
 // clients on both: every message reaches every client; a replica stopped
@@ -231,7 +220,7 @@ func testTwoReplicas(t *testing.T, db string) {
 		clients[i].connect(url, 0)
 	}
 	onA, onB := clients[:2], clients[2:]
-	waitFor(t, "presence across replicas", 10*time.Second, func() bool {
+	testkit.Eventually(t, "presence across replicas", 10*time.Second, func() bool {
 		return onlineNames(t, a.URL, clients[0].tok) == "alice,bob,carol,dave" && onlineNames(t, b.URL, clients[0].tok) == "alice,bob,carol,dave"
 	})
 
@@ -256,9 +245,9 @@ func testTwoReplicas(t *testing.T, db string) {
 		}
 		return ids
 	}
-	waitFor(t, "100 acks", 15*time.Second, func() bool { return len(allAcked()) == 100 })
+	testkit.Eventually(t, "100 acks", 15*time.Second, func() bool { return len(allAcked()) == 100 })
 	for _, c := range clients {
-		waitFor(t, c.name+" sees all 100", 15*time.Second, func() bool { return c.hasAll(allAcked()) == 0 })
+		testkit.Eventually(t, c.name+" sees all 100", 15*time.Second, func() bool { return c.hasAll(allAcked()) == 0 })
 		if d := c.duplicates(); d != 0 {
 			t.Errorf("%s saw %d duplicates", c.name, d)
 		}
@@ -275,7 +264,7 @@ func testTwoReplicas(t *testing.T, db string) {
 	}
 	// Stop B gracefully mid-stream: some of its clients' sends are
 	// acknowledged, the rest are still in flight.
-	waitFor(t, "B's clients half way", 15*time.Second, func() bool {
+	testkit.Eventually(t, "B's clients half way", 15*time.Second, func() bool {
 		return len(onB[0].ackedIDs()) >= 35 && len(onB[1].ackedIDs()) >= 35
 	})
 	if err := b.Stop(); err != nil {
@@ -294,7 +283,7 @@ func testTwoReplicas(t *testing.T, db string) {
 	wg.Wait()
 	// B said goodbye, so its users leave presence at once (a crash would
 	// take PRESENCE_TTL; see the hub tests).
-	waitFor(t, "B's users leave presence", 5*time.Second, func() bool {
+	testkit.Eventually(t, "B's users leave presence", 5*time.Second, func() bool {
 		return onlineNames(t, a.URL, clients[0].tok) == "alice,bob"
 	})
 
@@ -302,7 +291,7 @@ func testTwoReplicas(t *testing.T, db string) {
 	for _, c := range onB {
 		c.connect(a.URL, c.contiguous())
 	}
-	waitFor(t, "A's senders acknowledged", 15*time.Second, func() bool {
+	testkit.Eventually(t, "A's senders acknowledged", 15*time.Second, func() bool {
 		return len(onA[0].ackedIDs()) == 75 && len(onA[1].ackedIDs()) == 75
 	})
 	acked := allAcked()
@@ -310,7 +299,7 @@ func testTwoReplicas(t *testing.T, db string) {
 		t.Logf("%s: %d acknowledged sends", c.name, len(c.ackedIDs()))
 	}
 	for _, c := range clients {
-		waitFor(t, c.name+" has every acknowledged message", 15*time.Second, func() bool { return c.hasAll(acked) == 0 })
+		testkit.Eventually(t, c.name+" has every acknowledged message", 15*time.Second, func() bool { return c.hasAll(acked) == 0 })
 		if d := c.duplicates(); d != 0 {
 			t.Errorf("%s saw %d duplicates", c.name, d)
 		}
@@ -325,7 +314,7 @@ func testTwoReplicas(t *testing.T, db string) {
 			t.Errorf("%s: seqs contiguous to %d but saw %d", c.name, got, maxSeq)
 		}
 	}
-	waitFor(t, "resumed users back in presence", 5*time.Second, func() bool {
+	testkit.Eventually(t, "resumed users back in presence", 5*time.Second, func() bool {
 		return onlineNames(t, a.URL, clients[0].tok) == "alice,bob,carol,dave"
 	})
 }

@@ -86,7 +86,7 @@ func TestRevocationReachesSocketsOnEveryReplica(t *testing.T) {
 	d := closedWith(clients["alice@A"], authn.CloseSessionRevoked)
 	t.Logf("session revoked: socket closed after %v", d)
 	for _, u := range []string{a.URL, b.URL} {
-		waitFor(t, "revoked session's token refused on "+u, 5*time.Second, func() bool {
+		testkit.Eventually(t, "revoked session's token refused on "+u, 5*time.Second, func() bool {
 			status, raw := api(t, "GET", u+"/rooms", aliceA, nil)
 			return status == 401 && errorCode(t, raw) == "session_revoked"
 		})
@@ -102,7 +102,7 @@ func TestRevocationReachesSocketsOnEveryReplica(t *testing.T) {
 	is.Revoke(authn.Revocation{UserID: 2, Role: authn.RoleUser, Disabled: true})
 	closedWith(clients["bob@A"], authn.CloseAccountDisabled)
 	closedWith(clients["bob@B"], authn.CloseAccountDisabled)
-	waitFor(t, "disabled account's token refused", 5*time.Second, func() bool {
+	testkit.Eventually(t, "disabled account's token refused", 5*time.Second, func() bool {
 		status, raw := api(t, "GET", b.URL+"/rooms", bob, nil)
 		return status == 403 && errorCode(t, raw) == "account_disabled"
 	})
@@ -110,7 +110,7 @@ func TestRevocationReachesSocketsOnEveryReplica(t *testing.T) {
 
 	// Root demoted: the token still says admin, the current role rules.
 	is.Revoke(authn.Revocation{UserID: 3, Role: authn.RoleUser})
-	waitFor(t, "demotion applied on B", 5*time.Second, func() bool {
+	testkit.Eventually(t, "demotion applied on B", 5*time.Second, func() bool {
 		status, _ := rename("renamed-again")
 		return status == 403
 	})

@@ -15,6 +15,7 @@ import (
 	"github.com/parleychat/parley/platform/apperr"
 	"github.com/parleychat/parley/platform/sqldb"
 	"github.com/parleychat/parley/platform/sqldb/sqldbtest"
+	"github.com/parleychat/parley/platform/testkit"
 )
 
 // heldStore is the real store with a gate in front of CreateMessages:
@@ -107,13 +108,7 @@ func sendAsync(svc *chat.Service, a chat.Actor, room int64, body, cmid string) <
 // waitQueued polls until n sends wait for the committer.
 func waitQueued(t *testing.T, svc *chat.Service, n int) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for svc.QueuedSends() != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d sends queued, want %d", svc.QueuedSends(), n)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testkit.Eventually(t, fmt.Sprintf("%d sends queued", n), 20*time.Second, func() bool { return svc.QueuedSends() == n })
 }
 
 func mustRoom(t *testing.T, svc *chat.Service, owner chat.Actor, name, kind string, members ...chat.Actor) int64 {
