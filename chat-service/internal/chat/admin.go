@@ -59,7 +59,7 @@ func RequireAdmin(a Actor) error {
 }
 
 // adminRoom loads a room for an admin action: any public or private room,
-// members or not. DMs are not the admin's to see (404).
+// members or not. DMs and group DMs are not the admin's to see (404).
 func (s *Service) adminRoom(ctx context.Context, a Actor, roomID int64) (Room, error) {
 	if err := RequireAdmin(a); err != nil {
 		return Room{}, err
@@ -71,7 +71,7 @@ func (s *Service) adminRoom(ctx context.Context, a Actor, roomID int64) (Room, e
 	if err != nil {
 		return Room{}, err
 	}
-	if room.Kind == KindDM {
+	if IsDirect(room.Kind) {
 		return Room{}, errRoomNotFound
 	}
 	return room, nil

@@ -17,7 +17,7 @@ import (
 const adminRoomSelect = `SELECT ` + roomColumns + `,
 	(SELECT COUNT(*) FROM members c WHERE c.room_id = r.id),
 	(SELECT x.created_at FROM messages x WHERE x.room_id = r.id AND x.seq = r.last_seq)
-	FROM rooms r WHERE r.kind <> 'dm'`
+	FROM rooms r WHERE r.kind NOT IN ('dm', 'group')`
 
 func scanAdminRoom(row scanner) (chat.AdminRoom, error) {
 	var v chat.AdminRoom

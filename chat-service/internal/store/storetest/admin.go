@@ -24,6 +24,10 @@ func testAdminRooms(t *testing.T, target sqldb.Target) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A group DM is no more the admin page's than a 1:1 DM.
+	if _, _, err := st.OpenGroup(ctx, 1, []chat.UserRef{{UserID: 1, Username: "a"}, {UserID: 3, Username: "c"}, {UserID: 4, Username: "d"}}, t0); err != nil {
+		t.Fatal(err)
+	}
 	for _, u := range []int64{3, 4} {
 		if _, _, err := st.AddMember(ctx, chat.Member{RoomID: pub.ID, UserID: u, Username: "u", Role: chat.RoleMember, JoinedAt: t0}); err != nil {
 			t.Fatal(err)
