@@ -781,7 +781,7 @@ export class ChatClient {
       if (ev.room) this._adoptRoom({ ...ev.room, role: ev.member?.role });
       else this.loadRooms().catch(() => {});
       if (invitation) {
-        const by = ev.added_by ?? ev.by ?? null;
+        const by = ev.added_by ?? null;
         this.store.set({ invited: { ...this.store.state.invited, [rid]: { by } } });
         if (this.onInvited) this.onInvited(this.room(rid) ?? { id: rid, ...(ev.room ?? {}) }, by);
       }
