@@ -33,6 +33,7 @@ const PERMANENT = new Set([
   'forbidden',
   'not_member',
   'room_archived',
+  'invalid_files',
   'validation',
   'invalid',
 ]);
@@ -450,11 +451,20 @@ export class ChatClient {
 
   // ---- messages ------------------------------------------------------------
 
-  /** Queues a message and sends it (socket first, HTTP when disconnected). */
-  send(roomId, body, threadRootId = null) {
-    if (isBlank(body)) return null;
-    const e = this.outbox.add(roomId, body);
+  /**
+   * Queues a message and sends it (socket first, HTTP when disconnected).
+   * files: the uploaded file objects it carries (views/files.js); with
+   * files the body may be empty.
+   */
+  send(roomId, body, threadRootId = null, files = []) {
+    const withFiles = Array.isArray(files) && files.length > 0;
+    if (isBlank(body) && !withFiles) return null;
+    const e = this.outbox.add(roomId, isBlank(body) && withFiles ? '' : body);
     if (threadRootId != null) e.thread_root_id = Number(threadRootId); // a reply (threads.js)
+    if (withFiles) {
+      e.files = files;
+      e.file_ids = files.map((f) => f.id);
+    }
     this._touchLog(roomId);
     this.flushOutbox();
     return e;
@@ -485,6 +495,7 @@ export class ChatClient {
     for (const e of this.outbox.due(ACK_TIMEOUT_MS)) {
       const frame = { type: 'send', room_id: e.room_id, body: e.body, client_msg_id: e.client_msg_id };
       if (e.thread_root_id != null) frame.thread_root_id = e.thread_root_id;
+      if (e.file_ids) frame.file_ids = e.file_ids;
       if (this.socket?.ready) {
         // Marked first: the answer (ack or error) may refer to this attempt.
         this.outbox.markSent(e.client_msg_id);
@@ -506,7 +517,7 @@ export class ChatClient {
   async _sendHTTP(e) {
     this.outbox.markSent(e.client_msg_id);
     try {
-      const msg = await this.api.post(`/api/chat/rooms/${e.room_id}/messages`, { body: e.body, client_msg_id: e.client_msg_id, ...(e.thread_root_id != null ? { thread_root_id: e.thread_root_id } : {}) });
+      const msg = await this.api.post(`/api/chat/rooms/${e.room_id}/messages`, { body: e.body, client_msg_id: e.client_msg_id, ...(e.thread_root_id != null ? { thread_root_id: e.thread_root_id } : {}), ...(e.file_ids ? { file_ids: e.file_ids } : {}) });
       this.outbox.resolve(e.client_msg_id);
       this._incoming(msg);
     } catch (err) {

@@ -91,8 +91,8 @@ export class ThreadClient {
   }
 
   /** Queues a reply in the open thread (or rootId's). */
-  send(roomId, rootId, body) {
-    return this.chat.send(roomId, body, Number(rootId));
+  send(roomId, rootId, body, files = []) {
+    return this.chat.send(roomId, body, Number(rootId), files);
   }
 
   /** Marks the open thread read up to its newest reply. */

@@ -8,6 +8,7 @@ import { fullTime, messageTime } from '../lib/timefmt.js';
 import { reactedByMe } from '../lib/roomlog.js';
 import { threadActions, threadSummary } from './thread.js';
 import { mentionBody, mentionsMe } from './direct.js';
+import { messageFiles, pendingFiles } from './files.js';
 
 /** The quick reactions offered by the picker. */
 export const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢', '🙏', '👀'];
@@ -80,7 +81,14 @@ export function messageElement(ctx, msg, o) {
     const body = h('div', { class: 'msg-body', id: `${id}-b`, testid: 'message-body' });
     body.append(mentionBody(ctx, msg));
     if (msg.edited_at) body.append(h('span', { class: 'edited', testid: 'message-edited', title: `Edited ${fullTime(msg.edited_at)}`, text: ' (edited)' }));
+    if (msg.body === '' && !msg.edited_at) body.hidden = true; // files only
     main.append(body);
+  }
+  // Attachments (views/files.js), named in the article's label after the text.
+  const files = o.editing ? null : messageFiles(ctx, msg, { labelId: `${id}-f` });
+  if (files) {
+    parts.splice(2, 0, `${id}-f`); // after the text, before the time
+    main.append(files);
   }
   main.append(h('span', { id: `${id}-t`, hidden: true, text: fullTime(msg.created_at) }));
   if (!msg.deleted && msg.reactions.length > 0) {
@@ -160,7 +168,8 @@ export function pendingElement(ctx, e, name, { onRetry, onDiscard }) {
     h('div', { class: 'msg-gutter' }, avatar(ctx, ctx.api.user?.id, name, 'md')),
     h('div', { class: 'msg-main' },
       h('div', { class: 'msg-meta' }, h('span', { class: 'msg-author', text: name }), h('span', { class: 'msg-time', text: failed ? 'Not sent' : 'Sending…' })),
-      h('div', { class: 'msg-body' }, richText(e.body)),
+      e.body ? h('div', { class: 'msg-body' }, richText(e.body)) : null,
+      pendingFiles(ctx, e.files),
       failed ? h('div', { class: 'pending-error' },
         h('span', { text: e.error || 'Could not send.' }),
         h('button', { type: 'button', class: 'link-btn', 'aria-label': 'Retry sending', dataset: { focusKey: `retry-${e.client_msg_id}` }, onClick: onRetry }, 'Retry'),

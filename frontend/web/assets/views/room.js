@@ -14,6 +14,7 @@ import { copyMessageLink, threadLook, threadPane } from './thread.js';
 import { isReply, messageParam, repliersByRoot } from '../lib/threads.js';
 import { mentionAutocomplete } from '../ui/mentionbox.js';
 import { directLead, directTitle, groupHandles, isDirect } from './direct.js';
+import { attachments } from './files.js';
 
 const BOTTOM_SLACK = 48;
 // The list renders the newest WINDOW messages the client holds, and STEP
@@ -661,12 +662,15 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
   // ---- composer ------------------------------------------------------------
 
   let textarea = null;
+  let att = null; // the composer's attachments (views/files.js)
   function renderComposer() {
     const r = chat.room(rid) ?? room;
     if (!r) return;
     if (r.archived) {
       replace(composerSlot, h('div', { class: 'composer-note', text: 'This room is archived: it can be read but not written to.' }));
       textarea = null;
+      att?.destroy();
+      att = null;
       return;
     }
     if (!r.is_member) {
@@ -685,6 +689,8 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
           },
         }, 'Join room')));
       textarea = null;
+      att?.destroy();
+      att = null;
       return;
     }
     // A DM's title is the peer's display name, which may arrive after the
@@ -715,8 +721,12 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
     const grow = () => {
       textarea.style.height = 'auto';
       textarea.style.height = `${Math.min(textarea.scrollHeight, 200)}px`;
-      send.setAttribute('aria-disabled', textarea.value.trim() === '' ? 'true' : 'false');
+      send.setAttribute('aria-disabled', att?.sendable(textarea.value).ok ? 'false' : 'true');
     };
+    // Files: the paperclip, drop anywhere on the room, paste (views/files.js).
+    att?.destroy();
+    att = attachments(ctx, { roomId: rid, key: `room:${rid}`, label: isDirect(r) ? title : `#${r.name}`, textarea, dropZone: el, onChange: grow });
+    form.prepend(att.button, att.input);
     textarea.addEventListener('input', () => {
       ctx.drafts.set(rid, textarea.value);
       grow();
@@ -736,10 +746,14 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
     });
     function submit() {
       const body = textarea.value;
-      if (body.trim() === '') return;
+      const can = att.sendable(body);
+      if (!can.ok) {
+        att.explain(can.reason);
+        return;
+      }
       pinUntil = 0;
       if (chat.log(rid).detached) toLatest();
-      chat.send(rid, body);
+      chat.send(rid, body, null, att.take());
       textarea.value = '';
       ctx.drafts.delete(rid);
       grow();
@@ -748,7 +762,8 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
     }
     const hint = h('div', { class: 'composer-hint', id: `composer-hint-${rid}`, text: 'Enter to send · Shift+Enter for a new line · Up arrow edits your last message' });
     textarea.setAttribute('aria-describedby', hint.id);
-    keepFocus(composerSlot, () => replace(composerSlot, form, hint));
+    keepFocus(composerSlot, () => replace(composerSlot, att.tray, form, hint));
+    timeline.append(att.overlay);
     queueMicrotask(grow);
   }
 
@@ -1043,6 +1058,7 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
       document.removeEventListener('visibilitychange', onVisible);
       document.querySelector('.emoji-picker')?.remove();
       pane?.destroy();
+      att?.destroy();
       if (chat.readingRoom === rid) chat.readingRoom = null;
       chat.closeRoom(rid);
     },

@@ -12,6 +12,7 @@ import { connectionBanner } from '../lib/connbanner.js';
 import { createRoomDialog } from './dialogs.js';
 import { newMessageDialog } from './newmessage.js';
 import { directTitle, groupAvatar } from './direct.js';
+import { previewText } from '../lib/uploads.js';
 
 /** Maps the socket status to what the indicator shows. */
 export function connectionLabel(conn, everConnected) {
@@ -218,7 +219,7 @@ export function createShell(ctx) {
     let prev = '';
     if (last) {
       const who = Number(last.user_id) === api.user?.id ? 'You' : displayName(profiles.get(last.user_id), last.username);
-      prev = last.deleted ? `${who}: message deleted` : `${who}: ${preview(last.body, 60)}`;
+      prev = last.deleted ? `${who}: message deleted` : `${who}: ${preview(previewText(last), 60)}`;
     }
     const unread = room.is_member ? Number(room.unread ?? 0) : 0;
     const online = !isDM ? false : presenceUnknown() ? 'unknown' : (store.state.presence[room.id] ?? []).some((u) => Number(u.user_id) === Number(peer?.user_id));

@@ -12,6 +12,7 @@ import { isReply, messageUrl, replyLabel } from '../lib/threads.js';
 import { messageElement, pendingElement } from './message.js';
 import { viewHeader } from './shell.js';
 import { mentionAutocomplete } from '../ui/mentionbox.js';
+import { attachments } from './files.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const PATHS = {
@@ -108,11 +109,17 @@ export function threadPane(ctx, rid, rootId, o = {}) {
     h('div', { class: 'thread-head' }, back, h('div', { class: 'thread-titles' }, heading, where), close),
     scroller, h('div', { class: 'composer-slot' }, form));
 
+  let att = null;
   const grow = () => {
     textarea.style.height = 'auto';
     textarea.style.height = `${Math.min(textarea.scrollHeight, 160)}px`;
-    send.setAttribute('aria-disabled', textarea.value.trim() === '' ? 'true' : 'false');
+    send.setAttribute('aria-disabled', att?.sendable(textarea.value).ok ? 'false' : 'true');
   };
+  // Files for a reply: the paperclip, dropping on the pane, paste (views/files.js).
+  att = attachments(ctx, { roomId: rid, key: `thread:${root}`, label: 'the thread', textarea, dropZone: el, onChange: () => grow() });
+  form.prepend(att.button, att.input);
+  form.before(att.tray);
+  el.append(att.overlay);
   textarea.addEventListener('input', grow);
   textarea.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
@@ -134,10 +141,14 @@ export function threadPane(ctx, rid, rootId, o = {}) {
 
   function submit() {
     const body = textarea.value;
-    if (body.trim() === '') return;
+    const can = att.sendable(body);
+    if (!can.ok) {
+      att.explain(can.reason);
+      return;
+    }
     const t = threads.current;
     if (!t?.root) return;
-    threads.send(t.room_id ?? rid, root, body);
+    threads.send(t.room_id ?? rid, root, body, att.take());
     highlightId = null; // a linked reply stays marked until one writes
     textarea.value = '';
     grow();
@@ -337,6 +348,7 @@ export function threadPane(ctx, rid, rootId, o = {}) {
       cancelAnimationFrame(frame);
       unsubs.forEach((u) => u());
       document.removeEventListener('visibilitychange', onVisible);
+      att.destroy();
       threads.close();
     },
   };
