@@ -8,6 +8,7 @@ require (
 	github.com/parleychat/parley/platform v0.0.0
 	github.com/prometheus/client_golang v1.25.0
 	go.uber.org/goleak v1.3.0
+	golang.org/x/image v0.30.0
 	golang.org/x/time v0.16.0
 )
 

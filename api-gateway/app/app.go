@@ -42,6 +42,9 @@ type Config struct {
 	RateLimitBurst int      // RATE_LIMIT_BURST
 	TrustedProxies []string // TRUSTED_PROXIES
 	MaxBodyBytes   int64    // MAX_BODY_BYTES
+	// FileMaxBytes is chat-service's upload limit (FILE_MAX_BYTES): an
+	// upload's body may be that plus httpapi.UploadOverhead.
+	FileMaxBytes int64
 	// UpstreamTimeout is how long an upstream may take to start answering
 	// (UPSTREAM_TIMEOUT); a whole exchange is capped at ExchangeTimeout.
 	UpstreamTimeout time.Duration
@@ -70,6 +73,7 @@ func ReadConfig(getenv func(string) string) (Config, error) {
 	c.RateLimitBurst = env.Int("RATE_LIMIT_BURST", 100, 1, 1e6)
 	c.TrustedProxies = env.List("TRUSTED_PROXIES", nil)
 	c.MaxBodyBytes = int64(env.Int("MAX_BODY_BYTES", 2<<20, 1024, 1<<30))
+	c.FileMaxBytes = int64(env.Int("FILE_MAX_BYTES", 25<<20, 1, 1<<30))
 	c.UpstreamTimeout = env.Duration("UPSTREAM_TIMEOUT", 10*time.Second)
 	c.HealthTimeout = env.Duration("HEALTH_TIMEOUT", 2*time.Second)
 	c.TokenCacheSize = env.Int("TOKEN_CACHE_SIZE", authn.DefaultCacheSize, 0, 1e7)
@@ -174,6 +178,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		AllowedOrigins: cfg.AllowedOrigins,
 		Limiter:        limiter,
 		MaxBodyBytes:   cfg.MaxBodyBytes,
+		UploadMaxBytes: cfg.FileMaxBytes + httpapi.UploadOverhead,
 		TrustedProxies: cfg.TrustedProxies,
 		RequestTimeout: cfg.ExchangeTimeout() + cfg.UpstreamTimeout,
 		HealthTimeout:  cfg.HealthTimeout,

@@ -77,6 +77,8 @@ type Config struct {
 	PresenceTTL       time.Duration
 	// DrainDelay keeps /readyz failing before the listener closes.
 	DrainDelay time.Duration
+	// FileMaxBytes caps one uploaded file (FILE_MAX_BYTES, 25 MiB).
+	FileMaxBytes int64
 }
 
 // maxDirectoryTimeout keeps a DM lookup well inside the gateway's own
@@ -116,6 +118,7 @@ func ReadConfig(getenv func(string) string) (Config, error) {
 	c.PresenceHeartbeat = env.Duration("PRESENCE_HEARTBEAT", 5*time.Second)
 	c.PresenceTTL = env.Duration("PRESENCE_TTL", 15*time.Second)
 	c.DrainDelay = env.Duration("SHUTDOWN_DRAIN_DELAY", 0)
+	c.FileMaxBytes = int64(env.Int("FILE_MAX_BYTES", chat.DefaultFileMaxBytes, 1, 1<<30))
 	if err := env.Err(); err != nil {
 		return Config{}, err
 	}
@@ -213,12 +216,29 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	// Only opening a DM needs the directory: its absence is reported, not
 	// a reason to leave rotation.
 	h.Add(health.Check{Name: "user-service", Critical: false, Fn: users.Check})
+	// File URLs are signed with a key kept in the database: every
+	// replica sharing it signs and checks alike, with no configuration.
+	fileKey, err := st.FileKey(ctx)
+	if err != nil {
+		b.Close()
+		db.Close()
+		return err
+	}
+	urls := &chat.FileURLs{Key: fileKey, Now: time.Now}
+	st.SetFileURLs(urls)
 	svc := chat.NewService(chat.Options{
 		Store: st, Publisher: hb, Presence: hb, Directory: users, Logger: log,
 		SendRate: cfg.SendRate, SendBurst: cfg.SendBurst,
+		FileURLs: urls, FileMaxBytes: cfg.FileMaxBytes,
 	})
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	swept := make(chan struct{})
+	go func() { defer close(swept); sweepFiles(sweepCtx, svc, log) }()
+	defer func() { stopSweep(); <-swept }() // before the database closes
 
-	engine := httpx.NewEngine(httpx.Options{Service: service, Logger: log, Registry: h.Registry, MaxBodyBytes: 256 << 10, TrustedProxies: cfg.TrustedProxies})
+	// Bodies are small (256 KiB) but on the upload route (a file).
+	engine := httpx.NewEngine(httpx.Options{Service: service, Logger: log, Registry: h.Registry, MaxBodyBytes: -1, TrustedProxies: cfg.TrustedProxies})
+	engine.Use(httpapi.BodyLimit(256<<10, cfg.FileMaxBytes))
 	h.Register(engine)
 	// Revoked sessions and changed accounts come from auth-service's feed:
 	// tokens are judged by it on every request and frame (a map lookup),
@@ -238,6 +258,7 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 		Logger: log, AllowedOrigins: cfg.AllowedOrigins,
 		WS:           httpapi.WSOptions{AuthTimeout: cfg.AuthTimeout, PongWait: cfg.PongWait},
 		UserRequests: ratelimit.New(cfg.UserRPS, cfg.UserBurst),
+		FileMaxBytes: cfg.FileMaxBytes,
 	})
 	log.Info("starting", "version", Version, "replica", replica, "database", db.Location, "dialect", db.Dialect, "broker", brokerName(cfg.NATSURL))
 
@@ -254,6 +275,28 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	}
 	return srv.Run(ctx)
 }
+
+// sweepFiles deletes uploads never attached to a message, every
+// fileSweepInterval until ctx ends. Every replica sweeps; the deletes are
+// idempotent.
+func sweepFiles(ctx context.Context, svc *chat.Service, log *slog.Logger) {
+	t := time.NewTicker(fileSweepInterval)
+	defer t.Stop()
+	for {
+		if n, err := svc.SweepFiles(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("sweep unattached files", "error", err)
+		} else if n > 0 {
+			log.Info("swept unattached files", "files", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+const fileSweepInterval = 10 * time.Minute
 
 func brokerName(natsURL string) string {
 	if natsURL == "" {

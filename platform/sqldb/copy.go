@@ -28,6 +28,9 @@ type CopyOptions struct {
 	Seeded []string
 }
 
+// maxBatchBytes bounds the text and blob bytes one INSERT of Copy carries.
+const maxBatchBytes = 4 << 20
+
 // CopyResult is how many rows Copy moved into one table.
 type CopyResult struct {
 	Table string
@@ -259,9 +262,13 @@ func copyTable(ctx context.Context, stx *sql.Tx, srcDialect Dialect, dtx *sql.Tx
 	full := insert(batch)
 	var (
 		copied int64
-		args   = make([]any, 0, batch*len(names))
-		vals   = make([]any, len(names))
-		ptrs   = make([]any, len(names))
+		// bytes counts the text and blob bytes held in args: a batch is
+		// also sent once it holds maxBatchBytes, so tables of large
+		// values (file chunks) are copied in bounded memory.
+		bytes int
+		args  = make([]any, 0, batch*len(names))
+		vals  = make([]any, len(names))
+		ptrs  = make([]any, len(names))
 	)
 	for i := range vals {
 		ptrs[i] = &vals[i]
@@ -279,7 +286,9 @@ func copyTable(ctx context.Context, stx *sql.Tx, srcDialect Dialect, dtx *sql.Tx
 			return fmt.Errorf("insert rows %d-%d: %w", copied+1, copied+int64(n), err)
 		}
 		copied += int64(n)
+		clear(args)
 		args = args[:0]
+		bytes = 0
 		if opts.Progress != nil {
 			opts.Progress(table, copied)
 		}
@@ -295,8 +304,14 @@ func copyTable(ctx context.Context, stx *sql.Tx, srcDialect Dialect, dtx *sql.Tx
 				return copied, fmt.Errorf("row %d, column %s: %w", copied+int64(len(args)/len(names))+1, scols[i].name, err)
 			}
 			args = append(args, cv)
+			switch x := cv.(type) {
+			case []byte:
+				bytes += len(x)
+			case string:
+				bytes += len(x)
+			}
 		}
-		if len(args) == batch*len(names) {
+		if len(args) == batch*len(names) || bytes >= maxBatchBytes {
 			if err := flush(); err != nil {
 				return copied, err
 			}

@@ -39,8 +39,11 @@ type Deps struct {
 	AllowedOrigins []string
 	// Limiter is the per-client-IP rate limit; nil disables it.
 	Limiter *ratelimit.Keyed
-	// MaxBodyBytes caps proxied request bodies.
+	// MaxBodyBytes caps proxied request bodies but uploads.
 	MaxBodyBytes int64
+	// UploadMaxBytes caps the body of a file upload (uploadRoute):
+	// FILE_MAX_BYTES plus UploadOverhead for the multipart framing.
+	UploadMaxBytes int64
 	// TrustedProxies are the CIDRs (or IPs) whose X-Forwarded-For and
 	// X-Forwarded-Proto are believed.
 	TrustedProxies []string
@@ -67,6 +70,9 @@ func publicRoutes() []routeRule {
 		{http.MethodPost, "/api/auth/logout"}, // takes a refresh token, not an access token
 		{http.MethodGet, "/api/auth/.well-known/jwks.json"},
 		{http.MethodGet, "/api/users/avatars/:id"}, // an <img> cannot send a token
+		// Signed, expiring file URLs: chat-service checks the signature.
+		{http.MethodGet, "/api/chat/files/:id"},
+		{http.MethodGet, "/api/chat/files/:id/thumbnail"},
 	}
 }
 
@@ -101,7 +107,7 @@ func Routes(d Deps) (*gin.Engine, error) {
 		inbound(trusted, d.RequestTimeout),
 		cors(d.AllowedOrigins),
 		rateLimit(d.Limiter, m),
-		httpx.BodyLimit(d.MaxBodyBytes),
+		bodyLimit(d.MaxBodyBytes, d.UploadMaxBytes),
 	)
 
 	// Probes and metrics: public, not rate limited.
@@ -122,6 +128,25 @@ func Routes(d Deps) (*gin.Engine, error) {
 	eng.Match(apiMethods, "/api/users/*path", g.check, forward(d.Upstreams.User, m))
 	eng.Match(apiMethods, "/api/chat/*path", g.check, forward(d.Upstreams.Chat, m))
 	return eng, nil
+}
+
+// uploadRoute is the one route whose body may be a whole file.
+var uploadRoute = routeRule{http.MethodPost, "/api/chat/rooms/:id/files"}
+
+// UploadOverhead is what an upload's multipart framing may add to the
+// file (boundaries, part headers); chat-service allows the same.
+const UploadOverhead = 64 << 10
+
+// bodyLimit caps bodies at limit, and uploads at upload (when larger).
+func bodyLimit(limit, upload int64) gin.HandlerFunc {
+	small, large := httpx.BodyLimit(limit), httpx.BodyLimit(max(limit, upload))
+	return func(c *gin.Context) {
+		if uploadRoute.matches(c.Request.Method, c.Request.URL.Path) {
+			large(c)
+			return
+		}
+		small(c)
+	}
 }
 
 // forward proxies the request and records it by upstream and status.

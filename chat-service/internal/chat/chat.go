@@ -130,6 +130,8 @@ type Message struct {
 	// the room when it was sent; MentionsRoom is @room or @here.
 	Mentions     []int64 `json:"mentions"`
 	MentionsRoom bool    `json:"mentions_room"`
+	// Files are the files the message carries (empty, never null).
+	Files []File `json:"files"`
 }
 
 // ThreadView is a followed thread as GET /threads lists it.
@@ -216,7 +218,11 @@ type NewMessage struct {
 	// Mentions and MentionsRoom are the resolved mentions (ResolveMentions).
 	Mentions     []int64
 	MentionsRoom bool
-	At           time.Time
+	// FileIDs are uploads to attach: each must be the sender's own,
+	// complete, in the same room and not attached yet (else
+	// ErrInvalidFiles, and nothing is stored).
+	FileIDs []int64
+	At      time.Time
 }
 
 // ErrInvalidThread refuses a reply whose thread_root_id does not name a
@@ -267,6 +273,7 @@ type SearchFilter struct {
 // Store persists chat data. Implementations return *apperr.Error values for
 // missing rows (404) and conflicts (409) and wrap anything else.
 type Store interface {
+	FileStore
 	// TouchUser records the user's current name; the first time a user is
 	// seen they join the default room, returned as joined.
 	TouchUser(ctx context.Context, u UserRef, at time.Time) (joined *Member, err error)

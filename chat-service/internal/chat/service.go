@@ -12,6 +12,7 @@ import (
 
 	"github.com/parleychat/parley/platform/apperr"
 	"github.com/parleychat/parley/platform/ratelimit"
+	"github.com/parleychat/parley/platform/text"
 )
 
 // Options configures a Service.
@@ -34,6 +35,11 @@ type Options struct {
 	// SendBatch is the most concurrent sends stored in one transaction
 	// (DefaultSendBatch when 0).
 	SendBatch int
+	// FileURLs signs file URLs (nil: URLs are not signed and every
+	// download is refused). FileMaxBytes caps an upload
+	// (DefaultFileMaxBytes when 0).
+	FileURLs     *FileURLs
+	FileMaxBytes int64
 }
 
 // Service holds every business rule of chat. Transports call it with the
@@ -57,6 +63,11 @@ type Service struct {
 	sendBatch int
 	// active records who is active each day (admin.go).
 	active activity
+	// Files (upload.go): the URL signer, the upload limit, and a slot per
+	// image decoded at once.
+	urls     *FileURLs
+	fileMax  int64
+	decoding chan struct{}
 }
 
 // NewService builds a Service.
@@ -79,7 +90,11 @@ func NewService(o Options) *Service {
 	if o.SendBatch <= 0 {
 		o.SendBatch = DefaultSendBatch
 	}
+	if o.FileMaxBytes <= 0 {
+		o.FileMaxBytes = DefaultFileMaxBytes
+	}
 	return &Service{
+		urls: o.FileURLs, fileMax: o.FileMaxBytes, decoding: make(chan struct{}, 2),
 		store: o.Store, pub: o.Publisher, presence: o.Presence, dir: o.Directory, log: o.Logger, now: o.Now, sendBatch: o.SendBatch,
 		send:   ratelimit.NewWithClock(o.SendRate, o.SendBurst, o.Now),
 		typing: ratelimit.NewWithClock(1/o.TypingInterval.Seconds(), 1, o.Now),
@@ -683,6 +698,8 @@ type Outgoing struct {
 	ClientMsgID string
 	// ThreadRootID, when not 0, makes it a reply in that thread.
 	ThreadRootID int64
+	// FileIDs are uploads to attach (the body may then be empty).
+	FileIDs []int64
 }
 
 // Send posts a message. It is idempotent on (actor, clientMsgID): a retry
@@ -693,9 +710,15 @@ type Outgoing struct {
 // the rows read in the transaction that stores the message, one query for
 // the batch; a refused send fails alone and stores nothing.
 func (s *Service) Send(ctx context.Context, a Actor, o Outgoing) (Message, bool, error) {
-	body, err := CleanBody(o.Body)
-	if err != nil {
+	if err := ValidateFileIDs(o.FileIDs); err != nil {
 		return Message{}, false, err
+	}
+	body, err := CleanBody(o.Body)
+	if err != nil && !(len(o.FileIDs) > 0 && text.Blank(text.CleanLines(o.Body))) {
+		return Message{}, false, err
+	}
+	if err != nil {
+		body, err = "", nil
 	}
 	if err := ValidateClientMsgID(o.ClientMsgID); err != nil {
 		return Message{}, false, err
@@ -710,7 +733,7 @@ func (s *Service) Send(ctx context.Context, a Actor, o Outgoing) (Message, bool,
 		return Message{}, false, errRoomNotFound
 	}
 	nm := NewMessage{RoomID: o.RoomID, UserID: a.UserID, Username: a.Username,
-		Body: body, ClientMsgID: o.ClientMsgID, ThreadRootID: o.ThreadRootID}
+		Body: body, ClientMsgID: o.ClientMsgID, ThreadRootID: o.ThreadRootID, FileIDs: o.FileIDs}
 	if strings.IndexByte(body, '@') >= 0 {
 		// Only users who may read the room are named: a mention of
 		// anyone else stays plain text and tells nobody anything.

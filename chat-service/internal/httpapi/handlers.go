@@ -267,6 +267,7 @@ type sendRequest struct {
 	Body         string `json:"body"`
 	ClientMsgID  string `json:"client_msg_id"`
 	ThreadRootID *int64 `json:"thread_root_id"`
+	FileIDs      []int64 `json:"file_ids"`
 }
 
 func sendMessage(svc *chat.Service) gin.HandlerFunc {
@@ -279,7 +280,7 @@ func sendMessage(svc *chat.Service) gin.HandlerFunc {
 		if err := httpx.BindJSON(c, &req); err != nil {
 			return nil, err
 		}
-		o := chat.Outgoing{RoomID: id, Body: req.Body, ClientMsgID: req.ClientMsgID}
+		o := chat.Outgoing{RoomID: id, Body: req.Body, ClientMsgID: req.ClientMsgID, FileIDs: req.FileIDs}
 		if req.ThreadRootID != nil {
 			if *req.ThreadRootID == 0 {
 				// 0 names no message; null (or no field) is a top-level send.

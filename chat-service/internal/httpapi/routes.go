@@ -37,6 +37,8 @@ type Deps struct {
 	// chat-service is reachable without the gateway (its WebSocket port),
 	// so it cannot rely on the gateway's per-client limit.
 	UserRequests *ratelimit.Keyed
+	// FileMaxBytes caps an upload (chat.DefaultFileMaxBytes when 0).
+	FileMaxBytes int64
 }
 
 // Routes mounts every chat-service endpoint at the root (the gateway strips
@@ -50,6 +52,12 @@ func Routes(r gin.IRouter, d Deps) {
 	// The WebSocket authenticates with its first frame, not a header: a
 	// browser cannot set headers on a WebSocket handshake.
 	r.GET("/ws", newWSServer(d).handle)
+	// File URLs are capabilities (an <img> cannot send a token): the
+	// signature in the query is the access check.
+	r.GET("/files/:id", downloadFile(svc, false))
+	r.HEAD("/files/:id", downloadFile(svc, false))
+	r.GET("/files/:id/thumbnail", downloadFile(svc, true))
+	r.HEAD("/files/:id/thumbnail", downloadFile(svc, true))
 
 	api := r.Group("", authn.Require(d.Verifier, httpx.Error), limitPerUser(d.UserRequests), seeUser(svc, d.Logger))
 	api.GET("/rooms", listRooms(svc))
@@ -64,6 +72,7 @@ func Routes(r gin.IRouter, d Deps) {
 	api.DELETE("/rooms/:id/members/:uid", removeMember(svc))
 	api.GET("/rooms/:id/messages", listMessages(svc))
 	api.POST("/rooms/:id/messages", sendMessage(svc))
+	api.POST(UploadRoute, uploadFile(svc, d.FileMaxBytes))
 	api.POST("/rooms/:id/read", markRead(svc))
 	api.GET("/rooms/:id/online", online(svc))
 	api.POST("/dms", openDM(svc))

@@ -139,6 +139,8 @@ type clientFrame struct {
 	Seq         *int64  `json:"seq"`
 	// ThreadRootID makes a send a reply (null or absent: top-level).
 	ThreadRootID *int64 `json:"thread_root_id"`
+	// FileIDs attach uploads to a send (POST /rooms/:id/files).
+	FileIDs []int64 `json:"file_ids"`
 }
 
 // Server frames answered to one client.
@@ -319,11 +321,14 @@ func (s *session) handle(data []byte) {
 		if ref == "" {
 			ref = f.ClientMsgID
 		}
-		if f.Body == nil {
+		if f.Body == nil && len(f.FileIDs) == 0 {
 			s.sendError("empty_body", "message body must not be empty", ref, 0)
 			return
 		}
-		o := chat.Outgoing{RoomID: f.RoomID, Body: *f.Body, ClientMsgID: f.ClientMsgID}
+		o := chat.Outgoing{RoomID: f.RoomID, ClientMsgID: f.ClientMsgID, FileIDs: f.FileIDs}
+		if f.Body != nil {
+			o.Body = *f.Body
+		}
 		if f.ThreadRootID != nil {
 			if *f.ThreadRootID == 0 {
 				s.fail(chat.ErrInvalidThread, ref)

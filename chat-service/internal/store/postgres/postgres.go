@@ -21,6 +21,7 @@ var Dialect = sqlstore.Dialect{
 	Greatest: "GREATEST", Least: "LEAST",
 	LockRoom:    `SELECT 1 FROM rooms WHERE id = ? FOR UPDATE`,
 	LockMessage: `SELECT 1 FROM messages WHERE id = ? FOR UPDATE`,
+	LockFiles:   ` FOR UPDATE`,
 	Search:      search,
 	Day: func(column string) string {
 		return `to_char(` + column + ` AT TIME ZONE 'UTC', 'YYYY-MM-DD')`

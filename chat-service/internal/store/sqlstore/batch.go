@@ -155,6 +155,22 @@ func (s *Store) createBatch(ctx context.Context, tx *sql.Tx, nms []chat.NewMessa
 		}
 		out[i], refused[i] = chat.CreateResult{Err: chat.ErrInvalidThread}, true
 	}
+	fbad, err := s.checkFiles(ctx, tx, nms, func(i int) bool {
+		if refused[i] {
+			return true
+		}
+		_, stored := existing[clientKey{nms[i].UserID, nms[i].ClientMsgID}]
+		return stored && nms[i].ClientMsgID != ""
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, i := range fbad {
+		if !lookup && nms[i].ClientMsgID != "" {
+			return nil, errClientIDTaken
+		}
+		out[i], refused[i] = chat.CreateResult{Err: chat.ErrInvalidFiles}, true
+	}
 	// Plan in batch order: which messages are new, which repeat a client id
 	// used before (existing) or earlier in the batch (dupOf).
 	var (
@@ -233,6 +249,11 @@ func (s *Store) createBatch(ctx context.Context, tx *sql.Tx, nms []chat.NewMessa
 	}
 	if err := s.bumpRoots(ctx, tx, nms, out, roots); err != nil {
 		return nil, err
+	}
+	if err := s.attachFiles(ctx, tx, nms, out); err != nil {
+		// Two messages of the batch name one file: one by one, the
+		// second is refused alone.
+		return nil, errOneByOne
 	}
 	for i, j := range dupOf {
 		out[i] = chat.CreateResult{Message: out[j].Message}

@@ -53,6 +53,7 @@ func scanMessage(row scanner, extra ...any) (chat.Message, error) {
 	}
 	m.Mentions = parseIDs(mentions)
 	m.Reactions = []chat.ReactionGroup{}
+	m.Files = []chat.File{}
 	return m, nil
 }
 
@@ -94,10 +95,13 @@ func collectMessages(rows *sql.Rows) ([]chat.Message, error) {
 }
 
 // attachReactions loads the reactions of msgs in one query, grouped by
-// emoji in the order they were first used.
+// emoji in the order they were first used, and their files in another.
 func (s *Store) attachReactions(ctx context.Context, q querier, msgs []chat.Message) error {
 	if len(msgs) == 0 {
 		return nil
+	}
+	if err := s.attachFileRows(ctx, q, msgs); err != nil {
+		return err
 	}
 	ids := make([]int64, len(msgs))
 	idx := make(map[int64]int, len(msgs))
@@ -208,6 +212,11 @@ func (s *Store) createMessage(ctx context.Context, nm chat.NewMessage) (chat.Cre
 		if len(bad) > 0 {
 			return chat.ErrInvalidThread
 		}
+		if bad, err := s.checkFiles(ctx, tx, nms, func(int) bool { return false }); err != nil {
+			return err
+		} else if len(bad) > 0 {
+			return chat.ErrInvalidFiles
+		}
 		var seq int64
 		err = tx.QueryRowContext(ctx, s.q(`UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq`), nm.RoomID).Scan(&seq)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -230,9 +239,15 @@ func (s *Store) createMessage(ctx context.Context, nm chat.NewMessage) (chat.Cre
 		if err := s.bumpRoots(ctx, tx, nms, out, roots); err != nil {
 			return err
 		}
+		if err := s.attachFiles(ctx, tx, nms, out); err != nil {
+			return err
+		}
 		r = out[0]
 		return nil
 	})
+	if errors.Is(err, chat.ErrInvalidFiles) {
+		return chat.CreateResult{}, chat.ErrInvalidFiles
+	}
 	if cmid != nil && sqldb.IsUniqueViolation(err) {
 		var id int64
 		if err := s.db.QueryRowContext(ctx, s.q(`SELECT id FROM messages WHERE user_id = ? AND client_msg_id = ?`), nm.UserID, cmid).Scan(&id); err != nil {
@@ -364,7 +379,7 @@ func (s *Store) bumpRoots(ctx context.Context, tx *sql.Tx, nms []chat.NewMessage
 // storedMessage is nm as just inserted with id and seq (no reactions yet).
 func storedMessage(id, seq int64, nm chat.NewMessage) chat.Message {
 	m := chat.Message{ID: id, RoomID: nm.RoomID, Seq: seq, UserID: nm.UserID, Username: nm.Username, Body: nm.Body,
-		CreatedAt: nm.At.UTC(), Reactions: []chat.ReactionGroup{}}
+		CreatedAt: nm.At.UTC(), Reactions: []chat.ReactionGroup{}, Files: []chat.File{}}
 	if nm.ThreadRootID != 0 {
 		v := nm.ThreadRootID
 		m.ThreadRootID = &v
@@ -459,6 +474,9 @@ func (s *Store) DeleteMessage(ctx context.Context, id int64) (chat.Message, erro
 			return errMessageNotFound
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM reactions WHERE message_id = ?`), id); err != nil {
+			return err
+		}
+		if err := s.deleteFiles(ctx, tx, `message_id = ?`, id); err != nil {
 			return err
 		}
 		msg, err = s.getMessage(ctx, tx, id)

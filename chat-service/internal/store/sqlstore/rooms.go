@@ -175,6 +175,8 @@ func (s *Store) RefoldRoomNames(ctx context.Context) ([]NameClash, error) {
 func (s *Store) DeleteRoom(ctx context.Context, id int64) error {
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		for _, q := range []string{
+			`DELETE FROM file_chunks WHERE file_id IN (SELECT id FROM files WHERE room_id = ?)`,
+			`DELETE FROM files WHERE room_id = ?`,
 			`DELETE FROM reactions WHERE message_id IN (SELECT id FROM messages WHERE room_id = ?)`,
 			`DELETE FROM messages WHERE room_id = ?`,
 			`DELETE FROM members WHERE room_id = ?`,

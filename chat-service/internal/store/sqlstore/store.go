@@ -38,6 +38,9 @@ type Dialect struct {
 	// column: the first ten characters of SQLite's RFC 3339 text, or
 	// PostgreSQL's TIMESTAMPTZ formatted in UTC.
 	Day func(column string) string
+	// LockFiles ends the query that checks a send's files (" FOR UPDATE"
+	// on PostgreSQL): SQLite's one writer needs no lock.
+	LockFiles string
 }
 
 // Store implements chat.Store.
@@ -51,6 +54,8 @@ type Store struct {
 	later sync.Map // query text → struct{}: to prepare after a transaction
 	// insertSQL[n-1] is the batch insert of n rows.
 	insertSQL []string
+	// urls signs the URLs of the files loaded (SetFileURLs).
+	urls *chat.FileURLs
 }
 
 var _ chat.Store = (*Store)(nil)
@@ -65,7 +70,7 @@ func New(db *sqldb.DB, d Dialect) *Store {
 }
 
 // Tables lists every table, parents before children (copy-db's order).
-var Tables = []string{"rooms", "users", "members", "messages", "reactions", "daily_active", "thread_follows", "mentions"}
+var Tables = []string{"rooms", "users", "members", "messages", "reactions", "daily_active", "thread_follows", "mentions", "files", "file_chunks", "file_keys"}
 
 // q rebinds a query's ? placeholders for the dialect.
 func (s *Store) q(query string) string { return s.db.Rebind(query) }
