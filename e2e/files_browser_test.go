@@ -129,6 +129,9 @@ func TestBrowserFiles(t *testing.T) {
 	bob.press("ArrowLeft")
 	bob.wait("back on the first image", `document.querySelector('[data-testid=lightbox-title]').textContent === 'harbour.png'`)
 	bob.screenshot("files-lightbox")
+	lb := bob.audit("lightbox")
+	lb.axTree(axWant{dialog: true})
+	lb.contrast()
 	bob.press("Escape")
 	bob.wait("the lightbox closed, the focus back on the preview", `!document.querySelector('[data-testid=lightbox]') && document.activeElement === `+firstImg)
 
@@ -177,6 +180,15 @@ func TestBrowserFiles(t *testing.T) {
 	bob.wait("the room's preview names the files", `[...document.querySelectorAll('[data-testid=room-item]')].some(r => r.textContent.includes('📎 meeting-notes.txt'))`)
 	bob.screenshot("files-card")
 
+	// The room with files: names, contrast in both themes, every Tab stop.
+	a := bob.audit("files in the room")
+	a.axTree(axWant{app: true, messages: true})
+	a.contrast()
+	bob.setDark(true)
+	bob.audit("files in the room, dark").contrast()
+	bob.setDark(false)
+	bob.audit("files in the room, keyboard").keyboardWalk(walkOpts{looks: map[string]bool{}})
+
 	// ---- errors: too large, cancelled ---------------------------------------
 
 	alice.pickFiles(alice.openPicker, big)
@@ -187,6 +199,7 @@ func TestBrowserFiles(t *testing.T) {
 		t.Errorf("send is allowed with a failed attachment in the tray")
 	}
 	alice.screenshot("files-error")
+	alice.audit("an upload error").contrast()
 	alice.jsClick(`[data-testid=attach-chip][data-state=error] [data-testid=attach-remove]`)
 	alice.wait("the failed chip removed", chips+`.length === 0`)
 
@@ -202,8 +215,11 @@ func TestBrowserFiles(t *testing.T) {
 	// ---- a phone -----------------------------------------------------------------
 
 	bob.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch))
-	eval[chromedp.Void](bob, imgMsg+`.scrollIntoView({ block: 'start' })`)
-	bob.wait("nothing wider than the screen", `document.documentElement.scrollWidth <= innerWidth && [...document.querySelectorAll('.file-card, .file-image')].every(e => e.getBoundingClientRect().right <= innerWidth)`)
+	bob.open("/") // laid out for the phone from the start
+	bob.wait("the phone layout with the images", jsRoomTitle+` === 'General' && getComputedStyle(document.querySelector('[data-testid=drawer-toggle]')).display !== 'none' && !!`+imgMsg)
+	bob.wait("the room fills the screen, no file wider than it", `(() => { const s = document.querySelector('.room .scroller'); s.scrollTop = s.scrollHeight;
+		return document.documentElement.scrollWidth <= innerWidth && document.querySelector('[data-testid=room-view]').getBoundingClientRect().left === 0
+			&& [...document.querySelectorAll('.file-card, .file-image')].every(e => e.getBoundingClientRect().left >= 0 && e.getBoundingClientRect().right <= innerWidth); })()`)
 	bob.screenshot("files-phone")
 	eval[chromedp.Void](bob, firstImg+`.click()`)
 	bob.wait("the lightbox over the whole phone screen", `(() => { const d = document.querySelector('[data-testid=lightbox]'); if (!d?.open) return false; const r = d.getBoundingClientRect(); return r.width === innerWidth && document.querySelector('[data-testid=lightbox-img]').naturalWidth === 640; })()`)

@@ -14,9 +14,10 @@ let seq = 0;
 /**
  * Opens the lightbox on images[index]. images: [{name, size, width, height,
  * src (full size), download (href)}]. opener gets the focus back (or
- * fallback() when it was re-rendered meanwhile). Returns {close}.
+ * fallback() when it was re-rendered meanwhile); onClose() runs when it
+ * closes. Returns {close}.
  */
-export function openLightbox(images, index = 0, { opener = document.activeElement, fallback } = {}) {
+export function openLightbox(images, index = 0, { opener = document.activeElement, fallback, onClose } = {}) {
   document.querySelector('dialog.lightbox')?.close();
   const titleId = `lightbox-title-${++seq}`;
   let i = Math.max(0, Math.min(images.length - 1, index));
@@ -81,6 +82,7 @@ export function openLightbox(images, index = 0, { opener = document.activeElemen
   });
   dlg.addEventListener('close', () => {
     dlg.remove();
+    onClose?.();
     restore();
   });
   show(i, false);

@@ -34,7 +34,7 @@ export function messageFiles(ctx, msg, { labelId } = {}) {
       img.addEventListener('error', () => refreshOnce(ctx, msg, img, f), { once: true });
       grid.append(h('button', {
         type: 'button', tabindex: '-1', class: 'file-image', testid: 'file-image', title: `Open ${f.name ?? 'image'}`,
-        'aria-haspopup': 'dialog', dataset: { fileId: f.id, focusKey: `file-${f.id}` },
+        'aria-haspopup': 'dialog', 'aria-expanded': 'false', dataset: { fileId: f.id, focusKey: `file-${f.id}` },
         onClick: (e) => openImages(ctx, msg, images, i, e.currentTarget),
       }, img));
     });
@@ -64,6 +64,7 @@ function fileCard(ctx, f) {
 function openImages(ctx, msg, images, index, opener) {
   const base = ctx.api.baseUrl;
   const fid = images[index]?.id;
+  opener?.setAttribute('aria-expanded', 'true');
   openLightbox(images.map((f) => ({
     name: String(f.name ?? 'image'), size: f.size, width: f.width, height: f.height,
     src: fileHref(base, f.url) ?? '#', download: fileHref(base, f.url) ?? '#',
@@ -71,6 +72,7 @@ function openImages(ctx, msg, images, index, opener) {
     opener,
     // The message may have been re-rendered meanwhile: its preview again.
     fallback: () => document.querySelector(`.msg[data-id="${msg.id}"] [data-testid=file-image][data-file-id="${fid}"]`),
+    onClose: () => opener?.setAttribute('aria-expanded', 'false'),
   });
 }
 
