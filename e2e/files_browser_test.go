@@ -189,6 +189,26 @@ func TestBrowserFiles(t *testing.T) {
 	bob.setDark(false)
 	bob.audit("files in the room, keyboard").keyboardWalk(walkOpts{looks: map[string]bool{}})
 
+	// ---- a reply with a file, in the thread pane ------------------------------
+
+	eval[chromedp.Void](alice, imgMsg+`.querySelector('[data-testid=reply-in-thread]').click()`)
+	alice.wait("the thread pane with the images of its root", `document.querySelectorAll('[data-testid=thread-pane] [data-testid=thread-root] [data-testid=file-image]').length === 2 && document.activeElement?.dataset.testid === 'thread-composer'`)
+	alice.pickFiles(func() {
+		alice.focusOn(`[data-testid=thread-pane] [data-testid=attach-button]`)
+		alice.press("Enter")
+	}, notes)
+	paneChips := `[...document.querySelectorAll('[data-testid=thread-pane] [data-testid=attach-chip]')]`
+	alice.wait("uploaded into the pane's own tray", paneChips+`.length === 1 && `+paneChips+`[0].dataset.state === 'done' && `+chips+`.length === 1`)
+	alice.typeText(tid("thread-composer"), "The notes, for the record")
+	alice.do(pressEnter)
+	bob.wait("the reply counted under the root", imgMsg+`?.querySelector('[data-testid=thread-summary]')?.dataset.count === '1'`)
+	eval[chromedp.Void](bob, imgMsg+`.querySelector('[data-testid=thread-summary]').click()`)
+	bob.wait("the reply's file card in Bob's pane", `[...document.querySelectorAll('[data-testid=thread-pane] [data-testid=thread-reply]')].some(r => r.textContent.includes('The notes, for the record') && r.querySelector('[data-testid=file-card] [data-testid=file-name]')?.textContent === 'meeting-notes.txt')`)
+	bob.screenshot("files-thread")
+	bob.click("thread-close")
+	alice.click("thread-close")
+	alice.wait("the pane closed", `!document.querySelector('[data-testid=thread-pane]')`)
+
 	// ---- errors: too large, cancelled ---------------------------------------
 
 	alice.pickFiles(alice.openPicker, big)

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   MAX_FILES, UploadQueue, dragHasFiles, fileHref, fileKind, filesLine, filesSummary, humanSize, isImage, pastedName,
-  previewBox, previewText, retryable, splitFiles, transferFiles, uploadErrorText,
+  previewBox, previewText, retryable, splitFiles, transferFiles, uploadErrorText, urlExpired,
 } from '../web/assets/lib/uploads.js';
 import { uploadFile } from '../web/assets/upload.js';
 import { ApiError } from '../web/assets/api.js';
@@ -47,6 +47,16 @@ test('fileHref puts the API base before a relative URL and refuses other schemes
   assert.equal(fileHref('http://gw', 'javascript:alert(1)'), null);
   assert.equal(fileHref('http://gw', '//evil.example/x'), null);
   assert.equal(fileHref('http://gw', null), null);
+});
+
+test('urlExpired reads the signed URL\'s exp (unix seconds), with a margin', () => {
+  const now = 1_700_000_000_000;
+  assert.equal(urlExpired('/api/chat/files/1?exp=1700000100&sig=x', now), false);
+  assert.equal(urlExpired('/api/chat/files/1?exp=1700000100&sig=x', now, 200_000), true);
+  assert.equal(urlExpired('/api/chat/files/1/thumbnail?exp=1699999999&sig=x', now), true);
+  assert.equal(urlExpired('/api/chat/files/1?sig=x&exp=1700000000', now, 0), true);
+  assert.equal(urlExpired('/api/chat/files/1?sig=x', now), false);
+  assert.equal(urlExpired(null, now), false);
 });
 
 test('previewBox keeps the aspect within the bounds, never enlarges, squares the unknown', () => {

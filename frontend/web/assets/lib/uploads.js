@@ -53,6 +53,16 @@ export function fileHref(baseUrl, url) {
 }
 
 /**
+ * Whether a signed file URL has expired, or will within marginMs: its exp
+ * query parameter (unix seconds) is past. A URL without one never does.
+ */
+export function urlExpired(url, now = Date.now(), marginMs = 30_000) {
+  const m = /[?&]exp=(\d{1,12})(?:&|$)/.exec(String(url ?? ''));
+  if (!m) return false;
+  return Number(m[1]) * 1000 <= now + marginMs;
+}
+
+/**
  * Display size of an image preview: width and height bounded by maxW and
  * maxH, aspect kept, so the timeline reserves the space before the image
  * loads. Unknown dimensions give a box of maxH × maxH.

@@ -10,7 +10,7 @@ import { h } from '../ui/dom.js';
 import { fileIcon } from '../ui/fileicons.js';
 import { openLightbox } from '../ui/lightbox.js';
 import { say } from '../ui/live.js';
-import { MAX_FILES, UploadQueue, dragHasFiles, fileHref, fileKind, filesSummary, humanSize, pastedName, previewBox, splitFiles, transferFiles } from '../lib/uploads.js';
+import { MAX_FILES, UploadQueue, dragHasFiles, fileHref, fileKind, filesSummary, humanSize, pastedName, previewBox, splitFiles, transferFiles, urlExpired } from '../lib/uploads.js';
 import { uploadFile } from '../upload.js';
 
 // ---- a message's files ------------------------------------------------------
@@ -31,21 +31,31 @@ export function messageFiles(ctx, msg, { labelId } = {}) {
     images.forEach((f, i) => {
       const box = images.length > 1 ? previewBox(f.width, f.height, 220, 180) : previewBox(f.width, f.height, 360, 280);
       const img = h('img', { class: 'file-thumb', alt: String(f.name ?? 'image'), width: box.width, height: box.height, loading: 'lazy', decoding: 'async', src: fileHref(base, f.thumbnail_url || f.url) ?? '#' });
-      img.addEventListener('error', () => refreshOnce(ctx, msg, img, f), { once: true });
+      img.addEventListener('error', () => {
+        freshFiles(ctx, msg).then((ok) => {
+          const src = ok ? fileHref(base, f.thumbnail_url || f.url) : null;
+          if (src && src !== img.src) img.src = src;
+          else img.closest('.file-image')?.classList.add('broken');
+        });
+      }, { once: true });
       grid.append(h('button', {
         type: 'button', tabindex: '-1', class: 'file-image', testid: 'file-image', title: `Open ${f.name ?? 'image'}`,
         'aria-haspopup': 'dialog', 'aria-expanded': 'false', dataset: { fileId: f.id, focusKey: `file-${f.id}` },
-        onClick: (e) => openImages(ctx, msg, images, i, e.currentTarget),
+        onClick: async (e) => {
+          const opener = e.currentTarget;
+          if (urlExpired(f.url)) await freshFiles(ctx, msg);
+          openImages(ctx, msg, images, i, opener);
+        },
       }, img));
     });
     el.append(grid);
   }
-  for (const f of others) el.append(fileCard(ctx, f));
+  for (const f of others) el.append(fileCard(ctx, msg, f));
   return el;
 }
 
 /** A non-image file: its kind's icon, name, size and a download link. */
-function fileCard(ctx, f) {
+function fileCard(ctx, msg, f) {
   const name = String(f.name ?? 'file');
   const href = fileHref(ctx.api.baseUrl, f.url);
   const size = humanSize(f.size);
@@ -57,6 +67,20 @@ function fileCard(ctx, f) {
     href ? h('a', {
       class: 'btn btn-small btn-ghost file-download', testid: 'file-download', href, download: name, tabindex: '-1',
       rel: 'noopener noreferrer', 'aria-label': `Download ${name}, ${size}`, dataset: { focusKey: `download-${f.id}` },
+      onClick: (e) => {
+        // An expired link would download the server's error: fetch fresh
+        // URLs first, then follow the new one.
+        if (!urlExpired(f.url)) return;
+        e.preventDefault();
+        const a = e.currentTarget;
+        freshFiles(ctx, msg).then(() => {
+          const fresh = fileHref(ctx.api.baseUrl, f.url);
+          if (fresh && !urlExpired(f.url)) {
+            a.href = fresh;
+            a.click();
+          }
+        });
+      },
     }, fileIcon('download'), h('span', { class: 'file-download-label', text: 'Download' })) : null);
 }
 
@@ -76,27 +100,24 @@ function openImages(ctx, msg, images, index, opener) {
   });
 }
 
-// A preview that fails to load may carry an expired signature (a page left
-// open for long): the message is fetched again once for fresh URLs, which
-// replace the held ones (so the lightbox and the links use them too).
-const refreshed = new Set();
-async function refreshOnce(ctx, msg, img, f) {
-  if (refreshed.has(msg.id)) {
-    img.closest('.file-image')?.classList.add('broken');
-    return;
-  }
-  refreshed.add(msg.id);
-  try {
-    const fresh = await ctx.api.get(`/api/chat/messages/${Number(msg.id)}`);
+// Signed URLs expire (hours after the message was fetched): a page left
+// open fetches the message again for fresh ones, which replace the held
+// ones in place (the log's copy, so later renders, the lightbox and links
+// use them). At most once a minute per message; resolves false on failure.
+const refreshing = new Map(); // message id → {at, promise}
+function freshFiles(ctx, msg) {
+  const held = refreshing.get(msg.id);
+  if (held && Date.now() - held.at < 60_000) return held.promise;
+  const promise = ctx.api.get(`/api/chat/messages/${Number(msg.id)}`).then((fresh) => {
     for (const nf of fresh?.files ?? []) {
-      const held = (msg.files ?? []).find((x) => x.id === nf.id);
-      if (held) Object.assign(held, nf);
+      const f = (msg.files ?? []).find((x) => x.id === nf.id);
+      if (f) Object.assign(f, nf);
     }
-    const src = fileHref(ctx.api.baseUrl, f.thumbnail_url || f.url);
-    if (src) img.src = src;
-  } catch {
-    img.closest('.file-image')?.classList.add('broken');
-  }
+    return true;
+  }, () => false);
+  refreshing.set(msg.id, { at: Date.now(), promise });
+  if (refreshing.size > 500) refreshing.delete(refreshing.keys().next().value);
+  return promise;
 }
 
 /** The files of a send still in the outbox (uploaded already): small chips. */
@@ -129,7 +150,8 @@ function queueFor(ctx, key) {
 
 /**
  * The attachments of one composer. o: {roomId, key (the queue's: 'room:1',
- * 'thread:9'), label (what the files go to, for the drop hint), textarea,
+ * 'thread:9'), label (what the files go to, for the drop hint), name (the
+ * paperclip's and the tray's accessible names when not the room's), textarea,
  * dropZone (the element files may be dropped on), onChange (the send
  * button's state may change)}. Returns {button, input, tray, overlay,
  * sendable(body), take(), focus(), destroy()}.
@@ -139,14 +161,14 @@ export function attachments(ctx, o) {
   const { queue, jobs, blobs, sources } = q;
   const input = h('input', { type: 'file', class: 'visually-hidden', multiple: true, tabindex: '-1', 'aria-hidden': 'true', testid: 'file-input' });
   const button = h('button', {
-    type: 'button', class: 'attach-btn icon-btn', testid: 'attach-button', 'aria-label': 'Attach files', title: `Attach files (up to ${MAX_FILES})`,
-    onClick: () => input.click(),
+    type: 'button', class: 'attach-btn icon-btn', testid: 'attach-button', 'aria-label': o.name?.button ?? 'Attach files', title: `Attach files (up to ${MAX_FILES})`,
+    dataset: { focusKey: `attach-${o.key}` }, onClick: () => input.click(),
   }, fileIcon('paperclip'));
   input.addEventListener('change', () => {
     addFiles([...input.files]);
     input.value = '';
   });
-  const tray = h('ul', { class: 'attach-tray', testid: 'attach-tray', 'aria-label': 'Attachments', hidden: true });
+  const tray = h('ul', { class: 'attach-tray', testid: 'attach-tray', 'aria-label': o.name?.tray ?? 'Attachments', hidden: true });
   const overlay = h('div', { class: 'drop-overlay', testid: 'drop-overlay', hidden: true, 'aria-hidden': 'true' },
     h('div', { class: 'drop-box' }, fileIcon('upload'), h('span', { text: `Drop files to attach${o.label ? ` to ${o.label}` : ''}` })));
   const chips = new Map(); // item key → {el, state}

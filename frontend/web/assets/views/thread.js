@@ -116,7 +116,7 @@ export function threadPane(ctx, rid, rootId, o = {}) {
     send.setAttribute('aria-disabled', att?.sendable(textarea.value).ok ? 'false' : 'true');
   };
   // Files for a reply: the paperclip, dropping on the pane, paste (views/files.js).
-  att = attachments(ctx, { roomId: rid, key: `thread:${root}`, label: 'the thread', textarea, dropZone: el, onChange: () => grow() });
+  att = attachments(ctx, { roomId: rid, key: `thread:${root}`, label: 'the thread', name: { button: 'Attach files to the reply', tray: 'Reply attachments' }, textarea, dropZone: el, onChange: () => grow() });
   form.prepend(att.button, att.input);
   form.before(att.tray);
   el.append(att.overlay);
