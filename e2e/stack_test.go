@@ -53,7 +53,7 @@ func startReplicaStack(t *testing.T) *stack {
 	return startStackWith(t, map[string]string{"NATS_URL": testkit.StartNATS(t)}, true)
 }
 
-func startStackWith(t *testing.T, chatExtra map[string]string, replicas bool) *stack {
+func startStackWith(t testing.TB, chatExtra map[string]string, replicas bool) *stack {
 	t.Helper()
 	dir := t.TempDir()
 	ports := map[string]int{}

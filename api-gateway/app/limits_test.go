@@ -100,6 +100,42 @@ func TestBodyLimit(t *testing.T) {
 	}
 }
 
+// An upload (POST /api/chat/rooms/:id/files) may carry FILE_MAX_BYTES
+// plus the multipart framing; every other route keeps MAX_BODY_BYTES.
+func TestUploadBodyLimit(t *testing.T) {
+	f := startFixture(t, map[string]string{"MAX_BODY_BYTES": "4096", "FILE_MAX_BYTES": "100000"})
+	tok := f.token(t)
+	const limit = 100000 + 64<<10
+	for _, tc := range []struct {
+		name       string
+		path       string
+		body       io.Reader
+		wantStatus int
+	}{
+		{"a file under the upload limit", "/api/chat/rooms/1/files", bytes.NewReader(make([]byte, limit)), 200},
+		{"chunked under the upload limit", "/api/chat/rooms/1/files", unsized{bytes.NewReader(make([]byte, limit))}, 200},
+		{"declared over the upload limit", "/api/chat/rooms/1/files", bytes.NewReader(make([]byte, limit+1)), 413},
+		{"chunked over the upload limit", "/api/chat/rooms/1/files", unsized{bytes.NewReader(make([]byte, limit+1))}, 413},
+		{"the same size elsewhere", "/api/chat/rooms/1/messages", bytes.NewReader(make([]byte, 8192)), 413},
+		{"the same size on another files path", "/api/chat/rooms/1/files/x", bytes.NewReader(make([]byte, 8192)), 413},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := f.do(t, request{method: "POST", path: tc.path, token: tok, body: tc.body,
+				header: map[string]string{"Content-Type": "application/octet-stream", "Origin": testOrigin}})
+			res.wantStatus(t, tc.wantStatus)
+			if tc.wantStatus == 413 {
+				if code := res.errorCode(t); code != "body_too_large" {
+					t.Fatalf("code %q", code)
+				}
+				return
+			}
+			if s := res.seen(t); s.BodyErr != "" {
+				t.Fatalf("upstream body error %s", s.BodyErr)
+			}
+		})
+	}
+}
+
 func TestDefaultBodyLimitFitsAnAvatarUpload(t *testing.T) {
 	f := startFixture(t, nil)
 	var buf bytes.Buffer

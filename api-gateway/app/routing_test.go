@@ -44,6 +44,9 @@ func TestRoutingPublicAndProtected(t *testing.T) {
 		{"avatar", "GET", "/api/users/avatars/7", false, 200, "", "user", "/avatars/7"},
 		{"avatar head", "HEAD", "/api/users/avatars/7", false, 200, "", "", ""},
 		{"avatar with token too", "GET", "/api/users/avatars/7", true, 200, "", "user", "/avatars/7"},
+		{"signed file URL", "GET", "/api/chat/files/7?exp=1&sig=x", false, 200, "", "chat", "/files/7?exp=1&sig=x"},
+		{"signed thumbnail URL", "GET", "/api/chat/files/7/thumbnail?exp=1&sig=x", false, 200, "", "chat", "/files/7/thumbnail?exp=1&sig=x"},
+		{"file head", "HEAD", "/api/chat/files/7", false, 200, "", "", ""},
 
 		// Everything else needs one.
 		{"profile without token", "GET", "/api/users/profiles/me", false, 401, "missing_token", "", ""},
@@ -53,6 +56,9 @@ func TestRoutingPublicAndProtected(t *testing.T) {
 		{"admin users without token", "GET", "/api/auth/users", false, 401, "missing_token", "", ""},
 		{"avatar upload is not public", "PUT", "/api/users/avatars/7", false, 401, "missing_token", "", ""},
 		{"avatar subpath is not public", "GET", "/api/users/avatars/7/x", false, 401, "missing_token", "", ""},
+		{"file upload is not public", "POST", "/api/chat/rooms/1/files", false, 401, "missing_token", "", ""},
+		{"file subpath is not public", "GET", "/api/chat/files/7/x", false, 401, "missing_token", "", ""},
+		{"file delete is not public", "DELETE", "/api/chat/files/7", false, 401, "missing_token", "", ""},
 		{"login lookalike is not public", "POST", "/api/auth/login/x", false, 401, "missing_token", "", ""},
 		{"login by GET is not public", "GET", "/api/auth/login", false, 401, "missing_token", "", ""},
 

@@ -182,6 +182,10 @@ func TestCopyDB(t *testing.T) {
 	mustAPI(t, 200, "POST", old.URL+"/rooms/1/read", bob, map[string]int64{"seq": 2}, nil)
 	var dm struct{ ID int64 }
 	mustAPI(t, 201, "POST", old.URL+"/dms", alice, map[string]int64{"user_id": 2}, &dm)
+	// A file of several chunks, attached to a message, and its bytes.
+	fileData := multiChunk()
+	file := uploadFile(t, old.URL, alice, 1, "data.bin", fileData)
+	mustAPI(t, 201, "POST", old.URL+"/rooms/1/messages", alice, map[string]any{"file_ids": []int64{file.ID}}, nil)
 
 	views := []struct{ tok, path string }{
 		{alice, "/rooms"}, {bob, "/rooms"},
@@ -220,10 +224,14 @@ func TestCopyDB(t *testing.T) {
 			t.Errorf("GET %s differs after the copy:\nsqlite   %s\npostgres %s", v.path, before[v.tok+v.path], got)
 		}
 	}
+	// The file's signed URL (the key came along) serves the same bytes.
+	if status, got := fetchFile(t, pg.URL, file.URL); status != 200 || !bytes.Equal(got, fileData) {
+		t.Fatalf("file after the copy: %d, %d bytes", status, len(got))
+	}
 	// History carries on: the next seq in General, new ids after the old.
 	var m struct{ ID, Seq int64 }
 	mustAPI(t, 201, "POST", pg.URL+"/rooms/1/messages", alice, map[string]string{"body": "on postgres now"}, &m)
-	if m.Seq != 5 || m.ID <= ids[3] {
+	if m.Seq != 6 || m.ID <= ids[3] {
 		t.Fatalf("first message on postgres: %+v (last sqlite id %d)", m, ids[3])
 	}
 	// The retried send of a copied client id is still recognised.

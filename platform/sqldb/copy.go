@@ -29,7 +29,7 @@ type CopyOptions struct {
 }
 
 // maxBatchBytes bounds the text and blob bytes one INSERT of Copy carries.
-const maxBatchBytes = 4 << 20
+const maxBatchBytes = 1 << 20
 
 // CopyResult is how many rows Copy moved into one table.
 type CopyResult struct {

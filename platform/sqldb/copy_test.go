@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -171,6 +172,58 @@ func TestCopySQLiteToPostgres(t *testing.T) {
 	_, err = sqldb.Copy(ctx, src, dst, copyTables, sqldb.CopyOptions{})
 	if !errors.Is(err, sqldb.ErrTargetNotEmpty) {
 		t.Fatalf("copy into a used target: %v", err)
+	}
+}
+
+// Large values (chat's file chunks) are copied a few MiB per INSERT, not
+// BatchRows rows at once: the live heap stays far below the data copied.
+func TestCopyLargeBlobsInBoundedMemory(t *testing.T) {
+	ctx := context.Background()
+	src := openMigrated(t, sqldbtest.SQLite(t, "src.db"))
+	dst := openMigrated(t, sqldbtest.Postgres(t))
+	exec(t, src, `INSERT INTO rooms (name, archived, created_at) VALUES ('general', 0, '2025-01-01T00:00:00.000Z')`)
+	const blobs, size = 96, 1 << 20
+	blob := bytes.Repeat([]byte{0xab}, size)
+	for i := range blobs {
+		blob[0] = byte(i)
+		exec(t, src, `INSERT INTO notes (room_id, body, blob) VALUES (1, 'chunk', ?)`, blob)
+	}
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base, peak := ms.HeapAlloc, ms.HeapAlloc
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond): // a sampling interval
+			}
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapAlloc)
+		}
+	}()
+	res, err := sqldb.Copy(ctx, src, dst, copyTables, sqldb.CopyOptions{})
+	close(stop)
+	<-stopped
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[1].Rows != blobs {
+		t.Fatalf("copied %+v", res)
+	}
+	var n, total int64
+	if err := dst.QueryRow(`SELECT COUNT(*), SUM(length(blob)) FROM notes`).Scan(&n, &total); err != nil || n != blobs || total != blobs*size {
+		t.Fatalf("target holds %d blobs, %d bytes (%v)", n, total, err)
+	}
+	growth := int64(peak) - int64(base)
+	t.Logf("live heap growth copying %d MiB of blobs: %d bytes", blobs*size>>20, growth)
+	if growth > blobs*size/3 {
+		t.Fatalf("heap grew by %d bytes copying %d bytes", growth, blobs*size)
 	}
 }
 

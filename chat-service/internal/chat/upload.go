@@ -10,6 +10,7 @@ import (
 	"image/png"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"golang.org/x/image/draw"
@@ -85,7 +86,7 @@ func (s *Service) fillFile(ctx context.Context, id int64, r io.Reader) (File, er
 	}
 	meta := FileMeta{Size: size, ContentType: "application/octet-stream"}
 	if len(sniff) > 0 {
-		meta.ContentType = http.DetectContentType(sniff)
+		meta.ContentType = SniffType(sniff)
 	}
 	if IsInlineImage(meta.ContentType) {
 		if err := s.thumbnail(ctx, id, &meta); err != nil {
@@ -133,6 +134,20 @@ func (s *Service) thumbnail(ctx context.Context, id int64, meta *FileMeta) error
 		thumb = thumb[k:]
 	}
 	return nil
+}
+
+// SniffType is the type of a file that starts with head (up to 512
+// bytes): http.DetectContentType's answer, and image/svg+xml for text that
+// opens an <svg> element (an SVG is never an image here: it can carry
+// script, so it is served as an attachment like any other non-image).
+func SniffType(head []byte) string {
+	t := http.DetectContentType(head)
+	if strings.HasPrefix(t, "text/xml") || strings.HasPrefix(t, "text/plain") {
+		if bytes.Contains(bytes.ToLower(head), []byte("<svg")) {
+			return "image/svg+xml"
+		}
+	}
+	return t
 }
 
 // ThumbnailType is the type of a thumbnail of an image of contentType:

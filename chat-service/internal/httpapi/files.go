@@ -2,9 +2,9 @@ package httpapi
 
 import (
 	"errors"
-	"strings"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"

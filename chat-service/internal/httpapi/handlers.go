@@ -264,9 +264,9 @@ func listMessages(svc *chat.Service) gin.HandlerFunc {
 }
 
 type sendRequest struct {
-	Body         string `json:"body"`
-	ClientMsgID  string `json:"client_msg_id"`
-	ThreadRootID *int64 `json:"thread_root_id"`
+	Body         string  `json:"body"`
+	ClientMsgID  string  `json:"client_msg_id"`
+	ThreadRootID *int64  `json:"thread_root_id"`
 	FileIDs      []int64 `json:"file_ids"`
 }
 
