@@ -199,6 +199,14 @@ func TestBrowserFiles(t *testing.T) {
 	}, notes)
 	paneChips := `[...document.querySelectorAll('[data-testid=thread-pane] [data-testid=attach-chip]')]`
 	alice.wait("uploaded into the pane's own tray", paneChips+`.length === 1 && `+paneChips+`[0].dataset.state === 'done' && `+chips+`.length === 1`)
+	// A file dropped on the pane goes to the reply, not to the room's composer.
+	eval[chromedp.Void](alice, `(() => {
+		const dt = new DataTransfer(); dt.items.add(new File(['1. files'], 'agenda.txt', { type: 'text/plain' }));
+		const zone = document.querySelector('[data-testid=thread-pane] .scroller');
+		for (const type of ['dragenter', 'dragover', 'drop']) zone.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+	})()`)
+	alice.wait("the dropped file in the pane's tray only", paneChips+`.length === 2 && `+paneChips+`.every(c => c.dataset.state === 'done') && `+chips+`.length === 2
+		&& document.querySelector('[data-testid=room-view] > .room-body > .timeline [data-testid=attach-tray]').hidden && document.querySelectorAll('[data-testid=drop-overlay]:not([hidden])').length === 0`)
 	alice.typeText(tid("thread-composer"), "The notes, for the record")
 	alice.do(pressEnter)
 	bob.wait("the reply counted under the root", imgMsg+`?.querySelector('[data-testid=thread-summary]')?.dataset.count === '1'`)
@@ -248,7 +256,7 @@ func TestBrowserFiles(t *testing.T) {
 	bob.wait("closed", `!document.querySelector('[data-testid=lightbox]')`)
 
 	if os.Getenv("PARLEY_UPDATE_SCREENSHOTS") != "" {
-		for _, name := range []string{"files-composer", "files-images", "files-lightbox", "files-card", "files-phone"} {
+		for _, name := range []string{"files-composer", "files-images", "files-lightbox", "files-card", "files-thread", "files-phone"} {
 			in, err := os.ReadFile(filepath.Join(screenshotDir, name+".png"))
 			if err != nil {
 				t.Fatal(err)

@@ -151,7 +151,8 @@ function queueFor(ctx, key) {
 /**
  * The attachments of one composer. o: {roomId, key (the queue's: 'room:1',
  * 'thread:9'), label (what the files go to, for the drop hint), name (the
- * paperclip's and the tray's accessible names when not the room's), textarea,
+ * paperclip's and the tray's accessible names when not the room's), guardPage
+ * (files dropped outside any zone are ignored, not opened), textarea,
  * dropZone (the element files may be dropped on), onChange (the send
  * button's state may change)}. Returns {button, input, tray, overlay,
  * sendable(body), take(), focus(), destroy()}.
@@ -279,22 +280,27 @@ export function attachments(ctx, o) {
 
   // Dropping files anywhere on the zone; the overlay shows while a drag
   // carrying files is over it (enter/leave counted: children fire them too).
+  // A zone inside another (the thread pane in the room) has the drags over
+  // it to itself: each zone counts only events whose target's nearest zone
+  // is itself.
   let depth = 0;
   const zone = o.dropZone;
+  if (zone) zone.dataset.dropZone = o.key;
+  const mine = (e) => dragHasFiles(e.dataTransfer) && e.target?.closest?.('[data-drop-zone]') === zone;
   const onEnter = (e) => {
-    if (!dragHasFiles(e.dataTransfer)) return;
+    if (!mine(e)) return;
     e.preventDefault();
     depth++;
     overlay.hidden = false;
     zone.classList.add('dragging-files');
   };
   const onOver = (e) => {
-    if (!dragHasFiles(e.dataTransfer)) return;
+    if (!mine(e)) return;
     e.preventDefault();
     e.dataTransfer.dropEffect = 'copy';
   };
   const onLeave = (e) => {
-    if (!dragHasFiles(e.dataTransfer)) return;
+    if (!mine(e)) return;
     depth = Math.max(0, depth - 1);
     if (depth === 0) hideOverlay();
   };
@@ -304,12 +310,24 @@ export function attachments(ctx, o) {
     zone.classList.remove('dragging-files');
   };
   const onDrop = (e) => {
-    if (!dragHasFiles(e.dataTransfer)) return;
+    if (!mine(e)) {
+      hideOverlay();
+      return;
+    }
     e.preventDefault();
     hideOverlay();
     addFiles(transferFiles(e.dataTransfer));
     o.textarea?.focus({ preventScroll: true });
   };
+  // A file dropped beside the zone (the sidebar) would make the browser
+  // open it in place of the app: such drops do nothing.
+  const guard = (e) => {
+    if (dragHasFiles(e.dataTransfer) && !e.target?.closest?.('[data-drop-zone]')) e.preventDefault();
+  };
+  if (o.guardPage) {
+    window.addEventListener('dragover', guard);
+    window.addEventListener('drop', guard);
+  }
   if (zone) {
     zone.addEventListener('dragenter', onEnter);
     zone.addEventListener('dragover', onOver);
@@ -361,6 +379,10 @@ export function attachments(ctx, o) {
         zone.removeEventListener('drop', onDrop);
       }
       o.textarea?.removeEventListener('paste', onPaste);
+      if (o.guardPage) {
+        window.removeEventListener('dragover', guard);
+        window.removeEventListener('drop', guard);
+      }
     },
   };
 }

@@ -725,7 +725,7 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
     };
     // Files: the paperclip, drop anywhere on the room, paste (views/files.js).
     att?.destroy();
-    att = attachments(ctx, { roomId: rid, key: `room:${rid}`, label: isDirect(r) ? title : `#${r.name}`, textarea, dropZone: el, onChange: grow });
+    att = attachments(ctx, { roomId: rid, key: `room:${rid}`, label: isDirect(r) ? title : `#${r.name}`, textarea, dropZone: el, guardPage: true, onChange: grow });
     form.prepend(att.button, att.input);
     textarea.addEventListener('input', () => {
       ctx.drafts.set(rid, textarea.value);
