@@ -301,6 +301,11 @@ func (f *authzFixture) request(svc, method, pattern string, c caller, w authzWor
 		body = map[string]int64{"user_id": f.acct[plainUser].id}
 	case "chat POST /rooms/:id/messages":
 		body = map[string]string{"body": "hello"}
+	case "chat POST /rooms/:id/files":
+		raw, ctype := multipartFile(f.t, "file", "plan.png", pngBytes(f.t))
+		body, hdr = raw, []string{"Content-Type", ctype}
+	case "chat GET /files/:id", "chat HEAD /files/:id", "chat GET /files/:id/thumbnail", "chat HEAD /files/:id/thumbnail":
+		path = f.fileURL(w, strings.HasSuffix(pattern, "/thumbnail"))
 	case "chat POST /rooms/:id/read", "chat POST /messages/:id/thread/read":
 		body = map[string]int64{"seq": 1}
 	case "chat POST /dms":
@@ -313,6 +318,31 @@ func (f *authzFixture) request(svc, method, pattern string, c caller, w authzWor
 		path += "?q=ol"
 	}
 	return path, body, hdr
+}
+
+// fileURL uploads a PNG to the world's room as the owner, attaches it to
+// a message, and returns its signed URL (or its thumbnail's) as
+// chat-service serves it (without /api/chat).
+func (f *authzFixture) fileURL(w authzWorld, thumbnail bool) string {
+	f.t.Helper()
+	o := f.chat(f.acct[owner].token)
+	raw, ctype := multipartFile(f.t, "file", "plan.png", pngBytes(f.t))
+	r := o.do("POST", "/rooms/"+strconv.FormatInt(w.room, 10)+"/files", raw, "Content-Type", ctype)
+	var file struct {
+		ID           int64   `json:"id"`
+		URL          string  `json:"url"`
+		ThumbnailURL *string `json:"thumbnail_url"`
+	}
+	if r.Status != 201 {
+		f.t.Fatalf("upload: %d %s", r.Status, r.Body)
+	}
+	r.decode(f.t, &file)
+	o.must(201, "POST", "/rooms/"+strconv.FormatInt(w.room, 10)+"/messages", map[string]any{"file_ids": []int64{file.ID}}, nil)
+	u := file.URL
+	if thumbnail {
+		u = *file.ThumbnailURL
+	}
+	return strings.TrimPrefix(u, "/api/chat")
 }
 
 // errorCode is the code of an error envelope, or "".

@@ -119,6 +119,14 @@ var authzTable = []authzRow{
 	{"chat", "DELETE /rooms/:id/members/:uid", "401 401 404 404 403 204 404 403d 401r", ""},
 	{"chat", "GET /rooms/:id/messages", roomRead, ""},
 	{"chat", "POST /rooms/:id/messages", "401 401 404 404 201 201 404 403d 401r", ""},
+	{"chat", "POST /rooms/:id/files", "401 401 404 404 201 201 404 403d 401r", ""},
+	// A file URL is a capability: its signature, not a token, decides
+	// (the private room's file, signed for the owner; forged and expired
+	// signatures are refused in files_test.go and chat's own tests).
+	{"chat", "GET /files/:id", open, ""},
+	{"chat", "HEAD /files/:id", open, ""},
+	{"chat", "GET /files/:id/thumbnail", open, ""},
+	{"chat", "HEAD /files/:id/thumbnail", open, ""},
 	{"chat", "POST /rooms/:id/read", roomRead, ""},
 	{"chat", "GET /rooms/:id/online", roomRead, ""},
 	// The first DM of a pair is 201, the same pair again 200: the

@@ -132,6 +132,9 @@ type Message struct {
 	MentionsRoom bool    `json:"mentions_room"`
 	// Files are the files the message carries (empty, never null).
 	Files []File `json:"files"`
+	// HasFiles says whether the store has files for the message (it
+	// loads them only then).
+	HasFiles bool `json:"-"`
 }
 
 // ThreadView is a followed thread as GET /threads lists it.

@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -109,14 +108,13 @@ type FileStore interface {
 
 // Errors of files.
 var (
-	ErrInvalidFiles   = apperr.Validation("invalid_files", "file_ids must name at most 10 of your own uploads in this room that no message carries yet")
-	ErrFileTooLarge   = apperr.TooLarge("file_too_large", "the file is larger than the limit")
-	ErrImageTooLarge  = apperr.Validation("image_too_large", "the image has more than 50 megapixels")
-	ErrFileNotFound   = apperr.NotFound("file_not_found", "file not found")
-	ErrNoFile         = apperr.Invalid("missing_file", "send the file as the multipart field \"file\"")
-	ErrBadSignature   = apperr.Forbidden("invalid_signature", "the link's signature is not valid")
-	ErrLinkExpired    = apperr.Forbidden("link_expired", "the link has expired; reload the message for a new one")
-	errFileIncomplete = errors.New("file upload incomplete")
+	ErrInvalidFiles  = apperr.Validation("invalid_files", "file_ids must name at most 10 of your own uploads in this room that no message carries yet")
+	ErrFileTooLarge  = apperr.TooLarge("file_too_large", "the file is larger than the limit")
+	ErrImageTooLarge = apperr.Validation("image_too_large", "the image has more than 50 megapixels")
+	ErrFileNotFound  = apperr.NotFound("file_not_found", "file not found")
+	ErrNoFile        = apperr.Invalid("missing_file", "send the file as the multipart field \"file\"")
+	ErrBadSignature  = apperr.Forbidden("invalid_signature", "the link's signature is not valid")
+	ErrLinkExpired   = apperr.Forbidden("link_expired", "the link has expired; reload the message for a new one")
 )
 
 // CleanFileName makes a client's file name safe to show and store: the

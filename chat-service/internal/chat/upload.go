@@ -226,5 +226,3 @@ func (s *Service) SweepFiles(ctx context.Context) (int, error) {
 
 // FileURLs is the service's URL signer.
 func (s *Service) FileURLs() *FileURLs { return s.urls }
-
-var _ = errFileIncomplete

@@ -148,19 +148,25 @@ func (s *Store) FileKey(ctx context.Context) ([]byte, error) {
 	return stored, sqldb.Wrap("file key", err)
 }
 
-// attachFileRows loads the files of msgs in one query, in id order.
+// attachFileRows loads the files of msgs that have any in one query, in
+// id order; the others get an empty list.
 func (s *Store) attachFileRows(ctx context.Context, q querier, msgs []chat.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	ids := make([]int64, len(msgs))
+	var ids []int64
 	idx := make(map[int64]int, len(msgs))
 	for i, m := range msgs {
-		ids[i] = m.ID
-		idx[m.ID] = i
 		if msgs[i].Files == nil {
 			msgs[i].Files = []chat.File{}
 		}
+		if m.HasFiles {
+			ids = append(ids, m.ID)
+			idx[m.ID] = i
+		}
+	}
+	if len(ids) == 0 {
+		return nil
 	}
 	rows, err := q.QueryContext(ctx, s.q(`SELECT `+fileColumns+` FROM files f
 		WHERE f.message_id IN (`+placeholders(len(ids))+`) ORDER BY f.message_id, f.id`), int64Args(ids)...)
@@ -226,8 +232,11 @@ func (s *Store) attachFiles(ctx context.Context, tx *sql.Tx, nms []chat.NewMessa
 		if n, _ := res.RowsAffected(); n != int64(len(nm.FileIDs)) {
 			return fmt.Errorf("attach files: %w", chat.ErrInvalidFiles)
 		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE messages SET has_files = true WHERE id = ?`), out[i].Message.ID); err != nil {
+			return err
+		}
 		msgs := []chat.Message{out[i].Message}
-		msgs[0].Files = nil
+		msgs[0].Files, msgs[0].HasFiles = nil, true
 		if err := s.attachFileRows(ctx, tx, msgs); err != nil {
 			return err
 		}

@@ -17,7 +17,7 @@ import (
 var errMessageNotFound = apperr.NotFound("message_not_found", "message not found")
 
 const messageColumns = `m.id, m.room_id, m.seq, m.user_id, m.username, m.body, m.client_msg_id, m.created_at, m.edited_at, m.deleted,
-	m.thread_root_id, m.reply_count, m.last_reply_at, m.mentions, m.mentions_room`
+	m.thread_root_id, m.reply_count, m.last_reply_at, m.mentions, m.mentions_room, m.has_files`
 
 func scanMessage(row scanner, extra ...any) (chat.Message, error) {
 	var (
@@ -30,7 +30,7 @@ func scanMessage(row scanner, extra ...any) (chat.Message, error) {
 		mentions  string
 	)
 	dest := append([]any{&m.ID, &m.RoomID, &m.Seq, &m.UserID, &m.Username, &m.Body, &cmid, &created, &edited, &m.Deleted,
-		&root, &m.ReplyCount, &lastReply, &mentions, &m.MentionsRoom}, extra...)
+		&root, &m.ReplyCount, &lastReply, &mentions, &m.MentionsRoom, &m.HasFiles}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return chat.Message{}, err
 	}
@@ -477,6 +477,9 @@ func (s *Store) DeleteMessage(ctx context.Context, id int64) (chat.Message, erro
 			return err
 		}
 		if err := s.deleteFiles(ctx, tx, `message_id = ?`, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE messages SET has_files = false WHERE id = ? AND has_files`), id); err != nil {
 			return err
 		}
 		msg, err = s.getMessage(ctx, tx, id)

@@ -40,3 +40,7 @@ CREATE TABLE file_keys (
     id     INTEGER PRIMARY KEY,
     secret BLOB    NOT NULL
 );
+
+-- Whether a message carries files, so pages of messages without any (most)
+-- load no file rows: history costs what it did before files.
+ALTER TABLE messages ADD COLUMN has_files BOOLEAN NOT NULL DEFAULT false;
