@@ -75,6 +75,12 @@ func TestBrowserFormatting(t *testing.T) {
 	bob.wait("the sidebar preview without markers", `(() => { const p = document.querySelector('[data-testid=room-item][data-room-name="General"] [data-testid=room-preview]')?.textContent ?? '';
 		return p.includes('Release plan: see the board') && !p.includes('**') && !p.includes('](') })()`)
 	bob.screenshot("formatted-code")
+	// Code, quotes and struck text are readable in both themes.
+	bob.audit("formatted message").contrast()
+	eval[chromedp.Void](bob, `document.documentElement.dataset.theme = 'dark'`)
+	bob.audit("formatted message, dark").contrast()
+	bob.screenshot("formatted-code-dark")
+	eval[chromedp.Void](bob, `document.documentElement.dataset.theme = 'light'`)
 
 	// A phone: the code block still scrolls inside the message.
 	bob.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
