@@ -274,8 +274,8 @@ export function parseInline(s) {
   const stack = []; // open emphasis delimiters: {oi, key, type}
   const counts = new Map(); // key → how many of that delimiter are open
   let brackets = []; // open "[": {oi, depth (stack length when opened)}
-  const parens = parenMatches(s);
-  const ticks = backtickRuns(s);
+  let parens = null; // the tables, built on first need
+  let ticks = null;
 
   const text = (t) => {
     if (!t) return;
@@ -308,6 +308,7 @@ export function parseInline(s) {
       let j = i;
       while (j < s.length && s[j] === '`') j++;
       const n = j - i;
+      ticks ??= backtickRuns(s);
       const runs = ticks.get(n);
       if (runs) while (runs.next < runs.at.length && runs.at[runs.next] < j) runs.next++;
       const close = runs && runs.next < runs.at.length ? runs.at[runs.next] : -1;
@@ -375,6 +376,7 @@ export function parseInline(s) {
     }
     if (c === ']' && brackets.length) {
       const b = brackets.pop();
+      if (s[i + 1] === '(') parens ??= parenMatches(s);
       const close = s[i + 1] === '(' ? parens[i + 1] : -1;
       const href = close > 0 ? linkHref(s.slice(i + 2, close)) : null;
       if (href) {
