@@ -403,3 +403,9 @@ test('100 KB adversarial inputs finish with bounded output', () => {
     assert.ok(toPlain(compact(ast, 240)).length <= 240, name);
   }
 });
+
+test('a hand-made tree with an unsafe href renders no link', () => {
+  const ast = { type: 'doc', children: [{ type: 'paragraph', children: [{ type: 'link', href: 'javascript:alert(1)', children: [t('x')] }] }] };
+  const els = elements(render(ast, { doc: fakeDoc }));
+  assert.deepEqual(els.map((e) => [e.tagName, e.attrs.href]), [['SPAN', undefined]]);
+});

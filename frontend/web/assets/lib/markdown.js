@@ -520,6 +520,7 @@ export function compact(ast, max = Infinity) {
 // ---- DOM ---------------------------------------------------------------------
 
 const TAGS = { strong: 'strong', em: 'em', del: 'del' };
+const SAFE_SCHEME = /^(https?:\/\/|mailto:)/i;
 
 /**
  * Renders inline nodes into parent. o: {doc, text(s, kind) → Node|string
@@ -542,7 +543,9 @@ export function renderInline(nodes, parent, o = {}) {
       parent.appendChild(code);
     } else if (n.type === 'link') {
       let el;
-      if (o.links === false) {
+      // The parser only makes links it validated; the check here keeps a
+      // tree from anywhere else from putting another scheme in an href.
+      if (o.links === false || !SAFE_SCHEME.test(n.href)) {
         el = doc.createElement('span');
         el.setAttribute('class', 'md-link');
       } else {
