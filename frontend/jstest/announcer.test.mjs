@@ -72,3 +72,7 @@ test('what it remembers is bounded', () => {
   for (let i = 0; i < 50; i++) a.push(`m${i}`, 'x');
   assert.equal(a.seen.size, 10);
 });
+
+test('formatting markers are not read out', () => {
+  assert.equal(announcement(msg({ body: '**ship** it, see [the plan](https://a.io)\n```\nmake\n```' }), general, opts()), 'Bob B.: ship it, see the plan make');
+});

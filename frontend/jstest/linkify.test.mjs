@@ -72,3 +72,11 @@ test('several links and newlines survive', () => {
 test('a bare scheme is not a link', () => {
   assert.ok(linkify('http:// nothing').every((p) => p.type === 'text'));
 });
+
+test('long runs of punctuation or brackets after a URL are trimmed in one pass', () => {
+  for (const tail of [')'.repeat(50_000), '!'.repeat(50_000) + 'a', '.,;:'.repeat(20_000)]) {
+    const parts = linkify('https://a.io/' + tail);
+    assert.equal(join(parts), 'https://a.io/' + tail);
+    assert.ok(parts.some((p) => p.type === 'link'));
+  }
+});

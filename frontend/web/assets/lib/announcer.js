@@ -9,6 +9,7 @@
 // summed up in one line rather than read out message by message.
 
 import { preview } from './format.js';
+import { plainText } from './markdown.js';
 import { mentionsMe } from './mentions.js';
 import { previewText } from './uploads.js';
 
@@ -26,7 +27,7 @@ export function announcement(msg, room, o) {
   const at = new Date(msg.created_at).getTime();
   if (Number.isFinite(at) && now - at > ANNOUNCE_MAX_AGE_MS) return null;
   const mine = Number(msg.user_id) === Number(o.me?.id);
-  const text = preview(previewText(msg), TEXT_MAX);
+  const text = preview(previewText({ ...msg, body: plainText(msg.body) }), TEXT_MAX);
   const author = o.authorName || msg.username || 'someone';
   if (Number(room.id) === Number(o.viewingRoomId)) return mine ? `You: ${text}` : `${author}: ${text}`;
   if (mine) return null;

@@ -1,27 +1,18 @@
-// Splits message text into plain text and http(s) links, so the view can
-// build text nodes and <a> elements and never parse user text as HTML.
+// Bare http(s) URLs in message text, found by a hand-written scanner in
+// linear time (no backtracking regular expression: a long line of
+// punctuation or of almost-URLs must not stall the page). linkify splits
+// text into plain text and links; lib/markdown.js uses urlAt inside its
+// inline parser, so both find the same URLs.
 
-const URL_RE = /\bhttps?:\/\/[^\s<>"`]+/gi;
-const TRAILING = /[.,;:!?'*]+$/;
+const TRAILING = new Set(['.', ',', ';', ':', '!', '?', "'", '*', '_', '~']);
 const PAIRS = { ')': '(', ']': '[', '}': '{' };
+const WORD = /[A-Za-z0-9_]/;
 
-function count(s, ch) {
-  let n = 0;
-  for (const c of s) if (c === ch) n++;
-  return n;
-}
-
-// Drops punctuation that ends a sentence rather than the URL, and closing
-// brackets the URL did not open: "(see https://x.org/a_(b))." keeps "(b)".
-function trimUrl(raw) {
-  let url = raw;
-  for (;;) {
-    const before = url;
-    url = url.replace(TRAILING, '');
-    const last = url.at(-1);
-    if (last in PAIRS && count(url, last) > count(url, PAIRS[last])) url = url.slice(0, -1);
-    if (url === before) return url;
-  }
+// Characters that end a URL candidate: whitespace, quotes and angle
+// brackets (so an attribute can never be smuggled through a URL) and the
+// backtick.
+function stops(c) {
+  return c === '<' || c === '>' || c === '"' || c === '`' || /\s/.test(c);
 }
 
 /** The href for a candidate link, or null unless it is a valid http(s) URL. */
@@ -35,6 +26,50 @@ export function safeHref(raw) {
   return null;
 }
 
+// Drops punctuation that ends a sentence rather than the URL, and closing
+// brackets the URL did not open: "(see https://x.org/a_(b))." keeps "(b)".
+// One pass from the end with the bracket counts kept as it goes.
+function trimUrl(url) {
+  const open = { '(': 0, '[': 0, '{': 0 };
+  const close = { ')': 0, ']': 0, '}': 0 };
+  for (const c of url) {
+    if (c in open) open[c]++;
+    else if (c in close) close[c]++;
+  }
+  let end = url.length;
+  while (end > 0) {
+    const c = url[end - 1];
+    if (TRAILING.has(c)) end--;
+    else if (c in PAIRS && close[c] > open[PAIRS[c]]) {
+      close[c]--;
+      end--;
+    } else break;
+  }
+  return url.slice(0, end);
+}
+
+function startsWithScheme(s, i) {
+  const head = s.slice(i, i + 8).toLowerCase();
+  return head.startsWith('http://') || head.startsWith('https://');
+}
+
+/**
+ * The URL candidate starting at i, or null when none starts there (a
+ * scheme inside a word does not count). {end} is where scanning goes on:
+ * after the link when {href} is set, else after the whole candidate, which
+ * stays text (so a run of almost-URLs is looked at once, not once per
+ * character).
+ */
+export function urlAt(s, i) {
+  if ((s[i] !== 'h' && s[i] !== 'H') || (i > 0 && WORD.test(s[i - 1])) || !startsWithScheme(s, i)) return null;
+  let j = i;
+  while (j < s.length && !stops(s[j])) j++;
+  const url = trimUrl(s.slice(i, j));
+  const href = url.length >= 'http://x'.length ? safeHref(url) : null;
+  if (!href) return { end: j, text: s.slice(i, j), href: null };
+  return { end: i + url.length, text: url, href };
+}
+
 /**
  * Tokenises text into [{type:'text', text}] and [{type:'link', text, href}]
  * parts whose texts concatenate back to the input.
@@ -42,25 +77,23 @@ export function safeHref(raw) {
 export function linkify(text) {
   const parts = [];
   const s = String(text ?? '');
-  let last = 0;
-  for (const m of s.matchAll(URL_RE)) {
-    const url = trimUrl(m[0]);
-    const href = safeHref(url);
-    if (!href || url.length < 'http://x'.length) continue;
-    if (m.index > last) parts.push({ type: 'text', text: s.slice(last, m.index) });
-    parts.push({ type: 'link', text: url, href });
-    last = m.index + url.length;
+  let plain = '';
+  let i = 0;
+  while (i < s.length) {
+    const u = urlAt(s, i);
+    if (!u) {
+      plain += s[i++];
+      continue;
+    }
+    if (u.href) {
+      if (plain) parts.push({ type: 'text', text: plain });
+      plain = '';
+      parts.push({ type: 'link', text: u.text, href: u.href });
+    } else {
+      plain += u.text;
+    }
+    i = u.end;
   }
-  if (last < s.length) parts.push({ type: 'text', text: s.slice(last) });
-  return mergeText(parts);
-}
-
-function mergeText(parts) {
-  const out = [];
-  for (const p of parts) {
-    const prev = out.at(-1);
-    if (p.type === 'text' && prev?.type === 'text') prev.text += p.text;
-    else out.push(p);
-  }
-  return out;
+  if (plain) parts.push({ type: 'text', text: plain });
+  return parts;
 }

@@ -2,7 +2,7 @@
 // node or a textContent, every attribute goes through setAttribute, so user
 // data can never be parsed as markup. Nothing here uses innerHTML.
 
-import { linkify } from '../lib/linkify.js';
+import { parse, render } from '../lib/markdown.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const URL_ATTRS = new Set(['href', 'src', 'action', 'formaction', 'xlink:href']);
@@ -61,24 +61,12 @@ export function replace(el, ...children) {
 }
 
 /**
- * Message text as nodes: plain text and safe links opening in a new tab
+ * Message text as nodes, formatted (lib/markdown.js): elements built one
+ * by one, links only to http, https and mailto, opening in a new tab
  * without handing over the opener or the referrer.
  */
 export function richText(text) {
-  const frag = document.createDocumentFragment();
-  for (const part of linkify(text)) {
-    if (part.type === 'link') {
-      const a = document.createElement('a');
-      a.href = part.href;
-      a.textContent = part.text;
-      a.target = '_blank';
-      a.rel = 'noopener noreferrer nofollow';
-      frag.append(a);
-    } else {
-      frag.append(document.createTextNode(part.text));
-    }
-  }
-  return frag;
+  return render(parse(text));
 }
 
 /** Text with the query's words wrapped in <mark> (search results). */

@@ -2,6 +2,7 @@
 // notification (text only) while Parley is not in front.
 
 import { preview } from '../lib/format.js';
+import { plainText } from '../lib/markdown.js';
 import { mentionsMe } from '../lib/mentions.js';
 import { previewText } from '../lib/uploads.js';
 
@@ -49,7 +50,7 @@ export function alertMessage(msg, roomName, settings, onOpen) {
   const n = settings.notifications;
   if (n.sound) chime();
   if (n.desktop && 'Notification' in window && Notification.permission === 'granted' && document.visibilityState !== 'visible') {
-    const note = new Notification(`${msg.username} in ${roomName}`, { body: preview(previewText(msg), 140), tag: `room-${msg.room_id}` });
+    const note = new Notification(`${msg.username} in ${roomName}`, { body: preview(previewText({ ...msg, body: plainText(msg.body) }), 140), tag: `room-${msg.room_id}` });
     note.onclick = () => {
       window.focus();
       onOpen();

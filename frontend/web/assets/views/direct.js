@@ -5,7 +5,7 @@
 import { h } from '../ui/dom.js';
 import { avatar } from '../ui/widgets.js';
 import { displayName, initials, colorSlot } from '../lib/format.js';
-import { linkify } from '../lib/linkify.js';
+import { compact, parse, render, renderInline } from '../lib/markdown.js';
 import { groupTitle, isDirect, mentionsMe, splitMentions } from '../lib/mentions.js';
 
 export { isDirect };
@@ -44,27 +44,22 @@ export function directLead(ctx, room, title, size, online) {
 }
 
 /**
- * A message body as DOM: links as in richText, and @mentions marked —
- * the viewer's (and @room/@here from someone else) highlighted. With the
- * server's fields, only what it resolved counts.
+ * A message body as DOM: formatted (lib/markdown.js: emphasis, code,
+ * quotes, lists, http/https/mailto links) with its @mentions marked — the
+ * viewer's (and @room/@here from someone else) highlighted; mentions in
+ * code stay code. With the server's fields, only what it resolved counts.
+ * o.compact (a length) gives one line of inline formatting cut to it, with
+ * links as text: for rows that are links themselves (the Mentions view).
  */
-export function mentionBody(ctx, msg) {
+export function mentionBody(ctx, msg, o = {}) {
   const me = ctx.api.user;
-  const frag = document.createDocumentFragment();
   const resolved = Array.isArray(msg.mentions);
   const names = resolved ? new Set(msg.mentions.map((id) => Number(id) === me?.id ? me.username : ctx.profiles.get(id)?.username).filter(Boolean).map((n) => n.toLowerCase())) : null;
   const meName = String(me?.username ?? '').toLowerCase();
-  for (const part of linkify(msg.body)) {
-    if (part.type === 'link') {
-      const a = document.createElement('a');
-      a.href = part.href;
-      a.textContent = part.text;
-      a.target = '_blank';
-      a.rel = 'noopener noreferrer nofollow';
-      frag.append(a);
-      continue;
-    }
-    for (const p of splitMentions(part.text, names)) {
+  const text = (s, kind) => {
+    if (kind === 'code' || !s.includes('@')) return null;
+    const frag = document.createDocumentFragment();
+    for (const p of splitMentions(s, names)) {
       if (!p.mention || (p.room && resolved && !msg.mentions_room)) {
         frag.append(document.createTextNode(p.text));
         continue;
@@ -72,8 +67,11 @@ export function mentionBody(ctx, msg) {
       const mine = p.room ? Number(msg.user_id) !== me?.id : p.name.toLowerCase() === meName;
       frag.append(h('span', { class: ['mention', mine && 'mention-me'], testid: mine ? 'mention-me' : 'mention', text: p.text }));
     }
-  }
-  return frag;
+    return frag;
+  };
+  const ast = parse(msg.body);
+  if (o.compact) return renderInline(compact(ast, o.compact), document.createDocumentFragment(), { text, links: false });
+  return render(ast, { text });
 }
 
 export { mentionsMe };

@@ -6,6 +6,7 @@ import { h } from '../ui/dom.js';
 import { avatar, emptyState, spinner } from '../ui/widgets.js';
 import { keepFocus } from '../ui/focus.js';
 import { displayName, preview } from '../lib/format.js';
+import { plainText } from '../lib/markdown.js';
 import { fullTime, listTime } from '../lib/timefmt.js';
 import { directTitle, isDirect, mentionBody } from './direct.js';
 import { viewHeader } from './shell.js';
@@ -39,13 +40,13 @@ export function mentionsView(ctx) {
       h('a', {
         href: messagePath(m), class: 'card hit mention-hit', testid: 'mention-hit',
         dataset: { roomId: m.room_id, seq: m.seq, id: m.id, focusKey: `mention-${m.id}` },
-        'aria-label': `${name} in ${place}, ${fullTime(m.created_at)}: ${preview(m.body, 140)}`,
+        'aria-label': `${name} in ${place}, ${fullTime(m.created_at)}: ${preview(plainText(m.body), 140)}`,
       },
       avatar(ctx, m.user_id, name, 'sm'),
       h('div', { class: 'card-text' },
         h('div', { class: 'hit-meta' }, h('strong', { text: name }), h('span', { class: 'muted', text: ` in ${place}` }),
           h('time', { class: 'muted', datetime: m.created_at, title: fullTime(m.created_at), text: ` · ${listTime(m.created_at)}` })),
-        h('p', { class: 'hit-body' }, m.deleted ? 'This message was deleted.' : mentionBody(ctx, { ...m, body: preview(m.body, 400) })))));
+        h('p', { class: 'hit-body' }, m.deleted ? 'This message was deleted.' : mentionBody(ctx, m, { compact: 400 })))));
   }
 
   function draw() {

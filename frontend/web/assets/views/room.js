@@ -13,6 +13,7 @@ import { viewHeader } from './shell.js';
 import { copyMessageLink, threadLook, threadPane } from './thread.js';
 import { isReply, messageParam, repliersByRoot } from '../lib/threads.js';
 import { mentionAutocomplete } from '../ui/mentionbox.js';
+import { composerHint } from '../ui/formathint.js';
 import { directLead, directTitle, groupHandles, isDirect } from './direct.js';
 import { attachments } from './files.js';
 
@@ -27,7 +28,7 @@ const STEP = 60;
 // the window FIRST at a time in tasks of their own, so none takes long.
 const FIRST = 15;
 // The controls inside a message that join the Tab order with it.
-const INNER = 'a[href], button, textarea';
+const INNER = 'a[href], button, textarea, .md-pre'; // .md-pre: a code block scrolls sideways by keyboard
 const wide = () => window.matchMedia('(min-width: 1101px)').matches;
 
 /**
@@ -760,9 +761,8 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
       renderMessages({ forceBottom: true });
       if (document.activeElement === send) textarea.focus();
     }
-    const hint = h('div', { class: 'composer-hint', id: `composer-hint-${rid}`, text: 'Enter to send · Shift+Enter for a new line · Up arrow edits your last message' });
-    textarea.setAttribute('aria-describedby', hint.id);
-    keepFocus(composerSlot, () => replace(composerSlot, att.tray, form, hint));
+    const hint = composerHint(textarea, `composer-hint-${rid}`, 'Enter to send · Shift+Enter for a new line · Up arrow edits your last message');
+    keepFocus(composerSlot, () => replace(composerSlot, att.tray, form, hint.el));
     timeline.append(att.overlay);
     queueMicrotask(grow);
   }

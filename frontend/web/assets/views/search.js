@@ -2,7 +2,8 @@
 
 import { h, highlighted, icon } from '../ui/dom.js';
 import { avatar, emptyState, spinner } from '../ui/widgets.js';
-import { displayName, preview } from '../lib/format.js';
+import { displayName } from '../lib/format.js';
+import { compact, parse, renderInline } from '../lib/markdown.js';
 import { fullTime, listTime } from '../lib/timefmt.js';
 import { viewHeader } from './shell.js';
 
@@ -48,7 +49,7 @@ export function searchView(ctx, query) {
           avatar(ctx, m.user_id, name, 'sm'),
           h('div', { class: 'card-text' },
             h('div', { class: 'hit-meta' }, h('strong', { text: name }), h('span', { class: 'muted', text: ` in ${room?.kind === 'dm' ? 'a direct message' : roomName}` }), h('time', { class: 'muted', title: fullTime(m.created_at), text: ` · ${listTime(m.created_at)}` })),
-            h('p', { class: 'hit-body' }, highlighted(preview(m.body, 240), q)))));
+            h('p', { class: 'hit-body' }, renderInline(compact(parse(m.body), 240), document.createDocumentFragment(), { links: false, text: (s) => highlighted(s, q) })))));
       }
     } catch (err) {
       results.replaceChildren(emptyState('alert', 'Search failed.', err.message));

@@ -7,6 +7,7 @@ import { avatar, menuButton, openMenu } from '../ui/widgets.js';
 import { focusHeading, keepFocus, rememberFocus, trapTab } from '../ui/focus.js';
 import { threadsNavLink } from './thread.js';
 import { displayName, documentTitle, preview } from '../lib/format.js';
+import { plainText } from '../lib/markdown.js';
 import { listTime } from '../lib/timefmt.js';
 import { connectionBanner } from '../lib/connbanner.js';
 import { createRoomDialog } from './dialogs.js';
@@ -219,7 +220,7 @@ export function createShell(ctx) {
     let prev = '';
     if (last) {
       const who = Number(last.user_id) === api.user?.id ? 'You' : displayName(profiles.get(last.user_id), last.username);
-      prev = last.deleted ? `${who}: message deleted` : `${who}: ${preview(previewText(last), 60)}`;
+      prev = last.deleted ? `${who}: message deleted` : `${who}: ${preview(previewText({ ...last, body: plainText(last.body) }), 60)}`;
     }
     const unread = room.is_member ? Number(room.unread ?? 0) : 0;
     const online = !isDM ? false : presenceUnknown() ? 'unknown' : (store.state.presence[room.id] ?? []).some((u) => Number(u.user_id) === Number(peer?.user_id));

@@ -6,7 +6,8 @@
 
 import { h, icon, iconButton, replace } from '../ui/dom.js';
 import { avatar, confirmDialog, emptyState, spinner, toast, toastError } from '../ui/widgets.js';
-import { displayName } from '../lib/format.js';
+import { displayName, preview } from '../lib/format.js';
+import { plainText } from '../lib/markdown.js';
 import { fullTime, listTime, relativeTime } from '../lib/timefmt.js';
 import { isReply, messageUrl, replyLabel } from '../lib/threads.js';
 import { messageElement, pendingElement } from './message.js';
@@ -381,12 +382,12 @@ export function threadsView(ctx) {
         h('a', {
           href: `/rooms/${m.room_id}?thread=${m.id}`, class: ['thread-item', unread > 0 && 'has-unread'], testid: 'thread-item',
           dataset: { rootId: m.id, unread },
-          'aria-label': `${name} in ${where || 'a conversation'}: ${m.deleted ? 'deleted message' : m.body}. ${replyLabel(m.reply_count)}${unread ? `, ${unread} unread` : ''}`,
+          'aria-label': `${name} in ${where || 'a conversation'}: ${m.deleted ? 'deleted message' : preview(plainText(m.body), 280)}. ${replyLabel(m.reply_count)}${unread ? `, ${unread} unread` : ''}`,
         },
         avatar(ctx, m.user_id, name, 'sm'),
         h('span', { class: 'thread-item-text' },
           h('span', { class: 'thread-item-meta' }, h('strong', { text: name }), h('span', { class: 'muted', text: ` ${where} · ${m.last_reply_at ? listTime(m.last_reply_at) : ''}` })),
-          h('span', { class: 'thread-item-body', text: m.deleted ? 'This message was deleted.' : m.body }),
+          h('span', { class: 'thread-item-body', text: m.deleted ? 'This message was deleted.' : preview(plainText(m.body), 200) }),
           h('span', { class: 'muted thread-item-count', text: replyLabel(m.reply_count) })),
         unread > 0 ? h('span', { class: 'badge', testid: 'thread-unread', text: unread > 99 ? '99+' : String(unread) }) : null));
     });
