@@ -56,6 +56,9 @@ func Run(t *testing.T, fresh sqldbtest.Fresh) {
 		{"Mentions", testMentions},
 		{"ConcurrentReplies", testConcurrentReplies},
 		{"Migration0004Upgrades", testMigration0004Upgrades},
+		{"Pins", testPins},
+		{"ConcurrentPins", testConcurrentPins},
+		{"Migration0006Upgrades", testMigration0006Upgrades},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, fresh(t)) })
