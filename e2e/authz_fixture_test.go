@@ -262,7 +262,7 @@ func (f *authzFixture) request(svc, method, pattern string, c caller, w authzWor
 	default: // profiles, avatars and stats: the owner's
 		pathID = f.id(owner)
 	}
-	path = strings.NewReplacer(":id", pathID, ":uid", id(f.target.id), ":emoji", url.PathEscape("👍")).Replace(pattern)
+	path = strings.NewReplacer(":id", pathID, ":uid", id(f.target.id), ":emoji", url.PathEscape("👍"), ":message_id", id(w.msg)).Replace(pattern)
 
 	self := f.acct[c]
 	if self == nil { // anonymous and forged send the owner's body

@@ -167,6 +167,12 @@ var authzTable = []authzRow{
 	{"chat", "GET /mentions", signedIn, ""},
 	{"chat", "GET /messages/:id [public]", signedIn, ""},
 	{"chat", "GET /messages/:id/thread [public]", signedIn, ""},
+	// Pins: members pin and unpin; the list reads as its room does.
+	{"chat", "GET /rooms/:id/pins", roomRead, ""},
+	{"chat", "POST /rooms/:id/pins/:message_id", roomRead, ""},
+	{"chat", "DELETE /rooms/:id/pins/:message_id", roomRead, ""},
+	{"chat", "GET /rooms/:id/pins [public]", signedIn, ""},
+	{"chat", "POST /rooms/:id/pins/:message_id [public]", "401 401 403 403 200 200 403 403d 401r", ""},
 	{"chat", "GET /search", signedIn, ""},
 	{"chat", "GET /users/:id/stats", signedIn, ""},
 	// The admin page: by the token's current role, whatever the room.

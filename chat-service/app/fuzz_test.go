@@ -49,6 +49,7 @@ var chatNotFuzzed = map[string]string{
 	"POST /rooms/:id/leave":               "no body",
 	"POST /messages/:id/reactions/:emoji": "no body",
 	"POST /rooms/:id/files":               "multipart, not JSON (internal/httpapi/files_test.go)",
+	"POST /rooms/:id/pins/:message_id":    "no body",
 }
 
 type chatFuzz struct {

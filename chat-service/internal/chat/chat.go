@@ -48,6 +48,8 @@ const (
 	MaxDistinctReactions = 50
 	// MaxSearchRunes caps a search query.
 	MaxSearchRunes = 256
+	// MaxPinsPerRoom caps the pinned messages of one room.
+	MaxPinsPerRoom = 50
 )
 
 // Room is a conversation: a public or private channel, or a direct message
@@ -135,6 +137,11 @@ type Message struct {
 	// HasFiles says whether the store has files for the message (it
 	// loads them only then).
 	HasFiles bool `json:"-"`
+	// Pinned says whether the message is pinned in its room; PinnedBy
+	// and PinnedAt say who pinned it and when (nil when not pinned).
+	Pinned   bool       `json:"pinned"`
+	PinnedBy *UserRef   `json:"pinned_by"`
+	PinnedAt *time.Time `json:"pinned_at"`
 }
 
 // ThreadView is a followed thread as GET /threads lists it.
@@ -231,6 +238,9 @@ type NewMessage struct {
 // ErrInvalidThread refuses a reply whose thread_root_id does not name a
 // top-level, not deleted message of its room.
 var ErrInvalidThread = apperr.Validation("invalid_thread", "thread_root_id must name a top-level, not deleted message of this room")
+
+// ErrTooManyPins refuses a pin past MaxPinsPerRoom.
+var ErrTooManyPins = apperr.Validation("too_many_pins", "a room has at most 50 pinned messages; unpin one first")
 
 // CreateResult is what CreateMessages did with one message of a batch: the
 // stored message (created=false when its client id was already used), or
@@ -341,8 +351,20 @@ type Store interface {
 	// read, newest first, ids below beforeID when it is not 0.
 	Mentions(ctx context.Context, userID, beforeID int64, limit int) ([]Message, error)
 	EditMessage(ctx context.Context, id int64, body string, at time.Time) (Message, error)
-	// DeleteMessage turns the message into a tombstone and drops its reactions.
+	// DeleteMessage turns the message into a tombstone, drops its
+	// reactions and unpins it.
 	DeleteMessage(ctx context.Context, id int64) (Message, error)
+	// PinMessage pins messageID, which must be a message of roomID that
+	// is not deleted (else 404 message_not_found), as pinned by by at at.
+	// Pinning a pinned message changes nothing (changed=false); a pin
+	// past MaxPinsPerRoom is ErrTooManyPins. It returns the message as it
+	// then stands.
+	PinMessage(ctx context.Context, roomID, messageID int64, by UserRef, at time.Time) (msg Message, changed bool, err error)
+	// UnpinMessage unpins messageID under the same conditions; unpinning
+	// a message that is not pinned changes nothing.
+	UnpinMessage(ctx context.Context, roomID, messageID int64) (msg Message, changed bool, err error)
+	// Pins lists the pinned messages of a room, newest pin first.
+	Pins(ctx context.Context, roomID int64) ([]Message, error)
 	// AddReaction returns changed=false when the reaction was there.
 	AddReaction(ctx context.Context, messageID, userID int64, emoji string, at time.Time) (changed bool, err error)
 	RemoveReaction(ctx context.Context, messageID, userID int64, emoji string) (changed bool, err error)

@@ -23,6 +23,7 @@ import { myProfileView, userProfileView } from './views/profile.js';
 import { settingsView } from './views/settings.js';
 import { adminView } from './views/admin.js';
 import { ThreadClient } from './threads.js';
+import { PinClient } from './pins.js';
 import { threadsView } from './views/thread.js';
 import { mentionsView } from './views/mentions.js';
 
@@ -76,7 +77,8 @@ async function main() {
   const profiles = new ProfileCache({ api, store });
   const chat = new ChatClient({ api, store });
   const threads = new ThreadClient({ api, store, chat });
-  const ctx = { api, store, chat, threads, profiles, config: cfg, drafts: new Map(), router: null, shell: null };
+  const pins = new PinClient({ api, store, chat });
+  const ctx = { api, store, chat, threads, pins, profiles, config: cfg, drafts: new Map(), router: null, shell: null };
   let socket = null;
   let shell = null;
   let healthTimer = 0;

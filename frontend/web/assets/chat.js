@@ -593,6 +593,7 @@ export class ChatClient {
   /** Handles one frame from the socket. */
   handle(ev) {
     this.threads?.handle(ev);
+    this.pins?.handle(ev);
     switch (ev.type) {
       case 'ready':
         this.outbox.resetAttempts();

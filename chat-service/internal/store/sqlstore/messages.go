@@ -17,20 +17,25 @@ import (
 var errMessageNotFound = apperr.NotFound("message_not_found", "message not found")
 
 const messageColumns = `m.id, m.room_id, m.seq, m.user_id, m.username, m.body, m.client_msg_id, m.created_at, m.edited_at, m.deleted,
-	m.thread_root_id, m.reply_count, m.last_reply_at, m.mentions, m.mentions_room, m.has_files`
+	m.thread_root_id, m.reply_count, m.last_reply_at, m.mentions, m.mentions_room, m.has_files,
+	m.pinned_at, m.pinned_by, m.pinned_by_name`
 
 func scanMessage(row scanner, extra ...any) (chat.Message, error) {
 	var (
-		m         chat.Message
-		cmid      sql.NullString
-		created   string
-		edited    sql.NullString
-		root      sql.NullInt64
-		lastReply sql.NullString
-		mentions  string
+		m          chat.Message
+		cmid       sql.NullString
+		created    string
+		edited     sql.NullString
+		root       sql.NullInt64
+		lastReply  sql.NullString
+		mentions   string
+		pinnedAt   sql.NullString
+		pinnedBy   sql.NullInt64
+		pinnerName sql.NullString
 	)
 	dest := append([]any{&m.ID, &m.RoomID, &m.Seq, &m.UserID, &m.Username, &m.Body, &cmid, &created, &edited, &m.Deleted,
-		&root, &m.ReplyCount, &lastReply, &mentions, &m.MentionsRoom, &m.HasFiles}, extra...)
+		&root, &m.ReplyCount, &lastReply, &mentions, &m.MentionsRoom, &m.HasFiles,
+		&pinnedAt, &pinnedBy, &pinnerName}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return chat.Message{}, err
 	}
@@ -52,6 +57,11 @@ func scanMessage(row scanner, extra ...any) (chat.Message, error) {
 		m.LastReplyAt = &t
 	}
 	m.Mentions = parseIDs(mentions)
+	if pinnedAt.Valid {
+		t := parseTime(pinnedAt.String)
+		m.Pinned, m.PinnedAt = true, &t
+		m.PinnedBy = &chat.UserRef{UserID: pinnedBy.Int64, Username: pinnerName.String}
+	}
 	m.Reactions = []chat.ReactionGroup{}
 	m.Files = []chat.File{}
 	return m, nil
@@ -462,11 +472,13 @@ func (s *Store) EditMessage(ctx context.Context, id int64, body string, at time.
 	return msg, sqldb.Wrap("edit message", err)
 }
 
-// DeleteMessage empties the body, marks the tombstone and drops reactions.
+// DeleteMessage empties the body, marks the tombstone, unpins it and drops
+// reactions.
 func (s *Store) DeleteMessage(ctx context.Context, id int64) (chat.Message, error) {
 	var msg chat.Message
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q(`UPDATE messages SET body = '', deleted = true WHERE id = ?`), id)
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE messages SET body = '', deleted = true,
+			pinned_at = NULL, pinned_by = NULL, pinned_by_name = NULL WHERE id = ?`), id)
 		if err != nil {
 			return err
 		}

@@ -283,3 +283,71 @@ func BenchmarkThreadPage(b *testing.B) {
 		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 	})
 }
+
+// BenchmarkPins reports what GET /rooms/:id/pins and a pin cost in a room
+// of 100,000 messages holding 49 pins: the list of all 50 (newest pin
+// first), and a pin (the cap's count under the room's lock, the write)
+// with its unpin, of a random message.
+func BenchmarkPins(b *testing.B) {
+	const size, batch = 100_000, 1_000
+	benchDialects(b, func(b *testing.B, target func() sqldb.Target) {
+		st := storetest.Open(b, target())
+		room := benchRooms(b, st, 1)[0]
+		ctx := context.Background()
+		allow := func(chat.Room, *chat.Member) error { return nil }
+		ids := make([]int64, 0, size)
+		nms := make([]chat.NewMessage, 0, batch)
+		for len(ids) < size {
+			nms = nms[:0]
+			for range batch {
+				nms = append(nms, chat.NewMessage{RoomID: room, UserID: int64(len(ids)%50 + 1), Username: "bench", Body: "a message in a big room", At: time.Now()})
+			}
+			res, err := st.CreateMessages(ctx, nms, allow)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, r := range res {
+				ids = append(ids, r.Message.ID)
+			}
+		}
+		by := chat.UserRef{UserID: 1, Username: "bench"}
+		pinned := map[int64]bool{}
+		for i := range chat.MaxPinsPerRoom - 1 {
+			id := ids[i*(size/chat.MaxPinsPerRoom)]
+			if _, _, err := st.PinMessage(ctx, room, id, by, time.Now()); err != nil {
+				b.Fatal(err)
+			}
+			pinned[id] = true
+		}
+		list := make([]time.Duration, 0, b.N)
+		pin := make([]time.Duration, 0, b.N)
+		b.ResetTimer()
+		for range b.N {
+			id := ids[rand.IntN(size)]
+			for pinned[id] {
+				id = ids[rand.IntN(size)]
+			}
+			t := time.Now()
+			if _, _, err := st.PinMessage(ctx, room, id, by, time.Now()); err != nil {
+				b.Fatal(err)
+			}
+			pin = append(pin, time.Since(t))
+			t = time.Now()
+			msgs, err := st.Pins(ctx, room)
+			list = append(list, time.Since(t))
+			if err != nil || len(msgs) != chat.MaxPinsPerRoom || msgs[0].ID != id {
+				b.Fatalf("pins: %d messages, want %d with %d first: %v", len(msgs), chat.MaxPinsPerRoom, id, err)
+			}
+			if _, _, err := st.UnpinMessage(ctx, room, id); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		slices.Sort(list)
+		slices.Sort(pin)
+		b.ReportMetric(float64(list[len(list)/2].Microseconds()), "list-p50-µs")
+		b.ReportMetric(float64(list[len(list)*99/100].Microseconds()), "list-p99-µs")
+		b.ReportMetric(float64(pin[len(pin)/2].Microseconds()), "pin-p50-µs")
+		b.ReportMetric(float64(pin[len(pin)*99/100].Microseconds()), "pin-p99-µs")
+	})
+}

@@ -57,6 +57,9 @@ func Run(t *testing.T, fresh sqldbtest.Fresh) {
 		{"ConcurrentReplies", testConcurrentReplies},
 		{"Migration0004Upgrades", testMigration0004Upgrades},
 		{"Files", testFiles},
+		{"Pins", testPins},
+		{"ConcurrentPins", testConcurrentPins},
+		{"Migration0006Upgrades", testMigration0006Upgrades},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, fresh(t)) })

@@ -48,6 +48,7 @@ function sameMessage(a, b) {
     a.edited_at === b.edited_at &&
     a.reply_count === b.reply_count &&
     a.last_reply_at === b.last_reply_at &&
+    !!a.pinned === !!b.pinned &&
     JSON.stringify(a.reactions) === JSON.stringify(b.reactions)
   );
 }
@@ -302,7 +303,7 @@ export class RoomLog {
   markDeleted(id) {
     const m = this.byId.get(Number(id));
     if (!m || m.deleted) return false;
-    const t = { ...m, deleted: true, body: '', reactions: [] };
+    const t = { ...m, deleted: true, body: '', reactions: [], pinned: false, pinned_by: null, pinned_at: null };
     this.byId.set(t.id, t);
     this.bySeq.set(t.seq, t);
     this._changed();

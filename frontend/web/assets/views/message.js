@@ -9,6 +9,7 @@ import { reactedByMe } from '../lib/roomlog.js';
 import { threadActions, threadSummary } from './thread.js';
 import { mentionBody, mentionsMe } from './direct.js';
 import { messageFiles, pendingFiles } from './files.js';
+import { pinAction, pinMarker } from './pins.js';
 
 /** The quick reactions offered by the picker. */
 export const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢', '🙏', '👀'];
@@ -20,7 +21,8 @@ export const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢'
  */
 export function sameLook(a, b) {
   return a.continued === b.continued && a.name === b.name && a.avatar === b.avatar && a.editing === b.editing &&
-    a.canEdit === b.canEdit && a.canDelete === b.canDelete && a.highlight === b.highlight && a.threadSig === b.threadSig;
+    a.canEdit === b.canEdit && a.canDelete === b.canDelete && a.highlight === b.highlight && a.threadSig === b.threadSig &&
+    a.canPin === b.canPin;
 }
 
 /** Reactions said in words: "Reactions: 👍 2, 🎉 1, including yours". */
@@ -91,6 +93,8 @@ export function messageElement(ctx, msg, o) {
     main.append(files);
   }
   main.append(h('span', { id: `${id}-t`, hidden: true, text: fullTime(msg.created_at) }));
+  const pinned = pinMarker(ctx, msg, id, parts);
+  if (pinned) main.prepend(pinned);
   if (!msg.deleted && msg.reactions.length > 0) {
     parts.push(`${id}-r`);
     main.append(h('span', { id: `${id}-r`, hidden: true, text: reactionSummary(msg.reactions, meId) }));
@@ -117,6 +121,7 @@ export function messageElement(ctx, msg, o) {
     const actions = h('div', { class: 'msg-actions', role: 'toolbar', 'aria-label': 'Message actions', testid: 'message-actions' },
       o.onReact ? h('button', { type: 'button', tabindex: '-1', class: 'icon-btn', testid: 'react-button', 'aria-label': 'Add reaction', title: 'Add reaction', 'aria-haspopup': 'dialog', 'aria-expanded': 'false', onClick: (e) => o.onReact(e.currentTarget) }, icon('smile')) : null,
       ...threadActions(msg, o),
+      pinAction(msg, o),
       o.canEdit ? h('button', { type: 'button', tabindex: '-1', class: 'icon-btn', testid: 'edit-message', 'aria-label': 'Edit message', title: 'Edit', onClick: () => o.onEdit() }, icon('edit')) : null,
       o.canDelete ? h('button', { type: 'button', tabindex: '-1', class: 'icon-btn danger', testid: 'delete-message', 'aria-label': 'Delete message', title: 'Delete', onClick: () => o.onDelete() }, icon('trash')) : null);
     el.append(actions);

@@ -16,6 +16,7 @@ import { mentionAutocomplete } from '../ui/mentionbox.js';
 import { composerHint } from '../ui/formathint.js';
 import { directLead, directTitle, groupHandles, isDirect } from './direct.js';
 import { attachments } from './files.js';
+import { roomPins } from './pins.js';
 
 const BOTTOM_SLACK = 48;
 // The list renders the newest WINDOW messages the client holds, and STEP
@@ -84,6 +85,9 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
   const el = h('section', { class: 'room', testid: 'room-view', dataset: { roomId: rid } },
     header, h('div', { class: 'room-body' }, timeline, panel));
   el.classList.toggle('panel-open', panelOpen);
+  // Pins (views/pins.js): the header's button and the pane it opens, one
+  // side pane at a time with the thread's.
+  const pinsCtl = roomPins(ctx, rid, { roomEl: el, before: panel, onOpen: () => closeThreadPane() });
 
   // ---- header --------------------------------------------------------------
 
@@ -118,7 +122,7 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
       const membersBtn = h('button', { type: 'button', class: 'members-toggle', testid: 'members-toggle', 'aria-controls': panel.id, onClick: () => togglePanel() }, icon('users'), count);
       const menuBtn = menuButton(iconButton('more', 'Room options', { testid: 'room-menu' }));
       menuBtn.addEventListener('click', () => openMenu(menuBtn, roomMenu()));
-      replace(header, viewHeader(ctx, [lead, h('div', { class: 'title-text' }, h1, topic)], [membersBtn, menuBtn]));
+      replace(header, viewHeader(ctx, [lead, h('div', { class: 'title-text' }, h1, topic)], [pinsCtl.button, membersBtn, menuBtn]));
       hdr = { h1, topic, lead, count, membersBtn, leadSig: null };
     }
     if (hdr.h1.textContent !== title) hdr.h1.textContent = title;
@@ -239,6 +243,7 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
       highlight: highlightSeq === msg.seq,
       thread: threadLook(ctx, msg, repliers.get(msg.id)),
       threadSig: `${msg.reply_count ?? 0}|${msg.last_reply_at ?? ''}|${(repliers.get(msg.id) ?? []).join(',')}`,
+      canPin: pinsCtl.canPin(),
     };
   }
 
@@ -294,6 +299,7 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
       onCancelEdit: () => stopEdit(),
       onReply: () => openThread(msg.id, { focus: 'composer' }),
       onCopyLink: () => copyMessageLink(msg),
+      onTogglePin: w.look.canPin ? () => pinsCtl.toggle(chat.log(rid).get(msg.id) ?? msg) : null,
     };
     if (o.thread) o.thread = { ...o.thread, open: () => openThread(msg.id, { focus: 'heading' }) };
     return roving.prepare(messageElement(ctx, msg, o), w.key);
@@ -978,6 +984,7 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
       return;
     }
     const opener = document.activeElement;
+    pinsCtl.close({ restoreFocus: false });
     pane?.destroy();
     pane?.el.remove();
     pane = threadPane(ctx, rid, id, {
@@ -996,6 +1003,14 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
     el.classList.add('thread-open');
     if (focus === 'composer') pane.focusComposer();
     else if (focus) pane.focusHeading();
+  }
+
+  function closeThreadPane() {
+    const was = pane;
+    pane = null;
+    was?.destroy();
+    was?.el.remove();
+    el.classList.remove('thread-open');
   }
 
   // A message link: a top-level message is scrolled to and highlighted, a
@@ -1059,6 +1074,7 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
       document.querySelector('.emoji-picker')?.remove();
       pane?.destroy();
       att?.destroy();
+      pinsCtl.destroy();
       if (chat.readingRoom === rid) chat.readingRoom = null;
       chat.closeRoom(rid);
     },

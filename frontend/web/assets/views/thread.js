@@ -14,6 +14,7 @@ import { messageElement, pendingElement } from './message.js';
 import { viewHeader } from './shell.js';
 import { mentionAutocomplete } from '../ui/mentionbox.js';
 import { attachments } from './files.js';
+import { canPin, togglePin } from './pins.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const PATHS = {
@@ -187,6 +188,7 @@ export function threadPane(ctx, rid, rootId, o = {}) {
       onCancelEdit: () => stopEdit(),
       onOpenUser: () => ctx.router.go(mine ? '/profile' : `/users/${m.user_id}`),
       onCopyLink: () => copyMessageLink(m),
+      onTogglePin: canPin(ctx, m.room_id) ? () => togglePin(ctx, chat.log(m.room_id).get(m.id) ?? m) : null,
       onToggleReaction: (emoji) => chat.toggleReaction(chat.log(m.room_id).get(m.id) ?? m, emoji).catch(toastError),
     });
     // Inside the pane everything is in the Tab order (a short list).
@@ -250,7 +252,7 @@ export function threadPane(ctx, rid, rootId, o = {}) {
     }
     const r = chat.room(t.room_id);
     where.textContent = r ? (r.kind === 'dm' || r.kind === 'group' ? '' : `#${r.name}`) : '';
-    const rootSig = `${t.root.id}:${t.root.body}:${t.root.deleted}:${t.root.edited_at}:${highlightId}:${JSON.stringify(withReactions(t.root).reactions)}`;
+    const rootSig = `${t.root.id}:${t.root.body}:${t.root.deleted}:${t.root.edited_at}:${t.root.pinned}:${highlightId}:${JSON.stringify(withReactions(t.root).reactions)}`;
     if (rootSlot.dataset.sig !== rootSig) {
       rootSlot.dataset.sig = rootSig;
       replace(rootSlot, msgEl(t.root, true));
@@ -261,7 +263,7 @@ export function threadPane(ctx, rid, rootId, o = {}) {
     for (const m of t.replies) {
       keep.add(m.id);
       let n = nodes.get(m.id);
-      const sig = `${m.body}:${m.deleted}:${m.edited_at}:${highlightId === m.id}:${editingId === m.id}:${profiles.get(m.user_id)?.display_name ?? ''}:${JSON.stringify(withReactions(m).reactions)}`;
+      const sig = `${m.body}:${m.deleted}:${m.edited_at}:${m.pinned}:${highlightId === m.id}:${editingId === m.id}:${profiles.get(m.user_id)?.display_name ?? ''}:${JSON.stringify(withReactions(m).reactions)}`;
       if (!n || n.sig !== sig) {
         const fresh = msgEl(m, false);
         if (n) {
