@@ -77,6 +77,13 @@ type Config struct {
 	PresenceTTL       time.Duration
 	// DrainDelay keeps /readyz failing before the listener closes.
 	DrainDelay time.Duration
+	// PublicURL is the gateway's base URL as clients see it (API_BASE_URL,
+	// optional): webhook URLs are absolute under it, else gateway paths.
+	// WebhookRate/WebhookBurst limit posts per webhook (WEBHOOK_RATE,
+	// WEBHOOK_BURST).
+	PublicURL    string
+	WebhookRate  float64
+	WebhookBurst int
 }
 
 // maxDirectoryTimeout keeps a DM lookup well inside the gateway's own
@@ -116,6 +123,9 @@ func ReadConfig(getenv func(string) string) (Config, error) {
 	c.PresenceHeartbeat = env.Duration("PRESENCE_HEARTBEAT", 5*time.Second)
 	c.PresenceTTL = env.Duration("PRESENCE_TTL", 15*time.Second)
 	c.DrainDelay = env.Duration("SHUTDOWN_DRAIN_DELAY", 0)
+	c.PublicURL = env.URL("API_BASE_URL", "")
+	c.WebhookRate = env.Float("WEBHOOK_RATE", 1, 0.001, 1e6)
+	c.WebhookBurst = env.Int("WEBHOOK_BURST", 10, 1, 1_000_000)
 	if err := env.Err(); err != nil {
 		return Config{}, err
 	}
@@ -216,6 +226,7 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	svc := chat.NewService(chat.Options{
 		Store: st, Publisher: hb, Presence: hb, Directory: users, Logger: log,
 		SendRate: cfg.SendRate, SendBurst: cfg.SendBurst,
+		WebhookRate: cfg.WebhookRate, WebhookBurst: cfg.WebhookBurst,
 	})
 
 	engine := httpx.NewEngine(httpx.Options{Service: service, Logger: log, Registry: h.Registry, MaxBodyBytes: 256 << 10, TrustedProxies: cfg.TrustedProxies})
@@ -238,6 +249,7 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 		Logger: log, AllowedOrigins: cfg.AllowedOrigins,
 		WS:           httpapi.WSOptions{AuthTimeout: cfg.AuthTimeout, PongWait: cfg.PongWait},
 		UserRequests: ratelimit.New(cfg.UserRPS, cfg.UserBurst),
+		PublicURL:    cfg.PublicURL,
 	})
 	log.Info("starting", "version", Version, "replica", replica, "database", db.Location, "dialect", db.Dialect, "broker", brokerName(cfg.NATSURL))
 

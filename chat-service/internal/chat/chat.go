@@ -130,6 +130,9 @@ type Message struct {
 	// the room when it was sent; MentionsRoom is @room or @here.
 	Mentions     []int64 `json:"mentions"`
 	MentionsRoom bool    `json:"mentions_room"`
+	// Webhook names the incoming webhook that posted the message (absent
+	// for people's messages, whose user_id is never 0).
+	Webhook *WebhookRef `json:"webhook,omitempty"`
 }
 
 // ThreadView is a followed thread as GET /threads lists it.
@@ -217,6 +220,10 @@ type NewMessage struct {
 	Mentions     []int64
 	MentionsRoom bool
 	At           time.Time
+	// Webhook, for a webhook's post (UserID 0), names it; CheckUserID is
+	// then its creator, whose membership the send check reads.
+	Webhook     *WebhookRef
+	CheckUserID int64
 }
 
 // ErrInvalidThread refuses a reply whose thread_root_id does not name a
@@ -355,6 +362,8 @@ type Store interface {
 	// UTC midnight) by UTC day, ascending; days without messages are
 	// left out.
 	MessagesPerDay(ctx context.Context, since time.Time) ([]DayCount, error)
+
+	WebhookStore
 }
 
 // Directory is the user directory (user-service): the one place that

@@ -37,6 +37,9 @@ type Deps struct {
 	// chat-service is reachable without the gateway (its WebSocket port),
 	// so it cannot rely on the gateway's per-client limit.
 	UserRequests *ratelimit.Keyed
+	// PublicURL is the gateway's base URL as clients see it
+	// (API_BASE_URL): webhook URLs are absolute under it when set.
+	PublicURL string
 }
 
 // Routes mounts every chat-service endpoint at the root (the gateway strips
@@ -50,6 +53,8 @@ func Routes(r gin.IRouter, d Deps) {
 	// The WebSocket authenticates with its first frame, not a header: a
 	// browser cannot set headers on a WebSocket handshake.
 	r.GET("/ws", newWSServer(d).handle)
+	// An incoming webhook's URL is its only credential (webhooks.go).
+	r.POST("/hooks/:token", httpx.BodyLimit(MaxWebhookBodyBytes), postWebhook(svc))
 
 	api := r.Group("", authn.Require(d.Verifier, httpx.Error), limitPerUser(d.UserRequests), seeUser(svc, d.Logger))
 	api.GET("/rooms", listRooms(svc))
@@ -78,6 +83,9 @@ func Routes(r gin.IRouter, d Deps) {
 	api.DELETE("/messages/:id/reactions/:emoji", react(svc, false))
 	api.GET("/search", search(svc))
 	api.GET("/users/:id/stats", userStats(svc))
+	api.POST("/rooms/:id/webhooks", createWebhook(svc, d.PublicURL))
+	api.GET("/rooms/:id/webhooks", listWebhooks(svc))
+	api.DELETE("/webhooks/:id", deleteWebhook(svc))
 	// The admin page (admins only, by the token's current role): every
 	// public and private room, archive and delete, usage figures.
 	api.GET("/admin/rooms", adminRooms(svc))

@@ -65,7 +65,7 @@ func New(db *sqldb.DB, d Dialect) *Store {
 }
 
 // Tables lists every table, parents before children (copy-db's order).
-var Tables = []string{"rooms", "users", "members", "messages", "reactions", "daily_active", "thread_follows", "mentions"}
+var Tables = []string{"rooms", "users", "members", "messages", "reactions", "daily_active", "thread_follows", "mentions", "webhooks"}
 
 // q rebinds a query's ? placeholders for the dialect.
 func (s *Store) q(query string) string { return s.db.Rebind(query) }
