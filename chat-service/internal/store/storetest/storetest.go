@@ -56,6 +56,7 @@ func Run(t *testing.T, fresh sqldbtest.Fresh) {
 		{"Mentions", testMentions},
 		{"ConcurrentReplies", testConcurrentReplies},
 		{"Migration0004Upgrades", testMigration0004Upgrades},
+		{"Webhooks", testWebhooks},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, fresh(t)) })
