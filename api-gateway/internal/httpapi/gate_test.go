@@ -19,6 +19,7 @@ func TestPublicRouteMatching(t *testing.T) {
 		{"HEAD", "/api/auth/.well-known/jwks.json", true},
 		{"GET", "/api/users/avatars/12", true},
 		{"HEAD", "/api/users/avatars/12", true},
+		{"POST", "/api/chat/hooks/abcDEF012-_", true},
 
 		{"GET", "/api/auth/login", false},
 		{"POST", "/api/auth/login/", false},
@@ -35,6 +36,13 @@ func TestPublicRouteMatching(t *testing.T) {
 		{"GET", "/api/chat/avatars/12", false},
 		{"POST", "/api/chat/login", false},
 		{"POST", "/api/auth//login", false},
+		{"GET", "/api/chat/hooks/abc", false},
+		{"DELETE", "/api/chat/hooks/abc", false},
+		{"POST", "/api/chat/hooks/", false},
+		{"POST", "/api/chat/hooks", false},
+		{"POST", "/api/chat/hooks/abc/x", false},
+		{"POST", "/api/chat/rooms/1/webhooks", false},
+		{"POST", "/api/users/hooks/abc", false},
 	}
 	for _, tc := range tests {
 		if got := g.isPublic(tc.method, tc.path); got != tc.want {
