@@ -66,7 +66,7 @@ func publicRoutes() []routeRule {
 		{http.MethodPost, "/api/auth/refresh"},
 		{http.MethodPost, "/api/auth/logout"}, // takes a refresh token, not an access token
 		{http.MethodGet, "/api/auth/.well-known/jwks.json"},
-		{http.MethodGet, "/api/users/avatars/:id"}, // an <img> cannot send a token
+		{http.MethodGet, "/api/users/avatars/:id"},  // an <img> cannot send a token
 		{http.MethodPost, "/api/chat/hooks/:token"}, // an incoming webhook: its URL is its credential
 	}
 }
