@@ -38,11 +38,11 @@ func TestBrowserWebhooks(t *testing.T) {
 	dlg := tid("webhooks-dialog")
 	alice.wait("the dialog, its name box focused, the empty list", fmt.Sprintf(`!!document.querySelector(%q) && document.activeElement?.dataset.testid === 'webhook-name'
 		&& !document.querySelector('[data-testid=webhook-empty]').hidden`, dlg))
-	// An empty name is refused in the dialog, on the field. (Enter with
-	// its character: that is what submits a form.)
-	alice.typeInto("webhook-name", "\n")
+	// An empty name is refused in the dialog, on the field.
+	alice.press("Enter")
 	alice.wait("the name's error", `document.querySelector('[data-testid=webhook-name]').getAttribute('aria-invalid') === 'true' && !!document.querySelector('[data-testid=field-error]')`)
-	alice.typeInto("webhook-name", "CI builds\n")
+	alice.typeText(tid("webhook-name"), "CI builds")
+	alice.press("Enter")
 	alice.wait("the URL, shown once, focused", `document.activeElement?.dataset.testid === 'webhook-url' && document.activeElement.value.includes('/api/chat/hooks/')
 		&& document.querySelectorAll('[data-testid=webhook-item]').length === 1`)
 	url := eval[string](alice, `document.querySelector('[data-testid=webhook-url]').value`)
@@ -59,6 +59,13 @@ func TestBrowserWebhooks(t *testing.T) {
 		t.Errorf("the announcer said %q", said)
 	}
 	alice.screenshot("webhooks")
+	// The dialog with its URL: landmarks, names and contrast, both themes.
+	a := alice.audit("webhooks dialog")
+	a.axTree(axWant{app: true, dialog: true})
+	a.contrast()
+	alice.setDark(true)
+	alice.audit("webhooks dialog, dark").contrast()
+	alice.setDark(false)
 
 	// A program with nothing but the URL posts into the room.
 	post := func(body string) int {
@@ -83,6 +90,10 @@ func TestBrowserWebhooks(t *testing.T) {
 		t.Errorf("the webhook's message: author tag|tag label|profile button|edit = %q", name)
 	}
 	alice.screenshot("webhook-message")
+	alice.audit("a webhook's message").contrast()
+	alice.setDark(true)
+	alice.audit("a webhook's message, dark").contrast()
+	alice.setDark(false)
 
 	// Deleting asks first; afterwards the URL is refused.
 	alice.click("room-menu")
@@ -101,7 +112,8 @@ func TestBrowserWebhooks(t *testing.T) {
 
 	// Phone width: a new webhook's URL and curl example fit the screen.
 	alice.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch))
-	alice.typeInto("webhook-name", "Alerts\n")
+	alice.typeText(tid("webhook-name"), "Alerts")
+	alice.press("Enter")
 	alice.wait("the URL on a phone", `document.activeElement?.dataset.testid === 'webhook-url'`)
 	if over := eval[string](alice, `(() => { const d = document.querySelector('[data-testid=webhooks-dialog]'); const r = d.getBoundingClientRect();
 		return r.left >= 0 && r.right <= innerWidth && d.scrollWidth <= d.clientWidth + 1 ? '' : r.left + '..' + r.right + ' of ' + innerWidth + ', scroll ' + d.scrollWidth + '/' + d.clientWidth; })()`); over != "" {
