@@ -312,6 +312,21 @@ func (f *authzFixture) request(svc, method, pattern string, c caller, w authzWor
 		body = map[string]int64{"user_id": f.target.id}
 	case "chat PATCH /messages/:id":
 		body = map[string]string{"body": "edited"}
+	case "chat POST /rooms/:id/webhooks":
+		body = map[string]string{"name": "hook"}
+	case "chat DELETE /webhooks/:id", "chat POST /hooks/:token":
+		// A webhook of the owner's in the world's room, for this cell.
+		var hook struct {
+			ID  int64  `json:"id"`
+			URL string `json:"url"`
+		}
+		f.chat(f.acct[owner].token).must(201, "POST", "/rooms/"+id(w.room)+"/webhooks", map[string]string{"name": "hook"}, &hook)
+		if method == "DELETE" {
+			path = "/webhooks/" + id(hook.ID)
+		} else {
+			_, token, _ := strings.Cut(hook.URL, "/hooks/")
+			path, body = "/hooks/"+token, map[string]string{"text": "from a webhook"}
+		}
 	case "chat GET /search":
 		path += "?q=" + f.marker
 	case "user GET /profiles":

@@ -175,6 +175,16 @@ var authzTable = []authzRow{
 	{"chat", "POST /rooms/:id/pins/:message_id [public]", "401 401 403 403 200 200 403 403d 401r", ""},
 	{"chat", "GET /search", signedIn, ""},
 	{"chat", "GET /users/:id/stats", signedIn, ""},
+	// Incoming webhooks: members make and list them (admins list public
+	// rooms' too); their creator, an owner or an admin deletes one. The
+	// post needs no token at all: its URL is the credential.
+	{"chat", "POST /rooms/:id/webhooks", "401 401 404 404 201 201 404 403d 401r", ""},
+	{"chat", "GET /rooms/:id/webhooks", roomRead, ""},
+	{"chat", "POST /rooms/:id/webhooks [public]", "401 401 403 403 201 201 403 403d 401r", ""},
+	{"chat", "GET /rooms/:id/webhooks [public]", "401 401 403 403 200 200 200 403d 401r", ""},
+	{"chat", "DELETE /webhooks/:id", "401 401 404 404 403 204 404 403d 401r", ""},
+	{"chat", "DELETE /webhooks/:id [public]", "401 401 403 403 403 204 204 403d 401r", ""},
+	{"chat", "POST /hooks/:token", "201 201 201 201 201 201 201 201 201", ""},
 	// The admin page: by the token's current role, whatever the room.
 	{"chat", "GET /admin/rooms", adminOnly, ""},
 	{"chat", "PATCH /admin/rooms/:id", adminOnly, ""},

@@ -79,6 +79,13 @@ type Config struct {
 	DrainDelay time.Duration
 	// FileMaxBytes caps one uploaded file (FILE_MAX_BYTES, 25 MiB).
 	FileMaxBytes int64
+	// PublicURL is the gateway's base URL as clients see it (API_BASE_URL,
+	// optional): webhook URLs are absolute under it, else gateway paths.
+	// WebhookRate/WebhookBurst limit posts per webhook (WEBHOOK_RATE,
+	// WEBHOOK_BURST).
+	PublicURL    string
+	WebhookRate  float64
+	WebhookBurst int
 }
 
 // maxDirectoryTimeout keeps a DM lookup well inside the gateway's own
@@ -119,6 +126,9 @@ func ReadConfig(getenv func(string) string) (Config, error) {
 	c.PresenceTTL = env.Duration("PRESENCE_TTL", 15*time.Second)
 	c.DrainDelay = env.Duration("SHUTDOWN_DRAIN_DELAY", 0)
 	c.FileMaxBytes = int64(env.Int("FILE_MAX_BYTES", chat.DefaultFileMaxBytes, 1, 1<<30))
+	c.PublicURL = env.URL("API_BASE_URL", "")
+	c.WebhookRate = env.Float("WEBHOOK_RATE", 1, 0.001, 1e6)
+	c.WebhookBurst = env.Int("WEBHOOK_BURST", 10, 1, 1_000_000)
 	if err := env.Err(); err != nil {
 		return Config{}, err
 	}
@@ -230,6 +240,7 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 		Store: st, Publisher: hb, Presence: hb, Directory: users, Logger: log,
 		SendRate: cfg.SendRate, SendBurst: cfg.SendBurst,
 		FileURLs: urls, FileMaxBytes: cfg.FileMaxBytes,
+		WebhookRate: cfg.WebhookRate, WebhookBurst: cfg.WebhookBurst,
 	})
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	swept := make(chan struct{})
@@ -259,6 +270,7 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 		WS:           httpapi.WSOptions{AuthTimeout: cfg.AuthTimeout, PongWait: cfg.PongWait},
 		UserRequests: ratelimit.New(cfg.UserRPS, cfg.UserBurst),
 		FileMaxBytes: cfg.FileMaxBytes,
+		PublicURL:    cfg.PublicURL,
 	})
 	log.Info("starting", "version", Version, "replica", replica, "database", db.Location, "dialect", db.Dialect, "broker", brokerName(cfg.NATSURL))
 

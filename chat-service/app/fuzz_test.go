@@ -69,6 +69,7 @@ func startChatFuzz(f *testing.F) *chatFuzz {
 		"USER_SERVICE_URL": fuzzDirectory(f, map[int64]string{1: "fuzzer", 2: "bob", 3: "carol"}),
 		"SEND_RATE":        "1000000", "SEND_BURST": "1000000",
 		"USER_RATE_LIMIT_RPS": "1000000", "USER_RATE_LIMIT_BURST": "1000000",
+		"WEBHOOK_RATE": "1000000", "WEBHOOK_BURST": "1000000",
 	})
 	fx := &chatFuzz{url: svc.URL, token: is.Token(f, 1, "fuzzer", authn.RoleUser, 24*time.Hour), paths: map[string]string{},
 		admin: is.Token(f, 2, "bob", authn.RoleAdmin, 24*time.Hour)}
@@ -78,6 +79,12 @@ func startChatFuzz(f *testing.F) *chatFuzz {
 	bodyfuzz.Setup(f, fx.url, "POST", "/rooms", fx.token, map[string]string{"name": "fuzz room", "kind": "public"}, &room)
 	bodyfuzz.Setup(f, fx.url, "POST", "/rooms/"+strconv.FormatInt(room.ID, 10)+"/messages", fx.token, map[string]string{"body": "first", "client_msg_id": "fuzz-setup"}, &msg)
 	fx.roomID = room.ID
+	// POST /hooks/:token posts through a webhook of the fixture room.
+	var hook struct {
+		URL string `json:"url"`
+	}
+	bodyfuzz.Setup(f, fx.url, "POST", "/rooms/"+strconv.FormatInt(room.ID, 10)+"/webhooks", fx.token, map[string]string{"name": "fuzz hook"}, &hook)
+	_, hookToken, _ := strings.Cut(hook.URL, "/hooks/")
 
 	fx.routes = bodyfuzz.Routes(f, svc, chatNotFuzzed)
 	for _, r := range fx.routes {
@@ -87,6 +94,7 @@ func startChatFuzz(f *testing.F) *chatFuzz {
 			id = msg.ID
 		}
 		path = strings.ReplaceAll(path, ":id", strconv.FormatInt(id, 10))
+		path = strings.ReplaceAll(path, ":token", hookToken)
 		if strings.Contains(path, ":") {
 			f.Fatalf("%s: fill its path parameters", r)
 		}

@@ -23,6 +23,7 @@ func TestPublicRouteMatching(t *testing.T) {
 		{"HEAD", "/api/chat/files/7", true},
 		{"GET", "/api/chat/files/7/thumbnail", true},
 		{"HEAD", "/api/chat/files/7/thumbnail", true},
+		{"POST", "/api/chat/hooks/abcDEF012-_", true},
 
 		{"GET", "/api/auth/login", false},
 		{"POST", "/api/auth/login/", false},
@@ -47,6 +48,13 @@ func TestPublicRouteMatching(t *testing.T) {
 		{"GET", "/api/chat/rooms/1/files", false},
 		{"POST", "/api/chat/login", false},
 		{"POST", "/api/auth//login", false},
+		{"GET", "/api/chat/hooks/abc", false},
+		{"DELETE", "/api/chat/hooks/abc", false},
+		{"POST", "/api/chat/hooks/", false},
+		{"POST", "/api/chat/hooks", false},
+		{"POST", "/api/chat/hooks/abc/x", false},
+		{"POST", "/api/chat/rooms/1/webhooks", false},
+		{"POST", "/api/users/hooks/abc", false},
 	}
 	for _, tc := range tests {
 		if got := g.isPublic(tc.method, tc.path); got != tc.want {

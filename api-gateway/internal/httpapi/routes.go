@@ -73,6 +73,7 @@ func publicRoutes() []routeRule {
 		// Signed, expiring file URLs: chat-service checks the signature.
 		{http.MethodGet, "/api/chat/files/:id"},
 		{http.MethodGet, "/api/chat/files/:id/thumbnail"},
+		{http.MethodPost, "/api/chat/hooks/:token"}, // an incoming webhook: its URL is its credential
 	}
 }
 

@@ -246,7 +246,7 @@ func (u *Upstream) handleError(w http.ResponseWriter, r *http.Request, err error
 	}
 	if status != http.StatusRequestEntityTooLarge {
 		u.log.WarnContext(ctx, "upstream request failed",
-			"upstream", u.name, "method", r.Method, "path", r.URL.Path, "status", status, "error", err.Error())
+			"upstream", u.name, "method", r.Method, "path", LogPath(r.URL.Path), "status", status, "error", err.Error())
 	}
 	WriteError(w, status, e)
 }
@@ -306,3 +306,12 @@ func (b *bufferPool) Get() []byte {
 }
 
 func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
+
+// LogPath is a request path as logs may show it: an incoming webhook's
+// URL is its credential, so the segment after /hooks/ is replaced.
+func LogPath(p string) string {
+	if i := strings.Index(p, "/hooks/"); i >= 0 {
+		return p[:i] + "/hooks/[redacted]"
+	}
+	return p
+}

@@ -79,3 +79,16 @@ func TestStripPrefix(t *testing.T) {
 		}
 	}
 }
+
+func TestLogPathRedactsWebhookTokens(t *testing.T) {
+	for in, want := range map[string]string{
+		"/api/chat/hooks/SECRET":     "/api/chat/hooks/[redacted]",
+		"/hooks/SECRET/extra":        "/hooks/[redacted]",
+		"/api/chat/rooms/1/webhooks": "/api/chat/rooms/1/webhooks",
+		"/api/chat/rooms/1/messages": "/api/chat/rooms/1/messages",
+	} {
+		if got := LogPath(in); got != want {
+			t.Errorf("LogPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

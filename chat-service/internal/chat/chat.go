@@ -142,6 +142,9 @@ type Message struct {
 	Pinned   bool       `json:"pinned"`
 	PinnedBy *UserRef   `json:"pinned_by"`
 	PinnedAt *time.Time `json:"pinned_at"`
+	// Webhook names the incoming webhook that posted the message (absent
+	// for people's messages, whose user_id is never 0).
+	Webhook *WebhookRef `json:"webhook,omitempty"`
 }
 
 // ThreadView is a followed thread as GET /threads lists it.
@@ -228,11 +231,12 @@ type NewMessage struct {
 	// Mentions and MentionsRoom are the resolved mentions (ResolveMentions).
 	Mentions     []int64
 	MentionsRoom bool
-	// FileIDs are uploads to attach: each must be the sender's own,
-	// complete, in the same room and not attached yet (else
-	// ErrInvalidFiles, and nothing is stored).
-	FileIDs []int64
-	At      time.Time
+	FileIDs      []int64
+	At           time.Time
+	// Webhook, for a webhook's post (UserID 0), names it; CheckUserID is
+	// then its creator, whose membership the send check reads.
+	Webhook     *WebhookRef
+	CheckUserID int64
 }
 
 // ErrInvalidThread refuses a reply whose thread_root_id does not name a
@@ -387,6 +391,8 @@ type Store interface {
 	// UTC midnight) by UTC day, ascending; days without messages are
 	// left out.
 	MessagesPerDay(ctx context.Context, since time.Time) ([]DayCount, error)
+
+	WebhookStore
 }
 
 // Directory is the user directory (user-service): the one place that

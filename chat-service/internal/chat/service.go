@@ -40,6 +40,10 @@ type Options struct {
 	// (DefaultFileMaxBytes when 0).
 	FileURLs     *FileURLs
 	FileMaxBytes int64
+	// WebhookRate and WebhookBurst limit posts per incoming webhook (per
+	// replica; 1/s, burst 10 when 0).
+	WebhookRate  float64
+	WebhookBurst int
 }
 
 // Service holds every business rule of chat. Transports call it with the
@@ -53,6 +57,7 @@ type Service struct {
 	now      func() time.Time
 	send     *ratelimit.Keyed
 	typing   *ratelimit.Keyed
+	hooks    *ratelimit.Keyed // per webhook id (webhooks.go)
 
 	// seen caches the username last recorded per user id, so TouchUser
 	// writes only when a user is new or renamed.
@@ -93,11 +98,18 @@ func NewService(o Options) *Service {
 	if o.FileMaxBytes <= 0 {
 		o.FileMaxBytes = DefaultFileMaxBytes
 	}
+	if o.WebhookRate <= 0 {
+		o.WebhookRate = 1
+	}
+	if o.WebhookBurst <= 0 {
+		o.WebhookBurst = 10
+	}
 	return &Service{
 		urls: o.FileURLs, fileMax: o.FileMaxBytes, decoding: make(chan struct{}, 2),
 		store: o.Store, pub: o.Publisher, presence: o.Presence, dir: o.Directory, log: o.Logger, now: o.Now, sendBatch: o.SendBatch,
 		send:   ratelimit.NewWithClock(o.SendRate, o.SendBurst, o.Now),
 		typing: ratelimit.NewWithClock(1/o.TypingInterval.Seconds(), 1, o.Now),
+		hooks:  ratelimit.NewWithClock(o.WebhookRate, o.WebhookBurst, o.Now),
 	}
 }
 
@@ -734,26 +746,38 @@ func (s *Service) Send(ctx context.Context, a Actor, o Outgoing) (Message, bool,
 	}
 	nm := NewMessage{RoomID: o.RoomID, UserID: a.UserID, Username: a.Username,
 		Body: body, ClientMsgID: o.ClientMsgID, ThreadRootID: o.ThreadRootID, FileIDs: o.FileIDs}
-	if strings.IndexByte(body, '@') >= 0 {
+	r, err := s.deliver(ctx, nm)
+	if err != nil {
+		return Message{}, false, err
+	}
+	s.MarkActive(a.UserID)
+	return r.Message, r.Created, nil
+}
+
+// deliver resolves a checked message's mentions and stores it through the
+// group commit, which publishes it: the path every message takes, from a
+// person or a webhook.
+func (s *Service) deliver(ctx context.Context, nm NewMessage) (CreateResult, error) {
+	if strings.IndexByte(nm.Body, '@') >= 0 {
 		// Only users who may read the room are named: a mention of
 		// anyone else stays plain text and tells nobody anything.
-		names, room := ParseMentions(body)
+		names, room := ParseMentions(nm.Body)
 		nm.MentionsRoom = room
 		if len(names) > 0 {
-			if nm.Mentions, err = s.store.ResolveMentions(ctx, o.RoomID, names); err != nil {
-				return Message{}, false, err
+			var err error
+			if nm.Mentions, err = s.store.ResolveMentions(ctx, nm.RoomID, names); err != nil {
+				return CreateResult{}, err
 			}
 		}
 	}
 	r, err := s.persist(ctx, nm)
 	if err != nil {
-		return Message{}, false, err
+		return CreateResult{}, err
 	}
-	if !r.Created && r.Message.RoomID != o.RoomID {
-		return Message{}, false, apperr.Conflict("client_msg_id_reused", "client_msg_id was already used for a message in another room")
+	if !r.Created && r.Message.RoomID != nm.RoomID {
+		return CreateResult{}, apperr.Conflict("client_msg_id_reused", "client_msg_id was already used for a message in another room")
 	}
-	s.MarkActive(a.UserID)
-	return r.Message, r.Created, nil
+	return r, nil
 }
 
 // sendCheck is who may post: members of rooms that are not archived. A

@@ -39,6 +39,9 @@ type Deps struct {
 	UserRequests *ratelimit.Keyed
 	// FileMaxBytes caps an upload (chat.DefaultFileMaxBytes when 0).
 	FileMaxBytes int64
+	// PublicURL is the gateway's base URL as clients see it
+	// (API_BASE_URL): webhook URLs are absolute under it when set.
+	PublicURL string
 }
 
 // Routes mounts every chat-service endpoint at the root (the gateway strips
@@ -58,6 +61,8 @@ func Routes(r gin.IRouter, d Deps) {
 	r.HEAD("/files/:id", downloadFile(svc, false))
 	r.GET("/files/:id/thumbnail", downloadFile(svc, true))
 	r.HEAD("/files/:id/thumbnail", downloadFile(svc, true))
+	// An incoming webhook's URL is its only credential (webhooks.go).
+	r.POST("/hooks/:token", httpx.BodyLimit(MaxWebhookBodyBytes), postWebhook(svc))
 
 	api := r.Group("", authn.Require(d.Verifier, httpx.Error), limitPerUser(d.UserRequests), seeUser(svc, d.Logger))
 	api.GET("/rooms", listRooms(svc))
@@ -90,6 +95,9 @@ func Routes(r gin.IRouter, d Deps) {
 	api.DELETE("/messages/:id/reactions/:emoji", react(svc, false))
 	api.GET("/search", search(svc))
 	api.GET("/users/:id/stats", userStats(svc))
+	api.POST("/rooms/:id/webhooks", createWebhook(svc, d.PublicURL))
+	api.GET("/rooms/:id/webhooks", listWebhooks(svc))
+	api.DELETE("/webhooks/:id", deleteWebhook(svc))
 	// The admin page (admins only, by the token's current role): every
 	// public and private room, archive and delete, usage figures.
 	api.GET("/admin/rooms", adminRooms(svc))

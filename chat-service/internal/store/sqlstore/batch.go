@@ -90,7 +90,7 @@ func (s *Store) CreateMessages(ctx context.Context, nms []chat.NewMessage, check
 	out = make([]chat.CreateResult, len(nms))
 	for i, nm := range nms {
 		if check != nil {
-			room, m, err := s.RoomMember(ctx, nm.RoomID, nm.UserID)
+			room, m, err := s.RoomMember(ctx, nm.RoomID, checkUser(nm))
 			if err == nil {
 				err = check(room, m)
 			}
@@ -275,8 +275,8 @@ func (s *Store) checkAccess(ctx context.Context, tx *sql.Tx, nms []chat.NewMessa
 			if !slices.Contains(roomIDs, nm.RoomID) {
 				roomIDs = append(roomIDs, nm.RoomID)
 			}
-			if !slices.Contains(userIDs, nm.UserID) {
-				userIDs = append(userIDs, nm.UserID)
+			if !slices.Contains(userIDs, checkUser(nm)) {
+				userIDs = append(userIDs, checkUser(nm))
 			}
 		}
 		query := `SELECT ` + roomColumns + `, m.user_id, m.username, m.role, m.last_read_seq, m.joined_at
@@ -325,7 +325,7 @@ func (s *Store) checkAccess(ctx context.Context, tx *sql.Tx, nms []chat.NewMessa
 	}
 	verdicts := map[[2]int64]error{}
 	for i, nm := range nms {
-		key := [2]int64{nm.RoomID, nm.UserID}
+		key := [2]int64{nm.RoomID, checkUser(nm)}
 		verdict, ok := verdicts[key]
 		if !ok {
 			if room, found := rooms[nm.RoomID]; found {
@@ -393,12 +393,13 @@ func (s *Store) messagesByClientID(ctx context.Context, tx *sql.Tx, nms []chat.N
 // is taken is skipped, not an error, and then missing from RETURNING.
 func insertSQL(n int) string {
 	var q strings.Builder
-	q.WriteString(`INSERT INTO messages (room_id, seq, user_id, username, body, client_msg_id, created_at, thread_root_id, mentions, mentions_room) VALUES `)
+	q.WriteString(`INSERT INTO messages (room_id, seq, user_id, username, body, client_msg_id, created_at, thread_root_id, mentions, mentions_room,
+		webhook_id, webhook_name) VALUES `)
 	for i := range n {
 		if i > 0 {
 			q.WriteByte(',')
 		}
-		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	}
 	// RETURNING's row order is not promised: rows are matched by (room, seq).
 	q.WriteString(` ON CONFLICT (user_id, client_msg_id) DO NOTHING RETURNING id, room_id, seq`)
@@ -408,7 +409,7 @@ func insertSQL(n int) string {
 // insertMessages inserts the messages nms[i] for i in rows, whose room and
 // seq out[i] holds, in one statement, and completes out[i].
 func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, nms []chat.NewMessage, out []chat.CreateResult, rows []int, seqOf map[[2]int64]int) error {
-	args := make([]any, 0, 10*len(rows))
+	args := make([]any, 0, 12*len(rows))
 	for _, i := range rows {
 		nm := nms[i]
 		var cmid, root any
@@ -418,8 +419,9 @@ func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, nms []chat.NewMe
 		if nm.ThreadRootID != 0 {
 			root = nm.ThreadRootID
 		}
+		hookID, hookName := webhookArgs(nm)
 		args = append(args, nm.RoomID, out[i].Message.Seq, nm.UserID, nm.Username, nm.Body, cmid, fmtTime(nm.At), root,
-			formatIDs(nm.Mentions), nm.MentionsRoom)
+			formatIDs(nm.Mentions), nm.MentionsRoom, hookID, hookName)
 	}
 	st, err := s.stmt(ctx, tx, s.insertSQL[len(rows)-1])
 	if err != nil {
@@ -450,4 +452,22 @@ func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, nms []chat.NewMe
 		return errClientIDTaken
 	}
 	return nil
+}
+
+// checkUser is whose membership the send check reads: the sender, or for
+// a webhook's post (user 0) the webhook's creator.
+func checkUser(nm chat.NewMessage) int64 {
+	if nm.CheckUserID != 0 {
+		return nm.CheckUserID
+	}
+	return nm.UserID
+}
+
+// webhookArgs are a message's webhook_id and webhook_name (NULL for
+// people's messages).
+func webhookArgs(nm chat.NewMessage) (id, name any) {
+	if nm.Webhook == nil {
+		return nil, nil
+	}
+	return nm.Webhook.ID, nm.Webhook.Name
 }

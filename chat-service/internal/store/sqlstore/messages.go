@@ -18,7 +18,7 @@ var errMessageNotFound = apperr.NotFound("message_not_found", "message not found
 
 const messageColumns = `m.id, m.room_id, m.seq, m.user_id, m.username, m.body, m.client_msg_id, m.created_at, m.edited_at, m.deleted,
 	m.thread_root_id, m.reply_count, m.last_reply_at, m.mentions, m.mentions_room, m.has_files,
-	m.pinned_at, m.pinned_by, m.pinned_by_name`
+	m.pinned_at, m.pinned_by, m.pinned_by_name, m.webhook_id, m.webhook_name`
 
 func scanMessage(row scanner, extra ...any) (chat.Message, error) {
 	var (
@@ -32,10 +32,12 @@ func scanMessage(row scanner, extra ...any) (chat.Message, error) {
 		pinnedAt   sql.NullString
 		pinnedBy   sql.NullInt64
 		pinnerName sql.NullString
+		hookID     sql.NullInt64
+		hookName   sql.NullString
 	)
 	dest := append([]any{&m.ID, &m.RoomID, &m.Seq, &m.UserID, &m.Username, &m.Body, &cmid, &created, &edited, &m.Deleted,
 		&root, &m.ReplyCount, &lastReply, &mentions, &m.MentionsRoom, &m.HasFiles,
-		&pinnedAt, &pinnedBy, &pinnerName}, extra...)
+		&pinnedAt, &pinnedBy, &pinnerName, &hookID, &hookName}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return chat.Message{}, err
 	}
@@ -64,6 +66,9 @@ func scanMessage(row scanner, extra ...any) (chat.Message, error) {
 	}
 	m.Reactions = []chat.ReactionGroup{}
 	m.Files = []chat.File{}
+	if hookID.Valid {
+		m.Webhook = &chat.WebhookRef{ID: hookID.Int64, Name: hookName.String}
+	}
 	return m, nil
 }
 
@@ -236,9 +241,12 @@ func (s *Store) createMessage(ctx context.Context, nm chat.NewMessage) (chat.Cre
 			return err
 		}
 		var id int64
-		err = tx.QueryRowContext(ctx, s.q(`INSERT INTO messages (room_id, seq, user_id, username, body, client_msg_id, created_at, thread_root_id, mentions, mentions_room)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-			nm.RoomID, seq, nm.UserID, nm.Username, nm.Body, cmid, fmtTime(nm.At), root, formatIDs(nm.Mentions), nm.MentionsRoom).Scan(&id)
+		hookID, hookName := webhookArgs(nm)
+		err = tx.QueryRowContext(ctx, s.q(`INSERT INTO messages (room_id, seq, user_id, username, body, client_msg_id, created_at, thread_root_id, mentions, mentions_room,
+			webhook_id, webhook_name)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+			nm.RoomID, seq, nm.UserID, nm.Username, nm.Body, cmid, fmtTime(nm.At), root, formatIDs(nm.Mentions), nm.MentionsRoom,
+			hookID, hookName).Scan(&id)
 		if err != nil {
 			return err
 		}
@@ -399,6 +407,7 @@ func storedMessage(id, seq int64, nm chat.NewMessage) chat.Message {
 		m.Mentions = []int64{}
 	}
 	m.MentionsRoom = nm.MentionsRoom
+	m.Webhook = nm.Webhook
 	if nm.ClientMsgID != "" {
 		v := nm.ClientMsgID
 		m.ClientMsgID = &v

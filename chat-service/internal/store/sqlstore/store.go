@@ -70,7 +70,7 @@ func New(db *sqldb.DB, d Dialect) *Store {
 }
 
 // Tables lists every table, parents before children (copy-db's order).
-var Tables = []string{"rooms", "users", "members", "messages", "reactions", "daily_active", "thread_follows", "mentions", "files", "file_chunks", "file_keys"}
+var Tables = []string{"rooms", "users", "members", "webhooks", "messages", "reactions", "daily_active", "thread_follows", "mentions", "files", "file_chunks", "file_keys"}
 
 // q rebinds a query's ? placeholders for the dialect.
 func (s *Store) q(query string) string { return s.db.Rebind(query) }

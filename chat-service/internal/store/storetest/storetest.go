@@ -60,6 +60,7 @@ func Run(t *testing.T, fresh sqldbtest.Fresh) {
 		{"Pins", testPins},
 		{"ConcurrentPins", testConcurrentPins},
 		{"Migration0006Upgrades", testMigration0006Upgrades},
+		{"Webhooks", testWebhooks},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, fresh(t)) })

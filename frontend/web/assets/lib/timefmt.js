@@ -99,6 +99,8 @@ export function relativeTime(value, now = new Date()) {
  */
 export function continues(a, b) {
   if (!a || !b || a.user_id !== b.user_id) return false;
+  // Webhooks' posts (user 0) group by webhook and shown name.
+  if ((a.webhook || b.webhook) && (a.webhook?.id !== b.webhook?.id || a.username !== b.username)) return false;
   const da = toDate(a.created_at);
   const db = toDate(b.created_at);
   return !!da && !!db && sameDay(da, db) && db - da >= 0 && db - da < 5 * 60_000;

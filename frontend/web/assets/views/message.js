@@ -60,13 +60,13 @@ export function messageElement(ctx, msg, o) {
   if (o.continued) {
     gutter.append(h('time', { class: 'msg-hover-time', datetime: msg.created_at, title: fullTime(msg.created_at), 'aria-hidden': 'true', text: messageTime(msg.created_at) }));
   } else {
-    gutter.append(userButton('avatar-btn', 'avatar', `${o.name}'s profile`, avatar(ctx, msg.user_id, o.name, 'md')));
+    gutter.append(msg.webhook ? appAvatar(o.name) : userButton('avatar-btn', 'avatar', `${o.name}'s profile`, avatar(ctx, msg.user_id, o.name, 'md')));
   }
   const main = h('div', { class: 'msg-main' });
   if (o.continued) {
-    main.append(h('span', { id: `${id}-a`, hidden: true, text: o.name }));
+    main.append(h('span', { id: `${id}-a`, hidden: true, text: msg.webhook ? `${o.name}, app` : o.name }));
   } else {
-    const author = userButton('msg-author', 'author', null, o.name);
+    const author = msg.webhook ? appAuthor(msg, o.name) : userButton('msg-author', 'author', null, o.name);
     author.removeAttribute('aria-label');
     author.id = `${id}-a`;
     author.dataset.testid = 'message-author';
@@ -179,4 +179,18 @@ export function pendingElement(ctx, e, name, { onRetry, onDiscard }) {
         h('span', { text: e.error || 'Could not send.' }),
         h('button', { type: 'button', class: 'link-btn', 'aria-label': 'Retry sending', dataset: { focusKey: `retry-${e.client_msg_id}` }, onClick: onRetry }, 'Retry'),
         h('button', { type: 'button', class: 'link-btn', 'aria-label': 'Discard message', dataset: { focusKey: `discard-${e.client_msg_id}` }, onClick: onDiscard }, 'Discard')) : null));
+}
+
+/**
+ * A webhook's post names it, not a person (user_id 0): its name with an
+ * APP tag (read as "CI, app"), and no profile to open.
+ */
+function appAuthor(msg, name) {
+  const via = msg.webhook.name && msg.webhook.name !== name ? ` (webhook ${msg.webhook.name})` : '';
+  return h('span', { class: 'msg-author app-author', title: `Posted by a webhook${via}` },
+    name, h('span', { class: 'app-tag', testid: 'app-tag', 'aria-label': ', app' }, h('span', { 'aria-hidden': 'true', text: 'APP' })));
+}
+
+function appAvatar(name) {
+  return h('span', { class: 'avatar avatar-md app-avatar', 'aria-hidden': 'true', title: name }, icon('send'));
 }

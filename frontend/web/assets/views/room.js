@@ -9,6 +9,7 @@ import { continues, dayLabel, toDate, sameDay } from '../lib/timefmt.js';
 import { RovingFocus } from '../lib/roving.js';
 import { QUICK_REACTIONS, messageElement, pendingElement, sameLook } from './message.js';
 import { editRoomDialog, inviteDialog } from './dialogs.js';
+import { webhooksDialog } from './webhooks.js';
 import { viewHeader } from './shell.js';
 import { copyMessageLink, threadLook, threadPane } from './thread.js';
 import { isReply, messageParam, repliersByRoot } from '../lib/threads.js';
@@ -151,6 +152,7 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
     return [
       r.is_member && !isDirect(r) ? { label: 'Invite people', icon: 'userPlus', testid: 'invite-people', onSelect: () => inviteDialog(ctx, r) } : null,
       isOwner && !isDirect(r) ? { label: 'Edit room', icon: 'edit', testid: 'edit-room', onSelect: () => editRoomDialog(ctx, r) } : null,
+      r.is_member && !isDirect(r) ? { label: 'Integrations', icon: 'send', testid: 'room-integrations', onSelect: () => webhooksDialog(ctx, r) } : null,
       r.is_member && !r.is_default && r.kind !== 'dm' ? { label: r.kind === 'group' ? 'Leave conversation' : 'Leave room', icon: 'door', testid: 'leave-room', onSelect: () => leave(r) } : null,
       isOwner && !r.is_default && !isDirect(r) ? { label: 'Delete room', icon: 'trash', testid: 'delete-room', danger: true, onSelect: () => removeRoom(r) } : null,
       { label: panelOpen ? 'Hide members' : 'Show members', icon: 'users', onSelect: () => togglePanel() },
