@@ -43,6 +43,14 @@ func scanAccessToken(r rowScanner, extra ...any) (auth.AccessToken, error) {
 func (s *Store) CreateAccessToken(ctx context.Context, nt auth.NewAccessToken, max int, seal func(id int64) ([]byte, string)) (auth.AccessToken, error) {
 	var t auth.AccessToken
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		// The owner's row is locked first (PostgreSQL; SQLite's write
+		// transactions run one at a time), so tokens created at once
+		// count each other.
+		if s.db.Dialect == sqldb.Postgres {
+			if _, err := tx.ExecContext(ctx, s.db.Rebind(`SELECT id FROM users WHERE id = ? FOR UPDATE`), nt.UserID); err != nil {
+				return err
+			}
+		}
 		var n int
 		if err := tx.QueryRowContext(ctx, s.db.Rebind(`SELECT COUNT(*) FROM access_tokens WHERE user_id = ?`), nt.UserID).Scan(&n); err != nil {
 			return err
