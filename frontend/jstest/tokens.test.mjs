@@ -7,8 +7,10 @@ const now = new Date('2026-01-10T12:00:00Z');
 test('tokenExpiry says how long a token has left', () => {
   assert.deepEqual(tokenExpiry('2026-01-10T11:59:59Z', now), { expired: true, text: 'Expired' });
   assert.deepEqual(tokenExpiry('2026-01-10T12:00:00Z', now), { expired: true, text: 'Expired' });
-  assert.deepEqual(tokenExpiry('2026-01-10T20:00:00Z', now), { expired: false, text: 'Expires today' });
-  assert.deepEqual(tokenExpiry('2026-01-11T13:00:00Z', now), { expired: false, text: 'Expires tomorrow' });
+  assert.deepEqual(tokenExpiry('2026-01-10T20:00:00Z', now), { expired: false, text: 'Expires within a day' });
+  assert.deepEqual(tokenExpiry('2026-01-11T12:00:00Z', now), { expired: false, text: 'Expires within a day' });
+  assert.deepEqual(tokenExpiry('2026-01-11T13:00:00Z', now), { expired: false, text: 'Expires in 2 days' });
+  assert.deepEqual(tokenExpiry('2026-01-17T11:59:00Z', now), { expired: false, text: 'Expires in 7 days' });
   assert.deepEqual(tokenExpiry('2026-02-09T12:00:00Z', now), { expired: false, text: 'Expires in 30 days' });
   assert.deepEqual(tokenExpiry('not a date', now), { expired: false, text: '' });
 });

@@ -13,18 +13,17 @@ export const TOKEN_LIFETIMES = [
 const DAY_MS = 86_400_000;
 
 /**
- * A token's expiry in words and whether it has passed:
- * {expired, text} — "Expired", "Expires today", "Expires tomorrow",
- * "Expires in 12 days".
+ * A token's expiry in words and whether it has passed, counting started
+ * days (a 7-day token made a minute ago expires in 7 days):
+ * {expired, text} — "Expired", "Expires within a day", "Expires in 12 days".
  */
 export function tokenExpiry(expiresAt, now = new Date()) {
   const t = new Date(expiresAt).getTime();
   if (!Number.isFinite(t)) return { expired: false, text: '' };
   const left = t - now.getTime();
   if (left <= 0) return { expired: true, text: 'Expired' };
-  const days = Math.floor(left / DAY_MS);
-  if (days === 0) return { expired: false, text: 'Expires today' };
-  if (days === 1) return { expired: false, text: 'Expires tomorrow' };
+  const days = Math.ceil(left / DAY_MS);
+  if (days <= 1) return { expired: false, text: 'Expires within a day' };
   return { expired: false, text: `Expires in ${days} days` };
 }
 
