@@ -50,6 +50,9 @@ func TestBrowserTokensAndBots(t *testing.T) {
 		const tag = m?.querySelector('[data-testid=bot-tag]');
 		return !!tag && tag.textContent.includes('(bot)') && tag.querySelector('[aria-hidden=true]').textContent === 'BOT';
 	})()`)
+	room := p.audit("a room with a bot's message")
+	room.axTree(axWant{app: true})
+	room.contrast()
 	if eval[bool](p, `[...document.querySelectorAll('[data-testid=message]')].filter(e => !e.textContent.includes('Deploy 42')).some(e => e.querySelector('[data-testid=bot-tag]'))`) {
 		t.Error("a person's message carries a BOT tag")
 	}
@@ -76,6 +79,9 @@ func TestBrowserTokensAndBots(t *testing.T) {
 		t.Error("the list shows the secret")
 	}
 	p.screenshot("tokens")
+	tok := p.audit("settings, a new token")
+	tok.axTree(axWant{app: true})
+	tok.contrast()
 
 	// The token works from an HTTP client.
 	gw.with(secret).must(200, "GET", "/api/chat/rooms", nil, nil)
@@ -129,6 +135,9 @@ func TestBrowserTokensAndBots(t *testing.T) {
 		t.Errorf("the bot token speaks for %+v", me)
 	}
 	a.screenshot("admin-bots")
+	bots := a.audit("admin, bots")
+	bots.axTree(axWant{app: true})
+	bots.contrast()
 
 	if os.Getenv("PARLEY_UPDATE_SCREENSHOTS") != "" {
 		copyScreenshotFiles(t, "tokens", "tokens-phone", "admin-bots")

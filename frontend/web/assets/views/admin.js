@@ -337,7 +337,7 @@ function botsSection(ctx) {
     const tokens = h('details', { class: 'bot-tokens', testid: 'bot-tokens' }, h('summary', { text: `Tokens of ${b.username}` }));
     tokens.addEventListener('toggle', () => {
       if (tokens.open && tokens.childElementCount === 1) {
-        tokens.append(tokensCard(ctx, { base: `/api/auth/bots/${b.id}/tokens`, heading: `Tokens of ${b.username}`, headingLevel: 'h4', testid: 'bot-tokens-card' }));
+        tokens.append(tokensCard(ctx, { base: `/api/auth/bots/${b.id}/tokens`, heading: `Tokens of ${b.username}`, headingLevel: 'h3', testid: 'bot-tokens-card' }));
       }
     });
     return h('li', { class: 'bot-item card', testid: 'admin-bot', dataset: { botId: b.id, username: b.username } },

@@ -39,7 +39,8 @@ export function tokensCard(ctx, o) {
   const created = h('div', { class: 'token-created', testid: 'token-created', hidden: true });
   const list = h('ul', { class: 'token-list', testid: 'token-list', 'aria-labelledby': `${id}-list` });
   const status = h('p', { class: 'muted small', 'aria-live': 'polite', testid: 'token-status' });
-  const listHeading = h('h3', { id: `${id}-list`, class: 'token-list-heading', text: 'Active tokens' });
+  const level = Number((o.headingLevel ?? 'h2').slice(1));
+  const listHeading = h(`h${level + 1}`, { id: `${id}-list`, class: 'token-list-heading', text: 'Tokens' });
 
   function showError(message) {
     error.textContent = message;
