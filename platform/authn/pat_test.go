@@ -109,3 +109,41 @@ func TestPATClient(t *testing.T) {
 		t.Errorf("IntrospectURL = %q", u)
 	}
 }
+
+// BenchmarkPATVerify measures a personal access token's check in a service:
+// a cached answer (the common case) and a miss that asks a loopback
+// introspection endpoint.
+func BenchmarkPATVerify(b *testing.B) {
+	secret := strings.Repeat("s", 43)
+	in := authn.Introspection{UserID: 5, Username: "bot", Role: "user", TokenID: 1, ExpiresAt: time.Now().Add(time.Hour)}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(in)
+	}))
+	defer srv.Close()
+	b.Run("cached", func(b *testing.B) {
+		c := authn.NewPATClient(srv.URL, srv.Client(), nil)
+		tok := authn.FormatPAT(1, secret)
+		if _, err := c.Verify(tok); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := c.Verify(tok); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("introspect", func(b *testing.B) {
+		now := time.Now()
+		c := authn.NewPATClient(srv.URL, srv.Client(), func() time.Time { return now })
+		tok := authn.FormatPAT(1, secret)
+		b.ReportAllocs()
+		for b.Loop() {
+			now = now.Add(time.Minute) // every call a miss
+			if _, err := c.Verify(tok); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
