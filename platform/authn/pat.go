@@ -227,8 +227,8 @@ func (p *PATClient) introspect(raw string) (Introspection, error) {
 	}
 }
 
-// RefusePAT is gin-free: it is ErrPATNotAllowed for an identity that came
-// from a personal access token, nil otherwise.
+// RefusePAT is ErrPATNotAllowed for an identity that came from a personal
+// access token, nil otherwise (the credential-managing routes call it).
 func RefusePAT(id Identity) error {
 	if id.TokenID != 0 {
 		return ErrPATNotAllowed

@@ -6,14 +6,14 @@
 // Only admins see the link; auth-service and chat-service enforce it either way.
 
 import { h, icon } from '../ui/dom.js';
-import { avatar, confirmDialog, emptyState, spinner, toast, toastError } from '../ui/widgets.js';
+import { avatar, confirmDialog, emptyState, field, fieldError, spinner, toast, toastError } from '../ui/widgets.js';
 import { focusHeading, keepFocus } from '../ui/focus.js';
 import { dateOnly, fullTime, relativeTime } from '../lib/timefmt.js';
 import { plural } from '../lib/format.js';
 import { chartBars, dayShort, usageSummary } from '../lib/usage.js';
 import { viewHeader } from './shell.js';
 import { tokensCard } from './tokens.js';
-import { field, fieldError } from '../ui/widgets.js';
+import { botTag } from '../ui/bottag.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
@@ -344,7 +344,7 @@ function botsSection(ctx) {
       h('div', { class: 'bot-head' },
         avatar(ctx, b.id, name, 'md'),
         h('div', { class: 'bot-names' },
-          h('strong', { text: name }), ' ', h('span', { class: 'bot-tag', title: 'This account is a bot' }, h('span', { 'aria-hidden': 'true', text: 'BOT' }), h('span', { class: 'visually-hidden', text: ' (bot)' })),
+          h('strong', { text: name }), ' ', botTag(b),
           h('div', { class: 'muted small', text: `@${b.username} · created ${dateOnly(b.created_at)}` })),
         state, toggle),
       tokens);
