@@ -146,7 +146,7 @@ export function adminView(ctx) {
       },
     }, 'Sign out everywhere');
     const tr = h('tr', { testid: 'admin-user', dataset: { userId: u.id, username: u.username }, class: u.disabled ? 'row-disabled' : null },
-      h('td', {}, h('a', { href: `/users/${u.id}`, class: 'user-cell' }, avatar(ctx, u.id, u.username, 'sm'), h('span', {}, h('strong', { text: u.username }), self ? h('span', { class: 'muted', text: ' (you)' }) : null))),
+      h('td', {}, h('a', { href: `/users/${u.id}`, class: 'user-cell' }, avatar(ctx, u.id, u.username, 'sm'), h('span', {}, h('strong', { text: u.username }), botTag(u), self ? h('span', { class: 'muted', text: ' (you)' }) : null))),
       h('td', { class: 'muted', text: u.email || '—' }),
       h('td', {}, role),
       h('td', {}, h('span', { class: ['pill', u.disabled ? 'pill-off' : 'pill-on'], text: u.disabled ? 'Disabled' : 'Active' }), ' ', toggle, ' ', signOut),
