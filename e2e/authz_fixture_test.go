@@ -43,6 +43,10 @@ type authzFixture struct {
 	// to a caller outside the room that contains it leaks the room.
 	marker string
 	n      int
+	// bot is a bot account for the /bots/:id routes; ownerPAT a personal
+	// access token of the owner's, for the introspection route.
+	bot      int64
+	ownerPAT string
 }
 
 func newAuthzFixture(t *testing.T, s *stack) *authzFixture {
@@ -58,6 +62,10 @@ func newAuthzFixture(t *testing.T, s *stack) *authzFixture {
 	f.acct[admin].token, _ = f.login(f.acct[admin])
 	f.acct[admin].id = f.me(f.acct[admin].token)
 	f.forgedToken = forge(t, f.acct[owner].token)
+	var bot struct{ ID int64 }
+	f.gw(f.acct[admin].token).must(201, "POST", "/api/auth/bots", map[string]string{"username": "matrixbot"}, &bot)
+	f.bot = bot.ID
+	f.ownerPAT = f.pat(f.gw(f.acct[owner].token), "/api/auth/tokens")
 
 	f.shared = map[string]authzWorld{}
 	for _, kind := range []string{"private", "public", "dm"} {
@@ -65,6 +73,22 @@ func newAuthzFixture(t *testing.T, s *stack) *authzFixture {
 	}
 	f.uploadAvatar()
 	return f
+}
+
+// pat makes a personal access token at the tokens collection path and
+// returns it; patID does the same and returns its id.
+func (f *authzFixture) pat(a *api, path string) string {
+	f.t.Helper()
+	var p struct{ Token string }
+	a.must(201, "POST", path, map[string]string{"name": "matrix"}, &p)
+	return p.Token
+}
+
+func (f *authzFixture) patID(a *api, path string) string {
+	f.t.Helper()
+	var p struct{ ID int64 }
+	a.must(201, "POST", path, map[string]string{"name": "matrix"}, &p)
+	return strconv.FormatInt(p.ID, 10)
 }
 
 func (f *authzFixture) gw(token string) *api {
@@ -259,10 +283,23 @@ func (f *authzFixture) request(svc, method, pattern string, c caller, w authzWor
 		pathID = id(w.msg)
 	case svc == "auth" && strings.HasPrefix(pattern, "/users/:id"):
 		pathID = id(f.target.id)
+	case svc == "auth" && strings.HasPrefix(pattern, "/bots/:id"):
+		pathID = id(f.bot)
+	case svc == "auth" && pattern == "/tokens/:id":
+		// The caller's own token where the caller can make one; anyone
+		// else is refused before the id matters.
+		pathID = "999999"
+		if a := f.acct[c]; a != nil && c != disabled && c != revoked {
+			pathID = f.patID(f.gw(a.token), "/api/auth/tokens")
+		}
 	default: // profiles, avatars and stats: the owner's
 		pathID = f.id(owner)
 	}
-	path = strings.NewReplacer(":id", pathID, ":uid", id(f.target.id), ":emoji", url.PathEscape("👍"), ":message_id", id(w.msg)).Replace(pattern)
+	tid := "999999"
+	if pattern == "/bots/:id/tokens/:tid" {
+		tid = f.patID(f.gw(f.acct[admin].token), "/api/auth/bots/"+id(f.bot)+"/tokens")
+	}
+	path = strings.NewReplacer(":tid", tid, ":id", pathID, ":uid", id(f.target.id), ":emoji", url.PathEscape("👍"), ":message_id", id(w.msg)).Replace(pattern)
 
 	self := f.acct[c]
 	if self == nil { // anonymous and forged send the owner's body
@@ -280,6 +317,12 @@ func (f *authzFixture) request(svc, method, pattern string, c caller, w authzWor
 	case "auth POST /password":
 		// The same password again: valid, and the next cell's still works.
 		body = map[string]string{"current_password": self.password, "new_password": self.password}
+	case "auth POST /tokens", "auth POST /bots/:id/tokens":
+		body = map[string]string{"name": fmt.Sprintf("matrix-%d", f.n)}
+	case "auth POST /bots":
+		body = map[string]string{"username": fmt.Sprintf("bot%d", f.n)}
+	case "auth POST /internal/tokens/introspect":
+		body = map[string]string{"token": f.ownerPAT}
 	case "auth PATCH /users/:id":
 		body = map[string]string{"role": "user"}
 	case "user PUT /profiles/:id":

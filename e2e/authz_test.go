@@ -80,6 +80,17 @@ var authzTable = []authzRow{
 	{"auth", "PATCH /users/:id", adminOnly, ""},
 	{"auth", "POST /sessions/revoke-all", signedIn, ""},
 	{"auth", "POST /users/:id/sessions/revoke-all", adminOnly, ""},
+	// Personal access tokens (each caller's own) and bots (admins').
+	{"auth", "POST /tokens", "401 401 201 201 201 201 201 403d 401r", ""},
+	{"auth", "GET /tokens", signedIn, ""},
+	{"auth", "DELETE /tokens/:id", "401 401 204 204 204 204 204 403d 401r", ""},
+	{"auth", "GET /bots", adminOnly, ""},
+	{"auth", "POST /bots", "401 401 403 403 403 403 201 403d 401r", ""},
+	{"auth", "GET /bots/:id/tokens", adminOnly, ""},
+	{"auth", "POST /bots/:id/tokens", "401 401 403 403 403 403 201 403d 401r", ""},
+	{"auth", "DELETE /bots/:id/tokens/:tid", "401 401 403 403 403 403 204 403d 401r", ""},
+	// Token introspection is for the services, like the feed.
+	{"auth", "POST /internal/tokens/introspect", open, unpublished},
 	// The revocation feed is for the services; the gateway does not
 	// publish it.
 	{"auth", "GET /internal/revocations", open, unpublished},

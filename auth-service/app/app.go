@@ -212,6 +212,8 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 		MaxBodyBytes: maxBody, TrustedProxies: cfg.TrustedProxies,
 	})
 	h.Register(engine)
+	// Personal access tokens are checked against this service's own store.
+	signer.Verifier().WithPATs(svc.VerifyToken)
 	tokens := authn.Guard{
 		V: authn.NewCache(signer.Verifier().Verify, cfg.TokenCacheSize, authn.DefaultCacheTTL, time.Now),
 		R: revs,

@@ -936,8 +936,8 @@ func testAccounts(t *testing.T, db map[string]string) {
 		t.Fatalf("accounts: %+v", all)
 	}
 	for _, a := range all.Accounts {
-		if len(a) != 3 || a["id"] == nil || a["username"] == nil || a["created_at"] == nil {
-			t.Fatalf("an account says more or less than id, username and created_at: %v", a)
+		if len(a) != 4 || a["id"] == nil || a["username"] == nil || a["created_at"] == nil || a["is_bot"] != false {
+			t.Fatalf("an account says more or less than id, username, created_at and is_bot: %v", a)
 		}
 	}
 	var first, rest page

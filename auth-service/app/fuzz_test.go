@@ -27,7 +27,8 @@ import (
 // fuzzing user's current password (JSON-escaped; the fuzzer may change it
 // through POST /password, and it is followed), and $REFRESH a fresh refresh
 // token of a login of its own (so /refresh reuse and /logout end that login,
-// not the caller's), so that seeds and what grows from them get past the
+// not the caller's), and $PAT a personal access token of the fuzzing user,
+// so that seeds and what grows from them get past the
 // credential checks.
 //
 // Seeds are testdata/fuzz/FuzzJSONBodies: for every fuzzed route at least
@@ -48,7 +49,7 @@ var authNotFuzzed = map[string]string{
 }
 
 // authAsAdmin are the fuzzed routes called with the admin's token.
-var authAsAdmin = map[string]bool{"PATCH /users/:id": true}
+var authAsAdmin = map[string]bool{"PATCH /users/:id": true, "POST /bots": true, "POST /bots/:id/tokens": true}
 
 const (
 	fuzzUser      = "fuzzer"
@@ -64,6 +65,8 @@ type authFuzz struct {
 	paths, tokens map[string]string
 	// password is the fuzzing user's current password.
 	password string
+	// pat is a personal access token of the fuzzing user.
+	pat string
 }
 
 func startAuthFuzz(f *testing.F) *authFuzz {
@@ -82,12 +85,21 @@ func startAuthFuzz(f *testing.F) *authFuzz {
 	bodyfuzz.Setup(f, fx.url, "POST", "/register", "", map[string]string{"username": fuzzUser, "password": fuzzPassword}, &user)
 	bodyfuzz.Setup(f, fx.url, "POST", "/register", "", map[string]string{"username": "victim", "password": fuzzPassword}, &victim)
 	bodyfuzz.Setup(f, fx.url, "POST", "/register", "", map[string]string{"username": fuzzRefresher, "password": fuzzPassword}, nil)
+	var bot struct{ ID int64 }
+	bodyfuzz.Setup(f, fx.url, "POST", "/bots", admin.AccessToken, map[string]string{"username": "fuzzbot"}, &bot)
+	var pat struct{ Token string }
+	bodyfuzz.Setup(f, fx.url, "POST", "/tokens", user.AccessToken, map[string]string{"name": "fuzz"}, &pat)
+	fx.pat = pat.Token
 
 	fx.routes = bodyfuzz.Routes(f, svc, authNotFuzzed)
 	for _, r := range fx.routes {
 		_, path, _ := strings.Cut(r, " ")
 		// The admin routes act on another account, never the admin's own.
-		path = strings.ReplaceAll(path, ":id", strconv.FormatInt(victim.User.ID, 10))
+		target := victim.User.ID
+		if strings.HasPrefix(path, "/bots/") {
+			target = bot.ID
+		}
+		path = strings.ReplaceAll(path, ":id", strconv.FormatInt(target, 10))
 		if strings.Contains(path, ":") {
 			f.Fatalf("%s: fill its path parameters", r)
 		}
@@ -105,6 +117,7 @@ func (fx *authFuzz) do(t *testing.T, name string, tmpl []byte) {
 	method, _, _ := strings.Cut(route, " ")
 	body := bytes.ReplaceAll(tmpl, []byte("$TOKEN"), []byte(fx.tokens[route]))
 	body = bytes.ReplaceAll(body, []byte("$PASSWORD"), jsonEscaped(fx.password))
+	body = bytes.ReplaceAll(body, []byte("$PAT"), []byte(fx.pat))
 	if bytes.Contains(body, []byte("$REFRESH")) {
 		var s session
 		bodyfuzz.Setup(t, fx.url, "POST", "/login", "", map[string]string{"username": fuzzRefresher, "password": fuzzPassword}, &s)

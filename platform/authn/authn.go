@@ -51,7 +51,15 @@ type Identity struct {
 	SID       string // the session; empty in tokens made before sessions were named
 	ExpiresAt time.Time
 	Token     string
+	// TokenID is the personal access token the request came with (0 for
+	// an access token); SID is then PATSession(TokenID).
+	TokenID int64
+	// Bot is set when a personal access token belongs to a bot account.
+	Bot bool
 }
+
+// IsPAT reports whether the identity came from a personal access token.
+func (i Identity) IsPAT() bool { return i.TokenID != 0 }
 
 // IsAdmin reports whether the identity has the admin role.
 func (i Identity) IsAdmin() bool { return i.Role == RoleAdmin }
@@ -61,6 +69,16 @@ type Verifier struct {
 	keyfunc jwt.Keyfunc
 	ready   func(ctx context.Context) error
 	parser  *jwt.Parser
+	// pats verifies personal access tokens (nil: they are refused).
+	pats func(raw string) (Identity, error)
+}
+
+// WithPATs makes v accept personal access tokens, checked by pats (a
+// PATClient's Verify, or auth-service's own store). Call it before v is
+// used.
+func (v *Verifier) WithPATs(pats func(raw string) (Identity, error)) *Verifier {
+	v.pats = pats
+	return v
 }
 
 // NewVerifier builds a verifier from any key function (tests use a static
@@ -96,6 +114,9 @@ func NewJWKSVerifier(ctx context.Context, jwksURL, issuer, audience string) (*Ve
 		return nil, fmt.Errorf("jwks %s: %w", jwksURL, err)
 	}
 	v := NewVerifier(kf.Keyfunc, issuer, audience)
+	// Personal access tokens are opaque: auth-service, which serves the
+	// JWKS, answers for them.
+	v.pats = NewPATClient(IntrospectURL(jwksURL), nil, nil).Verify
 	v.ready = func(ctx context.Context) error {
 		keys, err := kf.Storage().KeyReadAll(ctx)
 		if err != nil {
@@ -112,8 +133,15 @@ func NewJWKSVerifier(ctx context.Context, jwksURL, issuer, audience string) (*Ve
 // Check reports whether signing keys are loaded (for /health).
 func (v *Verifier) Check(ctx context.Context) error { return v.ready(ctx) }
 
-// Verify checks a raw token and returns its identity, or a 401 *apperr.Error.
+// Verify checks a raw token — an access token, or a personal access token
+// when v accepts them — and returns its identity, or a 401 *apperr.Error.
 func (v *Verifier) Verify(raw string) (Identity, error) {
+	if IsPAT(raw) {
+		if v.pats == nil {
+			return Identity{}, errInvalidPAT
+		}
+		return v.pats(raw)
+	}
 	var c Claims
 	tok, err := v.parser.ParseWithClaims(raw, &c, v.keyfunc)
 	if err != nil || !tok.Valid {

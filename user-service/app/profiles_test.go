@@ -62,7 +62,7 @@ func TestProfileJSONShape(t *testing.T) {
 	h := start(t, nil)
 	resp := h.request(http.MethodGet, "/profiles/me", h.token(1, "shape"), nil)
 	raw, _ := io.ReadAll(resp.Body)
-	want := "[avatar_url bio created_at display_name id status_text updated_at username]"
+	want := "[avatar_url bio created_at display_name id is_bot status_text updated_at username]"
 	if got := fmt.Sprint(keysOf(t, raw)); got != want {
 		t.Fatalf("profile keys = %s, want %s (%s)", got, want, raw)
 	}

@@ -32,6 +32,11 @@ type User struct {
 	// auth-service generated for it (the first admin without
 	// ADMIN_PASSWORD); choosing a password clears it. Absent when false.
 	MustChangePassword bool `json:"must_change_password,omitempty"`
+	// IsBot marks an account an admin made for a program: it has no
+	// password and signs in only with personal access tokens.
+	IsBot bool `json:"is_bot"`
+	// DisplayName is set on bots only (people keep theirs in user-service).
+	DisplayName string `json:"display_name,omitempty"`
 }
 
 // IsAdmin reports whether the user holds the admin role.
@@ -48,12 +53,16 @@ type NewUser struct {
 	// PasswordGenerated marks a password the service generated rather than
 	// one a person chose (User.MustChangePassword).
 	PasswordGenerated bool
+	// Bot makes a bot account (PasswordHash empty) named DisplayName.
+	Bot         bool
+	DisplayName string
 }
 
 // UserFilter selects a page of users, ordered by id.
 type UserFilter struct {
 	AfterID int64  // cursor: only ids greater than this
 	Prefix  string // optional username prefix, already lowercased
+	Bots    bool   // only bot accounts
 	Limit   int
 }
 
@@ -63,6 +72,9 @@ type Account struct {
 	ID        int64     `json:"id"`
 	Username  string    `json:"username"`
 	CreatedAt time.Time `json:"created_at"`
+	IsBot     bool      `json:"is_bot"`
+	// DisplayName is a bot's (people choose theirs in user-service).
+	DisplayName string `json:"display_name,omitempty"`
 }
 
 // UserPage is one page of users and the cursor of the next (0 = none).
@@ -157,6 +169,45 @@ type Store interface {
 	// PruneRefreshTokens deletes tokens expired before now and families left
 	// without tokens, returning how many tokens went.
 	PruneRefreshTokens(ctx context.Context, now time.Time) (int64, error)
+
+	// CreateAccessToken stores a personal access token, giving it its id;
+	// hint is called with that id and returns the secret's hash and the
+	// hint to store (the token text contains its id). A user holding max
+	// tokens already is ErrTooManyTokens.
+	CreateAccessToken(ctx context.Context, t NewAccessToken, max int, seal func(id int64) (hash []byte, hint string)) (AccessToken, error)
+	// AccessTokens lists a user's personal access tokens, newest first.
+	AccessTokens(ctx context.Context, userID int64) ([]AccessToken, error)
+	// AccessTokenByID returns a token, its hash and its owner, or
+	// ErrTokenNotFound.
+	AccessTokenByID(ctx context.Context, id int64) (AccessToken, []byte, User, error)
+	// RevokeAccessToken deletes the user's token id and records it in the
+	// revocation feed in the same transaction; a token of another user, or
+	// none, is ErrTokenNotFound.
+	RevokeAccessToken(ctx context.Context, userID, id int64, now time.Time) error
+	// TouchAccessToken sets last_used_at to now unless it is later than
+	// since already (one write a minute per token at most).
+	TouchAccessToken(ctx context.Context, id int64, now, since time.Time) error
+	// PruneAccessTokens deletes tokens that expired before before.
+	PruneAccessTokens(ctx context.Context, before time.Time) (int64, error)
+}
+
+// NewAccessToken is a personal access token about to be stored.
+type NewAccessToken struct {
+	UserID    int64
+	Name      string
+	Now       time.Time
+	ExpiresAt time.Time
+}
+
+// AccessToken is a personal access token as listed: never its secret.
+type AccessToken struct {
+	ID         int64      `json:"id"`
+	UserID     int64      `json:"user_id"`
+	Name       string     `json:"name"`
+	Hint       string     `json:"hint"` // the token's first characters, to recognise it
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  time.Time  `json:"expires_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
 }
 
 // Revocation is one entry of the revocation feed: a session ended
@@ -166,6 +217,7 @@ type Revocation struct {
 	Seq      int64
 	UserID   int64
 	FamilyID int64
+	TokenID  int64 // a revoked personal access token
 	Role     string
 	Disabled bool
 	At       time.Time
@@ -192,4 +244,7 @@ var (
 	ErrSelfModification   = apperr.Forbidden("cannot_modify_self", "administrators cannot demote or disable their own account")
 	ErrLastAdmin          = apperr.Conflict("last_admin", "this change would leave no enabled administrator")
 	ErrWrongPassword      = apperr.Forbidden("wrong_password", "current password is wrong")
+	ErrTokenNotFound      = apperr.NotFound("token_not_found", "personal access token does not exist")
+	ErrTooManyTokens      = apperr.Conflict("too_many_tokens", "this account has the most personal access tokens allowed; revoke one first")
+	ErrBotNotFound        = apperr.NotFound("bot_not_found", "bot does not exist")
 )

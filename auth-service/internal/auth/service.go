@@ -155,9 +155,10 @@ func (s *Service) Login(ctx context.Context, in LoginInput, clientIP string) (Se
 		return Session{}, err
 	}
 	// bcrypt compares only the first 72 bytes; a longer password cannot be
-	// the one that was registered.
-	if len(in.Password) > PasswordMax {
-		_ = bcrypt.CompareHashAndPassword(s.dummyHash, []byte(in.Password[:PasswordMax]))
+	// the one that was registered. A bot has no password at all: it is
+	// answered like a wrong one, after as long.
+	if len(in.Password) > PasswordMax || hash == "" {
+		_ = bcrypt.CompareHashAndPassword(s.dummyHash, []byte(in.Password[:min(len(in.Password), PasswordMax)]))
 		return fail()
 	}
 	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(in.Password)) != nil {
@@ -349,7 +350,7 @@ func (s *Service) Accounts(ctx context.Context, afterID int64, limit int) (accou
 	}
 	accounts = make([]Account, len(page.Users))
 	for i, u := range page.Users {
-		accounts[i] = Account{ID: u.ID, Username: u.Username, CreatedAt: u.CreatedAt}
+		accounts[i] = Account{ID: u.ID, Username: u.Username, CreatedAt: u.CreatedAt, IsBot: u.IsBot, DisplayName: u.DisplayName}
 	}
 	return accounts, page.NextCursor, nil
 }
@@ -469,6 +470,9 @@ const revocationKeep = 5 * time.Minute
 func (s *Service) PruneExpired(ctx context.Context) (int64, error) {
 	now := s.now()
 	if _, err := s.store.PruneRevocations(ctx, now.Add(-s.cfg.AccessTTL-revocationKeep)); err != nil {
+		return 0, err
+	}
+	if _, err := s.PruneTokens(ctx); err != nil {
 		return 0, err
 	}
 	return s.store.PruneRefreshTokens(ctx, now)

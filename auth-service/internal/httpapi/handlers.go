@@ -317,8 +317,11 @@ func feedOf(rs []auth.Revocation, last int64, ttl time.Duration) authn.Feed {
 	f := authn.Feed{Revocations: make([]authn.Revocation, len(rs)), LastSeq: last, TokenTTL: int64(ttl / time.Second)}
 	for i, r := range rs {
 		e := authn.Revocation{Seq: r.Seq, UserID: r.UserID, Role: r.Role, Disabled: r.Disabled, At: r.At}
-		if r.FamilyID != 0 {
+		switch {
+		case r.FamilyID != 0:
 			e.SID = strconv.FormatInt(r.FamilyID, 10)
+		case r.TokenID != 0:
+			e.SID = authn.PATSession(r.TokenID)
 		}
 		f.Revocations[i] = e
 	}

@@ -38,15 +38,27 @@ func Routes(r gin.IRouter, d Deps) {
 	// For the services, not for browsers: the gateway does not publish
 	// /internal (docs/ARCHITECTURE.md, Contract: Revocation).
 	r.GET("/internal/revocations", revocations(d.Service))
+	r.POST("/internal/tokens/introspect", introspect(d.Service, m))
 
 	user := r.Group("", authn.Require(d.Verifier, httpx.Error), loadCaller(d.Service.ActiveUser))
 	user.GET("/me", me())
-	user.POST("/password", changePassword(d.Service, m))
 	user.GET("/accounts", listAccounts(d.Service))
-	user.POST("/sessions/revoke-all", signOutEverywhere(d.Service, m, false))
+	// Credentials are managed only with a password login: a personal
+	// access token cannot make more tokens, change the password or end
+	// sessions (403 pat_not_allowed).
+	user.POST("/password", noPAT, changePassword(d.Service, m))
+	user.POST("/sessions/revoke-all", noPAT, signOutEverywhere(d.Service, m, false))
+	user.POST("/tokens", noPAT, createToken(d.Service, m, false))
+	user.GET("/tokens", noPAT, listTokens(d.Service, false))
+	user.DELETE("/tokens/:id", noPAT, revokeToken(d.Service, m, false))
 
 	admin := r.Group("", authn.Require(d.Verifier, httpx.Error), loadCaller(d.Service.Admin))
 	admin.GET("/users", listUsers(d.Service))
 	admin.PATCH("/users/:id", updateUser(d.Service, m))
-	admin.POST("/users/:id/sessions/revoke-all", signOutEverywhere(d.Service, m, true))
+	admin.POST("/users/:id/sessions/revoke-all", noPAT, signOutEverywhere(d.Service, m, true))
+	admin.GET("/bots", noPAT, listBots(d.Service))
+	admin.POST("/bots", noPAT, createBot(d.Service, m))
+	admin.GET("/bots/:id/tokens", noPAT, listTokens(d.Service, true))
+	admin.POST("/bots/:id/tokens", noPAT, createToken(d.Service, m, true))
+	admin.DELETE("/bots/:id/tokens/:tid", noPAT, revokeToken(d.Service, m, true))
 }

@@ -39,6 +39,9 @@ type wireAccount struct {
 	ID        int64     `json:"id"`
 	Username  string    `json:"username"`
 	CreatedAt time.Time `json:"created_at"`
+	IsBot     bool      `json:"is_bot"`
+	// DisplayName is a bot's.
+	DisplayName string `json:"display_name"`
 }
 
 type wirePage struct {
@@ -60,7 +63,7 @@ func (c *Client) Accounts(ctx context.Context, afterID int64, authorization stri
 		if a.ID <= afterID || a.Username == "" {
 			return nil, 0, fmt.Errorf("accounts: implausible account %d %q after %d", a.ID, a.Username, afterID)
 		}
-		out = append(out, profile.Account{ID: a.ID, Username: a.Username, CreatedAt: a.CreatedAt.UTC()})
+		out = append(out, profile.Account{ID: a.ID, Username: a.Username, CreatedAt: a.CreatedAt.UTC(), IsBot: a.IsBot, DisplayName: a.DisplayName})
 	}
 	var next int64
 	if w.NextCursor != nil {

@@ -26,6 +26,7 @@ type profileJSON struct {
 	Bio         string    `json:"bio"`
 	StatusText  string    `json:"status_text"`
 	AvatarURL   string    `json:"avatar_url"`
+	IsBot       bool      `json:"is_bot"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
 }
@@ -33,7 +34,7 @@ type profileJSON struct {
 func toProfileJSON(p profile.Profile) profileJSON {
 	return profileJSON{
 		ID: p.ID, Username: p.Username, DisplayName: p.DisplayName, Bio: p.Bio, StatusText: p.StatusText,
-		AvatarURL: p.AvatarURL(), CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(),
+		AvatarURL: p.AvatarURL(), IsBot: p.IsBot, CreatedAt: p.CreatedAt.UTC(), UpdatedAt: p.UpdatedAt.UTC(),
 	}
 }
 
@@ -108,7 +109,7 @@ func ensureCaller(svc *profile.Service) gin.HandlerFunc {
 		if err != nil {
 			return profile.Actor{}, err
 		}
-		a := profile.Actor{UserID: id.UserID, Username: id.Username, Admin: id.IsAdmin()}
+		a := profile.Actor{UserID: id.UserID, Username: id.Username, Admin: id.IsAdmin(), Bot: id.Bot}
 		return a, svc.EnsureProfile(c.Request.Context(), a)
 	})
 }

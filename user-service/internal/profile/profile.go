@@ -40,8 +40,11 @@ type Profile struct {
 	StatusText  string
 	// AvatarHash is the SHA-256 of the uploaded avatar, "" for none.
 	AvatarHash string
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// IsBot marks a bot account's profile (made by an admin in
+	// auth-service; it never changes back).
+	IsBot     bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // DefaultAvatar is the generated avatar shown while the user has none.
@@ -68,6 +71,8 @@ type Actor struct {
 	UserID   int64
 	Username string
 	Admin    bool
+	// Bot is set when the request came with a bot's personal access token.
+	Bot bool
 }
 
 // ProfilePatch names the profile fields a PUT changes; nil leaves a field
@@ -174,6 +179,10 @@ type Account struct {
 	ID        int64
 	Username  string
 	CreatedAt time.Time
+	// IsBot and DisplayName come with a bot account: its profile is made
+	// with them.
+	IsBot       bool
+	DisplayName string
 }
 
 // AccountSource pages through auth-service's accounts with ids above
@@ -193,8 +202,9 @@ type Store interface {
 	// DirectoryMark is the highest account id imported so far (0 at first).
 	DirectoryMark(ctx context.Context) (int64, error)
 	// EnsureProfile creates the profile from the token's claims when it is
-	// missing and keeps its username in step with them.
-	EnsureProfile(ctx context.Context, id int64, username string, now time.Time) error
+	// missing and keeps its username in step with them; bot marks it a
+	// bot's (false never clears the mark).
+	EnsureProfile(ctx context.Context, id int64, username string, bot bool, now time.Time) error
 	Profile(ctx context.Context, id int64) (Profile, error)
 	// Profiles returns the profiles that exist among ids, in any order.
 	Profiles(ctx context.Context, ids []int64) ([]Profile, error)

@@ -167,7 +167,7 @@ func (s *Service) catchUp(ctx context.Context, authorization string) error {
 // EnsureProfile creates the actor's profile on first use, from the token's
 // claims, and keeps its username in step with them.
 func (s *Service) EnsureProfile(ctx context.Context, a Actor) error {
-	return s.store.EnsureProfile(ctx, a.UserID, a.Username, s.now())
+	return s.store.EnsureProfile(ctx, a.UserID, a.Username, a.Bot, s.now())
 }
 
 // Me is the actor's own profile, created if needed.

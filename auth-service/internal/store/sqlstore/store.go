@@ -93,7 +93,7 @@ func parseTime(s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-const userColumns = `u.id, u.username, u.email, u.role, u.disabled, u.created_at, u.updated_at, u.password_generated`
+const userColumns = `u.id, u.username, u.email, u.role, u.disabled, u.created_at, u.updated_at, u.password_generated, u.is_bot, u.display_name`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
@@ -102,12 +102,13 @@ func scanUser(r rowScanner, extra ...any) (auth.User, error) {
 		u                auth.User
 		email            sql.NullString
 		created, updated string
+		display          sql.NullString
 	)
-	dest := append([]any{&u.ID, &u.Username, &email, &u.Role, &u.Disabled, &created, &updated, &u.MustChangePassword}, extra...)
+	dest := append([]any{&u.ID, &u.Username, &email, &u.Role, &u.Disabled, &created, &updated, &u.MustChangePassword, &u.IsBot, &display}, extra...)
 	if err := r.Scan(dest...); err != nil {
 		return auth.User{}, err
 	}
-	u.Email = email.String
+	u.Email, u.DisplayName = email.String, display.String
 	var err error
 	if u.CreatedAt, err = parseTime(created); err != nil {
 		return auth.User{}, err
@@ -131,9 +132,9 @@ func (s *Store) CreateUser(ctx context.Context, nu auth.NewUser, session *auth.N
 		now := formatTime(nu.Now)
 		var id int64
 		err := tx.QueryRowContext(ctx, s.db.Rebind(
-			`INSERT INTO users (username, username_key, email, password_hash, role, disabled, created_at, updated_at, password_generated)
-			 VALUES (?, ?, ?, ?, ?, false, ?, ?, ?) RETURNING id`),
-			nu.Username, nu.UsernameKey, nullString(nu.Email), nu.PasswordHash, nu.Role, now, now, nu.PasswordGenerated).Scan(&id)
+			`INSERT INTO users (username, username_key, email, password_hash, role, disabled, created_at, updated_at, password_generated, is_bot, display_name)
+			 VALUES (?, ?, ?, ?, ?, false, ?, ?, ?, ?, ?) RETURNING id`),
+			nu.Username, nu.UsernameKey, nullString(nu.Email), nu.PasswordHash, nu.Role, now, now, nu.PasswordGenerated, nu.Bot, nullString(nu.DisplayName)).Scan(&id)
 		if sqldb.IsUniqueViolation(err) {
 			return auth.ErrUsernameTaken
 		}
@@ -210,6 +211,9 @@ func (s *Store) Credentials(ctx context.Context, usernameKey string) (auth.User,
 func (s *Store) ListUsers(ctx context.Context, f auth.UserFilter) ([]auth.User, error) {
 	q := `SELECT ` + userColumns + ` FROM users u WHERE u.id > ?`
 	args := []any{f.AfterID}
+	if f.Bots {
+		q += ` AND u.is_bot`
+	}
 	if f.Prefix != "" {
 		q += ` AND u.username_key LIKE ? ESCAPE '\'`
 		args = append(args, likePrefix(f.Prefix))
@@ -465,7 +469,7 @@ func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]auth
 	)
 	err := func() error {
 		rows, err := s.db.QueryContext(ctx, s.db.Rebind(
-			`SELECT seq, user_id, family_id, role, disabled, created_at FROM revocations WHERE seq > ? ORDER BY seq LIMIT ?`), after, limit)
+			`SELECT seq, user_id, family_id, token_id, role, disabled, created_at FROM revocations WHERE seq > ? ORDER BY seq LIMIT ?`), after, limit)
 		if err != nil {
 			return err
 		}
@@ -474,14 +478,15 @@ func (s *Store) Revocations(ctx context.Context, after int64, limit int) ([]auth
 			var (
 				r        auth.Revocation
 				family   sql.NullInt64
+				tokenID  sql.NullInt64
 				role     sql.NullString
 				disabled sql.NullBool
 				at       string
 			)
-			if err := rows.Scan(&r.Seq, &r.UserID, &family, &role, &disabled, &at); err != nil {
+			if err := rows.Scan(&r.Seq, &r.UserID, &family, &tokenID, &role, &disabled, &at); err != nil {
 				return err
 			}
-			r.FamilyID, r.Role, r.Disabled = family.Int64, role.String, disabled.Bool
+			r.FamilyID, r.TokenID, r.Role, r.Disabled = family.Int64, tokenID.Int64, role.String, disabled.Bool
 			if r.At, err = parseTime(at); err != nil {
 				return err
 			}
@@ -544,7 +549,7 @@ func (s *Store) SigningKey(ctx context.Context, name, kid string, candidate []by
 
 // Tables lists every table of the schema, parents before children (the
 // order copy-db fills them in).
-var Tables = []string{"users", "refresh_families", "refresh_tokens", "signing_keys", "revocations"}
+var Tables = []string{"users", "refresh_families", "refresh_tokens", "signing_keys", "revocations", "access_tokens"}
 
 // Counts returns the number of rows in each table, for tests and
 // diagnostics.

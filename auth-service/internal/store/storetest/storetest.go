@@ -46,6 +46,8 @@ func Run(t *testing.T, newDB func(t *testing.T) Opener) {
 		{"PruneRefreshTokens", testPruneRefreshTokens},
 		{"RevocationFeed", testRevocationFeed},
 		{"SigningKeyRace", testSigningKeyRace},
+		{"AccessTokens", testAccessTokens},
+		{"Bots", testBots},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newDB(t)) })

@@ -1,16 +1,19 @@
 // Administration: usage figures (chat-service's GET /admin/usage and the
 // number of accounts); every public and private room, to archive or delete
 // (GET/PATCH/DELETE /admin/rooms); accounts: change roles, disable or
-// enable them, sign them out everywhere.
+// enable them, sign them out everywhere; bots: create them, disable or
+// enable them, make and revoke their tokens (/api/auth/bots).
 // Only admins see the link; auth-service and chat-service enforce it either way.
 
 import { h, icon } from '../ui/dom.js';
-import { avatar, confirmDialog, emptyState, spinner, toast, toastError } from '../ui/widgets.js';
+import { avatar, confirmDialog, emptyState, field, fieldError, spinner, toast, toastError } from '../ui/widgets.js';
 import { focusHeading, keepFocus } from '../ui/focus.js';
 import { dateOnly, fullTime, relativeTime } from '../lib/timefmt.js';
 import { plural } from '../lib/format.js';
 import { chartBars, dayShort, usageSummary } from '../lib/usage.js';
 import { viewHeader } from './shell.js';
+import { tokensCard } from './tokens.js';
+import { botTag } from '../ui/bottag.js';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
@@ -88,6 +91,7 @@ export function adminView(ctx) {
       h('section', { class: 'admin-section', 'aria-labelledby': 'admin-rooms-heading' },
         h('div', { class: 'toolbar' }, roomsHeading, roomsStatus),
         h('div', { class: 'table-wrap' }, roomsTable), roomsMore),
+      botsSection(ctx),
       h('section', { class: 'admin-section', 'aria-labelledby': 'admin-users-heading' },
         h('h2', { id: 'admin-users-heading', text: 'Users' }),
         h('div', { class: 'toolbar' }, filter, status),
@@ -142,7 +146,7 @@ export function adminView(ctx) {
       },
     }, 'Sign out everywhere');
     const tr = h('tr', { testid: 'admin-user', dataset: { userId: u.id, username: u.username }, class: u.disabled ? 'row-disabled' : null },
-      h('td', {}, h('a', { href: `/users/${u.id}`, class: 'user-cell' }, avatar(ctx, u.id, u.username, 'sm'), h('span', {}, h('strong', { text: u.username }), self ? h('span', { class: 'muted', text: ' (you)' }) : null))),
+      h('td', {}, h('a', { href: `/users/${u.id}`, class: 'user-cell' }, avatar(ctx, u.id, u.username, 'sm'), h('span', {}, h('strong', { text: u.username }), botTag(u), self ? h('span', { class: 'muted', text: ' (you)' }) : null))),
       h('td', { class: 'muted', text: u.email || '—' }),
       h('td', {}, role),
       h('td', {}, h('span', { class: ['pill', u.disabled ? 'pill-off' : 'pill-on'], text: u.disabled ? 'Disabled' : 'Active' }), ' ', toggle, ' ', signOut),
@@ -291,4 +295,107 @@ export function adminView(ctx) {
   loadRooms(true);
   loadUsage();
   return { el };
+}
+
+/**
+ * The Bots section: accounts for programs, with no password. A bot acts
+ * through the tokens made for it here; disabling it refuses them at once.
+ */
+function botsSection(ctx) {
+  const { api } = ctx;
+  const username = h('input', { type: 'text', autocomplete: 'off', maxlength: 32, testid: 'bot-username', required: true });
+  const display = h('input', { type: 'text', autocomplete: 'off', maxlength: 64, testid: 'bot-display-name' });
+  const error = h('div', { class: 'form-error', role: 'alert', testid: 'bot-error', hidden: true });
+  const list = h('ul', { class: 'bot-list', testid: 'admin-bots', 'aria-labelledby': 'admin-bots-heading' });
+  const status = h('p', { class: 'muted small', 'aria-live': 'polite', testid: 'admin-bots-status' });
+
+  function shown() {
+    const n = list.childElementCount;
+    status.textContent = n === 0 ? 'No bots yet.' : plural(n, 'bot') + '.';
+  }
+
+  function botItem(b) {
+    const name = b.display_name || b.username;
+    const state = h('span', { class: ['pill', b.disabled ? 'pill-off' : 'pill-on'], testid: 'bot-state', text: b.disabled ? 'Disabled' : 'Active' });
+    const toggle = h('button', {
+      type: 'button', class: 'btn btn-ghost', testid: 'bot-toggle', 'aria-label': `${b.disabled ? 'Enable' : 'Disable'} ${b.username}`,
+      onClick: async () => {
+        if (!b.disabled && !(await confirmDialog(`Disable ${b.username}?`, 'Its tokens are refused everywhere within seconds and its connections are closed. Enabling it again makes them work again.', 'Disable bot', true))) return;
+        try {
+          const nb = await api.patch(`/api/auth/users/${b.id}`, { disabled: !b.disabled });
+          Object.assign(b, nb);
+          state.className = `pill ${b.disabled ? 'pill-off' : 'pill-on'}`;
+          state.textContent = b.disabled ? 'Disabled' : 'Active';
+          toggle.textContent = b.disabled ? 'Enable' : 'Disable';
+          toggle.setAttribute('aria-label', `${b.disabled ? 'Enable' : 'Disable'} ${b.username}`);
+          toast(`${b.username} was ${b.disabled ? 'disabled' : 'enabled'}.`);
+        } catch (err) {
+          toastError(err);
+        }
+      },
+    }, b.disabled ? 'Enable' : 'Disable');
+    const tokens = h('details', { class: 'bot-tokens', testid: 'bot-tokens' }, h('summary', { text: `Tokens of ${b.username}` }));
+    tokens.addEventListener('toggle', () => {
+      if (tokens.open && tokens.childElementCount === 1) {
+        tokens.append(tokensCard(ctx, { base: `/api/auth/bots/${b.id}/tokens`, heading: `Tokens of ${b.username}`, headingLevel: 'h3', testid: 'bot-tokens-card' }));
+      }
+    });
+    return h('li', { class: 'bot-item card', testid: 'admin-bot', dataset: { botId: b.id, username: b.username } },
+      h('div', { class: 'bot-head' },
+        avatar(ctx, b.id, name, 'md'),
+        h('div', { class: 'bot-names' },
+          h('strong', { text: name }), ' ', botTag(b),
+          h('div', { class: 'muted small', text: `@${b.username} · created ${dateOnly(b.created_at)}` })),
+        state, toggle),
+      tokens);
+  }
+
+  async function load() {
+    try {
+      const res = await api.get('/api/auth/bots');
+      list.replaceChildren(...(res.bots ?? []).map(botItem));
+      shown();
+    } catch (err) {
+      status.textContent = err.message;
+    }
+  }
+
+  const form = h('form', {
+    class: 'bot-form', novalidate: true, testid: 'bot-form',
+    onSubmit: async (e) => {
+      e.preventDefault();
+      error.hidden = true;
+      fieldError(username, '');
+      try {
+        const b = await api.post('/api/auth/bots', { username: username.value.trim(), display_name: display.value.trim() });
+        username.value = display.value = '';
+        const item = botItem(b);
+        list.append(item);
+        shown();
+        toast(`Bot ${b.username} created. Make it a token below.`);
+        const det = item.querySelector('details');
+        det.open = true;
+        det.querySelector('summary').focus();
+      } catch (err) {
+        const msg = err.code === 'username_taken' ? 'That username is taken.'
+          : err.code === 'invalid_username' || err.code === 'username_required' ? 'A username is 3 to 32 letters, digits, “_”, “.” or “-”.'
+            : err.message;
+        error.textContent = msg;
+        error.hidden = false;
+        if (err.code?.startsWith('username') || err.code === 'invalid_username') fieldError(username, msg);
+        username.focus();
+      }
+    },
+  },
+  h('div', { class: 'token-form-fields' },
+    field('Bot username', username, '3–32 letters, digits, “_”, “.” or “-”.'),
+    field('Display name', display, 'Optional; shown on its messages.')),
+  error,
+  h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-primary', testid: 'bot-create' }, icon('plus'), 'Create bot')));
+
+  load();
+  return h('section', { class: 'admin-section', 'aria-labelledby': 'admin-bots-heading', testid: 'admin-bots-section' },
+    h('h2', { id: 'admin-bots-heading', text: 'Bots' }),
+    h('p', { class: 'muted', text: 'Bots are accounts for programs: they have no password and act only with the tokens made for them here. Their messages carry a BOT tag.' }),
+    form, status, list);
 }

@@ -3,6 +3,7 @@
 
 import { h, icon, richText } from '../ui/dom.js';
 import { avatar } from '../ui/widgets.js';
+import { botTag } from '../ui/bottag.js';
 import { displayName } from '../lib/format.js';
 import { fullTime, messageTime } from '../lib/timefmt.js';
 import { reactedByMe } from '../lib/roomlog.js';
@@ -20,7 +21,7 @@ export const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢'
  * element only when the message or one of these differs.
  */
 export function sameLook(a, b) {
-  return a.continued === b.continued && a.name === b.name && a.avatar === b.avatar && a.editing === b.editing &&
+  return a.continued === b.continued && a.name === b.name && a.bot === b.bot && a.avatar === b.avatar && a.editing === b.editing &&
     a.canEdit === b.canEdit && a.canDelete === b.canDelete && a.highlight === b.highlight && a.threadSig === b.threadSig &&
     a.canPin === b.canPin;
 }
@@ -72,6 +73,7 @@ export function messageElement(ctx, msg, o) {
     author.dataset.testid = 'message-author';
     main.append(h('div', { class: 'msg-meta' },
       author,
+      o.bot ? botTag({ is_bot: true }) : null,
       o.name !== msg.username ? h('span', { class: 'msg-username', text: `@${msg.username}` }) : null,
       h('time', { class: 'msg-time', datetime: msg.created_at, title: fullTime(msg.created_at), 'aria-hidden': 'true', text: messageTime(msg.created_at) })));
   }

@@ -4,6 +4,7 @@
 import { h, icon } from '../ui/dom.js';
 import { avatar, emptyState, field, spinner, toast, toastError } from '../ui/widgets.js';
 import { displayName } from '../lib/format.js';
+import { botTag } from '../ui/bottag.js';
 import { relativeTime, fullTime } from '../lib/timefmt.js';
 import { keepFocus } from '../ui/focus.js';
 import { viewHeader } from './shell.js';
@@ -30,7 +31,7 @@ function profileCard(ctx, p, extra) {
     h('div', { class: 'profile-head' },
       avatar(ctx, p.id, name, 'xl'),
       h('div', { class: 'profile-names' },
-        h('h2', { class: 'profile-name', testid: 'profile-name', text: name }),
+        h('h2', { class: 'profile-name', testid: 'profile-name' }, name, botTag(p)),
         h('p', { class: 'muted', text: `@${p.username}` }),
         p.status_text ? h('p', { class: 'profile-status', testid: 'profile-status-text', text: p.status_text }) : null),
       extra),

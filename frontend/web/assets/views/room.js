@@ -4,6 +4,7 @@
 import { h, icon, iconButton, replace } from '../ui/dom.js';
 import { avatar, confirmDialog, emptyState, menuButton, openMenu, spinner, toastError } from '../ui/widgets.js';
 import { focusKey, keepFocus, rememberFocus, trapTab } from '../ui/focus.js';
+import { botTag } from '../ui/bottag.js';
 import { displayName, plural, typingText } from '../lib/format.js';
 import { continues, dayLabel, toDate, sameDay } from '../lib/timefmt.js';
 import { RovingFocus } from '../lib/roving.js';
@@ -238,6 +239,7 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
     return {
       continued: continues(prev, msg) && !prev?.deleted && !msg.deleted,
       name: displayName(profiles.get(msg.user_id), msg.username),
+      bot: Boolean(profiles.get(msg.user_id)?.is_bot),
       avatar: profiles.get(msg.user_id)?.avatar_url ?? '',
       editing: editingId === msg.id,
       canEdit: mine && !msg.deleted,
@@ -822,8 +824,8 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
       const btn = h('button', {
         type: 'button', class: ['member', isOn && 'online'], testid: 'member-item', dataset: { userId: uid, username: m.username, online: unknown ? 'unknown' : isOn ? '1' : '0', focusKey: `member-${uid}` },
         'aria-haspopup': 'menu', 'aria-expanded': 'false',
-        'aria-label': `${name}${unknown ? ', presence unknown while reconnecting' : isOn ? ', online' : ', offline'}${m.role === 'owner' ? ', owner' : ''}`,
-      }, avatar(ctx, uid, name, 'sm', unknown ? 'unknown' : isOn), h('span', { class: 'member-text' }, h('span', { class: 'member-name', text: name }), profiles.get(uid)?.status_text ? h('span', { class: 'member-status', text: profiles.get(uid).status_text }) : null),
+        'aria-label': `${name}${profiles.get(uid)?.is_bot ? ' (bot)' : ''}${unknown ? ', presence unknown while reconnecting' : isOn ? ', online' : ', offline'}${m.role === 'owner' ? ', owner' : ''}`,
+      }, avatar(ctx, uid, name, 'sm', unknown ? 'unknown' : isOn), h('span', { class: 'member-text' }, h('span', { class: 'member-name' }, name, botTag(profiles.get(uid))), profiles.get(uid)?.status_text ? h('span', { class: 'member-status', text: profiles.get(uid).status_text }) : null),
       m.role === 'owner' ? h('span', { class: 'role-badge', text: 'owner' }) : null);
       btn.addEventListener('click', () => userMenu(btn, uid, m.username));
       return h('li', {}, btn);

@@ -1,10 +1,11 @@
-// Settings: theme (persisted in user-service so it follows the user) and
-// notification preferences.
+// Settings: theme (persisted in user-service so it follows the user),
+// notification preferences, password, personal access tokens, sessions.
 
 import { h, icon } from '../ui/dom.js';
 import { confirmDialog, field, fieldError, spinner, toast, toastError } from '../ui/widgets.js';
 import { notificationPermission } from '../ui/notifyperm.js';
 import { viewHeader } from './shell.js';
+import { tokensCard } from './tokens.js';
 
 // The API's validation codes, said the way the form's fields are named.
 const passwordErrors = {
@@ -76,6 +77,10 @@ export function settingsView(ctx, query = {}) {
         toggle('sound', 'Sound', 'Play a sound for new messages.'),
         toggle('mentions_only', 'Mentions only', 'Only notify when someone mentions you.')),
       passwordCard(),
+      tokensCard(ctx, {
+        base: '/api/auth/tokens', heading: 'Personal access tokens', testid: 'settings-tokens',
+        intro: 'A token lets a script or program use the API as you (send "Authorization: Bearer <token>", or the WebSocket auth frame). It cannot change your password or make more tokens.',
+      }),
       h('div', { class: 'card stack' },
         h('h2', { text: 'Account' }),
         h('p', { class: 'muted', text: `Signed in as @${api.user?.username} (${api.user?.role}).` }),

@@ -180,7 +180,7 @@ export function threadPane(ctx, rid, rootId, o = {}) {
     // in the room's timeline).
     const own = mine && !isRoot && !m.deleted;
     const e = messageElement(ctx, m, {
-      mine, name, continued: false, highlight: highlightId === m.id, canEdit: own, canDelete: own,
+      mine, name, bot: Boolean(profiles.get(m.user_id)?.is_bot), continued: false, highlight: highlightId === m.id, canEdit: own, canDelete: own,
       editing: own && editingId === m.id,
       onEdit: () => startEdit(m.id),
       onDelete: () => deleteReply(m),

@@ -47,7 +47,7 @@ func parseTime(s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-const profileColumns = `id, username, display_name, bio, status_text, avatar_hash, created_at, updated_at`
+const profileColumns = `id, username, display_name, bio, status_text, avatar_hash, is_bot, created_at, updated_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -56,7 +56,7 @@ func scanProfile(row scanner) (profile.Profile, error) {
 		p                profile.Profile
 		created, updated string
 	)
-	if err := row.Scan(&p.ID, &p.Username, &p.DisplayName, &p.Bio, &p.StatusText, &p.AvatarHash, &created, &updated); err != nil {
+	if err := row.Scan(&p.ID, &p.Username, &p.DisplayName, &p.Bio, &p.StatusText, &p.AvatarHash, &p.IsBot, &created, &updated); err != nil {
 		return profile.Profile{}, err
 	}
 	var err error
@@ -71,22 +71,25 @@ func scanProfile(row scanner) (profile.Profile, error) {
 
 // EnsureProfile reads first so the common case (the profile exists and is
 // current) costs no write transaction.
-func (s *Store) EnsureProfile(ctx context.Context, id int64, username string, now time.Time) error {
-	var current string
-	err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT username FROM profiles WHERE id = ?`), id).Scan(&current)
+func (s *Store) EnsureProfile(ctx context.Context, id int64, username string, bot bool, now time.Time) error {
+	var (
+		current string
+		isBot   bool
+	)
+	err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT username, is_bot FROM profiles WHERE id = ?`), id).Scan(&current, &isBot)
 	switch {
-	case err == nil && current == username:
+	case err == nil && current == username && (isBot || !bot):
 		return nil
 	case err != nil && !errors.Is(err, sql.ErrNoRows):
 		return sqldb.Wrap("ensure profile", err)
 	}
 	// Insert, or follow a username change; a concurrent first request for
 	// the same user is absorbed by the conflict clause.
-	q := s.db.Rebind(`INSERT INTO profiles (id, username, created_at, updated_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET username = excluded.username, updated_at = excluded.updated_at
-		WHERE profiles.username <> excluded.username`)
+	q := s.db.Rebind(`INSERT INTO profiles (id, username, is_bot, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET username = excluded.username, is_bot = profiles.is_bot OR excluded.is_bot, updated_at = excluded.updated_at
+		WHERE profiles.username <> excluded.username OR (excluded.is_bot AND NOT profiles.is_bot)`)
 	ts := formatTime(now)
-	if _, err := s.db.ExecContext(ctx, q, id, username, ts, ts); err != nil {
+	if _, err := s.db.ExecContext(ctx, q, id, username, bot, ts, ts); err != nil {
 		return sqldb.Wrap("ensure profile", err)
 	}
 	return nil
@@ -128,17 +131,26 @@ func (s *Store) ImportAccounts(ctx context.Context, accounts []profile.Account, 
 	if len(have) == len(ids) && mark <= current {
 		return nil
 	}
+	// A bot whose own token made its profile first gets its mark and its
+	// display name (unless one was set since) from the account.
+	markBot := s.db.Rebind(`UPDATE profiles SET is_bot = true,
+		display_name = CASE WHEN display_name = '' THEN ? ELSE display_name END WHERE id = ?`)
 	return s.db.Tx(ctx, func(tx *sql.Tx) error {
-		insert := s.db.Rebind(`INSERT INTO profiles (id, username, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+		insert := s.db.Rebind(`INSERT INTO profiles (id, username, display_name, is_bot, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
 		for _, a := range accounts {
 			if have[a.ID] {
+				if a.IsBot {
+					if _, err := tx.ExecContext(ctx, markBot, a.DisplayName, a.ID); err != nil {
+						return sqldb.Wrap("import bot", err)
+					}
+				}
 				continue
 			}
 			created := a.CreatedAt
 			if created.IsZero() {
 				created = now
 			}
-			if _, err := tx.ExecContext(ctx, insert, a.ID, a.Username, formatTime(created), formatTime(now)); err != nil {
+			if _, err := tx.ExecContext(ctx, insert, a.ID, a.Username, a.DisplayName, a.IsBot, formatTime(created), formatTime(now)); err != nil {
 				return sqldb.Wrap("import account", err)
 			}
 		}

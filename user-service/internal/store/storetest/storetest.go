@@ -27,6 +27,49 @@ func Run(t *testing.T, open func(t *testing.T) profile.Store) {
 	t.Run("Avatar", func(t *testing.T) { testAvatar(t, open(t)) })
 	t.Run("Settings", func(t *testing.T) { testSettings(t, open(t)) })
 	t.Run("ImportAccounts", func(t *testing.T) { testImportAccounts(t, open(t)) })
+	t.Run("Bots", func(t *testing.T) { testBots(t, open(t)) })
+}
+
+// A bot's profile is marked from its account (imported) or from its own
+// token (EnsureProfile with bot), whichever comes first, and stays marked.
+func testBots(t *testing.T, s profile.Store) {
+	ctx := context.Background()
+	accounts := []profile.Account{
+		{ID: 1, Username: "ann", CreatedAt: t0},
+		{ID: 2, Username: "deploy", CreatedAt: t0, IsBot: true, DisplayName: "Deploy"},
+		{ID: 3, Username: "ci", CreatedAt: t0, IsBot: true, DisplayName: "CI"},
+	}
+	// ci used its token before any import.
+	if err := s.EnsureProfile(ctx, 3, "ci", true, t0); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := s.Profile(ctx, 3); !p.IsBot {
+		t.Fatalf("EnsureProfile with bot: %+v", p)
+	}
+	if err := s.ImportAccounts(ctx, accounts, 3, t0); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := s.Profiles(ctx, []int64{1, 2, 3})
+	if err != nil || len(ps) != 3 {
+		t.Fatalf("profiles %v: %v", ps, err)
+	}
+	byID := map[int64]profile.Profile{}
+	for _, p := range ps {
+		byID[p.ID] = p
+	}
+	if byID[1].IsBot || !byID[2].IsBot || byID[2].DisplayName != "Deploy" || !byID[3].IsBot || byID[3].DisplayName != "CI" {
+		t.Fatalf("after the import: %+v", byID)
+	}
+	// A person's token never clears the mark.
+	if err := s.EnsureProfile(ctx, 2, "deploy", false, t0); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := s.Profile(ctx, 2); !p.IsBot {
+		t.Fatalf("the mark was cleared: %+v", p)
+	}
+	if found, err := s.FindProfiles(ctx, profile.ProfileFilter{Query: "depl", Limit: 10}); err != nil || len(found) != 1 || !found[0].IsBot {
+		t.Fatalf("directory: %+v %v", found, err)
+	}
 }
 
 var t0 = time.Date(2025, 3, 4, 5, 6, 7, 123456789, time.UTC)
@@ -43,7 +86,7 @@ func wantNotFound(t *testing.T, err error, code string) {
 
 func mustEnsure(t *testing.T, s profile.Store, id int64, name string, now time.Time) {
 	t.Helper()
-	if err := s.EnsureProfile(context.Background(), id, name, now); err != nil {
+	if err := s.EnsureProfile(context.Background(), id, name, false, now); err != nil {
 		t.Fatalf("EnsureProfile(%d): %v", id, err)
 	}
 }
@@ -88,7 +131,7 @@ func testEnsureConcurrent(t *testing.T, s profile.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- s.EnsureProfile(context.Background(), 99, "racer", t0)
+			errs <- s.EnsureProfile(context.Background(), 99, "racer", false, t0)
 		}()
 	}
 	wg.Wait()
