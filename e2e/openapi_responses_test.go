@@ -117,7 +117,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	if r.Status != 200 {
 		t.Fatalf("GET /api/openapi.json without a token = %d %s", r.Status, r.Body)
 	}
-	doc, _ := loadOpenAPI(t, r.Body)
+	doc, model := loadOpenAPI(t, r.Body)
 	v, errs := validator.NewValidator(doc)
 	if len(errs) > 0 {
 		t.Fatalf("validator: %v", errs)
@@ -129,6 +129,26 @@ func TestOpenAPIResponses(t *testing.T) {
 		t.FailNow()
 	}
 	c := &specClient{t: t, base: s.Gateway.URL, v: v, checked: map[string]int{}}
+
+	// An operation is public (security: []) exactly when the gateway lets
+	// it through without a token.
+	for key, op := range documentedRoutes(model) {
+		method, path, _ := strings.Cut(key, " ")
+		concrete := strings.NewReplacer("{id}", "1", "{uid}", "1", "{emoji}", "x").Replace(path)
+		res := anon.do(method, concrete, nil)
+		var body struct {
+			Error struct{ Code string } `json:"error"`
+		}
+		_ = json.Unmarshal(res.Body, &body)
+		refused := res.Status == http.StatusUnauthorized && body.Error.Code == "missing_token"
+		public := op.Security != nil && len(op.Security) == 0
+		switch {
+		case public && refused:
+			t.Errorf("%s is public in the document (security: []) but the gateway wants a token", key)
+		case !public && !refused:
+			t.Errorf("%s needs a token in the document but without one the gateway answers %d %s", key, res.Status, res.Body)
+		}
+	}
 
 	// auth
 	var alice, bob, carol session

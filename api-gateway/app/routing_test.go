@@ -44,6 +44,7 @@ func TestRoutingPublicAndProtected(t *testing.T) {
 		{"avatar", "GET", "/api/users/avatars/7", false, 200, "", "user", "/avatars/7"},
 		{"avatar head", "HEAD", "/api/users/avatars/7", false, 200, "", "", ""},
 		{"avatar with token too", "GET", "/api/users/avatars/7", true, 200, "", "user", "/avatars/7"},
+		{"the API description, answered by the gateway", "GET", "/api/openapi.json", false, 200, "", "", ""},
 
 		// Everything else needs one.
 		{"profile without token", "GET", "/api/users/profiles/me", false, 401, "missing_token", "", ""},

@@ -3,9 +3,9 @@ package app
 import (
 	"github.com/gin-gonic/gin"
 
-	"github.com/parleychat/parley/user-service/internal/httpapi"
 	"github.com/parleychat/parley/platform/health"
 	"github.com/parleychat/parley/platform/httpx"
+	"github.com/parleychat/parley/user-service/internal/httpapi"
 )
 
 // Routes lists every route user-service registers, mounted as run mounts
