@@ -10,7 +10,8 @@ import (
 
 // Routes lists every route chat-service registers, mounted as run mounts
 // them but with nothing behind them (no database, no handler is called).
-// The e2e OpenAPI test compares them with the document the gateway serves.
+// The e2e OpenAPI test compares them with the document the gateway serves,
+// so httpapi.Routes must build its handlers without calling into its Deps.
 func Routes() gin.RoutesInfo {
 	eng := httpx.NewEngine(httpx.Options{Service: service})
 	health.New(service, Version).Register(eng)
