@@ -127,6 +127,13 @@ func (p *page) typeOf(s any) string {
 	}
 	switch t := get(s, "type").(type) {
 	case string:
+		if props, ok := get(s, "properties").(ordered); ok && t == "object" {
+			var fs []string
+			for _, it := range props {
+				fs = append(fs, fmt.Sprintf("%v: %s", it.Key, p.typeOf(it.Value)))
+			}
+			return "`{` " + strings.Join(fs, ", ") + " `}`"
+		}
 		if t == "array" {
 			return "[]" + p.typeOf(get(s, "items"))
 		}
