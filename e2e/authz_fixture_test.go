@@ -182,8 +182,9 @@ func (f *authzFixture) world(kind string, extra ...caller) authzWorld {
 }
 
 // revokeAndDisable disables the disabled caller's account and logs out the
-// revoked caller's session, then waits (at most 5 s, the bound DESIGN §11
-// sets) until every service and the gateway refuse their tokens.
+// revoked caller's session, then waits (at most 5 s, the bound
+// docs/ARCHITECTURE.md, Contract: Revocation sets) until every service and
+// the gateway refuse their tokens.
 func (f *authzFixture) revokeAndDisable() {
 	f.t.Helper()
 	a := f.gw(f.acct[admin].token)

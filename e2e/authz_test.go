@@ -169,8 +169,9 @@ var authzTable = []authzRow{
 	{"chat", "POST /rooms/:id/join [dm]", roomRead, ""},
 	{"chat", "POST /rooms/:id/members [dm]", "401 401 404 404 403 403 404 403d 401r", ""},
 	{"chat", "DELETE /messages/:id [dm]", "401 401 404 404 403 200 404 403d 401r", ""},
-	// Conversations (DESIGN §10): permalinks and threads read as their
-	// room does; followed threads and mentions are the caller's own.
+	// Conversations (docs/ARCHITECTURE.md, chat-service: Permalinks,
+	// Threads): permalinks and threads read as their room does; followed
+	// threads and mentions are the caller's own.
 	{"chat", "GET /messages/:id", roomRead, ""},
 	{"chat", "GET /messages/:id/thread", roomRead, ""},
 	{"chat", "POST /messages/:id/thread/read", roomRead, ""},

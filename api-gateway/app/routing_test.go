@@ -47,6 +47,7 @@ func TestRoutingPublicAndProtected(t *testing.T) {
 		{"signed file URL", "GET", "/api/chat/files/7?exp=1&sig=x", false, 200, "", "chat", "/files/7?exp=1&sig=x"},
 		{"signed thumbnail URL", "GET", "/api/chat/files/7/thumbnail?exp=1&sig=x", false, 200, "", "chat", "/files/7/thumbnail?exp=1&sig=x"},
 		{"file head", "HEAD", "/api/chat/files/7", false, 200, "", "", ""},
+		{"the API description, answered by the gateway", "GET", "/api/openapi.json", false, 200, "", "", ""},
 
 		// Everything else needs one.
 		{"profile without token", "GET", "/api/users/profiles/me", false, 401, "missing_token", "", ""},

@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/parleychat/parley/api-gateway/internal/openapi"
 	"github.com/parleychat/parley/api-gateway/internal/proxy"
 	"github.com/parleychat/parley/platform/authn"
 	"github.com/parleychat/parley/platform/health"
@@ -117,6 +118,13 @@ func Routes(d Deps) (*gin.Engine, error) {
 	eng.GET("/readyz", readyz(d.Health))
 	eng.GET("/health", agg.handle)
 	eng.GET("/metrics", gin.WrapH(promhttp.HandlerFor(d.Health.Registry, promhttp.HandlerOpts{})))
+
+	// The API's description: public, served by the gateway itself.
+	doc, err := openapi.Handler()
+	if err != nil {
+		return nil, err
+	}
+	eng.GET(openapi.Path, doc)
 
 	// The API: prefix stripped, token checked unless public. TRACE and
 	// CONNECT are answered 405 here and never reach a service.

@@ -17,7 +17,7 @@ const (
 	KindPublic  = "public"
 	KindPrivate = "private"
 	KindDM      = "dm"
-	// KindGroup is a group DM: a fixed set of 3 to 9 people (DESIGN §10).
+	// KindGroup is a group DM: a fixed set of 3 to 9 people (ARCHITECTURE.md, chat-service: Group DMs).
 	KindGroup = "group"
 )
 

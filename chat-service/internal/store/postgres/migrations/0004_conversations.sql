@@ -1,4 +1,4 @@
--- Threads, mentions and group DMs (DESIGN §10); the same changes as
+-- Threads, mentions and group DMs (docs/ARCHITECTURE.md, chat-service: Threads, Mentions, Group DMs); the same changes as
 -- SQLite's 0004.
 
 -- Group DMs: rooms.kind gains 'group'. A group's member set is its key, as

@@ -1,4 +1,4 @@
--- Threads, mentions and group DMs (DESIGN §10).
+-- Threads, mentions and group DMs (docs/ARCHITECTURE.md, chat-service: Threads, Mentions, Group DMs).
 --
 -- Group DMs: rooms.kind gains 'group'. SQLite cannot alter a CHECK
 -- constraint, and the usual rebuild of rooms (create, copy, drop, rename)
