@@ -213,6 +213,7 @@ var authzTable = []authzRow{
 	{"gateway", "GET /readyz", open, ""},
 	{"gateway", "GET /health", open, ""},
 	{"gateway", "GET /metrics", open, ""},
+	{"gateway", "GET /api/openapi.json", open, ""},
 	{"gateway", "* /api/auth/*path", proxied, ""},
 	{"gateway", "* /api/users/*path", proxied, ""},
 	{"gateway", "* /api/chat/*path", proxied, ""},
