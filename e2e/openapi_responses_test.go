@@ -35,6 +35,7 @@ func (c *specClient) as(token string) *specClient {
 func (c *specClient) call(want int, method, path string, body any, out any) {
 	c.t.Helper()
 	var raw []byte
+	ctype := ""
 	if body != nil {
 		var err error
 		if s, ok := body.(string); ok {
@@ -42,13 +43,27 @@ func (c *specClient) call(want int, method, path string, body any, out any) {
 		} else if raw, err = json.Marshal(body); err != nil {
 			c.t.Fatal(err)
 		}
+		ctype = "application/json"
 	}
+	c.send(want, method, path, raw, ctype, out)
+}
+
+// upload posts data as the multipart field "file" named name, like call.
+func (c *specClient) upload(want int, path, name string, data []byte, out any) {
+	c.t.Helper()
+	raw, ctype := multipartFile(c.t, "file", name, data)
+	c.send(want, "POST", path, raw, ctype, out)
+}
+
+// send is call with a body already encoded as ctype ("" for none).
+func (c *specClient) send(want int, method, path string, raw []byte, ctype string, out any) {
+	c.t.Helper()
 	req, err := http.NewRequest(method, c.base+path, bytes.NewReader(raw))
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
@@ -134,7 +149,7 @@ func TestOpenAPIResponses(t *testing.T) {
 	// it through without a token.
 	for key, op := range documentedRoutes(model) {
 		method, path, _ := strings.Cut(key, " ")
-		concrete := strings.NewReplacer("{id}", "1", "{uid}", "1", "{emoji}", "x").Replace(path)
+		concrete := strings.NewReplacer("{id}", "1", "{uid}", "1", "{tid}", "1", "{message_id}", "1", "{emoji}", "x", "{token}", "x").Replace(path)
 		res := anon.do(method, concrete, nil)
 		var body struct {
 			Error struct{ Code string } `json:"error"`
@@ -237,6 +252,81 @@ func TestOpenAPIResponses(t *testing.T) {
 	a.call(200, "POST", "/api/chat/rooms/"+rid+"/read", map[string]int64{"seq": 2}, nil)
 	a.call(200, "GET", "/api/chat/search?q=hello", nil, nil)
 	a.call(200, "GET", "/api/chat/users/"+aliceID+"/stats", nil, nil)
+
+	// files: an upload, a send that carries it, its signed URLs (public).
+	var pic struct {
+		ID           int64   `json:"id"`
+		URL          string  `json:"url"`
+		ThumbnailURL *string `json:"thumbnail_url"`
+	}
+	a.upload(201, "/api/chat/rooms/"+rid+"/files", "dot.png", pngBytes(t), &pic)
+	a.upload(201, "/api/chat/rooms/"+rid+"/files", "notes.txt", []byte("plain text"), nil)
+	a.send(400, "POST", "/api/chat/rooms/"+rid+"/files", []byte(`{}`), "application/json", nil)
+	a.call(201, "POST", "/api/chat/rooms/"+rid+"/messages", map[string]any{"body": "", "file_ids": []int64{pic.ID}}, nil)
+	a.call(422, "POST", "/api/chat/rooms/"+rid+"/messages", map[string]any{"body": "again", "file_ids": []int64{pic.ID}}, nil) // invalid_files: already sent
+	a.call(200, "GET", "/api/chat/rooms/"+rid+"/messages", nil, nil)
+	if pic.ThumbnailURL == nil {
+		t.Fatalf("a PNG upload has no thumbnail_url")
+	}
+	c.call(200, "GET", pic.URL, nil, nil)
+	c.call(200, "HEAD", pic.URL, nil, nil)
+	c.call(200, "GET", *pic.ThumbnailURL, nil, nil)
+	c.call(403, "GET", pic.URL[:strings.Index(pic.URL, "&sig=")]+"&sig=forged", nil, nil)
+
+	// pins
+	a.call(200, "POST", "/api/chat/rooms/"+rid+"/pins/"+mid, nil, nil)
+	b.call(200, "GET", "/api/chat/rooms/"+rid+"/pins", nil, nil)
+	a.call(200, "DELETE", "/api/chat/rooms/"+rid+"/pins/"+mid, nil, nil)
+	a.call(404, "POST", "/api/chat/rooms/"+rid+"/pins/999999", nil, nil)
+
+	// webhooks: the URL is shown once; a post needs no token.
+	var hook struct {
+		ID  int64  `json:"id"`
+		URL string `json:"url"`
+	}
+	a.call(201, "POST", "/api/chat/rooms/"+rid+"/webhooks", map[string]string{"name": "CI"}, &hook)
+	a.call(422, "POST", "/api/chat/rooms/"+rid+"/webhooks", map[string]string{"name": " "}, nil)
+	a.call(200, "GET", "/api/chat/rooms/"+rid+"/webhooks", nil, nil)
+	hookPath := hook.URL[strings.Index(hook.URL, "/api/chat/hooks/"):]
+	c.call(201, "POST", hookPath, map[string]string{"text": "build passed", "username": "CI bot", "id": "build-1"}, nil)
+	c.call(200, "POST", hookPath, map[string]string{"text": "build passed", "id": "build-1"}, nil) // retry
+	c.call(422, "POST", hookPath, map[string]string{"text": ""}, nil)
+	c.call(404, "POST", "/api/chat/hooks/no-such-token", map[string]string{"text": "hi"}, nil)
+	a.call(200, "GET", "/api/chat/rooms/"+rid+"/messages", nil, nil) // with the webhook's post
+	hid := strconv.FormatInt(hook.ID, 10)
+	a.call(204, "DELETE", "/api/chat/webhooks/"+hid, nil, nil)
+	a.call(404, "DELETE", "/api/chat/webhooks/"+hid, nil, nil) // webhook_not_found
+
+	// personal access tokens and bots
+	var pat struct {
+		ID    int64  `json:"id"`
+		Token string `json:"token"`
+	}
+	a.call(201, "POST", "/api/auth/tokens", map[string]any{"name": "laptop script", "expires_in_days": 7}, &pat)
+	a.call(422, "POST", "/api/auth/tokens", map[string]any{"name": "x", "expires_in_days": 0}, nil)
+	a.call(200, "GET", "/api/auth/tokens", nil, nil)
+	p := c.as(pat.Token)
+	p.call(200, "GET", "/api/auth/me", nil, nil)
+	p.call(200, "GET", "/api/chat/rooms/"+rid+"/pins", nil, nil)
+	p.call(403, "GET", "/api/auth/tokens", nil, nil) // pat_not_allowed
+	a.call(204, "DELETE", "/api/auth/tokens/"+strconv.FormatInt(pat.ID, 10), nil, nil)
+	a.call(404, "DELETE", "/api/auth/tokens/"+strconv.FormatInt(pat.ID, 10), nil, nil)
+	var bot struct {
+		ID int64 `json:"id"`
+	}
+	adm.call(201, "POST", "/api/auth/bots", map[string]string{"username": "deploybot", "display_name": "Deploy Bot"}, &bot)
+	adm.call(409, "POST", "/api/auth/bots", map[string]string{"username": "deploybot"}, nil)
+	a.call(403, "POST", "/api/auth/bots", map[string]string{"username": "otherbot"}, nil)
+	adm.call(200, "GET", "/api/auth/bots", nil, nil)
+	botPath := "/api/auth/bots/" + strconv.FormatInt(bot.ID, 10) + "/tokens"
+	var botPAT struct {
+		ID int64 `json:"id"`
+	}
+	adm.call(201, "POST", botPath, map[string]string{"name": "deploys"}, &botPAT)
+	adm.call(200, "GET", botPath, nil, nil)
+	adm.call(204, "DELETE", botPath+"/"+strconv.FormatInt(botPAT.ID, 10), nil, nil)
+	adm.call(404, "GET", "/api/auth/bots/"+aliceID+"/tokens", nil, nil) // bot_not_found
+	a.call(200, "GET", "/api/auth/accounts", nil, nil)                  // the bot with is_bot and display_name
 
 	// DMs and group DMs: 201 when created, 200 afterwards.
 	a.call(201, "POST", "/api/chat/dms", map[string]int64{"user_id": bob.User.ID}, nil)

@@ -26,8 +26,9 @@ const (
 // not expose, each with the reason. Anything else a service registers must
 // be in the document.
 var undocumented = map[string]string{
-	"GET /api/auth/internal/revocations": "the revocation feed is for the services; the gateway answers 404 for /api/<service>/internal/…",
-	"GET /api/chat/ws":                   "the WebSocket, which the gateway refuses to proxy (400 upgrade_not_supported): clients connect to chat-service directly, see docs/PROTOCOL.md",
+	"GET /api/auth/internal/revocations":        "the revocation feed is for the services; the gateway answers 404 for /api/<service>/internal/…",
+	"POST /api/auth/internal/tokens/introspect": "personal access token introspection is for the services; the gateway answers 404 for /api/<service>/internal/…",
+	"GET /api/chat/ws":                          "the WebSocket, which the gateway refuses to proxy (400 upgrade_not_supported): clients connect to chat-service directly, see docs/PROTOCOL.md",
 }
 
 // probes are the routes every service registers for the cluster; the
