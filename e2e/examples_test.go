@@ -72,6 +72,7 @@ func runPost(t *testing.T, bin string, env []string, args ...string) (code int, 
 // stderr kept for failure messages; done is closed when it has exited
 // with code.
 type followed struct {
+	cmd   *exec.Cmd
 	lines chan string
 	done  chan struct{}
 	code  int
@@ -97,6 +98,7 @@ func startFollow(t *testing.T, bin string, env []string, args ...string) *follow
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env
 	cmd.Stderr = f
+	f.cmd = cmd
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -228,4 +230,59 @@ func TestExamplesPostAndFollowWithPAT(t *testing.T) {
 		t.Errorf("a line after the revocation: %q", l)
 	}
 	t.Logf("parley-follow's log:\n%s", f.stderr())
+}
+
+// parley-follow over a replay larger than chat-service's cap (here 2): it
+// subscribes again from the last seq after each `more: true` and prints the
+// whole history once, in order, then live messages; an interrupt ends it
+// with exit code 0.
+func TestExamplesFollowPastTheReplayCap(t *testing.T) {
+	_, followBin := buildExamples(t)
+	s := startStack(t, map[string]string{"WS_MAX_REPLAY": "2"})
+	anon := &api{t: t, base: s.Gateway.URL}
+	pia, _ := register(t, anon, "pia")
+	var pat patCreated
+	pia.must(201, "POST", "/api/auth/tokens", map[string]any{"name": "examples"}, &pat)
+	var rooms struct {
+		Rooms []room `json:"rooms"`
+	}
+	pia.must(200, "GET", "/api/chat/rooms", nil, &rooms)
+	if len(rooms.Rooms) == 0 {
+		t.Fatal("no rooms")
+	}
+	roomID := strconv.FormatInt(rooms.Rooms[0].ID, 10)
+	var posted []message
+	for i := range 7 {
+		var m message
+		pia.must(201, "POST", "/api/chat/rooms/"+roomID+"/messages", map[string]string{"body": fmt.Sprintf("m%d", i)}, &m)
+		posted = append(posted, m)
+	}
+
+	// The ws URL given directly, and no reconnection allowed.
+	f := startFollow(t, followBin, exampleEnv("PARLEY_TOKEN="+pat.Token, "PARLEY_WS_URL="+s.ChatWS), "-room", roomID, "-after-seq", "0", "-retries", "0")
+	for _, m := range posted {
+		if l, want := f.next(t, "the history"), fmt.Sprintf("#%d pia: %s", m.Seq, m.Body); l != want {
+			t.Fatalf("printed %q, want %q; stderr:\n%s", l, want, f.stderr())
+		}
+	}
+	var live message
+	pia.must(201, "POST", "/api/chat/rooms/"+roomID+"/messages", map[string]string{"body": "live"}, &live)
+	if l, want := f.next(t, "the live message"), fmt.Sprintf("#%d pia: live", live.Seq); l != want {
+		t.Fatalf("printed %q, want %q; stderr:\n%s", l, want, f.stderr())
+	}
+
+	if err := f.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-f.done:
+		if f.code != 0 {
+			t.Fatalf("exit %d after an interrupt; stderr:\n%s", f.code, f.stderr())
+		}
+	case <-time.After(lineWait):
+		t.Fatal("parley-follow still running after an interrupt")
+	}
+	for l := range f.lines {
+		t.Errorf("an extra line: %q", l)
+	}
 }

@@ -215,9 +215,10 @@ func (e *closeError) Error() string {
 	return fmt.Sprintf("closed with %d %s", e.code, e.reason)
 }
 
-// fatal reports whether reconnecting cannot help: a personal access token
-// that was refused (revoked, expired, its account disabled) stays refused,
-// and a room that cannot be found stays so.
+// fatalError ends the program, as reconnecting cannot help: a personal
+// access token that was refused (revoked, expired, its account disabled)
+// stays refused, a room that cannot be found stays so, and standard output
+// that cannot be written stays so.
 type fatalError struct{ err error }
 
 func (e *fatalError) Error() string { return e.err.Error() }
