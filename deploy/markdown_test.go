@@ -92,10 +92,16 @@ func proseLines(s string) []string {
 		}
 		if in {
 			lines[i] = ""
+			continue
 		}
+		// A link written inside a code span is an example, not a link.
+		lines[i] = codeSpan.ReplaceAllString(l, "``")
 	}
 	return lines
 }
+
+// codeSpan is an inline code span on one line (`like this`).
+var codeSpan = regexp.MustCompile("`[^`]*`")
 
 // headingAnchors are the fragments GitHub gives a file's headings: lower
 // case, punctuation dropped, spaces to hyphens, repeats numbered -1, -2 ….
