@@ -143,7 +143,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(sqliteIdleConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	if err := db.PingContext(ctx); err != nil {
+	if err := pingSQLite(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -166,11 +166,40 @@ func createSQLite(ctx context.Context, path string) error {
 		return fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	defer db.Close()
-	if err := db.PingContext(ctx); err != nil {
+	if err := pingSQLite(ctx, db); err != nil {
 		return fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	return nil
 }
+
+// pingSQLite opens a first connection, retrying while the file is busy.
+// Opening runs the DSN's pragmas, and journal_mode(WAL) on a new file
+// upgrades a shared lock to an exclusive one: when replicas open a new
+// database at once, SQLite answers SQLITE_BUSY at once instead of calling
+// the busy handler (waiting could deadlock), so the wait is here, bounded
+// by openBusyWait.
+func pingSQLite(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(openBusyWait)
+	pause := 5 * time.Millisecond
+	for {
+		err := db.PingContext(ctx)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		pause = min(2*pause, 200*time.Millisecond)
+	}
+}
+
+// openBusyWait bounds pingSQLite's retries, like the busy timeout does
+// for statements.
+const openBusyWait = 10 * time.Second
 
 // Check tells readiness whether the database can take a write: PostgreSQL
 // must answer; a SQLite file must still be the one the pool has open and

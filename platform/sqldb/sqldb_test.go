@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -171,5 +172,36 @@ func TestRebind(t *testing.T) {
 	lite := &DB{Dialect: SQLite}
 	if got := lite.Rebind(`a = ?`); got != `a = ?` {
 		t.Fatal(got)
+	}
+}
+
+// Replicas opening a database file that does not exist yet all succeed:
+// switching a new file to WAL is answered SQLITE_BUSY at once (not after the
+// busy timeout) when another connection holds it, and opening waits for it.
+func TestOpenNewFileConcurrently(t *testing.T) {
+	ctx := context.Background()
+	for round := range 10 {
+		path := filepath.Join(t.TempDir(), fmt.Sprintf("new-%d.db", round))
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				db, err := Open(ctx, Target{Dialect: SQLite, Path: path})
+				if err != nil {
+					errs <- err
+					return
+				}
+				errs <- db.Close()
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
 	}
 }
