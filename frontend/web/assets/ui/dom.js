@@ -140,13 +140,18 @@ const ICONS = {
 
 /** An inline SVG icon (decorative: hidden from screen readers). */
 export function icon(name, cls = '') {
+  return svgIcon(ICONS[name] ?? ICONS.hash, cls);
+}
+
+/** A decorative 24×24 stroke icon drawn by the SVG path d (views with icons of their own use it). */
+export function svgIcon(d, cls = '') {
   const svg = document.createElementNS(SVG_NS, 'svg');
   svg.setAttribute('viewBox', '0 0 24 24');
   svg.setAttribute('class', `icon ${cls}`.trim());
   svg.setAttribute('aria-hidden', 'true');
   svg.setAttribute('focusable', 'false');
   const path = document.createElementNS(SVG_NS, 'path');
-  path.setAttribute('d', ICONS[name] ?? ICONS.hash);
+  path.setAttribute('d', d);
   svg.append(path);
   return svg;
 }

@@ -1,7 +1,8 @@
 // The icons of attachments (the paperclip, file kinds, download, next),
 // drawn like ui/dom.js's icons: decorative, hidden from screen readers.
 
-const SVG_NS = 'http://www.w3.org/2000/svg';
+import { svgIcon } from './dom.js';
+
 const PATHS = {
   paperclip: 'm21.44 11.05-9.19 9.19a6 6 0 0 1-8.49-8.49l9.19-9.19a4 4 0 0 1 5.66 5.66l-9.2 9.19a2 2 0 0 1-2.83-2.83l8.49-8.48',
   download: 'M21 15v4a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2v-4M7 10l5 5 5-5M12 15V3',
@@ -21,13 +22,5 @@ const PATHS = {
 
 /** An attachment icon by name (see PATHS; unknown names draw a file). */
 export function fileIcon(name, cls = '') {
-  const svg = document.createElementNS(SVG_NS, 'svg');
-  svg.setAttribute('viewBox', '0 0 24 24');
-  svg.setAttribute('class', `icon ${cls}`.trim());
-  svg.setAttribute('aria-hidden', 'true');
-  svg.setAttribute('focusable', 'false');
-  const p = document.createElementNS(SVG_NS, 'path');
-  p.setAttribute('d', PATHS[name] ?? PATHS.file);
-  svg.append(p);
-  return svg;
+  return svgIcon(PATHS[name] ?? PATHS.file, cls);
 }

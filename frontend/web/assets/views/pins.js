@@ -6,7 +6,7 @@
 // follows message_updated frames (PinClient). User text goes in as text
 // nodes only.
 
-import { h, iconButton, icon, replace } from '../ui/dom.js';
+import { h, iconButton, icon, replace, svgIcon } from '../ui/dom.js';
 import { avatar, emptyState, spinner, toastError } from '../ui/widgets.js';
 import { say } from '../ui/live.js';
 import { displayName, preview } from '../lib/format.js';
@@ -14,21 +14,12 @@ import { fullTime, listTime } from '../lib/timefmt.js';
 import { messagePath } from '../lib/threads.js';
 import { isPinned, pinActionLabel, pinCountText, pinnedByText } from '../lib/pins.js';
 
-const SVG_NS = 'http://www.w3.org/2000/svg';
 const PATHS = {
   pin: 'M12 17v5M9 10.76a2 2 0 0 1-1.11 1.79l-1.78.9A2 2 0 0 0 5 15.24V16a1 1 0 0 0 1 1h12a1 1 0 0 0 1-1v-.76a2 2 0 0 0-1.11-1.79l-1.78-.9A2 2 0 0 1 15 10.76V7a1 1 0 0 1 1-1 2 2 0 0 0 0-4H8a2 2 0 0 0 0 4 1 1 0 0 1 1 1z',
   unpin: 'M12 17v5M15 9.34V7a1 1 0 0 1 1-1 2 2 0 0 0 0-4H7.89M2 2l20 20M9 9v1.76a2 2 0 0 1-1.11 1.79l-1.78.9A2 2 0 0 0 5 15.24V16a1 1 0 0 0 1 1h11',
 };
 function glyph(name) {
-  const svg = document.createElementNS(SVG_NS, 'svg');
-  svg.setAttribute('viewBox', '0 0 24 24');
-  svg.setAttribute('class', 'icon');
-  svg.setAttribute('aria-hidden', 'true');
-  svg.setAttribute('focusable', 'false');
-  const p = document.createElementNS(SVG_NS, 'path');
-  p.setAttribute('d', PATHS[name]);
-  svg.append(p);
-  return svg;
+  return svgIcon(PATHS[name]);
 }
 
 const phone = () => window.matchMedia('(max-width: 768px)').matches;

@@ -4,7 +4,7 @@
 // Threads view listing the followed threads. User text goes in as text
 // nodes only (messageElement, textContent).
 
-import { h, icon, iconButton, replace } from '../ui/dom.js';
+import { h, icon, iconButton, replace, svgIcon } from '../ui/dom.js';
 import { avatar, confirmDialog, emptyState, spinner, toast, toastError } from '../ui/widgets.js';
 import { displayName, preview } from '../lib/format.js';
 import { plainText } from '../lib/markdown.js';
@@ -16,21 +16,12 @@ import { mentionAutocomplete } from '../ui/mentionbox.js';
 import { attachments } from './files.js';
 import { canPin, togglePin } from './pins.js';
 
-const SVG_NS = 'http://www.w3.org/2000/svg';
 const PATHS = {
   reply: 'M9 17 4 12l5-5M20 18v-2a4 4 0 0 0-4-4H4',
   link: 'M10 13a5 5 0 0 0 7.54.54l3-3a5 5 0 0 0-7.07-7.07l-1.72 1.71M14 11a5 5 0 0 0-7.54-.54l-3 3a5 5 0 0 0 7.07 7.07l1.71-1.71',
 };
 function glyph(name) {
-  const svg = document.createElementNS(SVG_NS, 'svg');
-  svg.setAttribute('viewBox', '0 0 24 24');
-  svg.setAttribute('class', 'icon');
-  svg.setAttribute('aria-hidden', 'true');
-  svg.setAttribute('focusable', 'false');
-  const p = document.createElementNS(SVG_NS, 'path');
-  p.setAttribute('d', PATHS[name]);
-  svg.append(p);
-  return svg;
+  return svgIcon(PATHS[name]);
 }
 
 /** The thread actions of a message's toolbar: Reply in thread (top-level only), Copy link. */
