@@ -142,3 +142,26 @@ test('PinClient: a reconnect reloads the open room and forgets the others', asyn
   await pins.loading.get(1);
   assert.equal(api.calls.filter((c) => c[0] === 'GET').length, gets + 1);
 });
+
+test('PinClient: a frame that arrives while the list loads is not undone by the answer', async () => {
+  const { api, store, chat, pins } = setup();
+  await pins.load(1);
+  // A reload whose answer was read before an unpin of message 2 and a pin
+  // of message 3, and arrives after both frames.
+  let answer;
+  api.get = (path) => {
+    api.calls.push(['GET', path]);
+    return new Promise((resolve) => { answer = resolve; });
+  };
+  const reload = pins.load(1);
+  chat.handle({ type: 'message_updated', message: msg(2) });
+  chat.handle({ type: 'message_updated', message: pinned(3, '2026-01-01T00:04:00Z') });
+  assert.deepEqual(ids(store.state.pins[1].list), [3, 1]);
+  answer({ messages: [pinned(2, '2026-01-01T00:02:00Z'), pinned(1, '2026-01-01T00:01:00Z')] });
+  await reload;
+  assert.deepEqual(ids(store.state.pins[1].list), [3, 1]);
+  // Once loaded, frames apply as before and nothing is kept for later.
+  chat.handle({ type: 'message_deleted', room_id: 1, message_id: 1, seq: 1 });
+  assert.deepEqual(ids(store.state.pins[1].list), [3]);
+  assert.equal(pins.during.size, 0);
+});

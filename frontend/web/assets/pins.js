@@ -15,6 +15,10 @@ export class PinClient {
     this.store = store;
     this.chat = chat;
     this.loading = new Map(); // roomId → promise
+    // roomId → the frames that arrived while its list was being fetched:
+    // the answer may have been read before them, so they are applied to it
+    // again, in order, when it lands (each carries the message's state).
+    this.during = new Map();
     store.set({ pins: {} });
     chat.pins = this;
   }
@@ -32,17 +36,22 @@ export class PinClient {
   load(roomId) {
     const rid = Number(roomId);
     if (!this.loading.has(rid)) {
+      this.during.set(rid, []);
       const p = (async () => {
         try {
           const res = await this.api.get(`/api/chat/rooms/${rid}/pins`);
-          const list = (res.messages ?? []).map(normalizeMessage);
+          let list = (res.messages ?? []).map(normalizeMessage);
+          for (const ev of this.during.get(rid) ?? []) list = replay(list, ev);
           this._put(rid, { list, loaded: true, error: null });
           return list;
         } catch (err) {
           this._put(rid, { list: this.of(rid)?.list ?? [], loaded: true, error: err });
           throw err;
         }
-      })().finally(() => this.loading.delete(rid));
+      })().finally(() => {
+        this.loading.delete(rid);
+        this.during.delete(rid);
+      });
       this.loading.set(rid, p);
     }
     return this.loading.get(rid);
@@ -62,19 +71,14 @@ export class PinClient {
   /** Handles one socket frame. */
   handle(ev) {
     switch (ev.type) {
-      case 'message_updated': {
-        const m = ev.message;
-        const cur = m && this.of(m.room_id);
-        if (!cur?.loaded) return;
-        const list = applyPin(cur.list, normalizeMessage(m));
-        if (list !== cur.list) this._put(m.room_id, { ...cur, list });
-        break;
-      }
+      case 'message_updated':
       case 'message_deleted': {
         const rid = Number(ev.room_id ?? ev.message?.room_id);
+        if (ev.type === 'message_updated' && !ev.message) return;
+        this.during.get(rid)?.push(ev);
         const cur = this.of(rid);
         if (!cur?.loaded) return;
-        const list = dropPin(cur.list, ev.message_id ?? ev.message?.id);
+        const list = replay(cur.list, ev);
         if (list !== cur.list) this._put(rid, { ...cur, list });
         break;
       }
@@ -92,4 +96,10 @@ export class PinClient {
         break;
     }
   }
+}
+
+/** list after one message_updated or message_deleted frame. */
+function replay(list, ev) {
+  if (ev.type === 'message_deleted') return dropPin(list, ev.message_id ?? ev.message?.id);
+  return applyPin(list, normalizeMessage(ev.message));
 }
