@@ -507,20 +507,21 @@ func TestUploadStreams(t *testing.T) {
 	runtime.ReadMemStats(&ms)
 	base := ms.HeapAlloc
 	peak := base
-	done := make(chan struct{})
+	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
+		tick := time.NewTicker(5 * time.Millisecond) // the sampling interval
+		defer tick.Stop()
 		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
 			runtime.GC()
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			peak = max(peak, ms.HeapAlloc)
-			time.Sleep(5 * time.Millisecond) // sampling interval, not synchronisation
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
 		}
 	}()
 	req, _ := http.NewRequest("POST", h.url+"/rooms/"+itoa(room.ID)+"/files", pr)
@@ -532,7 +533,7 @@ func TestUploadStreams(t *testing.T) {
 	}
 	raw, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	done <- struct{}{}
+	close(stop)
 	<-done
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("upload: %d %s", resp.StatusCode, raw)
