@@ -240,28 +240,7 @@ func testGroupDMs(t *testing.T, target sqldb.Target) {
 // replies, they take replies, and group rooms can be created.
 func testMigration0004Upgrades(t *testing.T, target sqldb.Target) {
 	ctx := context.Background()
-	db, err := sqldb.Open(ctx, target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	fsys := store.Schema.SQLite
-	if db.Dialect == sqldb.Postgres {
-		fsys = store.Schema.Postgres
-	}
-	ms, err := sqldb.LoadMigrations(fsys, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var upTo2 []sqldb.Migration
-	for _, m := range ms {
-		if m.Version <= 2 {
-			upTo2 = append(upTo2, m)
-		}
-	}
-	if err := sqldb.Migrate(ctx, db, upTo2); err != nil {
-		t.Fatal(err)
-	}
+	db := openAtMigration(t, target, 2)
 	if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO messages (room_id, seq, user_id, username, body, created_at)
 		VALUES (1, 1, 5, 'old', 'from before threads', '2025-01-01T00:00:00.000Z')`)); err != nil {
 		t.Fatal(err)

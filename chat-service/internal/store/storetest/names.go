@@ -74,22 +74,7 @@ func testPublicNamesUniqueAfterFolding(t *testing.T, target sqldb.Target) {
 // the oldest holds the key and later ones are reported as clashes.
 func testMigration0002RefoldsLegacyNames(t *testing.T, target sqldb.Target) {
 	ctx := context.Background()
-	db, err := sqldb.Open(ctx, target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	fsys := store.Schema.SQLite
-	if db.Dialect == sqldb.Postgres {
-		fsys = store.Schema.Postgres
-	}
-	ms, err := sqldb.LoadMigrations(fsys, "migrations")
-	if err != nil || len(ms) < 2 || ms[0].Version != 1 || ms[1].Version != 2 {
-		t.Fatalf("migrations: %v %+v", err, ms)
-	}
-	if err := sqldb.Migrate(ctx, db, ms[:1]); err != nil {
-		t.Fatal(err)
-	}
+	db := openAtMigration(t, target, 1)
 	// lower() never joins these, on any locale: ß and fullwidth letters.
 	legacy := []struct{ name, kind string }{
 		{"Straße", "public"}, {"STRASSE", "public"}, {"ｇｅｎｅｒａｌ", "public"}, {"strasse", "private"}, {"Quiet", "public"},
@@ -134,4 +119,37 @@ func testMigration0002RefoldsLegacyNames(t *testing.T, target sqldb.Target) {
 	if clashes, err := st.RefoldRoomNames(ctx); err != nil || len(clashes) != 1 || clashes[0] != want[1] {
 		t.Fatalf("clashes after a rename = %+v, %v", clashes, err)
 	}
+}
+
+// openAtMigration opens target with only the migrations up to version
+// applied: the state an older release left, for upgrade tests.
+func openAtMigration(t *testing.T, target sqldb.Target, version int) *sqldb.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqldb.Open(ctx, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	fsys := store.Schema.SQLite
+	if db.Dialect == sqldb.Postgres {
+		fsys = store.Schema.Postgres
+	}
+	ms, err := sqldb.LoadMigrations(fsys, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var upTo []sqldb.Migration
+	for _, m := range ms {
+		if m.Version <= version {
+			upTo = append(upTo, m)
+		}
+	}
+	if len(upTo) != version {
+		t.Fatalf("migrations up to %d: %+v", version, upTo)
+	}
+	if err := sqldb.Migrate(ctx, db, upTo); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }

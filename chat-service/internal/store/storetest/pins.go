@@ -213,28 +213,7 @@ func testConcurrentPins(t *testing.T, target sqldb.Target) {
 // unpinned and can be pinned.
 func testMigration0006Upgrades(t *testing.T, target sqldb.Target) {
 	ctx := context.Background()
-	db, err := sqldb.Open(ctx, target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	fsys := store.Schema.SQLite
-	if db.Dialect == sqldb.Postgres {
-		fsys = store.Schema.Postgres
-	}
-	ms, err := sqldb.LoadMigrations(fsys, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var upTo4 []sqldb.Migration
-	for _, m := range ms {
-		if m.Version <= 4 {
-			upTo4 = append(upTo4, m)
-		}
-	}
-	if err := sqldb.Migrate(ctx, db, upTo4); err != nil {
-		t.Fatal(err)
-	}
+	db := openAtMigration(t, target, 4)
 	if _, err := db.ExecContext(ctx, db.Rebind(`INSERT INTO messages (room_id, seq, user_id, username, body, created_at)
 		VALUES (1, 1, 5, 'old', 'from before pins', '2025-01-01T00:00:00.000Z')`)); err != nil {
 		t.Fatal(err)
