@@ -9,6 +9,8 @@ import (
 	"time"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
+
+	"github.com/parleychat/parley/platform/testkit"
 )
 
 func TestMatch(t *testing.T) {
@@ -159,11 +161,7 @@ func TestNATS(t *testing.T) {
 	if got := self.wait(t, 3); len(got) != 3 || got[2] != "t.self=y" {
 		t.Fatalf("local delivery without the server: %v", got)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for a.Check(context.Background()) == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("Check still passes after the server stopped")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Eventually(t, "Check fails after the server stopped", 5*time.Second, func() bool {
+		return a.Check(context.Background()) != nil
+	})
 }

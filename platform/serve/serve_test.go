@@ -35,10 +35,10 @@ func TestRunServesHealthAndShutsDownInOrder(t *testing.T) {
 	e := httpx.NewEngine(httpx.Options{Service: "svc", Registry: h.Registry})
 	h.Register(e)
 	// A request in flight when shutdown starts must finish.
-	inFlight := make(chan struct{})
+	inFlight, release := make(chan struct{}), make(chan struct{})
 	e.GET("/slow", func(c *gin.Context) {
 		close(inFlight)
-		time.Sleep(200 * time.Millisecond)
+		<-release
 		c.String(200, "done")
 	})
 
@@ -94,6 +94,16 @@ func TestRunServesHealthAndShutsDownInOrder(t *testing.T) {
 	}()
 	<-inFlight
 	cancel()
+	// The request answers only once shutdown has begun: the listener is
+	// closed (no new connection gets in) while it is still in flight.
+	testkit.Eventually(t, "listener closed by shutdown", 10*time.Second, func() bool {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+	close(release)
 	if got := <-slow; got != "done" {
 		t.Fatalf("in-flight request = %q", got)
 	}

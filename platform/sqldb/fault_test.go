@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/parleychat/parley/platform/sqldb"
+	"github.com/parleychat/parley/platform/testkit"
 )
 
 func openFile(t *testing.T, path string) *sqldb.DB {
@@ -38,17 +39,9 @@ func insert(db *sqldb.DB, id int, body []byte) error {
 // waitReady polls Check (readiness) until it passes.
 func waitReady(t *testing.T, db *sqldb.DB) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := db.Check(context.Background())
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready again after the fault was cleared: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testkit.Eventually(t, "ready again after the fault was cleared", 10*time.Second, func() bool {
+		return db.Check(context.Background()) == nil
+	})
 }
 
 // idsIn reads the note ids of the file at path with a connection of its own.

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -122,20 +121,8 @@ func startServer(b *testing.B, env map[string]string) *server {
 			_ = cmd.Process.Kill()
 		}
 	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get(s.url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return s
-			}
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("chat-service not ready")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testkit.WaitReady(b, s.url, nil)
+	return s
 }
 
 // rssKiB is a process's resident set size.

@@ -426,20 +426,13 @@ func TestSendBatchDatabaseGone(t *testing.T) {
 			}
 		}
 		srv.Start()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
+		testkit.Eventually(t, "a send after the database came back", 30*time.Second, func() bool {
 			m, created, err := svc.SendMessage(context.Background(), owner, room, "back", "back")
-			if err == nil {
-				if !created || m.Seq != 1 {
-					t.Fatalf("after the outage: %v %+v", created, m)
-				}
-				break
+			if err == nil && (!created || m.Seq != 1) {
+				t.Fatalf("after the outage: %v %+v", created, m)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no send after the database came back: %v", err)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return err == nil
+		})
 	})
 }
 
