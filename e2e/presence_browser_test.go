@@ -59,9 +59,11 @@ func TestBrowserBigRoomPresence(t *testing.T) {
 	alice.register("alice")
 
 	anon := &api{t: t, base: s.Gateway.URL}
-	// Members who never come online; their names sort first.
+	// Members who never come online; their names sort first. (A user
+	// joins General on their first look at the room list.)
 	for i := 1; i <= 3; i++ {
-		register(t, anon, fmt.Sprintf("a-away-%d", i))
+		away, _ := register(t, anon, fmt.Sprintf("a-away-%d", i))
+		away.must(200, "GET", "/api/chat/rooms", nil, nil)
 	}
 	probe, _ := register(t, anon, "a-probe")
 	var rooms struct {
@@ -89,7 +91,8 @@ func TestBrowserBigRoomPresence(t *testing.T) {
 	alice.wait("the away members offline, the crowd online", `document.querySelector('[data-testid=member-item][data-username="a-away-1"]')?.dataset.online === '0'
 		&& document.querySelector('[data-testid=member-item][data-username="crowd-060"]')?.dataset.online === '1'`)
 
-	alice.click("whos-online")
+	alice.focusOn(tid("whos-online"))
+	alice.press("Enter")
 	alice.wait("the first page", `document.querySelectorAll('[data-testid=online-item]').length === 50
 		&& document.querySelector('[data-testid=online-status]').textContent === '61 online, showing 50'
 		&& !document.querySelector('[data-testid=online-more]').hidden`)
@@ -101,7 +104,7 @@ func TestBrowserBigRoomPresence(t *testing.T) {
 	}
 	alice.screenshot("whos-online")
 	alice.focusOn(tid("online-more"))
-	alice.do(chromedp.KeyEvent(" "))
+	alice.press(" ")
 	alice.wait("the second page, the focus on its first name", `document.querySelectorAll('[data-testid=online-item]').length === 61
 		&& document.querySelector('[data-testid=online-status]').textContent === '61 online'
 		&& document.querySelector('[data-testid=online-more]').hidden
@@ -110,7 +113,7 @@ func TestBrowserBigRoomPresence(t *testing.T) {
 	if d := firstDuplicate(names); d != "" {
 		t.Errorf("%s listed twice", d)
 	}
-	alice.do(chromedp.KeyEvent("\x1b")) // Escape
+	alice.press("Escape")
 	alice.wait("the dialog closed, the focus back on its button", `!document.querySelector('[data-testid=online-dialog]') && document.activeElement?.dataset.testid === 'whos-online'`)
 
 	// ---- past 200 online: counts, rows asked about ----------------------------
@@ -134,7 +137,7 @@ func TestBrowserBigRoomPresence(t *testing.T) {
 
 	// The next hundred: the focus on the first of them, asked about too.
 	alice.focusOn(tid("more-members"))
-	alice.do(chromedp.KeyEvent(" "))
+	alice.press(" ")
 	alice.wait("200 rows, the focus on the 101st, its dot known", `document.querySelectorAll('[data-testid=member-item]').length === 200
 		&& document.activeElement === document.querySelectorAll('[data-testid=member-item]')[100]
 		&& document.querySelector('[data-testid=member-item][data-username="crowd-190"]')?.dataset.online === '1'`)
@@ -142,7 +145,7 @@ func TestBrowserBigRoomPresence(t *testing.T) {
 	alice.click("whos-online")
 	alice.wait("the paged list of a big room", `document.querySelectorAll('[data-testid=online-item]').length === 50
 		&& document.querySelector('[data-testid=online-status]').textContent === '211 online, showing 50'`)
-	alice.do(chromedp.KeyEvent("\x1b"))
+	alice.press("Escape")
 
 	// A reload: the truncated snapshot, then the same view.
 	alice.open("/")
