@@ -871,7 +871,7 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
         iconButton('x', 'Hide members', { class: 'panel-close', testid: 'panel-close', onClick: () => togglePanel(false) })),
       r?.is_member && !isDirect(r) ? h('button', { type: 'button', class: 'btn btn-ghost btn-block invite-btn', testid: 'invite', onClick: () => inviteDialog(ctx, r) }, icon('userPlus'), 'Invite people') : null,
       r?.kind !== 'dm' ? h('button', {
-        type: 'button', class: 'btn btn-ghost btn-block whos-online-btn', testid: 'whos-online', 'aria-haspopup': 'dialog', dataset: { focusKey: 'whos-online' },
+        type: 'button', class: 'btn btn-ghost btn-block whos-online-btn', testid: 'whos-online', dataset: { focusKey: 'whos-online' },
         onClick: (e) => whosOnlineDialog(ctx, chat.room(rid) ?? room, { opener: e.currentTarget, fallback: () => panel.querySelector('[data-testid=whos-online]') }),
       }, icon('users'), "Who's online") : null,
       h('ul', { class: 'member-list', testid: 'member-list' }, shown.map(item)),
