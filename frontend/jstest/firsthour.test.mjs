@@ -78,7 +78,9 @@ test('presence is unknown from a lost socket until it is fetched again', async (
   await flush();
   assert.deepEqual(calls.filter((c) => c.endsWith('/online')).sort(), ['/api/chat/rooms/1/online', '/api/chat/rooms/2/online']);
   assert.equal(store.state.presenceStale, false);
-  assert.deepEqual(store.state.presence[2], [], 'cy went away meanwhile');
+  assert.equal(chat.isOnline(2, 43), false, 'cy went away meanwhile');
+  assert.equal(chat.isOnline(1, 42), true);
+  assert.equal(chat.onlineCount(2), 0);
 });
 
 test('a refresh that lands after the socket dropped again leaves presence unknown', async () => {

@@ -75,9 +75,9 @@ export class FakeWS {
   receive(frame) {
     this.onmessage?.({ data: JSON.stringify(frame) });
   }
-  serverClose(code) {
+  serverClose(code, reason = '') {
     this.readyState = 3;
-    this.onclose?.({ code });
+    this.onclose?.({ code, reason });
   }
   frames(type) {
     return this.sent.filter((f) => f.type === type);

@@ -189,3 +189,50 @@ test('bad frames are ignored', async () => {
   ws.receive({ type: 'message', message: { id: 1 } });
   assert.deepEqual(events.map((e) => e.type), ['ready', 'message']);
 });
+
+test('1013 overloaded (shed under a storm) waits for the hint plus jitter, then resumes', async () => {
+  const { s, clock, events, seqs } = setup();
+  s.subscribe(1);
+  s.start();
+  await flush();
+  // Accepted, then shed before ready.
+  FakeWS.last.open();
+  FakeWS.last.serverClose(1013, JSON.stringify({ code: 'overloaded', retry_after_ms: 4000 }));
+  assert.equal(s.status, Status.WAITING);
+  assert.equal(clock.nextDelay(), 5000, 'hint 4000 + 0.5 × half of it');
+  assert.equal(events.at(-1).retryAfter, 4000);
+  clock.advance(4999);
+  await flush();
+  assert.equal(FakeWS.all.length, 1, 'not before the hint and its jitter');
+  clock.advance(1);
+  seqs.set(1, 12);
+  const ws = await connect(s);
+  assert.deepEqual(ws.frames('subscribe'), [{ type: 'subscribe', room_id: 1, after_seq: 12 }], 'resumed after the newest seq');
+  assert.equal(s.status, Status.OPEN);
+});
+
+test('1013 overloaded again and again: the wait never drops below the growing backoff', async () => {
+  const { s, clock } = setup();
+  s.start();
+  const delays = [];
+  for (let i = 0; i < 6; i++) {
+    await flush();
+    FakeWS.last.open();
+    FakeWS.last.serverClose(1013, '{"code":"overloaded","retry_after_ms":100}');
+    delays.push(clock.nextDelay());
+    clock.advance(clock.nextDelay());
+  }
+  assert.deepEqual(delays, [375, 750, 1500, 3000, 6000, 12000]);
+});
+
+test('1013 with another reason (too slow) or one that does not parse keeps the quick restart delay', async () => {
+  for (const reason of ['too slow', '{"code":"overloaded"', '']) {
+    const { s, clock, events } = setup();
+    s.start();
+    const ws = await connect(s);
+    ws.serverClose(1013, reason);
+    assert.equal(clock.nextDelay(), 600, `reason ${JSON.stringify(reason)}: restartDelay at random 0.5`);
+    assert.equal(events.at(-1).retryAfter, null);
+    s.stop();
+  }
+});

@@ -23,6 +23,25 @@ export class ApiError extends Error {
   }
 }
 
+/** The most user ids one `?user_ids=` query of the online list may name. */
+export const ONLINE_IDS_MAX = 200;
+
+/**
+ * The path and query of GET /api/chat/rooms/:id/online: a page of who is
+ * online, by username ({limit, cursor} → {online, next_cursor, count}), or,
+ * with userIds (at most ONLINE_IDS_MAX), which of those users are online
+ * ({online, count}). For api.get(...onlineRequest(...)).
+ */
+export function onlineRequest(roomId, { limit, cursor, userIds } = {}) {
+  const path = `/api/chat/rooms/${Number(roomId)}/online`;
+  if (userIds) {
+    const ids = [...new Set(userIds.map(Number).filter((n) => Number.isSafeInteger(n) && n > 0))];
+    if (ids.length === 0 || ids.length > ONLINE_IDS_MAX) throw new RangeError(`user_ids: 1 to ${ONLINE_IDS_MAX} ids, got ${ids.length}`);
+    return [path, { user_ids: ids.join(',') }];
+  }
+  return [path, { limit, cursor }];
+}
+
 /** The localStorage key of the refresh token. */
 export const REFRESH_KEY = 'parley.refresh_token';
 const REQUEST_TIMEOUT_MS = 15_000;
@@ -222,6 +241,10 @@ export class Api extends Emitter {
 
   get(path, query) {
     return this.request('GET', path, { query });
+  }
+  /** GET /api/chat/rooms/:id/online (see onlineRequest). */
+  online(roomId, opts) {
+    return this.get(...onlineRequest(roomId, opts));
   }
   post(path, body) {
     return this.request('POST', path, { body });

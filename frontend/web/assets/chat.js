@@ -9,6 +9,8 @@ import { Outbox } from './lib/outbox.js';
 import { backoffDelay } from './lib/backoff.js';
 import { isBlank } from './lib/format.js';
 import { MentionTracker } from './lib/mentiontrack.js';
+import { Presence, CAP as PRESENCE_CAP } from './lib/presence.js';
+import { onlineRequest, ONLINE_IDS_MAX } from './api.js';
 
 const PAGE = 50;
 const GAP_PAGE = 200;
@@ -22,6 +24,16 @@ const ACK_TIMEOUT_MS = 10_000;
 // client fetch at once. (What follows the hole is held back until it closes,
 // so this bounds the extra wait when a message really is missing.)
 const GAP_GRACE_MS = 500;
+// A big room's members shown in a list are asked about at most this often
+// (and again after each count frame, which the server sends at most this
+// often too).
+const PRESENCE_ASK_MS = 2_000;
+// After a reconnect each subscribed room's snapshot comes on the socket;
+// the rooms still without one after this long are fetched over HTTP.
+const SNAPSHOT_WAIT_MS = 5_000;
+// A small room whose list and count disagree is fetched again, at most
+// this often.
+const PRESENCE_RESYNC_MS = 10_000;
 
 /** Errors a resend cannot fix: the message is marked failed. */
 const PERMANENT = new Set([
@@ -49,8 +61,9 @@ function sortRooms(rooms) {
 
 /**
  * Store keys it maintains: rooms (array), currentRoomId, typing ({roomId:
- * [{user_id, username, until}]}), presence ({roomId: [{user_id, username}]}),
- * presenceStale (true from a lost socket until presence is fetched again
+ * [{user_id, username, until}]}), presence ({roomId: {count, big,
+ * truncated}}, replaced on every change; who is online is asked through
+ * isOnline, backed by lib/presence.js), presenceStale (true from a lost socket until presence is fetched again
  * after the reconnect: who is online is unknown meanwhile), invited
  * ({roomId: {by}}: rooms someone else added the user to, live, not opened
  * since), members ({roomId: [...]}), and 'log' (touched with the room id in
@@ -86,6 +99,11 @@ export class ChatClient {
     this.onInvited = null;
     this.selfJoins = new Set(); // rooms this client asked to join, create or open: not invitations
     this.presenceRefresh = 0; // counts reconnects, so an older refresh cannot end a newer outage
+    this.presence = new Presence();
+    this.presenceWatch = new Map(); // roomId → {ids, askedAt, timer, stale, inflight}: big-room users shown
+    this.awaitingSnapshots = null; // rooms whose snapshot is due after a reconnect
+    this.snapshotTimer = null;
+    this.resyncedAt = new Map(); // roomId → when a drifted list was last fetched
     /** Called with (message, room) for a mention of the user (see lib/mentiontrack.js). */
     this.onMention = null;
     this.mentionTrack = new MentionTracker(this);
@@ -153,6 +171,7 @@ export class ChatClient {
     this._setRooms(this.store.state.rooms.filter((r) => r.id !== rid));
     this.socket?.unsubscribe(rid);
     this.logs.delete(rid);
+    this._forgetPresence(rid);
   }
 
   /** Loads the room list (every page) and subscribes to the member rooms. */
@@ -218,7 +237,8 @@ export class ChatClient {
     }
     if (room.is_member || room.kind === 'public') this.socket?.subscribe(rid);
     this.loadMembers(rid).catch(() => {});
-    this.loadOnline(rid).catch(() => {});
+    // A subscribed room's presence comes with its subscription.
+    if (!this.presence.has(rid)) this.loadOnline(rid).catch(() => {});
     return room;
   }
 
@@ -236,13 +256,170 @@ export class ChatClient {
    * is held, then presence is known again (a room that fails keeps what the
    * live presence frames bring).
    */
-  async refreshPresence() {
+  async refreshPresence(rooms = Object.keys(this.store.state.presence).map(Number)) {
     const run = ++this.presenceRefresh;
-    const rooms = Object.keys(this.store.state.presence).map(Number);
     await Promise.allSettled(rooms.map((rid) => this.loadOnline(rid)));
     if (run === this.presenceRefresh && this.socket?.status !== 'waiting' && this.socket?.status !== 'connecting') {
       this.store.set({ presenceStale: false });
     }
+  }
+
+  /**
+   * After a reconnect: the socket subscribed every room again and each
+   * subscription brings a snapshot; presence is known again once they are
+   * in. Rooms no longer subscribed are forgotten; rooms whose snapshot is
+   * late are fetched over HTTP. (A socket that does not list its rooms
+   * gets the HTTP refresh of every room.)
+   */
+  _awaitSnapshots() {
+    const subscribed = this.socket?.rooms;
+    if (!(subscribed instanceof Set)) {
+      this.refreshPresence();
+      return;
+    }
+    const run = ++this.presenceRefresh;
+    for (const rid of Object.keys(this.store.state.presence).map(Number)) {
+      if (!subscribed.has(rid)) this._forgetPresence(rid);
+    }
+    this.awaitingSnapshots = new Set(Object.keys(this.store.state.presence).map(Number));
+    if (this.snapshotTimer != null) this.clearTimer(this.snapshotTimer);
+    this.snapshotTimer = null;
+    if (this.awaitingSnapshots.size === 0) {
+      this.awaitingSnapshots = null;
+      this.store.set({ presenceStale: false });
+      return;
+    }
+    this.snapshotTimer = this.setTimer(() => {
+      this.snapshotTimer = null;
+      const late = [...(this.awaitingSnapshots ?? [])];
+      this.awaitingSnapshots = null;
+      if (run === this.presenceRefresh && late.length) this.refreshPresence(late);
+    }, SNAPSHOT_WAIT_MS);
+  }
+
+  _snapshotArrived(rid) {
+    const waiting = this.awaitingSnapshots;
+    if (!waiting || !waiting.delete(rid) || waiting.size > 0) return;
+    this.awaitingSnapshots = null;
+    if (this.snapshotTimer != null) this.clearTimer(this.snapshotTimer);
+    this.snapshotTimer = null;
+    if (this.socket?.status !== 'waiting' && this.socket?.status !== 'connecting') this.store.set({ presenceStale: false });
+  }
+
+  /** Whether a user is online in a room: true, false or 'unknown' (reconnecting, or a big room's user not asked about yet). */
+  isOnline(roomId, userId) {
+    if (this.store.state.presenceStale) return 'unknown';
+    return this.presence.online(roomId, userId);
+  }
+
+  /** How many are online in a room (null while unknown). */
+  onlineCount(roomId) {
+    if (this.store.state.presenceStale || !this.presence.has(roomId)) return null;
+    return this.presence.count(roomId);
+  }
+
+  _presenceChanged(rid) {
+    const summary = this.presence.summary(rid);
+    const presence = { ...this.store.state.presence };
+    if (summary) presence[rid] = summary;
+    else delete presence[rid];
+    this.store.set({ presence });
+  }
+
+  _forgetPresence(rid) {
+    this.presence.forget(rid);
+    this.watchPresence(rid, []);
+    this.awaitingSnapshots?.delete(rid);
+    if (rid in this.store.state.presence) this._presenceChanged(rid);
+  }
+
+  _presenceFrame(ev) {
+    const rid = this.presence.apply(ev);
+    if (rid == null) return;
+    this._presenceChanged(rid);
+    if (Array.isArray(ev.online)) this._snapshotArrived(rid);
+    if (ev.type === 'presence_delta' && this.presence.drifted(rid)) {
+      // A delta before any snapshot, or one lost: fetch the list again.
+      const last = this.resyncedAt.get(rid) ?? -Infinity;
+      if (this.now() - last >= PRESENCE_RESYNC_MS) {
+        this.resyncedAt.set(rid, this.now());
+        this.loadOnline(rid).catch(() => {});
+      }
+    }
+    const w = this.presenceWatch.get(rid);
+    if (w && ev.type === 'presence' && !Array.isArray(ev.online)) {
+      // The count moved: the users shown may have come or gone.
+      w.stale = true;
+      this._askPresence(rid);
+    }
+  }
+
+  /**
+   * The users of a room a view shows (a member list's rows): in a big
+   * room their presence is asked over HTTP, in batches of at most 200 ids,
+   * at most every 2 s per room, and again after each count frame. An empty
+   * list stops watching. Small rooms need nothing: their frames tell all.
+   */
+  watchPresence(roomId, userIds) {
+    const rid = Number(roomId);
+    const ids = [...new Set((userIds ?? []).map(Number).filter((n) => Number.isSafeInteger(n) && n > 0))];
+    let w = this.presenceWatch.get(rid);
+    if (ids.length === 0) {
+      if (w?.timer != null) this.clearTimer(w.timer);
+      this.presenceWatch.delete(rid);
+      return;
+    }
+    if (!w) {
+      w = { ids: [], askedAt: -Infinity, timer: null, stale: false, inflight: false };
+      this.presenceWatch.set(rid, w);
+    }
+    w.ids = ids;
+    this._askPresence(rid);
+  }
+
+  _askPresence(rid) {
+    const w = this.presenceWatch.get(rid);
+    if (!w || w.timer != null || w.inflight || !this.presence.big(rid)) return;
+    const ids = w.stale ? w.ids : this.presence.unknownAmong(rid, w.ids);
+    if (ids.length === 0) return;
+    const wait = w.askedAt + PRESENCE_ASK_MS - this.now();
+    if (wait > 0) {
+      w.timer = this.setTimer(() => {
+        w.timer = null;
+        this._askPresence(rid);
+      }, wait);
+      return;
+    }
+    w.askedAt = this.now();
+    w.stale = false;
+    w.inflight = true;
+    const gen = this.presence.gen(rid);
+    const batches = [];
+    for (let i = 0; i < ids.length; i += ONLINE_IDS_MAX) batches.push(ids.slice(i, i + ONLINE_IDS_MAX));
+    Promise.allSettled(batches.map((batch) => this.api.get(...onlineRequest(rid, { userIds: batch })).then((res) => {
+      if (this.presenceWatch.get(rid) === w && this.presence.has(rid)) this.presence.learn(rid, batch, res, gen);
+    }))).then(() => {
+      w.inflight = false;
+      if (this.presenceWatch.get(rid) !== w) return;
+      this._presenceChanged(rid);
+      this._askPresence(rid);
+    });
+  }
+
+  /**
+   * One page of who is online in a room, by username: {online, next_cursor,
+   * count}. What it lists is remembered as online.
+   */
+  async onlinePage(roomId, { cursor, limit = 50 } = {}) {
+    const rid = Number(roomId);
+    const gen = this.presence.gen(rid);
+    const res = await this.api.get(...onlineRequest(rid, { limit, cursor }));
+    const online = Array.isArray(res?.online) ? res.online : [];
+    if (this.presence.big(rid)) {
+      this.presence.learn(rid, online.map((u) => u.user_id), res, gen);
+      this._presenceChanged(rid);
+    }
+    return { online, next_cursor: res?.next_cursor || null, count: Number.isSafeInteger(res?.count) ? res.count : null };
   }
 
   /** Leaves the room view; non-members stop receiving its events. */
@@ -251,7 +428,10 @@ export class ChatClient {
     if (this.store.state.currentRoomId === rid) this.store.set({ currentRoomId: null });
     if (this.readingRoom === rid) this.readingRoom = null;
     const room = this.room(rid);
-    if (room && !room.is_member) this.socket?.unsubscribe(rid);
+    if (room && !room.is_member) {
+      this.socket?.unsubscribe(rid);
+      this._forgetPresence(rid);
+    }
   }
 
   /** Loads the page before the oldest message held; false when there is none. */
@@ -365,10 +545,15 @@ export class ChatClient {
     }
   }
 
+  /**
+   * Fetches who is online in a room over HTTP (the first CAP by username,
+   * which is all of a small room) unless a frame says otherwise meanwhile.
+   */
   async loadOnline(roomId) {
     const rid = Number(roomId);
-    const res = await this.api.get(`/api/chat/rooms/${rid}/online`);
-    this.store.set({ presence: { ...this.store.state.presence, [rid]: res.online ?? [] } });
+    const gen = this.presence.gen(rid);
+    const res = await this.api.get(...onlineRequest(rid, { limit: PRESENCE_CAP }));
+    if (this.presence.applyHttp(rid, res, gen)) this._presenceChanged(rid);
   }
 
   async createRoom({ name, description, kind }) {
@@ -599,7 +784,7 @@ export class ChatClient {
         this.outbox.resetAttempts();
         this.flushOutbox();
         this.loadRooms().catch(() => {});
-        if (this.store.state.presenceStale) this.refreshPresence();
+        if (this.store.state.presenceStale) this._awaitSnapshots();
         break;
       case 'message':
         this._incoming(ev.message);
@@ -645,7 +830,8 @@ export class ChatClient {
         this._typing(ev);
         break;
       case 'presence':
-        this.store.set({ presence: { ...this.store.state.presence, [Number(ev.room_id)]: ev.online ?? [] } });
+      case 'presence_delta':
+        this._presenceFrame(ev);
         break;
       case 'room_updated':
         if (ev.deleted) this._removeRoom(ev.room.id);
@@ -669,6 +855,9 @@ export class ChatClient {
       case 'closed':
         // Nobody's presence can be told until the socket is back.
         this.presenceRefresh++;
+        this.awaitingSnapshots = null;
+        if (this.snapshotTimer != null) this.clearTimer(this.snapshotTimer);
+        this.snapshotTimer = null;
         this.store.set({ typing: {}, presenceStale: true });
         break;
       default:

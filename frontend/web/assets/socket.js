@@ -6,7 +6,7 @@
 // failed or dropped connection (lib/wspick.js). What the frames mean is the
 // ChatClient's business (chat.js); this module only moves them.
 
-import { backoffDelay, restartDelay } from './lib/backoff.js';
+import { backoffDelay, overloadDelay, overloadedRetryAfter, restartDelay } from './lib/backoff.js';
 import { ReplicaPicker } from './lib/wspick.js';
 
 /** Connection states reported through onStatus. */
@@ -23,7 +23,7 @@ export const Status = Object.freeze({
 export const Close = Object.freeze({
   NORMAL: 1000,
   RESTART: 1012,
-  TRY_AGAIN: 1013,
+  TRY_AGAIN: 1013, // too slow, or (reason {"code":"overloaded","retry_after_ms"}) shed under a storm
   UNAUTHENTICATED: 4401,
   FORBIDDEN: 4403,
 });
@@ -36,7 +36,8 @@ export class ChatSocket {
    * token. refresh()
    * → a promise of a renewed token (rejects when the session is over).
    * afterSeq(roomId) → the seq to resume a room after (or null).
-   * onEvent(frame) gets every server frame, plus {type:'closed', code}.
+   * onEvent(frame) gets every server frame, plus {type:'closed', code,
+   * wasReady, retryAfter} (retryAfter: the overloaded hint in ms, or null).
    * onStatus({status, attempt, retryAt, code, replica, url}) reports the
    * state; replica is the index in urls of the URL in use (or next tried).
    */
@@ -212,7 +213,7 @@ export class ChatSocket {
       this.timers.auth = this.setTimer(() => this._drop(ws, 4000), this.authTimeoutMs);
     };
     ws.onmessage = (e) => this._onFrame(ws, e.data);
-    ws.onclose = (e) => this._onClose(ws, e.code);
+    ws.onclose = (e) => this._onClose(ws, e.code, e.reason);
     ws.onerror = () => {}; // a close event follows
   }
 
@@ -289,7 +290,7 @@ export class ChatSocket {
     this._onClose(ws, code);
   }
 
-  _onClose(ws, code) {
+  _onClose(ws, code, reason = '') {
     if (this.ws !== ws) return;
     this.ws = null;
     const wasReady = this.ready;
@@ -299,7 +300,8 @@ export class ChatSocket {
       if (this.timers[k] != null) this.clearTimer(this.timers[k]);
       this.timers[k] = null;
     }
-    this.onEvent({ type: 'closed', code, wasReady });
+    const retryAfter = code === Close.TRY_AGAIN ? overloadedRetryAfter(reason) : null;
+    this.onEvent({ type: 'closed', code, wasReady, retryAfter });
     if (this.stopped) return;
     if (this.offline) {
       this._setStatus(Status.OFFLINE);
@@ -324,6 +326,11 @@ export class ChatSocket {
     // Anything else may be the replica's fault (down, restarting, not
     // answering): the next attempt goes to the next one in the list.
     this.replicas.failed();
+    if (retryAfter != null) {
+      // Shed by a replica under a storm: not before its hint, spread.
+      this._scheduleReconnect(overloadDelay(retryAfter, this.attempt++, this.random));
+      return;
+    }
     if ((code === Close.RESTART || code === Close.TRY_AGAIN) && wasReady) {
       this._scheduleReconnect(restartDelay(this.random));
       return;

@@ -19,6 +19,7 @@ import { composerHint } from '../ui/formathint.js';
 import { directLead, directTitle, groupHandles, isDirect } from './direct.js';
 import { attachments } from './files.js';
 import { roomPins } from './pins.js';
+import { whosOnlineDialog } from './online.js';
 
 const BOTTOM_SLACK = 48;
 // The list renders the newest WINDOW messages the client holds, and STEP
@@ -30,6 +31,8 @@ const STEP = 60;
 // Opening renders the newest FIRST at once (a screenful) and the rest of
 // the window FIRST at a time in tasks of their own, so none takes long.
 const FIRST = 15;
+// Members shown at a time in a big room's panel (see renderPanel).
+const PANEL_ROWS = 100;
 // The controls inside a message that join the Tab order with it.
 const INNER = 'a[href], button, textarea, .md-pre'; // .md-pre: a code block scrolls sideways by keyboard
 const wide = () => window.matchMedia('(min-width: 1101px)').matches;
@@ -114,24 +117,27 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
   function drawHeader() {
     const r = chat.room(rid) ?? room;
     const unknown = !!store.state.presenceStale;
-    const onlineUsers = unknown ? [] : store.state.presence[rid] ?? [];
+    const onlineCount = chat.onlineCount(rid);
     const title = roomTitle(r);
     if (!hdr) {
       const h1 = h('h1', { class: 'room-title', testid: 'room-title', tabindex: '-1' });
       const topic = h('p', { class: 'room-topic' });
       const lead = h('span', { class: 'title-lead' });
       const count = h('span');
-      const membersBtn = h('button', { type: 'button', class: 'members-toggle', testid: 'members-toggle', 'aria-controls': panel.id, onClick: () => togglePanel() }, icon('users'), count);
+      // "N online" from the room's presence count (the whole room, however
+      // big); read as part of the button's label, never announced by itself.
+      const onlineEl = h('span', { class: 'online-count', testid: 'online-count', 'aria-hidden': 'true' });
+      const membersBtn = h('button', { type: 'button', class: 'members-toggle', testid: 'members-toggle', 'aria-controls': panel.id, onClick: () => togglePanel() }, icon('users'), count, onlineEl);
       const menuBtn = menuButton(iconButton('more', 'Room options', { testid: 'room-menu' }));
       menuBtn.addEventListener('click', () => openMenu(menuBtn, roomMenu()));
       replace(header, viewHeader(ctx, [lead, h('div', { class: 'title-text' }, h1, topic)], [pinsCtl.button, membersBtn, menuBtn]));
-      hdr = { h1, topic, lead, count, membersBtn, leadSig: null };
+      hdr = { h1, topic, lead, count, onlineEl, membersBtn, leadSig: null };
     }
     if (hdr.h1.textContent !== title) hdr.h1.textContent = title;
     const topic = r.description || (r.kind === 'dm' ? `@${r.dm_user?.username ?? ''}` : r.kind === 'group' ? `Group conversation: ${groupHandles(r)}` : '');
     hdr.topic.textContent = topic;
     hdr.topic.hidden = !topic;
-    const peerOnline = r.kind === 'dm' && (unknown ? 'unknown' : onlineUsers.some((u) => Number(u.user_id) === Number(r.dm_user?.user_id)));
+    const peerOnline = r.kind === 'dm' && (unknown ? 'unknown' : chat.isOnline(rid, r.dm_user?.user_id) === true);
     const leadSig = `${r.kind}:${title}:${peerOnline}`;
     if (hdr.leadSig !== leadSig) {
       hdr.leadSig = leadSig;
@@ -142,9 +148,12 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
     const b = hdr.membersBtn;
     b.classList.toggle('active', panelOpen);
     b.setAttribute('aria-pressed', panelOpen ? 'true' : 'false');
-    b.setAttribute('aria-label', `Members: ${r.member_count ?? 0}, ${unknown ? 'presence unknown while reconnecting' : `${onlineUsers.length} online`}`);
+    b.setAttribute('aria-label', `Members: ${r.member_count ?? 0}, ${unknown ? 'presence unknown while reconnecting' : `${onlineCount ?? 0} online`}`);
     b.title = panelOpen ? 'Hide members' : 'Show members';
     hdr.count.textContent = String(r.member_count ?? (store.state.members[rid] ?? []).length);
+    const onlineText = unknown || onlineCount == null || r.kind === 'dm' ? '' : `${onlineCount.toLocaleString()} online`;
+    if (hdr.onlineEl.textContent !== onlineText) hdr.onlineEl.textContent = onlineText;
+    hdr.onlineEl.hidden = !onlineText;
   }
 
   function roomMenu() {
@@ -798,43 +807,75 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
 
   // ---- members panel -------------------------------------------------------
 
+  // A big room (more online than a presence frame lists) shows its members
+  // by name, PANEL_ROWS more at a time, and asks which of the rows shown are
+  // online (ChatClient.watchPresence); everyone online is in "Who's online".
+  let panelRows = PANEL_ROWS;
   function renderPanel() {
-    if (!panelOpen) return;
+    if (!panelOpen) {
+      chat.watchPresence(rid, []);
+      return;
+    }
     const r = chat.room(rid) ?? room;
     const members = store.state.members[rid];
     // While the socket is away nobody's presence is known: no one is
     // listed as online, every dot is dimmed and says so.
     const unknown = !!store.state.presenceStale;
-    const online = new Set(unknown ? [] : (store.state.presence[rid] ?? []).map((u) => Number(u.user_id)));
+    const big = chat.presence.big(rid);
+    const status = (uid) => (unknown ? 'unknown' : chat.isOnline(rid, uid));
     if (!members) {
       replace(panel, spinner('Loading members'));
       return;
     }
-    const sorted = [...members].sort((a, b) => {
-      const ao = online.has(Number(a.user_id)) ? 0 : 1;
-      const bo = online.has(Number(b.user_id)) ? 0 : 1;
-      if (ao !== bo) return ao - bo;
-      return String(a.username).localeCompare(String(b.username));
-    });
-    const onlineCount = sorted.filter((m) => online.has(Number(m.user_id))).length;
+    const byName = (a, b) => String(a.username).localeCompare(String(b.username));
+    const sorted = big
+      ? [...members].sort(byName)
+      : [...members].sort((a, b) => {
+        const ao = status(a.user_id) === true ? 0 : 1;
+        const bo = status(b.user_id) === true ? 0 : 1;
+        return ao - bo || byName(a, b);
+      });
+    const shown = big ? sorted.slice(0, panelRows) : sorted;
+    chat.watchPresence(rid, big && !unknown ? shown.map((m) => m.user_id) : []);
+    const onlineCount = chat.onlineCount(rid);
     const item = (m) => {
       const uid = Number(m.user_id);
       const name = displayName(profiles.get(uid), m.username);
-      const isOn = online.has(uid);
+      const on = status(uid);
+      const said = unknown ? ', presence unknown while reconnecting' : on === 'unknown' ? ', presence not known yet' : on ? ', online' : ', offline';
       const btn = h('button', {
-        type: 'button', class: ['member', isOn && 'online'], testid: 'member-item', dataset: { userId: uid, username: m.username, online: unknown ? 'unknown' : isOn ? '1' : '0', focusKey: `member-${uid}` },
+        type: 'button', class: ['member', on === true && 'online'], testid: 'member-item', dataset: { userId: uid, username: m.username, online: on === 'unknown' ? 'unknown' : on ? '1' : '0', focusKey: `member-${uid}` },
         'aria-haspopup': 'menu', 'aria-expanded': 'false',
-        'aria-label': `${name}${profiles.get(uid)?.is_bot ? ' (bot)' : ''}${unknown ? ', presence unknown while reconnecting' : isOn ? ', online' : ', offline'}${m.role === 'owner' ? ', owner' : ''}`,
-      }, avatar(ctx, uid, name, 'sm', unknown ? 'unknown' : isOn), h('span', { class: 'member-text' }, h('span', { class: 'member-name' }, name, botTag(profiles.get(uid))), profiles.get(uid)?.status_text ? h('span', { class: 'member-status', text: profiles.get(uid).status_text }) : null),
+        'aria-label': `${name}${profiles.get(uid)?.is_bot ? ' (bot)' : ''}${said}${m.role === 'owner' ? ', owner' : ''}`,
+      }, avatar(ctx, uid, name, 'sm', on), h('span', { class: 'member-text' }, h('span', { class: 'member-name' }, name, botTag(profiles.get(uid))), profiles.get(uid)?.status_text ? h('span', { class: 'member-status', text: profiles.get(uid).status_text }) : null),
       m.role === 'owner' ? h('span', { class: 'role-badge', text: 'owner' }) : null);
       btn.addEventListener('click', () => userMenu(btn, uid, m.username));
       return h('li', {}, btn);
     };
+    const summary = unknown || onlineCount == null ? 'Presence unknown while reconnecting' : `${onlineCount.toLocaleString()} online`;
+    const rest = sorted.length - shown.length;
+    const moreBtn = rest > 0
+      ? h('button', {
+        type: 'button', class: 'btn btn-ghost btn-block more-members', testid: 'more-members', dataset: { focusKey: 'more-members' },
+        onClick: () => {
+          const next = shown.length;
+          panelRows += PANEL_ROWS;
+          renderPanel();
+          // The focus goes to the first of the rows just shown.
+          panel.querySelectorAll('[data-testid=member-item]')[next]?.focus();
+        },
+      }, `Show ${plural(Math.min(rest, PANEL_ROWS), 'more member')}`)
+      : null;
     keepFocus(panel, () => replace(panel,
-      h('div', { class: 'panel-head' }, h('h2', { text: 'Members' }), h('span', { class: 'muted', testid: 'presence-summary', text: `${unknown ? 'Presence unknown while reconnecting' : `${onlineCount} online`} · ${plural(sorted.length, 'member')}` }),
+      h('div', { class: 'panel-head' }, h('h2', { text: 'Members' }), h('span', { class: 'muted', testid: 'presence-summary', text: `${summary} · ${plural(sorted.length, 'member')}` }),
         iconButton('x', 'Hide members', { class: 'panel-close', testid: 'panel-close', onClick: () => togglePanel(false) })),
       r?.is_member && !isDirect(r) ? h('button', { type: 'button', class: 'btn btn-ghost btn-block invite-btn', testid: 'invite', onClick: () => inviteDialog(ctx, r) }, icon('userPlus'), 'Invite people') : null,
-      h('ul', { class: 'member-list', testid: 'member-list' }, sorted.map(item))), () => header.querySelector('[data-testid=members-toggle]'));
+      r?.kind !== 'dm' ? h('button', {
+        type: 'button', class: 'btn btn-ghost btn-block whos-online-btn', testid: 'whos-online', dataset: { focusKey: 'whos-online' },
+        onClick: (e) => whosOnlineDialog(ctx, chat.room(rid) ?? room, { opener: e.currentTarget, fallback: () => panel.querySelector('[data-testid=whos-online]') }),
+      }, icon('users'), "Who's online") : null,
+      h('ul', { class: 'member-list', testid: 'member-list' }, shown.map(item)),
+      moreBtn), () => header.querySelector('[data-testid=members-toggle]'));
   }
 
   // ---- wiring --------------------------------------------------------------
@@ -1079,6 +1120,7 @@ export function roomView(ctx, roomId, { seq, thread: threadParam, m: linkParam }
       pane?.destroy();
       att?.destroy();
       pinsCtl.destroy();
+      chat.watchPresence(rid, []);
       if (chat.readingRoom === rid) chat.readingRoom = null;
       chat.closeRoom(rid);
     },

@@ -223,7 +223,7 @@ export function createShell(ctx) {
       prev = last.deleted ? `${who}: message deleted` : `${who}: ${preview(previewText({ ...last, body: plainText(last.body) }), 60)}`;
     }
     const unread = room.is_member ? Number(room.unread ?? 0) : 0;
-    const online = !isDM ? false : presenceUnknown() ? 'unknown' : (store.state.presence[room.id] ?? []).some((u) => Number(u.user_id) === Number(peer?.user_id));
+    const online = !isDM ? false : presenceUnknown() ? 'unknown' : chat.isOnline(room.id, peer?.user_id) === true;
     const invited = !!store.state.invited?.[room.id];
     const time = last ? listTime(last.created_at) : '';
     const active = room.id === current;
