@@ -84,6 +84,11 @@ type Config struct {
 	// Presence across replicas.
 	PresenceHeartbeat time.Duration
 	PresenceTTL       time.Duration
+	// PresenceFlush batches presence changes per room (PRESENCE_FLUSH).
+	PresenceFlush time.Duration
+	// PresenceBigInterval spaces the count frames of rooms with more than
+	// 200 online (PRESENCE_BIG_INTERVAL).
+	PresenceBigInterval time.Duration
 	// DrainDelay keeps /readyz failing before the listener closes.
 	DrainDelay time.Duration
 	// FileMaxBytes caps one uploaded file (FILE_MAX_BYTES, 25 MiB).
@@ -137,6 +142,8 @@ func ReadConfig(getenv func(string) string) (Config, error) {
 	c.PongWait = env.Duration("WS_PONG_WAIT", 60*time.Second)
 	c.PresenceHeartbeat = env.Duration("PRESENCE_HEARTBEAT", 5*time.Second)
 	c.PresenceTTL = env.Duration("PRESENCE_TTL", 15*time.Second)
+	c.PresenceFlush = env.Duration("PRESENCE_FLUSH", 200*time.Millisecond)
+	c.PresenceBigInterval = env.Duration("PRESENCE_BIG_INTERVAL", 2*time.Second)
 	c.DrainDelay = env.Duration("SHUTDOWN_DRAIN_DELAY", 0)
 	c.FileMaxBytes = int64(env.Int("FILE_MAX_BYTES", chat.DefaultFileMaxBytes, 1, 1<<30))
 	c.PublicURL = env.URL("API_BASE_URL", "")
@@ -228,7 +235,8 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	hb, err := hub.New(hub.Options{
 		Broker: b, Logger: log, ReplicaID: replica, Registry: h.Registry,
 		QueueSize: cfg.QueueSize, PingPeriod: cfg.PingPeriod, WriteDelay: cfg.WriteDelay, MaxReplay: cfg.MaxReplay, MaxConnsPerUser: cfg.MaxConnsPerUser,
-		PresenceHeartbeat: cfg.PresenceHeartbeat, PresenceTTL: cfg.PresenceTTL,
+		PresenceHeartbeat: cfg.PresenceHeartbeat, PresenceTTL: cfg.PresenceTTL, PresenceBigInterval: cfg.PresenceBigInterval,
+		PresenceFlush: cfg.PresenceFlush,
 	})
 	if err != nil {
 		b.Close()

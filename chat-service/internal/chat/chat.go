@@ -410,5 +410,10 @@ var ErrNoSuchUser = errors.New("no such user")
 
 // Presence answers who is online in a room across every replica.
 type Presence interface {
-	Online(roomID int64) []UserRef
+	// OnlinePage lists up to limit online users in (username, user_id)
+	// order after the given one (nil: from the first), whether more
+	// follow, and how many are online.
+	OnlinePage(roomID int64, after *UserRef, limit int) (users []UserRef, more bool, count int)
+	// OnlineAmong lists which of ids are online, and how many are online.
+	OnlineAmong(roomID int64, ids []int64) (users []UserRef, count int)
 }

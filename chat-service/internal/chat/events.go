@@ -11,9 +11,12 @@ const (
 	EventReaction       = "reaction"
 	EventTyping         = "typing"
 	EventPresence       = "presence"
-	EventRoomUpdated    = "room_updated"
-	EventMemberJoined   = "member_joined"
-	EventMemberLeft     = "member_left"
+	// EventPresenceDelta carries who came online or went offline in a room
+	// of at most PresenceListMax online users since the last one.
+	EventPresenceDelta = "presence_delta"
+	EventRoomUpdated   = "room_updated"
+	EventMemberJoined  = "member_joined"
+	EventMemberLeft    = "member_left"
 	// EventRead tells a user's other connections that a read marker moved.
 	EventRead = "read"
 	// EventMention goes to every socket of each user a message names.
@@ -84,11 +87,33 @@ type TypingFrame struct {
 	Username string `json:"username"`
 }
 
-// PresenceFrame lists who is online in a room.
+// PresenceFrame is a room's presence snapshot: the first (at most 200)
+// online users by (username, user_id), and how many are online in all;
+// Truncated says Online does not hold them all.
 type PresenceFrame struct {
+	Type      string    `json:"type"`
+	RoomID    int64     `json:"room_id"`
+	Online    []UserRef `json:"online"`
+	Count     int       `json:"count"`
+	Truncated bool      `json:"truncated,omitempty"`
+}
+
+// PresenceCountFrame is the presence of a room with more than 200 online:
+// its count only (a "presence" frame without "online").
+type PresenceCountFrame struct {
+	Type   string `json:"type"`
+	RoomID int64  `json:"room_id"`
+	Count  int    `json:"count"`
+}
+
+// PresenceDeltaFrame lists who came online (Joined) and went offline
+// (Left) in a room since the last presence frame, and the count after.
+type PresenceDeltaFrame struct {
 	Type   string    `json:"type"`
 	RoomID int64     `json:"room_id"`
-	Online []UserRef `json:"online"`
+	Joined []UserRef `json:"joined"`
+	Left   []UserRef `json:"left"`
+	Count  int       `json:"count"`
 }
 
 // RoomUpdatedFrame carries a room after a change; Deleted is true when the

@@ -370,8 +370,13 @@ func (s *Service) ListMembers(ctx context.Context, a Actor, roomID, afterUserID 
 	}
 	ms, next := page(ms, limit, func(x Member) int64 { return x.UserID })
 	if s.presence != nil {
-		online := map[int64]bool{}
-		for _, u := range s.presence.Online(roomID) {
+		ids := make([]int64, len(ms))
+		for i, m := range ms {
+			ids[i] = m.UserID
+		}
+		users, _ := s.presence.OnlineAmong(roomID, ids)
+		online := make(map[int64]bool, len(users))
+		for _, u := range users {
 			online[u.UserID] = true
 		}
 		for i := range ms {
@@ -944,15 +949,35 @@ func (s *Service) Typing(ctx context.Context, a Actor, roomID int64) error {
 	return nil
 }
 
-// Online lists users with a live subscription to the room on any replica.
-func (s *Service) Online(ctx context.Context, a Actor, roomID int64) ([]UserRef, error) {
+// OnlineCursor is a position in a room's online list, ordered by
+// (username, user_id).
+type OnlineCursor = UserRef
+
+// Online pages through the users with a live subscription to the room on
+// any replica, in (username, user_id) order after the cursor (nil: from
+// the first): the page, whether more follow, and how many are online.
+func (s *Service) Online(ctx context.Context, a Actor, roomID int64, after *OnlineCursor, limit int) ([]UserRef, bool, int, error) {
 	if _, _, err := s.access(ctx, a, roomID); err != nil {
-		return nil, err
+		return nil, false, 0, err
 	}
 	if s.presence == nil {
-		return []UserRef{}, nil
+		return []UserRef{}, false, 0, nil
 	}
-	return s.presence.Online(roomID), nil
+	users, more, count := s.presence.OnlinePage(roomID, after, limit)
+	return users, more, count, nil
+}
+
+// OnlineAmong tells which of the given users are online in the room, and
+// how many are online.
+func (s *Service) OnlineAmong(ctx context.Context, a Actor, roomID int64, ids []int64) ([]UserRef, int, error) {
+	if _, _, err := s.access(ctx, a, roomID); err != nil {
+		return nil, 0, err
+	}
+	if s.presence == nil {
+		return []UserRef{}, 0, nil
+	}
+	users, count := s.presence.OnlineAmong(roomID, ids)
+	return users, count, nil
 }
 
 // Search finds messages in the rooms the actor can read, newest first.

@@ -2,8 +2,12 @@ package httpapi
 
 import (
 	"context"
+	"encoding/base64"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -430,18 +434,98 @@ func markRead(svc *chat.Service) gin.HandlerFunc {
 	})
 }
 
+// Paging of GET /rooms/:id/online (DESIGN.md §14).
+const (
+	onlineDefaultLimit = 100
+	onlineMaxLimit     = 500
+	onlineMaxUserIDs   = 200
+)
+
+// online answers a room's online users: one page in (username, user_id)
+// order (limit, cursor), or, with user_ids, which of those users are online.
 func online(svc *chat.Service) gin.HandlerFunc {
 	return httpx.Handle(func(c *gin.Context) (any, error) {
 		id, err := httpx.ParamID(c, "id")
 		if err != nil {
 			return nil, err
 		}
-		users, err := svc.Online(c.Request.Context(), caller(c), id)
+		if raw, ok := c.GetQuery("user_ids"); ok {
+			if c.Query("limit") != "" || c.Query("cursor") != "" {
+				return nil, apperr.Invalid("invalid_query", "user_ids cannot be combined with limit or cursor")
+			}
+			ids, err := parseUserIDs(raw)
+			if err != nil {
+				return nil, err
+			}
+			users, count, err := svc.OnlineAmong(c.Request.Context(), caller(c), id, ids)
+			if err != nil {
+				return nil, err
+			}
+			return gin.H{"online": users, "count": count}, nil
+		}
+		limit := onlineDefaultLimit
+		if v := c.Query("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > onlineMaxLimit {
+				return nil, apperr.Invalid("invalid_limit", "limit must be an integer from 1 to "+strconv.Itoa(onlineMaxLimit))
+			}
+			limit = n
+		}
+		var after *chat.OnlineCursor
+		if v := c.Query("cursor"); v != "" {
+			cur, ok := decodeOnlineCursor(v)
+			if !ok {
+				return nil, apperr.Invalid("invalid_cursor", "cursor is not one this endpoint returned")
+			}
+			after = &cur
+		}
+		users, more, count, err := svc.Online(c.Request.Context(), caller(c), id, after, limit)
 		if err != nil {
 			return nil, err
 		}
-		return gin.H{"online": users}, nil
+		out := gin.H{"online": users, "count": count}
+		if more && len(users) > 0 {
+			out["next_cursor"] = encodeOnlineCursor(users[len(users)-1])
+		}
+		return out, nil
 	})
+}
+
+// parseUserIDs reads "1,2,3": at most onlineMaxUserIDs positive ids.
+func parseUserIDs(raw string) ([]int64, error) {
+	bad := apperr.Invalid("invalid_user_ids", "user_ids must be 1 to "+strconv.Itoa(onlineMaxUserIDs)+" comma-separated positive user ids")
+	parts := strings.Split(raw, ",")
+	if raw == "" || len(parts) > onlineMaxUserIDs {
+		return nil, bad
+	}
+	ids := make([]int64, len(parts))
+	for i, p := range parts {
+		n, err := strconv.ParseInt(strings.TrimSpace(p), 10, 64)
+		if err != nil || n <= 0 {
+			return nil, bad
+		}
+		ids[i] = n
+	}
+	return ids, nil
+}
+
+// An online cursor is the last user of a page, opaque to clients:
+// base64url of "<user_id>:<username>".
+func encodeOnlineCursor(u chat.UserRef) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(u.UserID, 10) + ":" + u.Username))
+}
+
+func decodeOnlineCursor(s string) (chat.OnlineCursor, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return chat.OnlineCursor{}, false
+	}
+	idText, name, ok := strings.Cut(string(b), ":")
+	id, err := strconv.ParseInt(idText, 10, 64)
+	if !ok || err != nil || id <= 0 || !utf8.ValidString(name) {
+		return chat.OnlineCursor{}, false
+	}
+	return chat.OnlineCursor{UserID: id, Username: name}, true
 }
 
 func search(svc *chat.Service) gin.HandlerFunc {

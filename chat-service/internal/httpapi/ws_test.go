@@ -462,12 +462,15 @@ func TestWSPresence(t *testing.T) {
 	alice, bob := h.user(1, "alice"), h.user(2, "bob")
 	a := h.connect(alice)
 	a.subscribe(1, nil)
-	if f := a.next("presence"); len(f["online"].([]any)) != 1 {
+	pa := newPresenceView(1)
+	if f := a.next("presence"); f["online"] == nil || f["count"] == nil {
 		t.Fatalf("first presence = %v", f)
+	} else {
+		pa.apply(t, f)
 	}
 	b := h.connect(bob)
 	b.subscribe(1, nil)
-	waitPresence(t, a, 1, "alice,bob")
+	waitPresence(t, a, pa, "alice,bob")
 	var online struct{ Online []chat.UserRef }
 	h.must(200, "GET", "/rooms/1/online", alice, nil, &online)
 	if len(online.Online) != 2 || online.Online[0].Username != "alice" || online.Online[1].UserID != 2 {
@@ -478,28 +481,7 @@ func TestWSPresence(t *testing.T) {
 	b2.subscribe(1, nil)
 	b2.conn.Close()
 	b.send(map[string]any{"type": "unsubscribe", "room_id": 1})
-	waitPresence(t, a, 1, "alice")
-}
-
-// waitPresence reads presence frames until the room's online names match.
-func waitPresence(t *testing.T, c *wsClient, room int64, want string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	got := ""
-	for time.Now().Before(deadline) {
-		f := c.next("presence")
-		if num(f["room_id"]) != room {
-			continue
-		}
-		var names []string
-		for _, u := range f["online"].([]any) {
-			names = append(names, u.(map[string]any)["username"].(string))
-		}
-		if got = strings.Join(names, ","); got == want {
-			return
-		}
-	}
-	t.Fatalf("presence %q, want %q", got, want)
+	waitPresence(t, a, pa, "alice")
 }
 
 // TestWSSlowConsumer stops reading while messages pour in: the server must

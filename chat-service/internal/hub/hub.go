@@ -63,6 +63,9 @@ type Options struct {
 	PresenceTTL       time.Duration
 	// PresenceFlush batches presence changes into one event per room.
 	PresenceFlush time.Duration
+	// PresenceBigInterval is the least time between two count frames of a
+	// room with more than PresenceListMax online.
+	PresenceBigInterval time.Duration
 	// WriteDelay is the write-coalescing window. A room broadcast to a
 	// connection that wrote within the last WriteDelay is held until the
 	// hub's next flush (at most WriteDelay later), so under heavy fan-out
@@ -113,6 +116,7 @@ func (o *Options) defaults() {
 	defd(&o.PresenceHeartbeat, 5*time.Second)
 	defd(&o.PresenceTTL, 15*time.Second)
 	defd(&o.PresenceFlush, 200*time.Millisecond)
+	defd(&o.PresenceBigInterval, 2*time.Second)
 }
 
 // NewReplicaID names this process in presence announcements.
@@ -271,8 +275,13 @@ type envelope struct {
 	Drop   bool    `json:"d,omitempty"`
 }
 
-// Publish implements chat.Publisher.
+// Publish implements chat.Publisher. Typing in a room with more than
+// PresenceListMax online is dropped here, before the broker: nobody can
+// follow who types among hundreds (ARCHITECTURE.md, Big rooms).
 func (h *Hub) Publish(ctx context.Context, e chat.Event) error {
+	if e.Type == chat.EventTyping && e.RoomID != 0 && h.presence.count(e.RoomID) > PresenceListMax {
+		return nil
+	}
 	frame, err := json.Marshal(e.Frame)
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", e.Type, err)
@@ -586,9 +595,7 @@ func (h *Hub) Subscribe(ctx context.Context, c *Conn, room int64, afterSeq *int6
 		return replayErr
 	}
 	c.PushJSON(SubscribedFrame{Type: "subscribed", RoomID: room, LastSeq: last, More: more})
-	if f := h.presence.frame(room); f != nil {
-		c.Push(f)
-	}
+	h.presence.sendSnapshot(c, room)
 	return nil
 }
 
@@ -612,8 +619,15 @@ func (h *Hub) Unsubscribe(c *Conn, room int64) {
 	}
 }
 
-// Online implements chat.Presence.
-func (h *Hub) Online(room int64) []chat.UserRef { return h.presence.online(room) }
+// OnlinePage implements chat.Presence.
+func (h *Hub) OnlinePage(room int64, after *chat.UserRef, limit int) ([]chat.UserRef, bool, int) {
+	return h.presence.page(room, after, limit)
+}
+
+// OnlineAmong implements chat.Presence.
+func (h *Hub) OnlineAmong(room int64, ids []int64) ([]chat.UserRef, int) {
+	return h.presence.among(room, ids)
+}
 
 // deliverLocal sends a frame built by this replica (presence) to the room's
 // subscribers here.
