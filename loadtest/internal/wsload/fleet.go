@@ -291,6 +291,8 @@ func (c *client) connectOnce(ctx context.Context, d *websocket.Dialer) error {
 	if c.f.cfg.Protocol == Parley {
 		if err := c.handshake(ctx); err != nil {
 			conn.Close()
+			// No reader runs on it: Close must not wait for one.
+			c.conn = nil
 			return err
 		}
 	}
