@@ -78,6 +78,7 @@ func cmdStorm(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"storm_s":                     round3(stormSecs),
 		"subscribes_per_s":            round3(n / stormSecs),
 		"shed":                        float64(fleet.Sheds()),
+		"subscribe_retries":           float64(fleet.SubscribeRetries()),
 		"presence_bytes_per_client":   round3(float64(bytesStorm) / n),
 		"presence_frames_per_client":  round3(float64(framesStorm) / n),
 		"presence_bytes_per_client_2": round3(float64(bytesAll) / n),

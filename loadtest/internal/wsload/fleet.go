@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,6 +95,8 @@ type Fleet struct {
 	presenceFrames atomic.Int64
 	presenceBytes  atomic.Int64
 	sheds          atomic.Int64
+	// retried counts subscribes answered database_unavailable and retried.
+	retried atomic.Int64
 
 	mu          sync.Mutex
 	disconnects map[string]int
@@ -323,13 +326,29 @@ func (c *client) handshake(ctx context.Context) error {
 	if !c.f.cfg.Subscribe {
 		return nil
 	}
-	if err := c.conn.WriteJSON(map[string]any{"type": "subscribe", "room_id": c.roomID}); err != nil {
-		return fmt.Errorf("subscribe: %w", err)
+	// A replica short of CPU or database may answer a subscribe with
+	// database_unavailable ("try again shortly"): retry it a few times, as
+	// the SPA does, rather than fail the whole fleet.
+	for attempt := 1; ; attempt++ {
+		if err := c.conn.WriteJSON(map[string]any{"type": "subscribe", "room_id": c.roomID}); err != nil {
+			return fmt.Errorf("subscribe: %w", err)
+		}
+		err := c.await(kindSubscribed)
+		if err == nil {
+			return nil
+		}
+		if !strings.Contains(err.Error(), `"code":"database_unavailable"`) || attempt >= 5 {
+			return fmt.Errorf("subscribe to room %d: %w", c.roomID, err)
+		}
+		c.f.retried.Add(1)
+		t := time.NewTimer(time.Duration(attempt) * 500 * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
 	}
-	if err := c.await(kindSubscribed); err != nil {
-		return fmt.Errorf("subscribe to room %d: %w", c.roomID, err)
-	}
-	return nil
 }
 
 func (c *client) await(want frameKind) error {
@@ -556,6 +575,10 @@ func (f *Fleet) Presence() (frames, bytes int64) {
 // Sheds is how many handshakes the server closed with 1013 overloaded
 // (each was retried after the server's hint).
 func (f *Fleet) Sheds() int64 { return f.sheds.Load() }
+
+// SubscribeRetries is how many subscribes were answered
+// database_unavailable and sent again.
+func (f *Fleet) SubscribeRetries() int64 { return f.retried.Load() }
 
 // Size is the number of clients.
 func (f *Fleet) Size() int { return len(f.clients) }
