@@ -284,7 +284,7 @@ func TestPresenceBigRoom(t *testing.T) {
 		"limit=501": "invalid_limit", "limit=0": "invalid_limit", "limit=-3": "invalid_limit", "limit=ten": "invalid_limit",
 		"cursor=%21%21": "invalid_cursor", "cursor=" + base64.RawURLEncoding.EncodeToString([]byte("x:amy")): "invalid_cursor",
 		"cursor=" + base64.RawURLEncoding.EncodeToString([]byte("12amy")): "invalid_cursor",
-		"user_ids=" + strings.Join(ids, ","): "invalid_user_ids", "user_ids=": "invalid_user_ids",
+		"user_ids=" + strings.Join(ids, ","):                              "invalid_user_ids", "user_ids=": "invalid_user_ids",
 		"user_ids=1,x": "invalid_user_ids", "user_ids=0": "invalid_user_ids", "user_ids=1&limit=5": "invalid_query",
 	} {
 		status, raw, _ := h.call("GET", "/rooms/1/online?"+q, users[1], nil)

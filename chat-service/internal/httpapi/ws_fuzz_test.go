@@ -30,7 +30,7 @@ import (
 var serverFrames = map[string]bool{
 	"ready": true, "ack": true, "pong": true, "error": true, "subscribed": true,
 	chat.EventMessage: true, chat.EventMessageUpdated: true, chat.EventMessageDeleted: true, chat.EventReaction: true,
-	chat.EventTyping: true, chat.EventPresence: true, chat.EventRoomUpdated: true, chat.EventMemberJoined: true,
+	chat.EventTyping: true, chat.EventPresence: true, chat.EventPresenceDelta: true, chat.EventRoomUpdated: true, chat.EventMemberJoined: true,
 	chat.EventMemberLeft: true, chat.EventRead: true,
 }
 

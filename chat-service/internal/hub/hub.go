@@ -642,13 +642,6 @@ func (h *Hub) deliverLocal(room int64, frame []byte) bool {
 	return len(set) > 0
 }
 
-// hasSubscribers reports whether anyone here watches the room.
-func (h *Hub) hasSubscribers(room int64) bool {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	return len(h.rooms[room]) > 0
-}
-
 // Conns is the number of open connections.
 func (h *Hub) Conns() int {
 	h.mu.RLock()
