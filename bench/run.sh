@@ -10,9 +10,15 @@
 #   QUICK=1 bench/run.sh         # one short repetition of everything, ~5 min
 #   ONLY=fanout,http bench/run.sh
 #   STACK_ONLY=1 bench/run.sh    # start the stack, print its URLs, wait
+#   bench/run.sh bigroom         # only the big-room scenarios (ONLY=storm,bigidle,bigfan)
 #
-# Environment: REPS (3), QUICK (0), ONLY (all: fanout,saturate,idle,http,
-# persist,profile,login), OUT (results directory), PORT_BASE (15000),
+# Environment: SERVICES_IN_HARNESS=1 (build one binary, the harness, and
+# run the services from it), REPS (3), QUICK (0), ONLY (all: fanout,saturate,idle,http,
+# persist,profile,login; the big-room ones storm, bigidle, bigfan run only
+# when named), BIG_N (10000: clients of the big-room storm and idle
+# scenarios), BIGFAN_MEMBERS (10000) and BIGFAN_CLIENTS (1000: clients
+# of the fan-out in a big room with most members offline, beside a room of
+# BIGFAN_CLIENTS members), STORM_TIMEOUT (4m), OUT (results directory), PORT_BASE (15000),
 # LOGIN_COST (10), CHART (docs/benchmarks-p99.png), KEEP=1 keeps the
 # temporary directory; for experiments FANOUT_TARGETS, REPLICA_ENV,
 # SINGLE_ENV and USERS_N (below).
@@ -22,6 +28,7 @@ cd "$ROOT"
 
 QUICK=${QUICK:-0}
 REPS=${REPS:-3}
+if [ "${1:-}" = bigroom ]; then ONLY=${ONLY:-storm,bigidle,bigfan}; fi
 ONLY=${ONLY:-fanout,saturate,idle,http,persist,profile,login}
 PORT_BASE=${PORT_BASE:-15000}
 LOGIN_COST=${LOGIN_COST:-10}
@@ -46,7 +53,11 @@ IDLE_SMALL=1000
 FANOUT_TARGETS=${FANOUT_TARGETS:-parley gorilla parley-nats parley-nats-remote parley-wd0}
 read -r -a REPLICA_ENV <<<"${REPLICA_ENV:-}"
 read -r -a SINGLE_ENV <<<"${SINGLE_ENV:-}"
-USERS_N=${USERS_N:-$IDLE_BIG}
+BIG_N=${BIG_N:-$IDLE_BIG}
+BIGFAN_CLIENTS=${BIGFAN_CLIENTS:-1000}
+BIGFAN_MEMBERS=${BIGFAN_MEMBERS:-10000}
+USERS_N=${USERS_N:-$(( IDLE_BIG > BIG_N ? IDLE_BIG : BIG_N ))}
+USERS_N=$(( USERS_N > BIGFAN_MEMBERS ? USERS_N : BIGFAN_MEMBERS ))
 FANOUT_CLIENTS=${FANOUT_CLIENTS:-1000}
 FANOUT_RATE=${FANOUT_RATE:-200}
 
@@ -84,6 +95,9 @@ trap 'exit 130' INT TERM
 # One process opening 10,000+ sockets needs the descriptor limit raised;
 # the services and the harness inherit it.
 ulimit -n "$(ulimit -Hn)"
+# 10,000 clients from 127.0.0.1 to one port use 10,000 ephemeral ports
+# (net.ipv4.ip_local_port_range: 28,000 by default), enough for one
+# scenario at a time.
 if [ "$(ulimit -n)" -lt $((IDLE_BIG + 2000)) ]; then
   echo "bench: ulimit -n is $(ulimit -n); $IDLE_BIG connections need more (raise the hard limit)" >&2
   exit 1
@@ -91,10 +105,21 @@ fi
 
 # --- build -----------------------------------------------------------------
 log "building into $BIN"
-for s in auth-service user-service chat-service api-gateway; do
-  (cd "$s" && CGO_ENABLED=0 go build -trimpath -o "$BIN/$s" .)
-done
-(cd loadtest && CGO_ENABLED=0 go build -trimpath -o "$BIN/loadtest" .)
+if [ "${SERVICES_IN_HARNESS:-0}" = 1 ]; then
+  # One binary: the harness runs each service (loadtest service -name X,
+  # the same app.Run). Built without -trimpath it reuses the build cache
+  # of the tests, which matters on a machine busy with other builds.
+  (cd loadtest && go build -o "$BIN/loadtest" .)
+  for s in auth-service user-service chat-service api-gateway; do
+    printf '#!/bin/sh\nexec "%s" service -name %s "$@"\n' "$BIN/loadtest" "$s" >"$BIN/$s"
+    chmod +x "$BIN/$s"
+  done
+else
+  for s in auth-service user-service chat-service api-gateway; do
+    (cd "$s" && CGO_ENABLED=0 go build -trimpath -o "$BIN/$s" .)
+  done
+  (cd loadtest && CGO_ENABLED=0 go build -trimpath -o "$BIN/loadtest" .)
+fi
 # The baseline: gorilla/websocket's chat example at the version Parley uses,
 # built from the module cache.
 GORILLA_VERSION=$(cd chat-service && go list -m -f '{{.Version}}' github.com/gorilla/websocket)
@@ -260,6 +285,42 @@ idle() { # rep target clients
   esac
 }
 
+# Big rooms (docs/BENCHMARKS.md, Big rooms). Room layouts: "one room" is
+# all BIG_N clients in one room, every one of them a member (as everyone is
+# of General); "spread" is rooms of 100.
+storm() { # rep layout
+  local rep=$1 layout=$2 rooms=1
+  [ "$layout" = spread ] && rooms=$(( BIG_N / 100 ))
+  # A fresh replica each time: the storm is its first load.
+  start chat-storm "$P_CHAT_IDLE" "${CHAT_ENV[@]}" "PORT=$P_CHAT_IDLE" -- "$BIN/chat-service"
+  lt storm -target "parley-$layout" -rep "$rep" -gateway "$GW" -ws "ws://127.0.0.1:$P_CHAT_IDLE/ws" -users "$USERS" \
+    -clients "$BIG_N" -rooms "$rooms" -timeout "${STORM_TIMEOUT:-4m}" -pid "${PIDS[chat-storm]}" || echo "bench: storm $layout rep $rep failed" >&2
+  stop chat-storm
+}
+
+bigidle() { # rep target
+  local rep=$1 target=$2
+  case $target in
+    parley)
+      start chat-idle "$P_CHAT_IDLE" "${CHAT_ENV[@]}" "PORT=$P_CHAT_IDLE" -- "$BIN/chat-service"
+      lt idle -name idle-oneroom -target parley-oneroom -rep "$rep" -gateway "$GW" -ws "ws://127.0.0.1:$P_CHAT_IDLE/ws" -users "$USERS" \
+        -clients "$BIG_N" -rooms 1 -settle "$IDLE_SETTLE" -pid "${PIDS[chat-idle]}" -conc 64 -timeout "${STORM_TIMEOUT:-4m}" \
+        -metrics "$(url "$P_CHAT_IDLE")/metrics" || echo "bench: idle one room rep $rep failed" >&2
+      stop chat-idle ;;
+    gorilla)
+      start gorilla-idle "$P_GORILLA_IDLE" -- "$BIN/gorilla-chat" -addr "127.0.0.1:$P_GORILLA_IDLE"
+      lt idle -name idle-oneroom -target gorilla -rep "$rep" -protocol gorilla -ws "ws://127.0.0.1:$P_GORILLA_IDLE/ws" \
+        -clients "$BIG_N" -settle "$IDLE_SETTLE" -pid "${PIDS[gorilla-idle]}" -conc 64
+      stop gorilla-idle ;;
+  esac
+}
+
+bigfan() { # rep members: BIGFAN_CLIENTS clients in a room of that many members
+  local rep=$1 members=$2
+  lt fanout -name fanout-members -target "members-$members" -rep "$rep" -gateway "$GW" -ws "ws://127.0.0.1:$P_CHAT/ws" -users "$USERS" \
+    -clients "$BIGFAN_CLIENTS" -members "$members" -rate "$FANOUT_RATE" -duration "$FANOUT_DUR" -warmup "$FANOUT_WARM" -pid "${PIDS[chat]}"
+}
+
 http_bench() { # rep target
   local rep=$1 target=$2
   case $target in
@@ -305,6 +366,15 @@ for rep in $(seq 1 "$REPS"); do
         "JWKS_URL=$(url "$P_AUTH")/.well-known/jwks.json" RATE_LIMIT_RPS=1000000 RATE_LIMIT_BURST=1000000 -- "$BIN/api-gateway"
     fi
     for t in gateway direct hello proxy gateway-hello history; do log "rep $rep: http $t"; http_bench "$rep" "$t"; done
+  fi
+  if want storm; then
+    for l in oneroom spread; do log "rep $rep: storm of $BIG_N clients, $l"; storm "$rep" "$l"; done
+  fi
+  if want bigidle; then
+    for t in parley gorilla; do log "rep $rep: idle $BIG_N in one room, $t"; bigidle "$rep" "$t"; done
+  fi
+  if want bigfan; then
+    for m in "$BIGFAN_MEMBERS" "$BIGFAN_CLIENTS"; do log "rep $rep: fan-out, $BIGFAN_CLIENTS clients in a room of $m members"; bigfan "$rep" "$m"; done
   fi
   if want persist; then
     log "rep $rep: persistence through the send path"

@@ -309,7 +309,10 @@ func writeReport(w io.Writer, recs []Record) {
 func headline(scen string, m map[string]float64) []string {
 	var want []string
 	switch {
-	case scen == "fanout":
+	case scen == "storm":
+		want = []string{"clients", "rooms", "storm_s", "subscribes_per_s", "shed", "presence_bytes_per_client", "presence_frames_per_client",
+			"presence_bytes_per_client_2", "server_cpu_s", "server_rss_mib", "machine_busy"}
+	case strings.HasPrefix(scen, "fanout"):
 		want = []string{"deliveries_per_s", "p50_ms", "p90_ms", "p99_ms", "max_ms", "ack_p50_ms", "ack_p99_ms", "lost", "duplicates", "send_errors",
 			"server_cores", "client_cores", "machine_busy", "server_cpu_us_per_delivery", "client_cpu_us_per_delivery", "server_rss_mib",
 			"p50_ms_ws0", "p99_ms_ws0", "p50_ms_ws1", "p99_ms_ws1", "server_cores_pid0", "server_cores_pid1", "server_cores_pid2"}

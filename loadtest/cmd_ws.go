@@ -33,7 +33,12 @@ type wsFlags struct {
 	body     int
 	conc     int
 	remote   bool
+	// handshake bounds one client's auth and subscribe (0: 20 s).
+	handshake time.Duration
 }
+
+// maxConc bounds handshakes in flight (a connect storm opens many at once).
+const maxConc = 4096
 
 func (w *wsFlags) register(fs *flag.FlagSet, clients int) {
 	fs.StringVar(&w.protocol, "protocol", wsload.Parley, "parley, or gorilla for the examples/chat hub")
@@ -80,7 +85,7 @@ func (w *wsFlags) check() error {
 	if w.body < 32 || w.body > 400 {
 		return errors.New("-body must be 32..400")
 	}
-	w.conc = min(max(w.conc, 1), 256)
+	w.conc = min(max(w.conc, 1), maxConc)
 	return nil
 }
 
@@ -183,7 +188,7 @@ func connect(ctx context.Context, c *common, w *wsFlags, members []wsload.Member
 	start := time.Now()
 	f, err := wsload.Connect(ctx, wsload.Config{
 		Protocol: w.protocol, URLs: splitList(w.ws), RemoteReceivers: w.remote, Members: members, RoomIDs: rooms, Subscribe: subscribe,
-		MaxSenders: senders, BodySize: w.body, ConnectConcurrency: w.conc, Progress: c.progress,
+		MaxSenders: senders, BodySize: w.body, ConnectConcurrency: w.conc, Progress: c.progress, HandshakeTimeout: w.handshake,
 	})
 	if err != nil {
 		return nil, err
@@ -316,11 +321,15 @@ func cmdFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	warmup := fs.Duration("warmup", 3*time.Second, "unmeasured sending time first")
 	drain := fs.Duration("drain", 10*time.Second, "longest wait for the last deliveries")
 	settle := fs.Duration("settle", 2*time.Second, "pause after connecting (presence updates settle)")
+	roomMembers := fs.Int("members", 0, "members of the (one) room, most of them offline: the first -clients connect (0: only the senders join)")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
 	if err := w.check(); err != nil {
 		return err
+	}
+	if *roomMembers != 0 && (w.rooms != 1 || *roomMembers < w.clients || *roomMembers > maxClients || w.protocol != wsload.Parley) {
+		return fmt.Errorf("-members needs -protocol parley, -rooms 1 and -clients..%d members", maxClients)
 	}
 	if *rate <= 0 || *rate > maxRate || *duration <= 0 || *duration > maxDuration || *warmup > maxDuration {
 		return fmt.Errorf("-rate must be in (0,%d], -duration in (0,%v]", maxRate, maxDuration)
@@ -336,11 +345,14 @@ func cmdFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	ctx, cancel := c.bound(ctx)
 	defer cancel()
 
-	members, rooms, err := population(ctx, c, w, w.clients, *senders, c.timeout+5*time.Minute)
+	members, rooms, err := population(ctx, c, w, max(w.clients, *roomMembers), max(*senders, *roomMembers), c.timeout+5*time.Minute)
 	if err != nil {
 		return err
 	}
-	fleet, err := connect(ctx, c, w, members, rooms, *senders, true)
+	if *roomMembers > 0 {
+		c.logf("room %d has %d members, %d of them connect", rooms[0], *roomMembers, w.clients)
+	}
+	fleet, err := connect(ctx, c, w, members[:w.clients], rooms, *senders, true)
 	if err != nil {
 		return err
 	}
@@ -364,7 +376,7 @@ func cmdFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		c.logf("NOT CLEAN: %+v", res)
 	}
 	return c.emit(Record{Metrics: phaseMetrics(res, usage), Clean: res.Clean(), Detail: res,
-		Params: map[string]any{"protocol": w.protocol, "clients": w.clients, "rooms": w.rooms, "rate": *rate, "senders": *senders,
+		Params: map[string]any{"protocol": w.protocol, "clients": w.clients, "rooms": w.rooms, "members": *roomMembers, "rate": *rate, "senders": *senders,
 			"duration_s": duration.Seconds(), "body": w.body, "ws": splitList(w.ws), "remote": w.remote}})
 }
 

@@ -32,7 +32,9 @@ type stack struct {
 	dir                 string
 }
 
-func startStack(t *testing.T) *stack {
+// startStack starts the stack; chatEnv adds NAME, value pairs to
+// chat-service's environment.
+func startStack(t *testing.T, chatEnv ...string) *stack {
 	t.Helper()
 	dir := t.TempDir()
 	ports := map[string]int{}
@@ -53,7 +55,7 @@ func startStack(t *testing.T) *stack {
 	s := &stack{dir: dir, ws: fmt.Sprintf("ws://127.0.0.1:%d/ws", ports["chat"])}
 	s.auth = testkit.Start(t, "auth-service", auth.Run, env("auth", "BCRYPT_COST", "4", "ADMIN_PASSWORD", "admin-password-for-tests",
 		"REGISTER_RATE_IP_BURST", "100000", "REGISTER_RATE_IP_INTERVAL", "1ms", "LOGIN_RATE_IP_BURST", "100000", "LOGIN_RATE_IP_INTERVAL", "1ms"))
-	s.chat = testkit.Start(t, "chat-service", chat.Run, env("chat", "SEND_RATE", "1000", "SEND_BURST", "1000", "USER_RATE_LIMIT_RPS", "100000", "USER_RATE_LIMIT_BURST", "100000"))
+	s.chat = testkit.Start(t, "chat-service", chat.Run, env("chat", append([]string{"SEND_RATE", "1000", "SEND_BURST", "1000", "USER_RATE_LIMIT_RPS", "100000", "USER_RATE_LIMIT_BURST", "100000"}, chatEnv...)...))
 	s.gateway = testkit.Start(t, "api-gateway", gateway.Run, env("gateway", "RATE_LIMIT_RPS", "100000", "RATE_LIMIT_BURST", "100000"))
 	return s
 }

@@ -70,6 +70,15 @@ type Config struct {
 	UserRPS         float64
 	UserBurst       int
 	AuthTimeout     time.Duration
+	// Admission of new sockets in a reconnect storm (past any of these a
+	// socket is accepted and closed with 1013 overloaded and a retry hint):
+	// WS_ADMIT_RATE/WS_ADMIT_BURST admissions per second,
+	// WS_ADMIT_MAX_PENDING sockets still in their auth and subscribe phase,
+	// WS_MAX_CONNS open sockets (0: no cap).
+	AdmitRate       float64
+	AdmitBurst      int
+	AdmitMaxPending int
+	MaxConns        int
 	PingPeriod      time.Duration
 	PongWait        time.Duration
 	// Presence across replicas.
@@ -125,6 +134,10 @@ func ReadConfig(getenv func(string) string) (Config, error) {
 	c.UserRPS = env.Float("USER_RATE_LIMIT_RPS", 20, 0.1, 1e6)
 	c.UserBurst = env.Int("USER_RATE_LIMIT_BURST", 100, 1, 1<<20)
 	c.AuthTimeout = env.Duration("WS_AUTH_TIMEOUT", 10*time.Second)
+	c.AdmitRate = env.Float("WS_ADMIT_RATE", httpapi.DefaultAdmitRate, 0.1, 1e6)
+	c.AdmitBurst = env.Int("WS_ADMIT_BURST", httpapi.DefaultAdmitBurst, 1, 1<<20)
+	c.AdmitMaxPending = env.Int("WS_ADMIT_MAX_PENDING", httpapi.DefaultAdmitMaxPending, 1, 1<<20)
+	c.MaxConns = env.Int("WS_MAX_CONNS", 0, 0, 1<<24)
 	c.PingPeriod = env.Duration("WS_PING_PERIOD", 25*time.Second)
 	c.PongWait = env.Duration("WS_PONG_WAIT", 60*time.Second)
 	c.PresenceHeartbeat = env.Duration("PRESENCE_HEARTBEAT", 5*time.Second)
@@ -275,7 +288,9 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	httpapi.Routes(engine, httpapi.Deps{
 		Service: svc, Hub: hb, Verifier: authn.Guard{V: verifier, R: revs}, Revocations: revs,
 		Logger: log, AllowedOrigins: cfg.AllowedOrigins,
-		WS:           httpapi.WSOptions{AuthTimeout: cfg.AuthTimeout, PongWait: cfg.PongWait},
+		WS: httpapi.WSOptions{AuthTimeout: cfg.AuthTimeout, PongWait: cfg.PongWait,
+			AdmitRate: cfg.AdmitRate, AdmitBurst: cfg.AdmitBurst, AdmitMaxPending: cfg.AdmitMaxPending, MaxConns: cfg.MaxConns},
+		Registry:     h.Registry,
 		UserRequests: ratelimit.New(cfg.UserRPS, cfg.UserBurst),
 		FileMaxBytes: cfg.FileMaxBytes,
 		PublicURL:    cfg.PublicURL,

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parleychat/parley/chat-service/internal/chat"
 	"github.com/parleychat/parley/chat-service/internal/hub"
@@ -42,6 +43,8 @@ type Deps struct {
 	// PublicURL is the gateway's base URL as clients see it
 	// (API_BASE_URL): webhook URLs are absolute under it when set.
 	PublicURL string
+	// Registry takes the WebSocket admission metrics (nil: not exported).
+	Registry prometheus.Registerer
 }
 
 // Routes mounts every chat-service endpoint at the root (the gateway strips

@@ -36,6 +36,16 @@ type WSOptions struct {
 	FrameBurst int
 	// OpTimeout bounds the work one frame may cause.
 	OpTimeout time.Duration
+	// Admission of new sockets (admission.go): AdmitRate/AdmitBurst is a
+	// token bucket of admissions per second (WS_ADMIT_RATE,
+	// WS_ADMIT_BURST), AdmitMaxPending bounds the sockets still in their
+	// auth and subscribe phase (WS_ADMIT_MAX_PENDING), MaxConns the open
+	// sockets of the replica (WS_MAX_CONNS; 0: no cap). A socket past any
+	// of them is accepted and closed with 1013 overloaded and a retry hint.
+	AdmitRate       float64
+	AdmitBurst      int
+	AdmitMaxPending int
+	MaxConns        int
 }
 
 func (o *WSOptions) defaults() {
@@ -57,6 +67,16 @@ func (o *WSOptions) defaults() {
 	if o.OpTimeout <= 0 {
 		o.OpTimeout = 10 * time.Second
 	}
+	if o.AdmitRate <= 0 {
+		o.AdmitRate = DefaultAdmitRate
+	}
+	if o.AdmitBurst <= 0 {
+		o.AdmitBurst = DefaultAdmitBurst
+	}
+	if o.AdmitMaxPending <= 0 {
+		o.AdmitMaxPending = DefaultAdmitMaxPending
+	}
+	o.MaxConns = max(o.MaxConns, 0)
 }
 
 type wsServer struct {
@@ -69,11 +89,13 @@ type wsServer struct {
 	anyOrig  bool
 	origins  map[string]bool
 	upgrader websocket.Upgrader
+	adm      *admission
 }
 
 func newWSServer(d Deps) *wsServer {
 	d.WS.defaults()
 	w := &wsServer{svc: d.Service, hub: d.Hub, verifier: d.Verifier, revs: d.Revocations, log: d.Logger, opts: d.WS, origins: map[string]bool{}}
+	w.adm = newAdmission(d.WS, d.Registry)
 	for _, o := range d.AllowedOrigins {
 		if o == "*" {
 			w.anyOrig = true
@@ -116,15 +138,21 @@ func (w *wsServer) handle(c *gin.Context) {
 	if err != nil {
 		return // gorilla answered the handshake error
 	}
+	t, why, load := w.adm.admit()
+	if t == nil {
+		w.adm.shed(ws, why, load)
+		return
+	}
 	conn, err := w.hub.Accept(ws)
 	if err != nil {
+		t.done()
 		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(hub.CloseServiceRestart, "server restart"), time.Now().Add(time.Second))
 		_ = ws.Close()
 		return
 	}
 	// The session runs on its own goroutine so the HTTP handler's stack and
 	// buffers are released while the connection idles.
-	go w.session(conn)
+	go w.session(conn, t)
 }
 
 // clientFrame is every field any client frame may carry.
@@ -177,6 +205,9 @@ type session struct {
 	w       *wsServer
 	conn    *hub.Conn
 	limiter *rate.Limiter
+	// ticket is the socket's admission, settled after its first frame
+	// past auth (normally the subscribe) or at the auth timeout.
+	ticket *ticket
 
 	authed atomic.Bool
 	// identity and expiry are touched only by the reader goroutine.
@@ -184,8 +215,9 @@ type session struct {
 	expiry   *time.Timer
 }
 
-func (w *wsServer) session(conn *hub.Conn) {
-	s := &session{w: w, conn: conn, limiter: rate.NewLimiter(rate.Limit(w.opts.FrameRate), w.opts.FrameBurst)}
+func (w *wsServer) session(conn *hub.Conn, t *ticket) {
+	defer t.done()
+	s := &session{w: w, conn: conn, ticket: t, limiter: rate.NewLimiter(rate.Limit(w.opts.FrameRate), w.opts.FrameBurst)}
 	ws := conn.WS()
 	ws.SetReadLimit(w.opts.ReadLimit)
 	_ = ws.SetReadDeadline(time.Now().Add(w.opts.PongWait))
@@ -196,6 +228,7 @@ func (w *wsServer) session(conn *hub.Conn) {
 		return nil
 	})
 	authTimer := time.AfterFunc(w.opts.AuthTimeout, func() {
+		t.settled()
 		if !s.authed.Load() {
 			conn.CloseWith(hub.CloseUnauthenticated, "authentication timeout")
 		}
@@ -295,6 +328,9 @@ func (s *session) handle(data []byte) {
 		s.sendError("unauthenticated", "send an auth frame first", f.Ref, 0)
 		return
 	}
+	// The first frame past auth (a subscribe, normally) ends the socket's
+	// admission phase once it has been handled.
+	defer s.ticket.settled()
 	// The identity as it stands now: the socket closes when its session is
 	// revoked (the follower's listener), and a frame already read when that
 	// happens is refused here; a changed role applies to the next frame.

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,6 +70,8 @@ type Config struct {
 	BodySize int
 	// ConnectConcurrency bounds handshakes in flight.
 	ConnectConcurrency int
+	// HandshakeTimeout bounds one client's auth and subscribe (20 s).
+	HandshakeTimeout time.Duration
 	// Progress, when set, is called about once a second with a status line.
 	Progress func(line string)
 }
@@ -86,6 +89,14 @@ type Fleet struct {
 	closing  atomic.Bool
 	late     atomic.Int64
 	badFrame atomic.Int64
+	// presence frames and their payload bytes received by all clients;
+	// sheds counts handshakes the server closed with 1013 overloaded (each
+	// retried after its hint).
+	presenceFrames atomic.Int64
+	presenceBytes  atomic.Int64
+	sheds          atomic.Int64
+	// retried counts subscribes answered database_unavailable and retried.
+	retried atomic.Int64
 
 	mu          sync.Mutex
 	disconnects map[string]int
@@ -134,6 +145,9 @@ func Connect(ctx context.Context, cfg Config) (*Fleet, error) {
 		cfg.RoomIDs = []int64{0}
 	}
 	cfg.ConnectConcurrency = max(cfg.ConnectConcurrency, 1)
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = 20 * time.Second
+	}
 	f := &Fleet{cfg: cfg, tag: newTag(), rooms: make([][]int, len(cfg.RoomIDs)), disconnects: map[string]int{}}
 	for i := range cfg.Members {
 		r := i % len(cfg.RoomIDs)
@@ -166,7 +180,7 @@ func Connect(ctx context.Context, cfg Config) (*Fleet, error) {
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stopProgress := f.ticker(func() string {
-		return fmt.Sprintf("connecting %d/%d", done.Load(), len(f.clients))
+		return fmt.Sprintf("connecting %d/%d (%d shed and retried, %d presence KiB)", done.Load(), len(f.clients), f.sheds.Load(), f.presenceBytes.Load()>>10)
 	})
 	for range cfg.ConnectConcurrency {
 		wg.Go(func() {
@@ -227,7 +241,47 @@ func (f *Fleet) ticker(line func() string) (stop func()) {
 	return func() { close(done); wg.Wait() }
 }
 
+// maxShedRetries bounds how often one client retries after 1013
+// overloaded.
+const maxShedRetries = 50
+
+// connect dials and (Parley) authenticates and subscribes, retrying after
+// the server's hint whenever it sheds the socket with 1013 overloaded.
 func (c *client) connect(ctx context.Context, d *websocket.Dialer) error {
+	for attempt := 0; ; attempt++ {
+		err := c.connectOnce(ctx, d)
+		wait, shed := overloaded(err)
+		if !shed || attempt >= maxShedRetries {
+			return err
+		}
+		c.f.sheds.Add(1)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+	}
+}
+
+// overloaded reads the retry hint of a 1013 {"code":"overloaded"} close.
+func overloaded(err error) (time.Duration, bool) {
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.CloseTryAgainLater {
+		return 0, false
+	}
+	var hint struct {
+		Code         string `json:"code"`
+		RetryAfterMS int64  `json:"retry_after_ms"`
+	}
+	if json.Unmarshal([]byte(ce.Text), &hint) != nil || hint.Code != "overloaded" {
+		return 0, false
+	}
+	return time.Duration(min(max(hint.RetryAfterMS, 0), 60_000)) * time.Millisecond, true
+}
+
+func (c *client) connectOnce(ctx context.Context, d *websocket.Dialer) error {
 	url := c.f.cfg.URLs[c.urlIdx]
 	conn, resp, err := d.DialContext(ctx, url, http.Header{})
 	if err != nil {
@@ -240,6 +294,8 @@ func (c *client) connect(ctx context.Context, d *websocket.Dialer) error {
 	if c.f.cfg.Protocol == Parley {
 		if err := c.handshake(ctx); err != nil {
 			conn.Close()
+			// No reader runs on it: Close must not wait for one.
+			c.conn = nil
 			return err
 		}
 	}
@@ -249,29 +305,50 @@ func (c *client) connect(ctx context.Context, d *websocket.Dialer) error {
 
 // handshake authenticates and subscribes, waiting for ready and subscribed.
 func (c *client) handshake(ctx context.Context) error {
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(c.f.cfg.HandshakeTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
 	_ = c.conn.SetReadDeadline(deadline)
 	defer c.conn.SetReadDeadline(time.Time{})
 	m := c.f.cfg.Members[c.id]
-	if err := c.conn.WriteJSON(map[string]string{"type": "auth", "token": m.Token}); err != nil {
-		return fmt.Errorf("auth: %w", err)
-	}
+	// A shed socket may be closed before the auth frame is written: the
+	// close frame (and its retry hint) is still read below.
+	werr := c.conn.WriteJSON(map[string]string{"type": "auth", "token": m.Token})
 	if err := c.await(kindReady); err != nil {
+		if werr != nil {
+			if _, shed := overloaded(err); !shed {
+				return fmt.Errorf("auth: %w", werr)
+			}
+		}
 		return fmt.Errorf("auth: %w", err)
 	}
 	if !c.f.cfg.Subscribe {
 		return nil
 	}
-	if err := c.conn.WriteJSON(map[string]any{"type": "subscribe", "room_id": c.roomID}); err != nil {
-		return fmt.Errorf("subscribe: %w", err)
+	// A replica short of CPU or database may answer a subscribe with
+	// database_unavailable ("try again shortly"): retry it a few times, as
+	// the SPA does, rather than fail the whole fleet.
+	for attempt := 1; ; attempt++ {
+		if err := c.conn.WriteJSON(map[string]any{"type": "subscribe", "room_id": c.roomID}); err != nil {
+			return fmt.Errorf("subscribe: %w", err)
+		}
+		err := c.await(kindSubscribed)
+		if err == nil {
+			return nil
+		}
+		if !strings.Contains(err.Error(), `"code":"database_unavailable"`) || attempt >= 5 {
+			return fmt.Errorf("subscribe to room %d: %w", c.roomID, err)
+		}
+		c.f.retried.Add(1)
+		t := time.NewTimer(time.Duration(attempt) * 500 * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
 	}
-	if err := c.await(kindSubscribed); err != nil {
-		return fmt.Errorf("subscribe to room %d: %w", c.roomID, err)
-	}
-	return nil
 }
 
 func (c *client) await(want frameKind) error {
@@ -285,6 +362,8 @@ func (c *client) await(want frameKind) error {
 			return nil
 		case kindError:
 			return fmt.Errorf("server error %s", data)
+		case kindPresence:
+			c.f.countPresence(data)
 		}
 	}
 }
@@ -361,6 +440,8 @@ func (c *client) frame(data []byte, now time.Time) {
 		return
 	}
 	switch classify(data) {
+	case kindPresence:
+		c.f.countPresence(data)
 	case kindMessage:
 		if p, err := probeIn(data); err == nil {
 			c.deliver(p, now)
@@ -479,6 +560,25 @@ func (f *Fleet) epoch(id int) *epoch {
 	}
 	return f.epochs[id].Load()
 }
+
+func (f *Fleet) countPresence(data []byte) {
+	f.presenceFrames.Add(1)
+	f.presenceBytes.Add(int64(len(data)))
+}
+
+// Presence is the presence frames (presence and presence_delta) all
+// clients have received so far, and their payload bytes.
+func (f *Fleet) Presence() (frames, bytes int64) {
+	return f.presenceFrames.Load(), f.presenceBytes.Load()
+}
+
+// Sheds is how many handshakes the server closed with 1013 overloaded
+// (each was retried after the server's hint).
+func (f *Fleet) Sheds() int64 { return f.sheds.Load() }
+
+// SubscribeRetries is how many subscribes were answered
+// database_unavailable and sent again.
+func (f *Fleet) SubscribeRetries() int64 { return f.retried.Load() }
 
 // Size is the number of clients.
 func (f *Fleet) Size() int { return len(f.clients) }

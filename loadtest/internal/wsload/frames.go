@@ -85,7 +85,9 @@ var (
 	prefixError   = []byte(`{"type":"error",`)
 	prefixReady   = []byte(`{"type":"ready",`)
 	prefixSubd    = []byte(`{"type":"subscribed",`)
-	bodyKey       = []byte(`"body":"` + bodyPrefix)
+	// prefixPresence starts presence and presence_delta frames.
+	prefixPresence = []byte(`{"type":"presence`)
+	bodyKey        = []byte(`"body":"` + bodyPrefix)
 )
 
 // frameKind classifies a Parley server frame.
@@ -98,6 +100,7 @@ const (
 	kindError
 	kindReady
 	kindSubscribed
+	kindPresence
 )
 
 func classify(f []byte) frameKind {
@@ -112,6 +115,8 @@ func classify(f []byte) frameKind {
 		return kindReady
 	case bytes.HasPrefix(f, prefixSubd):
 		return kindSubscribed
+	case bytes.HasPrefix(f, prefixPresence):
+		return kindPresence
 	}
 	return kindOther
 }

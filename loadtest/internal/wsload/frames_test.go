@@ -89,7 +89,9 @@ func TestProbeInParleyFrames(t *testing.T) {
 		`{"type":"error","code":"rate_limited","message":"m","ref":"r"}`: kindError,
 		`{"type":"ready","user":{"id":1}}`:                               kindReady,
 		`{"type":"subscribed","room_id":1,"last_seq":0}`:                 kindSubscribed,
-		`{"type":"presence","room_id":1,"online":[]}`:                    kindOther,
+		`{"type":"presence","room_id":1,"online":[]}`:                    kindPresence,
+		`{"type":"presence_delta","room_id":1,"joined":[]}`:              kindPresence,
+		`{"type":"typing","room_id":1}`:                                  kindOther,
 		`{"type":"messages"}`:                                            kindOther,
 	}
 	for f, want := range cases {
