@@ -379,7 +379,7 @@ func restoreSQLite(ctx context.Context, from, path string, schema sqldb.Schema, 
 	release, err := sqldb.LockExclusive(path)
 	if err != nil {
 		if errors.Is(err, sqldb.ErrInUse) {
-			return nil, fmt.Errorf("%w: %s is running on %s (it holds %s): stop every replica before restoring", err, schema.Service, path, sqldb.LockPath(path))
+			return nil, fmt.Errorf("%w: %s is running on %s (a replica holds %s): stop every replica before restoring", sqldb.ErrInUse, schema.Service, path, sqldb.LockPath(path))
 		}
 		return nil, err
 	}
