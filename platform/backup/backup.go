@@ -52,19 +52,28 @@ type Result struct {
 	Meta   Meta
 	Tables []TableRows
 	Bytes  int64
+	// Path is the backup file written.
+	Path string
 }
 
-// Backup writes a consistent copy of the database at src to the file to,
-// while the service keeps serving. The file appears only when complete
-// (written next to it under a temporary name, synced, renamed); on any
-// error nothing is left behind.
+// Backup writes a consistent copy of the database at src to the file to
+// (or, when to is a directory — or ends in "/", and is then made — to a
+// file named for the service and the time in it: Result.Path), while the service keeps serving. The file
+// appears only when complete (written next to it under a temporary name,
+// synced, renamed); on any error nothing is left behind.
 func Backup(ctx context.Context, src sqldb.Target, to string, schema sqldb.Schema, p *Progress) (Result, error) {
+	if strings.HasSuffix(to, "/") {
+		// "--to /data/backups/": a directory, made if missing.
+		if err := os.MkdirAll(to, 0o750); err != nil {
+			return Result{}, fmt.Errorf("cannot write the backup to %s: %w", to, unwrapPathError(err))
+		}
+	}
 	to, err := filepath.Abs(to)
 	if err != nil {
 		return Result{}, err
 	}
 	if fi, err := os.Stat(to); err == nil && fi.IsDir() {
-		return Result{}, fmt.Errorf("%s is a directory: name the backup file, e.g. %s", to, filepath.Join(to, backupName(schema.Service)))
+		to = filepath.Join(to, backupName(schema.Service, time.Now()))
 	}
 	if src.Dialect == sqldb.SQLite {
 		fi, err := os.Stat(src.Path)
@@ -117,11 +126,39 @@ func Backup(ctx context.Context, src sqldb.Target, to string, schema sqldb.Schem
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Meta: meta, Tables: tables, Bytes: fi.Size()}, nil
+	return Result{Meta: meta, Tables: tables, Bytes: fi.Size(), Path: to}, nil
 }
 
-func backupName(service string) string {
-	return strings.TrimSuffix(service, "-service") + "-" + time.Now().UTC().Format("20060102-150405") + ".backup"
+// backupName is the file a backup into a directory gets: the names of one
+// service sort by time.
+func backupName(service string, at time.Time) string {
+	return namePrefix(service) + at.UTC().Format("20060102-150405.000") + ".backup"
+}
+
+func namePrefix(service string) string { return strings.TrimSuffix(service, "-service") + "-" }
+
+// Prune deletes all but the newest keep backups of service in dir (the
+// files Backup names there), returning the paths removed.
+func Prune(dir, service string, keep int) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		if n := e.Name(); !e.IsDir() && strings.HasPrefix(n, namePrefix(service)) && strings.HasSuffix(n, ".backup") {
+			names = append(names, n)
+		}
+	}
+	var removed []string
+	for i := 0; i < len(names)-keep; i++ { // ReadDir sorts by name: oldest first
+		p := filepath.Join(dir, names[i])
+		if err := os.Remove(p); err != nil {
+			return removed, err
+		}
+		removed = append(removed, p)
+	}
+	return removed, nil
 }
 
 // snapshotSQLite copies the live file with VACUUM INTO: one read

@@ -150,10 +150,11 @@ func describe(t sqldb.Target) string {
 
 func backupCommand(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, schema sqldb.Schema, dbFile string) error {
 	service := schema.Service
-	usage := fmt.Sprintf("usage: %s backup --to FILE [--database URL]", service)
+	usage := fmt.Sprintf("usage: %s backup --to FILE|DIR [--keep N] [--database URL]", service)
 	fs := flag.NewFlagSet(service+" backup", flag.ContinueOnError)
 	fs.SetOutput(stdout)
-	to := fs.String("to", "", "the backup file to write (required)")
+	to := fs.String("to", "", "the backup file to write, or a directory to write a time-named one in (required)")
+	keep := fs.Int("keep", 0, "with --to DIR: keep only the newest N backups of this service there (0 keeps all)")
 	db := fs.String("database", "", "the database to back up (default DATABASE_URL, else "+dbFile+" under DATA_DIR)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%s backup: %w", service, err)
@@ -163,6 +164,9 @@ func backupCommand(ctx context.Context, args []string, getenv func(string) strin
 	}
 	if strings.TrimSpace(*to) == "" {
 		return fmt.Errorf("%s backup: --to is required (%s)", service, usage)
+	}
+	if *keep < 0 {
+		return fmt.Errorf("%s backup: --keep must be 0 (keep all) or more", service)
 	}
 	src, err := database(*db, getenv, dbFile)
 	if err != nil {
@@ -176,8 +180,17 @@ func backupCommand(ctx context.Context, args []string, getenv func(string) strin
 	}
 	report(stdout, res.Tables)
 	took := time.Since(start)
-	fmt.Fprintf(stdout, "wrote %s (%s, schema version %d) in %s, %s/s\n", *to, size(res.Bytes), res.Meta.SchemaVersion,
+	fmt.Fprintf(stdout, "wrote %s (%s, schema version %d) in %s, %s/s\n", res.Path, size(res.Bytes), res.Meta.SchemaVersion,
 		took.Round(time.Millisecond), size(int64(float64(res.Bytes)/max(took.Seconds(), 1e-3))))
+	if fi, err := os.Stat(*to); *keep > 0 && err == nil && fi.IsDir() {
+		removed, err := Prune(*to, service, *keep)
+		for _, p := range removed {
+			fmt.Fprintf(stdout, "removed old backup %s\n", p)
+		}
+		if err != nil {
+			return fmt.Errorf("%s backup: written, but removing old backups failed: %w", service, err)
+		}
+	}
 	return nil
 }
 
