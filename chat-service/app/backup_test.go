@@ -37,20 +37,13 @@ func (w *writer) run(base, tok string, room int64, stop <-chan struct{}) {
 			return
 		default:
 		}
-		body, _ := json.Marshal(map[string]string{"body": fmt.Sprintf("load %d in %d", i, room)})
-		req, _ := http.NewRequest("POST", fmt.Sprintf("%s/rooms/%d/messages", base, room), bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+tok)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			w.fail(err)
-			return
-		}
+		status, raw, err := request("POST", fmt.Sprintf("%s/rooms/%d/messages", base, room), tok, map[string]string{"body": fmt.Sprintf("load %d in %d", i, room)})
 		var m struct{ ID, Seq int64 }
-		err = json.NewDecoder(resp.Body).Decode(&m)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusCreated || err != nil {
-			w.fail(fmt.Errorf("send: %d %v", resp.StatusCode, err))
+		if err == nil {
+			err = json.Unmarshal(raw, &m)
+		}
+		if status != http.StatusCreated || err != nil {
+			w.fail(fmt.Errorf("send: %d %s %v", status, raw, err))
 			return
 		}
 		w.mu.Lock()
