@@ -3,7 +3,6 @@ package app_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -49,21 +48,7 @@ func TestBackupRestore(t *testing.T) {
 			t.Fatalf("restore output:\n%s", out.String())
 		}
 		restored := start(t, map[string]string{"DATA_DIR": dir})
-		if after := restored.counts(t); fmt.Sprint(after) != fmt.Sprint(before) {
-			t.Fatalf("row counts: original %v, restored %v", before, after)
-		}
-		if got := must(t, 200, "GET", restored.URL+"/.well-known/jwks.json", nil, nil).Body; !bytes.Equal(got, jwks) {
-			t.Fatalf("signing keys differ:\n%s\n%s", jwks, got)
-		}
-		var me user
-		must(t, 200, "GET", restored.URL+"/me", nil, &me, bearer(alice.AccessToken)...)
-		if me.ID != alice.User.ID || me.Username != "Alice" || !me.CreatedAt.Equal(alice.User.CreatedAt) {
-			t.Fatalf("me after restore %+v, before %+v", me, alice.User)
-		}
-		must(t, 200, "POST", restored.URL+"/refresh", map[string]string{"refresh_token": alice.RefreshToken}, nil)
-		if c := call(t, "POST", restored.URL+"/login", map[string]string{"username": "bob", "password": "password2"}).code(t); c != "account_disabled" {
-			t.Fatalf("disabled bob after restore: %s", c)
-		}
+		checkMoved(t, restored, before, jwks, alice)
 		// The restored service's file is held: a second restore is refused.
 		if err := app.Run(ctx, []string{"auth-service", "restore", "--from", file, "--force"}, env, &out); err == nil || !strings.Contains(err.Error(), "is running on") {
 			t.Fatalf("restore under the running service: %v", err)
