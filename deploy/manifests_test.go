@@ -17,6 +17,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -42,6 +43,7 @@ type manifestSet struct {
 	PDBs         []*policyv1.PodDisruptionBudget
 	NetPols      []*networkingv1.NetworkPolicy
 	Ingresses    []*networkingv1.Ingress
+	CronJobs     []*batchv1.CronJob
 	objectsCount int
 }
 
@@ -49,7 +51,7 @@ var manifestScheme = func() *runtime.Scheme {
 	s := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, appsv1.AddToScheme, autoscalingv2.AddToScheme,
-		policyv1.AddToScheme, networkingv1.AddToScheme,
+		policyv1.AddToScheme, networkingv1.AddToScheme, batchv1.AddToScheme,
 	} {
 		if err := add(s); err != nil {
 			panic(err)
@@ -125,6 +127,8 @@ func loadManifests(t *testing.T, dir string) *manifestSet {
 				set.NetPols = append(set.NetPols, o)
 			case *networkingv1.Ingress:
 				set.Ingresses = append(set.Ingresses, o)
+			case *batchv1.CronJob:
+				set.CronJobs = append(set.CronJobs, o)
 			default:
 				t.Errorf("%s: document %d: unexpected kind %s", rel, i, gvk)
 			}
@@ -219,6 +223,7 @@ func TestManifests(t *testing.T) {
 			checkAutoscaling(t, m, v.hostNetwork)
 			checkNetworkPolicies(t, m, v.hostNetwork)
 			checkIngress(t, m, v.hostNetwork)
+			checkBackups(t, m, v.hostNetwork)
 		})
 	}
 }
@@ -252,6 +257,9 @@ func checkNamespace(t *testing.T, m *manifestSet, ns string, hostNetwork bool) {
 	}
 	for _, o := range m.PVCs {
 		each("PersistentVolumeClaim", o.Name, o.Namespace)
+	}
+	for _, o := range m.CronJobs {
+		each("CronJob", o.Name, o.Namespace)
 	}
 	for _, o := range m.Deployments {
 		each("Deployment", o.Name, o.Namespace)
@@ -473,6 +481,13 @@ func checkContainer(t *testing.T, name string, pod corev1.PodSpec, c corev1.Cont
 			t.Errorf("%s: hostPath %q should be a DirectoryOrCreate under /var/lib/parley/", name, v.HostPath.Path)
 		}
 	}
+	// A Job's pod runs to completion and serves nothing: no probes.
+	if pod.RestartPolicy == corev1.RestartPolicyOnFailure || pod.RestartPolicy == corev1.RestartPolicyNever {
+		if c.LivenessProbe != nil || c.ReadinessProbe != nil || len(c.Ports) > 0 {
+			t.Errorf("%s: a job's container needs no ports or probes", name)
+		}
+		return
+	}
 	// Probes: liveness on /healthz, readiness on /readyz, on a declared port.
 	probe := func(kind string, p *corev1.Probe, path string) {
 		switch {
@@ -689,8 +704,107 @@ func checkStorage(t *testing.T, m *manifestSet, hostNetwork bool) {
 			t.Errorf("%s: deployment/%s: has a PVC = %v, owns a database = %v", m.Dir, s.Name, hasPVC, s.DB != "")
 		}
 	}
-	if len(claims) != 3 {
-		t.Errorf("%s: want 3 PVCs (auth, users, chat), got %d", m.Dir, len(claims))
+	if len(claims) != 4 || claims[backupClaim] == nil {
+		t.Errorf("%s: want 4 PVCs (auth, users, chat and %s), got %d", m.Dir, backupClaim, len(claims))
+	}
+	for name := range claims {
+		if _, ok := used[name]; !ok && name != backupClaim {
+			t.Errorf("%s: PVC %q is used by no deployment", m.Dir, name)
+		}
+	}
+}
+
+// backupClaim is the volume the backup CronJobs write to.
+const backupClaim = "parley-backups"
+
+// checkBackups: every service with a database has a backup CronJob that
+// runs its own image's backup subcommand on the same data volume, on the
+// node of its pods (required podAffinity: ReadWriteOnce local volumes),
+// writing to the backup volume, as locked down as the services.
+func checkBackups(t *testing.T, m *manifestSet, hostNetwork bool) {
+	t.Helper()
+	if hostNetwork {
+		if len(m.CronJobs) > 0 {
+			t.Errorf("%s: backup CronJobs in the host-network variant", m.Dir)
+		}
+		return
+	}
+	jobs := map[string]*batchv1.CronJob{}
+	for _, j := range m.CronJobs {
+		jobs[j.Name] = j
+	}
+	for _, s := range services {
+		if s.DB == "" {
+			continue
+		}
+		name := "cronjob/" + s.Name + "-backup"
+		j := jobs[s.Name+"-backup"]
+		d := m.deployment(s.Name)
+		if j == nil || d == nil {
+			t.Errorf("%s: %s missing", m.Dir, name)
+			continue
+		}
+		if j.Spec.ConcurrencyPolicy != batchv1.ForbidConcurrent {
+			t.Errorf("%s: concurrencyPolicy %q, want Forbid", name, j.Spec.ConcurrencyPolicy)
+		}
+		pod := j.Spec.JobTemplate.Spec.Template.Spec
+		if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
+			t.Errorf("%s: automountServiceAccountToken should be false", name)
+		}
+		checkPodSecurity(t, name, pod)
+		if len(pod.Containers) != 1 {
+			t.Fatalf("%s: want one container", name)
+		}
+		c := pod.Containers[0]
+		checkContainer(t, name, pod, c, false)
+		if want := d.Spec.Template.Spec.Containers[0].Image; c.Image != want {
+			t.Errorf("%s: image %q, want the service's %q", name, c.Image, want)
+		}
+		if len(c.Args) < 3 || c.Args[0] != "backup" || c.Args[1] != "--to" || c.Args[2] != "/backups" {
+			t.Errorf("%s: args %v, want backup --to /backups ...", name, c.Args)
+		}
+		if e, ok := envValue(c, "DATA_DIR"); !ok || e.Value != "/data" {
+			t.Errorf("%s: DATA_DIR = %q, want /data", name, e.Value)
+		}
+		// The same DATABASE_URL reference as the service's.
+		je, _ := envValue(c, "DATABASE_URL")
+		de, _ := envValue(d.Spec.Template.Spec.Containers[0], "DATABASE_URL")
+		if je.ValueFrom == nil || de.ValueFrom == nil || je.ValueFrom.SecretKeyRef == nil || de.ValueFrom.SecretKeyRef == nil ||
+			je.ValueFrom.SecretKeyRef.Key != de.ValueFrom.SecretKeyRef.Key {
+			t.Errorf("%s: DATABASE_URL must come from the service's secret key", name)
+		}
+		claimAt := map[string]string{}
+		for _, vm := range c.VolumeMounts {
+			for _, v := range pod.Volumes {
+				if v.Name == vm.Name && v.PersistentVolumeClaim != nil {
+					claimAt[vm.MountPath] = v.PersistentVolumeClaim.ClaimName
+				}
+			}
+		}
+		var dataClaim string
+		for _, v := range d.Spec.Template.Spec.Volumes {
+			if v.PersistentVolumeClaim != nil {
+				dataClaim = v.PersistentVolumeClaim.ClaimName
+			}
+		}
+		if claimAt["/data"] != dataClaim || claimAt["/backups"] != backupClaim {
+			t.Errorf("%s: mounts %v, want /data=%s (the service's) and /backups=%s", name, claimAt, dataClaim, backupClaim)
+		}
+		var sameNode bool
+		if a := pod.Affinity; a != nil && a.PodAffinity != nil {
+			for _, term := range a.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
+				sel, err := metav1.LabelSelectorAsSelector(term.LabelSelector)
+				if err == nil && term.TopologyKey == "kubernetes.io/hostname" && sel.Matches(labels.Set(d.Spec.Template.Labels)) {
+					sameNode = true
+				}
+			}
+		}
+		if !sameNode {
+			t.Errorf("%s: want a required podAffinity to %s's pods on kubernetes.io/hostname (its ReadWriteOnce volume is on their node)", name, s.Name)
+		}
+	}
+	if len(jobs) != 3 {
+		t.Errorf("%s: want 3 backup CronJobs, got %d", m.Dir, len(jobs))
 	}
 }
 

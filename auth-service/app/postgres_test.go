@@ -82,26 +82,33 @@ func TestCopyDB(t *testing.T) {
 	}
 
 	pg := start(t, map[string]string{"DATABASE_URL": target.DSN})
-	if after := pg.counts(t); fmt.Sprint(after) != fmt.Sprint(before) {
-		t.Fatalf("row counts: sqlite %v, postgres %v", before, after)
-	}
-	if got := must(t, 200, "GET", pg.URL+"/.well-known/jwks.json", nil, nil).Body; !bytes.Equal(got, jwks) {
-		t.Fatalf("signing key changed:\n%s\n%s", jwks, got)
-	}
-	// Tokens issued before the move still work: the access token verifies
-	// with the copied key, the refresh token rotates.
-	var me user
-	must(t, 200, "GET", pg.URL+"/me", nil, &me, bearer(alice.AccessToken)...)
-	if me.ID != alice.User.ID || me.Username != "Alice" || !me.CreatedAt.Equal(alice.User.CreatedAt) {
-		t.Fatalf("me after copy %+v, before %+v", me, alice.User)
-	}
-	must(t, 200, "POST", pg.URL+"/refresh", map[string]string{"refresh_token": alice.RefreshToken}, nil)
-	login(t, pg.URL, "alice", "password1")
-	if c := call(t, "POST", pg.URL+"/login", map[string]string{"username": "bob", "password": "password2"}).code(t); c != "account_disabled" {
-		t.Fatalf("disabled bob after copy: %s", c)
-	}
+	checkMoved(t, pg, before, jwks, alice)
 	carol := register(t, pg.URL, "carol", "password3")
 	if carol.User.ID <= bob.User.ID {
 		t.Fatalf("new id %d reuses the copied range (bob is %d)", carol.User.ID, bob.User.ID)
+	}
+}
+
+// checkMoved: a service on a copied or restored database has the rows,
+// keys and sessions of the one that had before and jwks: alice's tokens
+// issued before still work (the access token verifies with the copied
+// key, the refresh token rotates), and bob (password2) is still disabled.
+func checkMoved(t *testing.T, s *svc, before map[string]int, jwks []byte, alice session) {
+	t.Helper()
+	if after := s.counts(t); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("row counts: before %v, after %v", before, after)
+	}
+	if got := must(t, 200, "GET", s.URL+"/.well-known/jwks.json", nil, nil).Body; !bytes.Equal(got, jwks) {
+		t.Fatalf("signing key changed:\n%s\n%s", jwks, got)
+	}
+	var me user
+	must(t, 200, "GET", s.URL+"/me", nil, &me, bearer(alice.AccessToken)...)
+	if me.ID != alice.User.ID || me.Username != "Alice" || !me.CreatedAt.Equal(alice.User.CreatedAt) {
+		t.Fatalf("me after the move %+v, before %+v", me, alice.User)
+	}
+	must(t, 200, "POST", s.URL+"/refresh", map[string]string{"refresh_token": alice.RefreshToken}, nil)
+	login(t, s.URL, "alice", "password1")
+	if c := call(t, "POST", s.URL+"/login", map[string]string{"username": "bob", "password": "password2"}).code(t); c != "account_disabled" {
+		t.Fatalf("disabled bob after the move: %s", c)
 	}
 }

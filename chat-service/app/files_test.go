@@ -29,6 +29,15 @@ type uploaded struct {
 // uploadFile posts data as the multipart field "file" to base's room.
 func uploadFile(t *testing.T, base, tok string, room int64, name string, data []byte) uploaded {
 	t.Helper()
+	f, err := upload(base, tok, room, name, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// upload is uploadFile for goroutines other than the test's.
+func upload(base, tok string, room int64, name string, data []byte) (uploaded, error) {
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	fw, _ := mw.CreateFormFile("file", name)
@@ -39,18 +48,16 @@ func uploadFile(t *testing.T, base, tok string, room int64, name string, data []
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return uploaded{}, err
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("upload: %d %s", resp.StatusCode, raw)
+		return uploaded{}, fmt.Errorf("upload: %d %s", resp.StatusCode, raw)
 	}
 	var f uploaded
-	if err := json.Unmarshal(raw, &f); err != nil {
-		t.Fatal(err)
-	}
-	return f
+	err = json.Unmarshal(raw, &f)
+	return f, err
 }
 
 // fetchFile GETs a signed URL from base without a token, as the gateway

@@ -33,17 +33,27 @@ func databaseURL(target sqldb.Target) string {
 // and returns the status and raw answer.
 func api(t *testing.T, method, url, tok string, body any) (int, []byte) {
 	t.Helper()
+	status, raw, err := request(method, url, tok, body)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	return status, raw
+}
+
+// request is api for goroutines other than the test's: it returns the
+// error instead of failing the test.
+func request(method, url, tok string, body any) (int, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			t.Fatal(err)
+			return 0, nil, err
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
-		t.Fatal(err)
+		return 0, nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -53,14 +63,11 @@ func api(t *testing.T, method, url, tok string, body any) (int, []byte) {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, raw
+	return resp.StatusCode, raw, err
 }
 
 // mustAPI is api that fails the test unless the status is want, decoding

@@ -21,7 +21,7 @@ type Command func(ctx context.Context, args []string, getenv func(string) string
 
 // Program is the part of app.Run that every service shares: the
 // `healthcheck` subcommand (for a scratch image's HEALTHCHECK), the
-// service's own subcommands (copy-db; backup and restore when they come)
+// service's own subcommands (copy-db, backup and restore: package backup)
 // and otherwise serving. A service's app.Run is one Program.
 type Program struct {
 	// Service names the binary in messages, e.g. "chat-service".

@@ -26,6 +26,13 @@ type CopyOptions struct {
 	// room): while every other table is empty their rows do not make the
 	// target count as used, and they are replaced by the source's rows.
 	Seeded []string
+	// Replace empties the target's tables (in the same transaction)
+	// instead of refusing a target that holds rows: restore --force.
+	Replace bool
+	// TimeLayout is how the target stores a time as text (the service's
+	// SQLite layout); used when a PostgreSQL TIMESTAMPTZ is copied into
+	// SQLite.
+	TimeLayout string
 }
 
 // maxBatchBytes bounds the text and blob bytes one INSERT of Copy carries.
@@ -42,13 +49,15 @@ type CopyResult struct {
 // merges two histories.
 var ErrTargetNotEmpty = errors.New("the target database is not empty")
 
-// Copy copies every row of tables from src into dst, a PostgreSQL database
-// already migrated to the same schema. Tables are copied in the order
+// Copy copies every row of tables from src into dst, a database of either
+// dialect already migrated to the same schema (copy-db: SQLite into
+// PostgreSQL; backup and restore: PostgreSQL into SQLite and back). Tables are copied in the order
 // given, so list parents before children (foreign key order).
 //
 // src is read in one read-only transaction (a consistent snapshot); dst is
 // written in one transaction that first locks the tables against writers
-// and refuses if any holds a row, so a failed copy leaves dst as it was.
+// (SQLite: BEGIN IMMEDIATE) and refuses if any holds a row (or, with
+// Replace, empties them), so a failed copy leaves dst as it was.
 // Columns are matched by name: a source column the target lacks is an
 // error (it would be lost), a target column the source lacks takes its
 // default, generated target columns (e.g. a tsvector) fill themselves.
@@ -57,9 +66,6 @@ var ErrTargetNotEmpty = errors.New("the target database is not empty")
 // sequence is moved past the highest id copied — and past SQLite's
 // AUTOINCREMENT high-water mark, so ids of deleted rows are not reissued.
 func Copy(ctx context.Context, src, dst *DB, tables []string, opts CopyOptions) ([]CopyResult, error) {
-	if dst.Dialect != Postgres {
-		return nil, fmt.Errorf("copy: the target must be PostgreSQL, not %s", dst.Dialect)
-	}
 	if len(tables) == 0 {
 		return nil, errors.New("copy: no tables")
 	}
@@ -84,8 +90,11 @@ func Copy(ctx context.Context, src, dst *DB, tables []string, opts CopyOptions) 
 		}
 		// EXCLUSIVE lets readers in but no writer, so a service started on
 		// the target by mistake cannot slip rows in between check and copy.
-		if _, err := dtx.ExecContext(ctx, `LOCK TABLE `+strings.Join(names, ", ")+` IN EXCLUSIVE MODE`); err != nil {
-			return fmt.Errorf("lock target tables: %w", err)
+		// A SQLite transaction holds the file's write lock from BEGIN.
+		if dst.Dialect == Postgres {
+			if _, err := dtx.ExecContext(ctx, `LOCK TABLE `+strings.Join(names, ", ")+` IN EXCLUSIVE MODE`); err != nil {
+				return fmt.Errorf("lock target tables: %w", err)
+			}
 		}
 		seeded := map[string]bool{}
 		for _, t := range opts.Seeded {
@@ -98,15 +107,21 @@ func Copy(ctx context.Context, src, dst *DB, tables []string, opts CopyOptions) 
 				return fmt.Errorf("count target %s: %w", t, err)
 			}
 			switch {
-			case n > 0 && seeded[t]:
+			case n > 0 && (seeded[t] || opts.Replace):
 				seedRows = true
 			case n > 0:
 				return fmt.Errorf("%w: table %s already has %d rows (copy into a new database)", ErrTargetNotEmpty, t, n)
 			}
 		}
-		if seedRows {
+		if seedRows && opts.Replace && dst.Dialect == Postgres {
+			// One statement, so foreign keys between the tables hold;
+			// RESTART IDENTITY is redone past the copied ids below.
+			if _, err := dtx.ExecContext(ctx, `TRUNCATE `+strings.Join(names, ", ")+` RESTART IDENTITY`); err != nil {
+				return fmt.Errorf("empty target tables: %w", err)
+			}
+		} else if seedRows {
 			for i := len(tables) - 1; i >= 0; i-- {
-				if seeded[tables[i]] {
+				if seeded[tables[i]] || opts.Replace {
 					if _, err := dtx.ExecContext(ctx, `DELETE FROM `+quoteIdent(tables[i])); err != nil {
 						return fmt.Errorf("clear seeded %s: %w", tables[i], err)
 					}
@@ -114,11 +129,11 @@ func Copy(ctx context.Context, src, dst *DB, tables []string, opts CopyOptions) 
 			}
 		}
 		for _, t := range tables {
-			n, err := copyTable(ctx, stx, src.Dialect, dtx, t, opts)
+			n, err := copyTable(ctx, stx, src.Dialect, dtx, dst.Dialect, t, opts)
 			if err != nil {
 				return fmt.Errorf("copy %s: %w", t, err)
 			}
-			if err := resetSequences(ctx, stx, src.Dialect, dtx, t); err != nil {
+			if err := resetSequences(ctx, stx, src.Dialect, dtx, dst.Dialect, t); err != nil {
 				return fmt.Errorf("reset sequences of %s: %w", t, err)
 			}
 			out = append(out, CopyResult{Table: t, Rows: n})
@@ -179,8 +194,21 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-func copyTable(ctx context.Context, stx *sql.Tx, srcDialect Dialect, dtx *sql.Tx, table string, opts CopyOptions) (int64, error) {
-	dcols, err := pgColumns(ctx, dtx, table)
+func copyTable(ctx context.Context, stx *sql.Tx, srcDialect Dialect, dtx *sql.Tx, dstDialect Dialect, table string, opts CopyOptions) (int64, error) {
+	var (
+		dcols []column
+		err   error
+	)
+	if dstDialect == Postgres {
+		dcols, err = pgColumns(ctx, dtx, table)
+	} else {
+		// SQLite columns carry no type: values are converted by kind
+		// "sqlite" (booleans to 0/1, times to TimeLayout text).
+		dcols, err = sqliteColumns(ctx, dtx, table)
+		for i := range dcols {
+			dcols[i].dataType = "sqlite"
+		}
+	}
 	if err != nil {
 		return 0, fmt.Errorf("target columns: %w", err)
 	}
@@ -236,7 +264,11 @@ func copyTable(ctx context.Context, stx *sql.Tx, srcDialect Dialect, dtx *sql.Tx
 	defer rows.Close()
 
 	batch := opts.BatchRows
-	if max := 65535 / len(names); batch > max {
+	maxParams := 65535
+	if dstDialect == SQLite {
+		maxParams = 32766 // SQLITE_MAX_VARIABLE_NUMBER
+	}
+	if max := maxParams / len(names); batch > max {
 		batch = max
 	}
 	insert := func(n int) string {
@@ -253,7 +285,11 @@ func copyTable(ctx context.Context, stx *sql.Tx, srcDialect Dialect, dtx *sql.Tx
 					b.WriteString(", ")
 				}
 				p++
-				b.WriteString("$" + strconv.Itoa(p))
+				if dstDialect == SQLite {
+					b.WriteByte('?')
+				} else {
+					b.WriteString("$" + strconv.Itoa(p))
+				}
 			}
 			b.WriteByte(')')
 		}
@@ -299,7 +335,7 @@ func copyTable(ctx context.Context, stx *sql.Tx, srcDialect Dialect, dtx *sql.Tx
 			return copied, fmt.Errorf("read source: %w", err)
 		}
 		for i, v := range vals {
-			cv, err := convertValue(v, kinds[i])
+			cv, err := convertValue(v, kinds[i], opts.TimeLayout)
 			if err != nil {
 				return copied, fmt.Errorf("row %d, column %s: %w", copied+int64(len(args)/len(names))+1, scols[i].name, err)
 			}
@@ -324,12 +360,26 @@ func copyTable(ctx context.Context, stx *sql.Tx, srcDialect Dialect, dtx *sql.Tx
 }
 
 // convertValue turns a value as the source driver gave it into one the
-// target column of PostgreSQL type pgType accepts.
-func convertValue(v any, pgType string) (any, error) {
+// target column of PostgreSQL type pgType accepts ("sqlite" for any
+// SQLite column, where times are stored as text in layout).
+func convertValue(v any, pgType, layout string) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
 	switch pgType {
+	case "sqlite":
+		switch x := v.(type) {
+		case bool:
+			if x {
+				return int64(1), nil
+			}
+			return int64(0), nil
+		case time.Time:
+			if layout == "" {
+				layout = time.RFC3339Nano
+			}
+			return x.UTC().Format(layout), nil
+		}
 	case "boolean":
 		switch x := v.(type) {
 		case bool:
@@ -365,8 +415,13 @@ func convertValue(v any, pgType string) (any, error) {
 
 // resetSequences moves the sequence behind each serial column of table
 // past the highest value present, so the next insert does not collide with
-// a copied row.
-func resetSequences(ctx context.Context, stx *sql.Tx, srcDialect Dialect, dtx *sql.Tx, table string) error {
+// a copied row. Into SQLite (whose AUTOINCREMENT mark follows inserted ids
+// by itself) it carries a PostgreSQL sequence's position into
+// sqlite_sequence, so ids of deleted rows stay unused there too.
+func resetSequences(ctx context.Context, stx *sql.Tx, srcDialect Dialect, dtx *sql.Tx, dstDialect Dialect, table string) error {
+	if dstDialect == SQLite {
+		return carrySequences(ctx, stx, srcDialect, dtx, table)
+	}
 	cols, err := pgColumns(ctx, dtx, table)
 	if err != nil {
 		return err
@@ -401,6 +456,60 @@ func resetSequences(ctx context.Context, stx *sql.Tx, srcDialect Dialect, dtx *s
 		}
 	}
 	return nil
+}
+
+// carrySequences raises a SQLite target's AUTOINCREMENT mark for table to
+// the source's: a PostgreSQL serial sequence's last value, or the source
+// SQLite's own mark.
+func carrySequences(ctx context.Context, stx *sql.Tx, srcDialect Dialect, dtx *sql.Tx, table string) error {
+	var mark int64
+	if srcDialect == Postgres {
+		cols, err := pgColumns(ctx, stx, table)
+		if err != nil {
+			return err
+		}
+		for _, c := range cols {
+			var seq sql.NullString
+			if err := stx.QueryRowContext(ctx, `SELECT pg_get_serial_sequence($1, $2)`, quoteIdent(table), c.name).Scan(&seq); err != nil {
+				return err
+			}
+			if !seq.Valid {
+				continue
+			}
+			var last int64
+			var called bool
+			if err := stx.QueryRowContext(ctx, `SELECT last_value, is_called FROM `+seq.String).Scan(&last, &called); err != nil {
+				return err
+			}
+			if called && last > mark {
+				mark = last
+			}
+		}
+	} else if err := stx.QueryRowContext(ctx, `SELECT seq FROM sqlite_sequence WHERE name = ?`, table).Scan(&mark); err != nil {
+		mark = 0
+	}
+	if mark == 0 || !isAutoincrement(ctx, dtx, table) {
+		return nil
+	}
+	// The table's row in sqlite_sequence appears with its first insert.
+	res, err := dtx.ExecContext(ctx, `UPDATE sqlite_sequence SET seq = MAX(seq, ?) WHERE name = ?`, mark, table)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		_, err = dtx.ExecContext(ctx, `INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)`, table, mark)
+	}
+	return err
+}
+
+// isAutoincrement reports whether a SQLite table was declared with an
+// AUTOINCREMENT key.
+func isAutoincrement(ctx context.Context, q *sql.Tx, table string) bool {
+	var ddl string
+	if err := q.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?`, table).Scan(&ddl); err != nil {
+		return false
+	}
+	return strings.Contains(strings.ToUpper(ddl), "AUTOINCREMENT")
 }
 
 func quoteIdent(s string) string {

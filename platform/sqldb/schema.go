@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 
 	"github.com/parleychat/parley/platform/apperr"
 )
@@ -23,6 +25,9 @@ type Schema struct {
 	// Seeded names the tables the migrations fill, whose rows copy-db
 	// replaces with the source's.
 	Seeded []string
+	// TimeLayout is how the service's SQLite store writes times as text
+	// (a backup of PostgreSQL turns TIMESTAMPTZ values into it).
+	TimeLayout string
 }
 
 // migrations returns the migrations of db's dialect.
@@ -52,12 +57,34 @@ func (s Schema) Migrate(ctx context.Context, db *DB) error {
 }
 
 // OpenSchema opens the service's database and migrates it to s, closing
-// it again when that fails.
+// it again when that fails. On SQLite the service holds a shared lock on
+// the file's lock file until Close, so a restore can tell it is running
+// (lock.go); a restore in progress makes it fail at once.
 func OpenSchema(ctx context.Context, t Target, s Schema) (*DB, error) {
+	var lock *os.File
+	if t.Dialect == SQLite {
+		if dir := filepath.Dir(t.Path); dir != "" {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return nil, fmt.Errorf("create data directory %s: %w", dir, err)
+			}
+		}
+		f, err := lockFile(t.Path, false)
+		if err != nil {
+			if errors.Is(err, ErrInUse) {
+				return nil, fmt.Errorf("open sqlite %s: a restore is replacing the database (%w); start again when it is done", t.Path, err)
+			}
+			return nil, fmt.Errorf("open sqlite %s: %w", t.Path, err)
+		}
+		lock = f
+	}
 	db, err := Open(ctx, t)
 	if err != nil {
+		if lock != nil {
+			lock.Close()
+		}
 		return nil, err
 	}
+	db.lock = lock
 	if err := s.Migrate(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate %s: %w", db.Location, err)

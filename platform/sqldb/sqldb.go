@@ -36,6 +36,9 @@ type DB struct {
 	// file guards a SQLite file against being deleted or replaced under
 	// the running service (fault.go); nil for PostgreSQL.
 	file *fileGuard
+	// lock is the shared flock a service holds on the SQLite file's lock
+	// file while it runs (lock.go); nil otherwise.
+	lock *os.File
 }
 
 // Target is a parsed DATABASE_URL.

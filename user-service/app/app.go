@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/parleychat/parley/platform/authn"
+	"github.com/parleychat/parley/platform/backup"
 	"github.com/parleychat/parley/platform/config"
 	"github.com/parleychat/parley/platform/health"
 	"github.com/parleychat/parley/platform/httpx"
@@ -85,11 +86,11 @@ func ReadConfig(getenv func(string) string) (Config, error) {
 
 // Run is the whole service: main calls it with the process's arguments
 // and environment, tests with their own. Besides serving it answers the
-// healthcheck and copy-db subcommands (serve.Program).
+// healthcheck, copy-db, backup and restore subcommands (serve.Program).
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	return serve.Program{
 		Service: service, DefaultPort: DefaultPort,
-		Commands: map[string]serve.Command{"copy-db": sqldb.CopyDBCommand(store.Schema, "users.db")},
+		Commands: backup.Commands(store.Schema, "users.db"),
 		Serve:    run,
 	}.Run(ctx, args, getenv, stdout)
 }

@@ -20,6 +20,8 @@ var Schema = sqldb.Schema{
 	SQLite:   sqlite.Migrations,
 	Postgres: postgres.Migrations,
 	Tables:   sqlstore.Tables,
+	// Times are text in SQLite; a backup of PostgreSQL writes them so.
+	TimeLayout: sqlstore.TimeLayout,
 	// The migrations fill rooms (the General room); copy-db replaces
 	// their rows with the source's.
 	Seeded: []string{"rooms"},

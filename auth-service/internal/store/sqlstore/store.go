@@ -81,6 +81,9 @@ var _ auth.Store = (*Store)(nil)
 // precision, so both give back exactly the same times.
 const timeLayout = "2006-01-02T15:04:05.000000Z"
 
+// TimeLayout is timeLayout, for the Schema (backups of PostgreSQL).
+const TimeLayout = timeLayout
+
 func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
 
 // parseTime reads a stored time. SQLite gives back the text written;

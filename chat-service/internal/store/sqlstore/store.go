@@ -128,6 +128,9 @@ func (s *Store) lock(ctx context.Context, tx *sql.Tx, stmt string, id int64) err
 // PostgreSQL's TIMESTAMPTZ both keep exactly.
 const timeLayout = "2006-01-02T15:04:05.000Z"
 
+// TimeLayout is timeLayout, for the Schema (backups of PostgreSQL).
+const TimeLayout = timeLayout
+
 func fmtTime(t time.Time) string { return t.UTC().Format(timeLayout) }
 
 // parseTime reads a stored time: SQLite gives back the text written,

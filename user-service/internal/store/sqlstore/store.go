@@ -37,6 +37,9 @@ var Tables = []string{"profiles", "avatars", "settings", "directory_mark"}
 // would differ between the two).
 const timeFormat = time.RFC3339Nano
 
+// TimeLayout is timeFormat, for the Schema (backups of PostgreSQL).
+const TimeLayout = timeFormat
+
 func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
 
 func parseTime(s string) (time.Time, error) {
