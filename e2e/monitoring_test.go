@@ -144,6 +144,7 @@ func traffic(t *testing.T, s *stack) {
 	alice, _ := register(t, anon, "alice")
 	bob, bs := register(t, anon, "bob")
 	anon.do("POST", "/api/auth/login", map[string]string{"username": "alice", "password": "wrong"})
+	anon.do("GET", "/api/chat/rooms", nil) // 401 at the gateway's gate
 	var r room
 	alice.must(201, "POST", "/api/chat/rooms", map[string]string{"name": "ops", "kind": "public"}, &r)
 	rid := strconv.FormatInt(r.ID, 10)
