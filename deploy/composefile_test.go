@@ -69,7 +69,7 @@ func TestComposeFile(t *testing.T) {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	want := []string{"api-gateway", "auth-service", "chat-service", "chat-service-2", "frontend", "nats", "postgres", "user-service"}
+	want := []string{"api-gateway", "auth-service", "chat-service", "chat-service-2", "frontend", "grafana", "nats", "postgres", "prometheus", "user-service"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("compose services %v, want %v", names, want)
 	}
@@ -106,6 +106,10 @@ func TestComposeFile(t *testing.T) {
 			if !slices.Contains(s.Command, "--http_port") || !slices.Contains(s.Command, "8222") {
 				t.Errorf("nats: command %v does not open the monitoring port 8222 the healthcheck asks", s.Command)
 			}
+			continue
+		}
+		if name == "prometheus" || name == "grafana" {
+			checkMonitoringService(t, name, s)
 			continue
 		}
 		if name == "postgres" {
@@ -304,12 +308,32 @@ func TestComposeConfig(t *testing.T) {
 		missing(t, "neither `docker compose` nor `docker-compose` is installed")
 	}
 	for _, tool := range tools {
-		for _, profile := range [][]string{nil, {"--profile", "scale"}, {"--env-file", scaleEnvFile}} {
+		for _, profile := range [][]string{nil, {"--profile", "scale"}, {"--env-file", scaleEnvFile}, {"--profile", "monitoring"}} {
 			args := append(append(slices.Clone(tool[1:]), profile...), "config", "-q")
 			out, err := run(t, time.Minute, root, []string{"NATS_URL=nats://nats:4222"}, tool[0], args...)
 			if err != nil {
 				t.Errorf("%s %s: %v\n%s", tool[0], strings.Join(args, " "), err, out)
 			}
 		}
+	}
+}
+
+// checkMonitoringService checks the monitoring profile: official images,
+// only in that profile, and mounting the one copy of the Prometheus config,
+// rules and dashboard that Kubernetes uses (k8s/monitoring/config).
+func checkMonitoringService(t *testing.T, name string, s composeService) {
+	t.Helper()
+	image := map[string]string{"prometheus": "prom/prometheus:", "grafana": "grafana/grafana:"}[name]
+	if !slices.Equal(s.Profiles, []string{"monitoring"}) || !strings.HasPrefix(s.Image, image) {
+		t.Errorf("%s: want an official %s image in the monitoring profile, got %q %v", name, image, s.Image, s.Profiles)
+	}
+	if !slices.Contains(s.Volumes, "./k8s/monitoring/config:"+map[string]string{"prometheus": "/etc/prometheus:ro", "grafana": "/etc/parley-dashboards:ro"}[name]) {
+		t.Errorf("%s: volumes %v should mount ./k8s/monitoring/config read-only", name, s.Volumes)
+	}
+	if name == "prometheus" && !slices.Contains(s.Command, "--config.file=/etc/prometheus/prometheus-compose.yml") {
+		t.Errorf("prometheus: command %v should load prometheus-compose.yml", s.Command)
+	}
+	if _, err := os.Stat(filepath.Join(repoRoot(t), "k8s", "monitoring", "config", "prometheus-compose.yml")); err != nil {
+		t.Error(err)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -44,14 +45,18 @@ type manifestSet struct {
 	NetPols      []*networkingv1.NetworkPolicy
 	Ingresses    []*networkingv1.Ingress
 	CronJobs     []*batchv1.CronJob
-	objectsCount int
+	// ServiceAccounts and RBAC: only k8s/monitoring has them.
+	ServiceAccounts []*corev1.ServiceAccount
+	Roles           []*rbacv1.Role
+	RoleBindings    []*rbacv1.RoleBinding
+	objectsCount    int
 }
 
 var manifestScheme = func() *runtime.Scheme {
 	s := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, appsv1.AddToScheme, autoscalingv2.AddToScheme,
-		policyv1.AddToScheme, networkingv1.AddToScheme, batchv1.AddToScheme,
+		policyv1.AddToScheme, networkingv1.AddToScheme, batchv1.AddToScheme, rbacv1.AddToScheme,
 	} {
 		if err := add(s); err != nil {
 			panic(err)
@@ -77,67 +82,79 @@ func loadManifests(t *testing.T, dir string) *manifestSet {
 		t.Fatalf("%s: no manifests", dir)
 	}
 	sort.Strings(files)
-	strict := json.NewSerializerWithOptions(json.DefaultMetaFactory, manifestScheme, manifestScheme,
-		json.SerializerOptions{Yaml: true, Strict: true})
 	set := &manifestSet{Dir: dir}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		rel := filepath.Join(dir, filepath.Base(f))
-		r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-		for i := 1; ; i++ {
-			doc, err := r.Read()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatalf("%s: document %d: %v", rel, i, err)
-			}
-			if len(bytes.TrimSpace(stripComments(doc))) == 0 {
-				continue
-			}
-			obj, gvk, err := strict.Decode(doc, nil, nil)
-			if err != nil {
-				t.Errorf("%s: document %d: %v", rel, i, err)
-				continue
-			}
-			set.objectsCount++
-			switch o := obj.(type) {
-			case *corev1.Namespace:
-				set.Namespaces = append(set.Namespaces, o)
-			case *corev1.ConfigMap:
-				set.ConfigMaps = append(set.ConfigMaps, o)
-			case *corev1.Secret:
-				set.Secrets = append(set.Secrets, o)
-			case *corev1.PersistentVolumeClaim:
-				set.PVCs = append(set.PVCs, o)
-			case *appsv1.Deployment:
-				set.Deployments = append(set.Deployments, o)
-			case *appsv1.StatefulSet:
-				set.StatefulSets = append(set.StatefulSets, o)
-			case *corev1.Service:
-				set.Services = append(set.Services, o)
-			case *autoscalingv2.HorizontalPodAutoscaler:
-				set.HPAs = append(set.HPAs, o)
-			case *policyv1.PodDisruptionBudget:
-				set.PDBs = append(set.PDBs, o)
-			case *networkingv1.NetworkPolicy:
-				set.NetPols = append(set.NetPols, o)
-			case *networkingv1.Ingress:
-				set.Ingresses = append(set.Ingresses, o)
-			case *batchv1.CronJob:
-				set.CronJobs = append(set.CronJobs, o)
-			default:
-				t.Errorf("%s: document %d: unexpected kind %s", rel, i, gvk)
-			}
-		}
+		set.decode(t, filepath.Join(dir, filepath.Base(f)), data)
 	}
 	if t.Failed() {
 		t.FailNow()
 	}
 	return set
+}
+
+// decode adds every YAML document of data (named rel in errors) to m,
+// strictly.
+func (set *manifestSet) decode(t *testing.T, rel string, data []byte) {
+	t.Helper()
+	strict := json.NewSerializerWithOptions(json.DefaultMetaFactory, manifestScheme, manifestScheme,
+		json.SerializerOptions{Yaml: true, Strict: true})
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	for i := 1; ; i++ {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("%s: document %d: %v", rel, i, err)
+		}
+		if len(bytes.TrimSpace(stripComments(doc))) == 0 {
+			continue
+		}
+		obj, gvk, err := strict.Decode(doc, nil, nil)
+		if err != nil {
+			t.Errorf("%s: document %d: %v", rel, i, err)
+			continue
+		}
+		set.objectsCount++
+		switch o := obj.(type) {
+		case *corev1.Namespace:
+			set.Namespaces = append(set.Namespaces, o)
+		case *corev1.ConfigMap:
+			set.ConfigMaps = append(set.ConfigMaps, o)
+		case *corev1.Secret:
+			set.Secrets = append(set.Secrets, o)
+		case *corev1.PersistentVolumeClaim:
+			set.PVCs = append(set.PVCs, o)
+		case *appsv1.Deployment:
+			set.Deployments = append(set.Deployments, o)
+		case *appsv1.StatefulSet:
+			set.StatefulSets = append(set.StatefulSets, o)
+		case *corev1.Service:
+			set.Services = append(set.Services, o)
+		case *autoscalingv2.HorizontalPodAutoscaler:
+			set.HPAs = append(set.HPAs, o)
+		case *policyv1.PodDisruptionBudget:
+			set.PDBs = append(set.PDBs, o)
+		case *networkingv1.NetworkPolicy:
+			set.NetPols = append(set.NetPols, o)
+		case *networkingv1.Ingress:
+			set.Ingresses = append(set.Ingresses, o)
+		case *corev1.ServiceAccount:
+			set.ServiceAccounts = append(set.ServiceAccounts, o)
+		case *rbacv1.Role:
+			set.Roles = append(set.Roles, o)
+		case *rbacv1.RoleBinding:
+			set.RoleBindings = append(set.RoleBindings, o)
+		case *batchv1.CronJob:
+			set.CronJobs = append(set.CronJobs, o)
+		default:
+			t.Errorf("%s: document %d: unexpected kind %s", rel, i, gvk)
+		}
+	}
 }
 
 func stripComments(doc []byte) []byte {

@@ -23,6 +23,7 @@ import (
 	"github.com/parleychat/parley/platform/config"
 	"github.com/parleychat/parley/platform/health"
 	"github.com/parleychat/parley/platform/httpx"
+	"github.com/parleychat/parley/platform/metrics"
 	"github.com/parleychat/parley/platform/ratelimit"
 	"github.com/parleychat/parley/platform/serve"
 	"github.com/parleychat/parley/platform/sqldb"
@@ -164,6 +165,8 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	}
 	// Closed last, once the server and the pruner have stopped.
 	defer db.Close()
+	dbWrites := metrics.NewDBWrites(service)
+	db.ObserveWrites(dbWrites)
 	st := store.New(db)
 	log.Info("database ready", "dialect", db.Dialect, "location", db.Location)
 
@@ -207,7 +210,8 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 
 	h := health.New(service, Version)
 	h.Registry.MustRegister(revs.Collectors(service)...)
-	h.Add(health.Check{Name: "database", Critical: true, Fn: db.Check})
+	h.Registry.MustRegister(dbWrites)
+	h.Add(health.Check{Name: "database", Critical: true, Fn: db.Check, Gauge: metrics.DBWritable, Help: metrics.DBWritableHelp})
 	engine := httpx.NewEngine(httpx.Options{
 		Service: service, Logger: log, Registry: h.Registry,
 		MaxBodyBytes: maxBody, TrustedProxies: cfg.TrustedProxies,

@@ -23,6 +23,7 @@ import (
 	"github.com/parleychat/parley/platform/config"
 	"github.com/parleychat/parley/platform/health"
 	"github.com/parleychat/parley/platform/httpx"
+	"github.com/parleychat/parley/platform/metrics"
 	"github.com/parleychat/parley/platform/ratelimit"
 	"github.com/parleychat/parley/platform/serve"
 	"github.com/parleychat/parley/platform/sqldb"
@@ -195,6 +196,8 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	}
 	// Closed last: after the WebSockets and the broker (OnShutdown below).
 	defer db.Close()
+	dbWrites := metrics.NewDBWrites(service)
+	db.ObserveWrites(dbWrites)
 	st := store.New(db)
 	// Migration 0002 could only key public room names by lower(name);
 	// the real fold key is computed here (and again after an upgrade that
@@ -219,9 +222,10 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	}
 
 	h := health.New(service, Version)
-	h.Add(health.Check{Name: "database", Critical: true, Fn: db.Check})
+	h.Registry.MustRegister(dbWrites)
+	h.Add(health.Check{Name: "database", Critical: true, Fn: db.Check, Gauge: metrics.DBWritable, Help: metrics.DBWritableHelp})
 	if cfg.NATSURL != "" {
-		h.Add(health.Check{Name: "broker", Critical: true, Fn: b.Check})
+		h.Add(health.Check{Name: "broker", Critical: true, Fn: b.Check, Gauge: metrics.BrokerConnected, Help: metrics.BrokerConnectedHelp})
 	}
 	verifier, err := authn.NewJWKSVerifier(ctx, cfg.JWKSURL, authn.DefaultIssuer, authn.DefaultAudience)
 	if err != nil {

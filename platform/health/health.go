@@ -22,6 +22,12 @@ type Check struct {
 	// Critical checks decide readiness; the others only show in /health.
 	Critical bool
 	Fn       func(ctx context.Context) error
+	// Gauge, when set, names a 0/1 gauge (e.g. metrics.DBWritable) that
+	// runs the check at each scrape, so an alert sees the dependency fail
+	// even when nobody asks /readyz.
+	Gauge string
+	// Help describes Gauge.
+	Help string
 }
 
 // Health holds a service's checks and its draining flag.
@@ -44,11 +50,23 @@ func New(service, version string) *Health {
 	return &Health{Service: service, Version: version, Registry: reg, Timeout: 2 * time.Second}
 }
 
-// Add registers a check.
+// Add registers a check, and its gauge when it names one.
 func (h *Health) Add(c Check) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	h.checks = append(h.checks, c)
+	h.mu.Unlock()
+	if c.Gauge != "" && h.Registry != nil {
+		h.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: c.Gauge, Help: c.Help, ConstLabels: prometheus.Labels{"service": h.Service},
+		}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), h.Timeout)
+			defer cancel()
+			if c.Fn(ctx) != nil {
+				return 0
+			}
+			return 1
+		}))
+	}
 }
 
 // SetDraining makes /readyz fail so load balancers stop sending new work

@@ -19,6 +19,7 @@ import (
 
 	"github.com/parleychat/parley/platform/apperr"
 	"github.com/parleychat/parley/platform/logx"
+	"github.com/parleychat/parley/platform/metrics"
 )
 
 // HeaderRequestID is the header that carries the request id on every hop.
@@ -129,17 +130,12 @@ func Recover(log *slog.Logger) gin.HandlerFunc {
 	}
 }
 
-// Observe logs one line per request and records Prometheus metrics.
+// Observe logs one line per request and records the per-route RED
+// histogram (platform/metrics).
 func Observe(service string, log *slog.Logger, reg *prometheus.Registry) gin.HandlerFunc {
-	var dur *prometheus.HistogramVec
+	var red *metrics.HTTP
 	if reg != nil {
-		dur = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:        "http_request_duration_seconds",
-			Help:        "HTTP request latency by route and status.",
-			ConstLabels: prometheus.Labels{"service": service},
-			Buckets:     []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
-		}, []string{"method", "route", "status"})
-		reg.MustRegister(dur)
+		red = metrics.NewHTTP(service, reg)
 	}
 	return func(c *gin.Context) {
 		start := time.Now()
@@ -150,9 +146,7 @@ func Observe(service string, log *slog.Logger, reg *prometheus.Registry) gin.Han
 			route = "unmatched"
 		}
 		status := c.Writer.Status()
-		if dur != nil {
-			dur.WithLabelValues(c.Request.Method, route, strconv.Itoa(status)).Observe(elapsed.Seconds())
-		}
+		red.Observe(c.Request.Method, route, status, elapsed)
 		level := slog.LevelInfo
 		switch {
 		case status >= 500:

@@ -39,6 +39,21 @@ type DB struct {
 	// lock is the shared flock a service holds on the SQLite file's lock
 	// file while it runs (lock.go); nil otherwise.
 	lock *os.File
+	// writes times Tx and ExecContext (ObserveWrites); nil: not timed.
+	writes Observer
+}
+
+// Observer takes one duration in seconds (a prometheus.Observer).
+type Observer interface{ Observe(seconds float64) }
+
+// ObserveWrites times every write transaction (Tx, begin to commit) and
+// every ExecContext into o. Call it before the database is used.
+func (db *DB) ObserveWrites(o Observer) { db.writes = o }
+
+func (db *DB) observeWrite(start time.Time) {
+	if db.writes != nil {
+		db.writes.Observe(time.Since(start).Seconds())
+	}
 }
 
 // Target is a parsed DATABASE_URL.
@@ -222,6 +237,7 @@ func (db *DB) Check(ctx context.Context) error {
 // service: such a commit would be acknowledged and lost. The file is
 // checked once, just before the commit, where it matters.
 func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	defer db.observeWrite(time.Now())
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return db.fault(fmt.Errorf("begin: %w", err))
@@ -242,6 +258,7 @@ func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 
 // ExecContext runs a statement outside a transaction, guarded like Tx.
 func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	defer db.observeWrite(time.Now())
 	if err := db.guard(); err != nil {
 		return nil, err
 	}

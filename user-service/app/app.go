@@ -19,6 +19,7 @@ import (
 	"github.com/parleychat/parley/platform/config"
 	"github.com/parleychat/parley/platform/health"
 	"github.com/parleychat/parley/platform/httpx"
+	"github.com/parleychat/parley/platform/metrics"
 	"github.com/parleychat/parley/platform/serve"
 	"github.com/parleychat/parley/platform/sqldb"
 
@@ -107,6 +108,8 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 	}
 	// Closed last, once the server has stopped.
 	defer db.Close()
+	dbWrites := metrics.NewDBWrites(service)
+	db.ObserveWrites(dbWrites)
 	st := store.New(db)
 
 	// The verifier refreshes keys in the background until Run returns.
@@ -119,7 +122,8 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 
 	h := health.New(service, Version)
 	chat := chatstats.New(cfg.ChatServiceURL, cfg.StatsTimeout)
-	h.Add(health.Check{Name: "database", Critical: true, Fn: db.Check})
+	h.Registry.MustRegister(dbWrites)
+	h.Add(health.Check{Name: "database", Critical: true, Fn: db.Check, Gauge: metrics.DBWritable, Help: metrics.DBWritableHelp})
 	// Without chat-service only stats degrade: shown in /health, but it
 	// does not take the service out of rotation. There is deliberately no
 	// JWKS check: keys load lazily on the first unknown kid, so "no keys

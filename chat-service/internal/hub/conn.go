@@ -305,6 +305,7 @@ func (c *Conn) writeLoop() {
 			bufs := net.Buffers(batch)
 			_, err := bufs.WriteTo(c.nc)
 			c.hub.m.delivered.Add(float64(len(batch)))
+			c.hub.fm.batch.Observe(float64(len(batch)))
 			clear(batch)
 			batch = batch[:0]
 			if err != nil {

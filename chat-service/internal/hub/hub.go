@@ -157,6 +157,7 @@ func newMetrics(reg *prometheus.Registry) metrics {
 type Hub struct {
 	o        Options
 	m        metrics
+	fm       fanoutMetrics
 	presence *presence
 
 	mu     sync.RWMutex
@@ -236,6 +237,7 @@ func New(o Options) (*Hub, error) {
 		conns: map[*Conn]struct{}{}, rooms: map[int64]map[*Conn]struct{}{}, users: map[int64]map[*Conn]struct{}{},
 		epoch: o.Now(), flushKick: make(chan struct{}, 1),
 	}
+	h.fm = newFanoutMetrics(o.Registry, h)
 	h.presence = newPresence(h)
 	unsub, err := o.Broker.Subscribe(subjectPrefix+">", h.receive)
 	if err != nil {
@@ -273,6 +275,10 @@ type envelope struct {
 	Except int64   `json:"x,omitempty"`
 	Revoke []int64 `json:"v,omitempty"`
 	Drop   bool    `json:"d,omitempty"`
+	// Published (Unix ns) and Origin (the publishing replica) time the
+	// broker hop: chat_broker_lag_seconds.
+	Published int64  `json:"p,omitempty"`
+	Origin    string `json:"o,omitempty"`
 }
 
 // Publish implements chat.Publisher. Typing in a room with more than
@@ -287,7 +293,8 @@ func (h *Hub) Publish(ctx context.Context, e chat.Event) error {
 		return fmt.Errorf("encode %s event: %w", e.Type, err)
 	}
 	hdr, err := json.Marshal(envelope{Type: e.Type, Room: e.RoomID, Seq: e.Seq, Users: e.Users,
-		Except: e.ExceptUser, Revoke: e.RevokeUsers, Drop: e.DropRoom})
+		Except: e.ExceptUser, Revoke: e.RevokeUsers, Drop: e.DropRoom,
+		Published: h.o.Now().UnixNano(), Origin: h.o.ReplicaID})
 	if err != nil {
 		return err
 	}
@@ -320,6 +327,7 @@ func (h *Hub) receive(subject string, data []byte) {
 		h.o.Logger.Warn("malformed event on broker", "subject", subject, "error", err)
 		return
 	}
+	h.received(env)
 	h.dispatch(env, textFrame(data[i+1:]))
 }
 
@@ -327,6 +335,7 @@ func (h *Hub) receive(subject string, data []byte) {
 func (h *Hub) dispatch(env envelope, frame []byte) {
 	isMsg := env.Type == chat.EventMessage
 	now := h.clock()
+	n := 0
 	h.mu.RLock()
 	if env.Room != 0 {
 		for c := range h.rooms[env.Room] {
@@ -334,6 +343,7 @@ func (h *Hub) dispatch(env envelope, frame []byte) {
 				continue
 			}
 			c.deliverRoom(env.Room, isMsg, env.Seq, frame, now)
+			n++
 		}
 	}
 	for _, u := range env.Users {
@@ -342,9 +352,11 @@ func (h *Hub) dispatch(env envelope, frame []byte) {
 				continue
 			}
 			c.Push(frame)
+			n++
 		}
 	}
 	h.mu.RUnlock()
+	h.fm.deliveries.Add(float64(n))
 	if env.Drop || len(env.Revoke) > 0 {
 		h.revoke(env)
 	}
