@@ -21,7 +21,10 @@
 # BIGFAN_CLIENTS members), STORM_TIMEOUT (4m), OUT (results directory), PORT_BASE (15000),
 # LOGIN_COST (10), CHART (docs/benchmarks-p99.png), KEEP=1 keeps the
 # temporary directory; for experiments FANOUT_TARGETS, REPLICA_ENV,
-# SINGLE_ENV and USERS_N (below).
+# SINGLE_ENV and USERS_N (below). TRACING=1 turns OpenTelemetry tracing on
+# in every Parley service, sampled at TRACE_RATIO (0.01) with
+# parentbased_traceidratio, exporting to a local OTLP sink (loadtest
+# otlp-sink): compare a run with it and one without.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -151,7 +154,7 @@ wait_port() {
       echo "bench: $name exited; its log:" >&2; tail -20 "$OUT/logs/$name.log" >&2; exit 1
     fi
     case $name in
-      gorilla|gorilla-idle|hello|proxy|nats) # no readiness endpoint: wait for the listener
+      gorilla|gorilla-idle|hello|proxy|nats|otlp) # no readiness endpoint: wait for the listener
         if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi ;;
       *)
         if curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null; then return 0; fi ;;
@@ -170,6 +173,11 @@ stop() {
 
 COMMON_ENV=(LOG_LEVEL=warn LOG_FORMAT=json "AUTH_SERVICE_URL=$(url "$P_AUTH")" "USER_SERVICE_URL=$(url "$P_USER")"
   "CHAT_SERVICE_URL=$(url "$P_CHAT")" ALLOWED_ORIGINS=http://127.0.0.1:8080)
+P_OTLP=$((PORT_BASE + 223))
+if [ "${TRACING:-0}" = 1 ]; then
+  COMMON_ENV+=("OTEL_EXPORTER_OTLP_ENDPOINT=$(url "$P_OTLP")" OTEL_TRACES_SAMPLER=parentbased_traceidratio
+    "OTEL_TRACES_SAMPLER_ARG=${TRACE_RATIO:-0.01}")
+fi
 # Every client comes from 127.0.0.1, so the per-address limits that protect
 # a real deployment would throttle the harness: raise them (the limiter code
 # still runs). Tokens live for the whole run.
@@ -183,6 +191,7 @@ AUTH_ENV=("${COMMON_ENV[@]}" "PORT=$P_AUTH" "DATA_DIR=$DATA/auth" ADMIN_USERNAME
 CHAT_ENV=("${COMMON_ENV[@]}" "DATA_DIR=$DATA/chat" SEND_RATE=1000 SEND_BURST=1000 USER_RATE_LIMIT_RPS=100000 USER_RATE_LIMIT_BURST=100000)
 
 start_core() {
+  if [ "${TRACING:-0}" = 1 ]; then start otlp "$P_OTLP" -- "$LT" otlp-sink -addr "127.0.0.1:$P_OTLP"; fi
   start auth "$P_AUTH" "${AUTH_ENV[@]}" BCRYPT_COST=4 -- "$BIN/auth-service"
   start user "$P_USER" "${COMMON_ENV[@]}" "PORT=$P_USER" "DATA_DIR=$DATA/user" -- "$BIN/user-service"
   start chat "$P_CHAT" "${CHAT_ENV[@]}" "PORT=$P_CHAT" ${SINGLE_ENV[@]+"${SINGLE_ENV[@]}"} -- "$BIN/chat-service"

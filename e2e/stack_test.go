@@ -55,6 +55,13 @@ func startReplicaStack(t *testing.T) *stack {
 
 func startStackWith(t testing.TB, chatExtra map[string]string, replicas bool) *stack {
 	t.Helper()
+	return startStackEnv(t, nil, chatExtra, replicas)
+}
+
+// startStackEnv is startStackWith with allExtra added to every service's
+// environment (the tracing test points them all at one OTLP receiver).
+func startStackEnv(t testing.TB, allExtra, chatExtra map[string]string, replicas bool) *stack {
+	t.Helper()
 	dir := t.TempDir()
 	ports := map[string]int{}
 	for _, name := range []string{"auth", "user", "chat", "chatb", "gateway", "frontend"} {
@@ -79,8 +86,10 @@ func startStackWith(t testing.TB, chatExtra map[string]string, replicas bool) *s
 		if os.Getenv("PARLEY_TEST_LOGS") != "" {
 			env["LOG_LEVEL"] = "debug"
 		}
-		for k, v := range extra {
-			env[k] = v
+		for _, m := range []map[string]string{allExtra, extra} {
+			for k, v := range m {
+				env[k] = v
+			}
 		}
 		return env
 	}

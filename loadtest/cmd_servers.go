@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -64,6 +65,28 @@ func cmdHello(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 	return serveUntilDone(ctx, *addr, helloHandler(), stderr, "hello")
+}
+
+// cmdOTLPSink is the collector stand-in for runs with tracing on: it
+// accepts OTLP/HTTP exports (POST /v1/traces), reads and drops them, and
+// prints how many requests and bytes it took when it stops.
+func cmdOTLPSink(ctx context.Context, args []string, _, stderr io.Writer) error {
+	fs := flag.NewFlagSet("otlp-sink", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:4318", "loopback address to listen on")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	var reqs, bytes atomic.Int64
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		reqs.Add(1)
+		bytes.Add(n)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		w.WriteHeader(http.StatusOK)
+	})
+	err := serveUntilDone(ctx, *addr, h, stderr, "otlp-sink")
+	fmt.Fprintf(stderr, "otlp-sink: %d export requests, %d bytes\n", reqs.Load(), bytes.Load())
+	return err
 }
 
 // bareProxy is the floor any Go reverse proxy stands on: the standard

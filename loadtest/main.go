@@ -28,21 +28,22 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"users":    {"register (or refresh) a population of users into a file", cmdUsers},
-		"fanout":   {"N WebSocket clients in R rooms, S senders at a total rate: deliveries/s, latency, loss", cmdFanout},
-		"saturate": {"step the send rate up until p99 or delivery breaks: the highest sustained delivery rate", cmdSaturate},
-		"idle":     {"N idle authenticated connections: server RSS per connection", cmdIdle},
-		"storm":    {"N clients connect and subscribe at once (one room by default): time until all subscribed, presence bytes per client, sheds", cmdStorm},
-		"persist":  {"closed-loop senders: chat messages persisted per second through the WebSocket send path", cmdPersist},
-		"http":     {"closed-loop GETs of one URL: requests/s and latency", cmdHTTP},
-		"history":  {"room list and history paging through the gateway", cmdHistory},
-		"login":    {"login storm through the gateway vs the bcrypt bound at the same cost", cmdLogin},
-		"sqlite":   {"raw SQLite WAL commits/s with Parley's pragmas", cmdSQLite},
-		"hello":    {"serve a bare net/http hello handler (the HTTP baseline)", cmdHello},
-		"proxy":    {"serve a bare httputil.ReverseProxy to one URL (the proxy-hop baseline)", cmdProxy},
-		"service":  {"run a Parley service (-name) in this process, with net/http/pprof on PPROF_ADDR", cmdService},
-		"nats":     {"run an embedded NATS server", cmdNATS},
-		"report":   {"medians, ratios and targets of a results file, and the chart", cmdReport},
+		"users":     {"register (or refresh) a population of users into a file", cmdUsers},
+		"fanout":    {"N WebSocket clients in R rooms, S senders at a total rate: deliveries/s, latency, loss", cmdFanout},
+		"saturate":  {"step the send rate up until p99 or delivery breaks: the highest sustained delivery rate", cmdSaturate},
+		"idle":      {"N idle authenticated connections: server RSS per connection", cmdIdle},
+		"storm":     {"N clients connect and subscribe at once (one room by default): time until all subscribed, presence bytes per client, sheds", cmdStorm},
+		"persist":   {"closed-loop senders: chat messages persisted per second through the WebSocket send path", cmdPersist},
+		"http":      {"closed-loop GETs of one URL: requests/s and latency", cmdHTTP},
+		"history":   {"room list and history paging through the gateway", cmdHistory},
+		"login":     {"login storm through the gateway vs the bcrypt bound at the same cost", cmdLogin},
+		"sqlite":    {"raw SQLite WAL commits/s with Parley's pragmas", cmdSQLite},
+		"hello":     {"serve a bare net/http hello handler (the HTTP baseline)", cmdHello},
+		"proxy":     {"serve a bare httputil.ReverseProxy to one URL (the proxy-hop baseline)", cmdProxy},
+		"service":   {"run a Parley service (-name) in this process, with net/http/pprof on PPROF_ADDR", cmdService},
+		"nats":      {"run an embedded NATS server", cmdNATS},
+		"otlp-sink": {"serve an OTLP/HTTP trace endpoint that counts and discards what it is sent", cmdOTLPSink},
+		"report":    {"medians, ratios and targets of a results file, and the chart", cmdReport},
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/parleychat/parley/platform/logx"
 	"github.com/parleychat/parley/platform/ratelimit"
 	"github.com/parleychat/parley/platform/serve"
+	"github.com/parleychat/parley/platform/tracing"
 )
 
 // Version is set at build time with -ldflags "-X .../app.Version=...".
@@ -133,6 +134,11 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	log := logx.New(stdout, httpapi.Service, cfg.Common.LogLevel, cfg.Common.LogFormat)
+	ctx, stopTracing, err := serve.StartTracing(ctx, httpapi.Service, getenv, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 
 	// The verifier fetches keys in the background for as long as the
 	// server runs; auth-service need not be up yet.
@@ -155,7 +161,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	keep := []string{httpapi.HeaderUserID, httpapi.HeaderUserName, httpapi.HeaderUserRole, "X-Request-Id"}
 	upstream := func(name, prefix string, target *url.URL, ownsCC func(string) bool) *proxy.Upstream {
 		return proxy.New(proxy.Options{
-			Name: name, Prefix: prefix, Target: target, Transport: transport,
+			Name: name, Prefix: prefix, Target: target, Transport: tracing.Transport(transport),
 			Timeout: cfg.ExchangeTimeout(), OwnedHeaders: owned, OwnsCacheControl: ownsCC, KeepHeaders: keep, Logger: log,
 		})
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/parleychat/parley/platform/ratelimit"
 	"github.com/parleychat/parley/platform/serve"
 	"github.com/parleychat/parley/platform/sqldb"
+	"github.com/parleychat/parley/platform/tracing"
 )
 
 // Version is set at build time with -ldflags "-X .../app.Version=...".
@@ -218,6 +219,7 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 			db.Close()
 			return fmt.Errorf("config: NATS_URL: %w", err)
 		}
+		nb.SetTracing(tracing.FromContext(ctx))
 		b = nb
 	}
 

@@ -8,6 +8,11 @@ import (
 	"context"
 	"strings"
 	"sync"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/parleychat/parley/platform/tracing"
 )
 
 // Handler receives one published message. It must not block: copy or
@@ -41,20 +46,41 @@ type memSub struct {
 // NewMemory returns an empty in-process broker.
 func NewMemory() *Memory { return &Memory{subs: map[int]memSub{}} }
 
-// Publish delivers data to every matching subscriber.
-func (m *Memory) Publish(_ context.Context, subject string, data []byte) error {
+// Publish delivers data to every matching subscriber; under a recording
+// span, a producer span covers it and each delivery has a consumer span.
+func (m *Memory) Publish(ctx context.Context, subject string, data []byte) error {
+	ctx, span := tracing.Start(ctx, "broker publish", trace.WithSpanKind(trace.SpanKindProducer), spanAttrs("memory", subject))
+	err := m.deliver(ctx, subject, data)
+	tracing.End(span, err)
+	return err
+}
+
+func (m *Memory) deliver(ctx context.Context, subject string, data []byte) error {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if m.closed {
 		return ErrClosed
 	}
+	traced := trace.SpanFromContext(ctx).IsRecording()
 	toks := strings.Split(subject, ".")
 	for _, s := range m.subs {
-		if Match(s.pattern, toks) {
-			s.h(subject, data)
+		if !Match(s.pattern, toks) {
+			continue
 		}
+		if !traced {
+			s.h(subject, data)
+			continue
+		}
+		_, span := tracing.Start(ctx, "broker deliver", trace.WithSpanKind(trace.SpanKindConsumer), spanAttrs("memory", subject))
+		s.h(subject, data)
+		span.End()
 	}
 	return nil
+}
+
+// spanAttrs are a broker span's attributes.
+func spanAttrs(system, subject string) trace.SpanStartEventOption {
+	return trace.WithAttributes(attribute.String("messaging.system", system), attribute.String("messaging.destination.name", subject))
 }
 
 // Subscribe registers h for subjects matching pattern.

@@ -7,6 +7,10 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/parleychat/parley/platform/tracing"
 )
 
 // NATS is the broker for several replicas: every replica publishes what it
@@ -18,7 +22,15 @@ import (
 type NATS struct {
 	nc    *nats.Conn
 	local *Memory
+	// tp starts the spans of messages received with a trace context
+	// (SetTracing); nil: none.
+	tp *tracing.Provider
 }
+
+// SetTracing makes received messages that carry a W3C trace context (one
+// published under a span) start a consumer span continuing it. Call it
+// before Subscribe.
+func (n *NATS) SetTracing(p *tracing.Provider) { n.tp = p }
 
 // NewNATS connects to url. It keeps retrying in the background when the
 // server is not up yet, so start-up order does not matter; Check reports
@@ -40,14 +52,48 @@ func NewNATS(url, name string) (*NATS, error) {
 
 // Publish delivers data to this replica's subscribers, then sends it to the
 // other replicas. data must not change afterwards: handlers may keep it.
+// Under a span, a producer span covers both and the message carries its
+// trace context in a traceparent header.
 func (n *NATS) Publish(ctx context.Context, subject string, data []byte) error {
-	if err := n.local.Publish(ctx, subject, data); err != nil {
+	ctx, span := tracing.Start(ctx, "broker publish", trace.WithSpanKind(trace.SpanKindProducer), spanAttrs("nats", subject))
+	err := n.publish(ctx, subject, data)
+	tracing.End(span, err)
+	return err
+}
+
+func (n *NATS) publish(ctx context.Context, subject string, data []byte) error {
+	if err := n.local.deliver(ctx, subject, data); err != nil {
 		return err
 	}
-	if err := n.nc.Publish(subject, data); err != nil {
+	var err error
+	if trace.SpanContextFromContext(ctx).IsValid() {
+		m := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
+		tracing.Propagator.Inject(ctx, propagation.HeaderCarrier(m.Header))
+		err = n.nc.PublishMsg(m)
+	} else {
+		err = n.nc.Publish(subject, data)
+	}
+	if err != nil {
 		return fmt.Errorf("nats publish: %w", err)
 	}
 	return nil
+}
+
+// receive hands m to h, under a consumer span when m carries a trace
+// context and tracing is on.
+func (n *NATS) receive(m *nats.Msg, h Handler) {
+	if n.tp == nil || m.Header == nil {
+		h(m.Subject, m.Data)
+		return
+	}
+	ctx := tracing.Propagator.Extract(context.Background(), propagation.HeaderCarrier(m.Header))
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		h(m.Subject, m.Data)
+		return
+	}
+	_, span := n.tp.Tracer().Start(ctx, "broker receive", trace.WithSpanKind(trace.SpanKindConsumer), spanAttrs("nats", m.Subject))
+	h(m.Subject, m.Data)
+	span.End()
 }
 
 // Subscribe delivers messages on pattern to h: this replica's own in the
@@ -58,7 +104,7 @@ func (n *NATS) Subscribe(pattern string, h Handler) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	sub, err := n.nc.Subscribe(pattern, func(m *nats.Msg) { h(m.Subject, m.Data) })
+	sub, err := n.nc.Subscribe(pattern, func(m *nats.Msg) { n.receive(m, h) })
 	if err != nil {
 		unsubLocal()
 		return nil, fmt.Errorf("nats subscribe %s: %w", pattern, err)

@@ -10,14 +10,16 @@ import (
 
 	"github.com/parleychat/parley/platform/apperr"
 	"github.com/parleychat/parley/platform/logx"
+	"github.com/parleychat/parley/platform/tracing"
 )
 
 // NewClient returns an HTTP client for calls between services: it has a
-// timeout and forwards the request id found in each request's context.
+// timeout and forwards the request id and the W3C trace context found in
+// each request's context.
 func NewClient(timeout time.Duration) *http.Client {
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.MaxIdleConnsPerHost = 64
-	return &http.Client{Timeout: timeout, Transport: requestIDTransport{base}}
+	return &http.Client{Timeout: timeout, Transport: requestIDTransport{tracing.Transport(base)}}
 }
 
 type requestIDTransport struct{ next http.RoundTripper }

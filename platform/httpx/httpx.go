@@ -57,6 +57,7 @@ func NewEngine(o Options) *gin.Engine {
 	// Only the listed proxies may set the client address; none by default.
 	_ = e.SetTrustedProxies(o.TrustedProxies)
 	e.Use(withErrorContext(o.Logger), RequestID(), Recover(o.Logger), Observe(o.Service, o.Logger, o.Registry))
+	e.Use(traceRoute)
 	if o.MaxBodyBytes > 0 {
 		e.Use(BodyLimit(o.MaxBodyBytes))
 	}

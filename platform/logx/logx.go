@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 type ctxKey struct{}
@@ -24,7 +26,8 @@ func RequestID(ctx context.Context) string {
 
 // New returns a logger writing to w in format ("json" or "text") at level
 // ("debug", "info", "warn", "error"), tagged with the service name. Records
-// logged with a context that carries a request id get a req_id attribute.
+// logged with a context that carries a request id get a req_id attribute,
+// and with one that carries a valid trace span, trace_id and span_id.
 func New(w io.Writer, service, level, format string) *slog.Logger {
 	var lv slog.Level
 	switch strings.ToLower(level) {
@@ -55,6 +58,9 @@ type requestIDHandler struct{ slog.Handler }
 func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
 	if id := RequestID(ctx); id != "" {
 		r.AddAttrs(slog.String("req_id", id))
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
 	}
 	return h.Handler.Handle(ctx, r)
 }

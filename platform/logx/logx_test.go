@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 func TestRequestIDInEveryLine(t *testing.T) {
@@ -23,5 +25,27 @@ func TestRequestIDInEveryLine(t *testing.T) {
 	New(&buf, "x", "warn", "json").Info("dropped")
 	if buf.Len() != 0 {
 		t.Fatalf("info logged at warn level: %q", buf.String())
+	}
+}
+
+func TestTraceIDsInLines(t *testing.T) {
+	tp := sdktrace.NewTracerProvider()
+	defer tp.Shutdown(context.Background())
+	ctx, span := tp.Tracer("test").Start(context.Background(), "op")
+	defer span.End()
+	var buf bytes.Buffer
+	New(&buf, "chat-service", "info", "json").InfoContext(ctx, "hello")
+	var line map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatalf("not JSON: %q", buf.String())
+	}
+	sc := span.SpanContext()
+	if line["trace_id"] != sc.TraceID().String() || line["span_id"] != sc.SpanID().String() {
+		t.Fatalf("line = %v, want trace %s span %s", line, sc.TraceID(), sc.SpanID())
+	}
+	buf.Reset()
+	New(&buf, "chat-service", "info", "json").Info("no span")
+	if bytes.Contains(buf.Bytes(), []byte("trace_id")) {
+		t.Fatalf("a line without a span names a trace: %s", buf.Bytes())
 	}
 }

@@ -44,7 +44,13 @@ func (p Program) Run(ctx context.Context, args []string, getenv func(string) str
 		if err := env.Err(); err != nil {
 			return err
 		}
-		return p.Serve(ctx, getenv, logx.New(stdout, p.Service, common.LogLevel, common.LogFormat))
+		log := logx.New(stdout, p.Service, common.LogLevel, common.LogFormat)
+		ctx, stopTracing, err := StartTracing(ctx, p.Service, getenv, log)
+		if err != nil {
+			return err
+		}
+		defer stopTracing()
+		return p.Serve(ctx, getenv, log)
 	}
 	if IsHealthcheck(args) {
 		return HealthcheckFromEnv(ctx, getenv, p.DefaultPort, stdout)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/parleychat/parley/platform/config"
 	"github.com/parleychat/parley/platform/health"
+	"github.com/parleychat/parley/platform/tracing"
 )
 
 // Server is one service's HTTP server.
@@ -57,7 +58,9 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", s.Addr, err)
 	}
 	srv := &http.Server{
-		Handler:           s.Handler,
+		// Spans for each request when the context carries a tracer
+		// provider (StartTracing); the handler itself otherwise.
+		Handler:           tracing.Handler(tracing.FromContext(ctx), s.Handler),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,

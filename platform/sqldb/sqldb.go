@@ -14,8 +14,12 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/parleychat/parley/platform/tracing"
 )
 
 // Dialect names a SQL dialect.
@@ -236,8 +240,10 @@ func (db *DB) Check(ctx context.Context) error {
 // it refuses to commit into a file that was deleted or replaced under the
 // service: such a commit would be acknowledged and lost. The file is
 // checked once, just before the commit, where it matters.
-func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
 	defer db.observeWrite(time.Now())
+	ctx, span := db.span(ctx, "db.tx", "")
+	defer func() { tracing.End(span, err) }()
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return db.fault(fmt.Errorf("begin: %w", err))
@@ -257,13 +263,48 @@ func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 }
 
 // ExecContext runs a statement outside a transaction, guarded like Tx.
-func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (res sql.Result, err error) {
 	defer db.observeWrite(time.Now())
+	ctx, span := db.span(ctx, "db.exec", query)
+	defer func() { tracing.End(span, err) }()
 	if err := db.guard(); err != nil {
 		return nil, err
 	}
-	res, err := db.DB.ExecContext(ctx, query, args...)
+	res, err = db.DB.ExecContext(ctx, query, args...)
 	return res, db.fault(err)
+}
+
+// QueryContext is sql.DB's, under a span when the caller's trace is
+// recorded (the span covers the query, not the reading of its rows).
+func (db *DB) QueryContext(ctx context.Context, query string, args ...any) (rows *sql.Rows, err error) {
+	ctx, span := db.span(ctx, "db.query", query)
+	defer func() { tracing.End(span, err) }()
+	return db.DB.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext is sql.DB's, under a span when the caller's trace is
+// recorded.
+func (db *DB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx, span := db.span(ctx, "db.query", query)
+	row := db.DB.QueryRowContext(ctx, query, args...)
+	tracing.End(span, row.Err())
+	return row
+}
+
+// span starts a database span below the caller's, when it is recorded.
+// The statement is recorded without its arguments.
+func (db *DB) span(ctx context.Context, name, query string) (context.Context, trace.Span) {
+	if !trace.SpanFromContext(ctx).IsRecording() {
+		return ctx, trace.SpanFromContext(ctx)
+	}
+	attrs := []attribute.KeyValue{attribute.String("db.system.name", string(db.Dialect))}
+	if query != "" {
+		if len(query) > 1024 {
+			query = query[:1024]
+		}
+		attrs = append(attrs, attribute.String("db.query.text", query))
+	}
+	return tracing.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
 }
 
 // IsUniqueViolation reports whether err is a UNIQUE or PRIMARY KEY violation.

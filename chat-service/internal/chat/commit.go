@@ -170,8 +170,10 @@ func (s *Service) announce(batch []*pendingSend, results []CreateResult, err err
 			}
 		}
 	}()
-	ctx := context.WithoutCancel(batch[0].ctx)
 	for i, p := range batch {
+		// Each message is published under its own send's context (its
+		// trace, when traced), without its cancellation.
+		ctx := context.WithoutCancel(p.ctx)
 		r := CreateResult{Err: err}
 		if err == nil {
 			r = results[i]

@@ -13,6 +13,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/gorilla/websocket"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
 	"github.com/parleychat/parley/chat-service/internal/chat"
@@ -20,6 +22,7 @@ import (
 	"github.com/parleychat/parley/platform/apperr"
 	"github.com/parleychat/parley/platform/authn"
 	"github.com/parleychat/parley/platform/httpx"
+	"github.com/parleychat/parley/platform/tracing"
 )
 
 // WSOptions tunes the WebSocket protocol; zero fields get defaults.
@@ -152,7 +155,7 @@ func (w *wsServer) handle(c *gin.Context) {
 	}
 	// The session runs on its own goroutine so the HTTP handler's stack and
 	// buffers are released while the connection idles.
-	go w.session(conn, t)
+	go w.session(conn, t, tracing.FromContext(c.Request.Context()))
 }
 
 // clientFrame is every field any client frame may carry.
@@ -213,11 +216,14 @@ type session struct {
 	// identity and expiry are touched only by the reader goroutine.
 	identity authn.Identity
 	expiry   *time.Timer
+	// tp starts a trace per send frame (browsers send no trace context
+	// over a socket); nil when tracing is off.
+	tp *tracing.Provider
 }
 
-func (w *wsServer) session(conn *hub.Conn, t *ticket) {
+func (w *wsServer) session(conn *hub.Conn, t *ticket, tp *tracing.Provider) {
 	defer t.done()
-	s := &session{w: w, conn: conn, ticket: t, limiter: rate.NewLimiter(rate.Limit(w.opts.FrameRate), w.opts.FrameBurst)}
+	s := &session{w: w, conn: conn, ticket: t, limiter: rate.NewLimiter(rate.Limit(w.opts.FrameRate), w.opts.FrameBurst), tp: tp}
 	ws := conn.WS()
 	ws.SetReadLimit(w.opts.ReadLimit)
 	_ = ws.SetReadDeadline(time.Now().Add(w.opts.PongWait))
@@ -371,6 +377,12 @@ func (s *session) handle(data []byte) {
 				return
 			}
 			o.ThreadRootID = *f.ThreadRootID
+		}
+		if s.tp != nil {
+			var span trace.Span
+			ctx, span = s.tp.Tracer().Start(ctx, "ws send", trace.WithNewRoot(), trace.WithSpanKind(trace.SpanKindServer),
+				trace.WithAttributes(attribute.Int64("parley.room_id", f.RoomID)))
+			defer span.End()
 		}
 		msg, _, err := s.w.svc.Send(ctx, a, o)
 		if err != nil {
