@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -39,8 +40,9 @@ func goOnline(t *testing.T, s *stack, anon *api, name string, room int64) crowdM
 // everyone online; "Who's online" pages the list with Load more, the focus
 // on the first name it added; past 200 online the panel lists members by
 // name, 100 at a time, with dots the server was asked about
-// (?user_ids=) — the offline ones too; after a reload the truncated
-// snapshot does the same; back under 200 a full snapshot makes the room
+// (?user_ids=) — the offline ones too; a new subscriber's snapshot is the
+// count alone, and after a reload the panel is the same from it and the
+// ?user_ids= answers; back under 200 a full snapshot makes the room
 // small again. On a phone the dialog fits the screen.
 func TestBrowserBigRoomPresence(t *testing.T) {
 	chromiumPath(t)
@@ -65,7 +67,7 @@ func TestBrowserBigRoomPresence(t *testing.T) {
 		away, _ := register(t, anon, fmt.Sprintf("a-away-%d", i))
 		away.must(200, "GET", "/api/chat/rooms", nil, nil)
 	}
-	probe, _ := register(t, anon, "a-probe")
+	probe, probeSess := register(t, anon, "a-probe")
 	var rooms struct {
 		Rooms []room `json:"rooms"`
 	}
@@ -147,7 +149,20 @@ func TestBrowserBigRoomPresence(t *testing.T) {
 		&& document.querySelector('[data-testid=online-status]').textContent === '211 online, showing 50'`)
 	alice.press("Escape")
 
-	// A reload: the truncated snapshot, then the same view.
+	// Past 200 a subscribe's snapshot is the count alone: no list, not
+	// even a truncated one.
+	pc := dialChat(t, s, probeSess.AccessToken)
+	pc.send(map[string]any{"type": "subscribe", "room_id": general})
+	pc.await("subscribed")
+	snap := pc.await("presence")
+	var count int
+	_ = json.Unmarshal(snap["count"], &count)
+	if _, listed := snap["online"]; listed || snap["truncated"] != nil || count < 211 {
+		t.Errorf("the snapshot past 200 = %v", snap)
+	}
+	pc.conn.Close()
+
+	// A reload: the count-only snapshot, the rows asked about, the same view.
 	alice.open("/")
 	alice.wait("General again", jsRoomTitle+` === 'General' && `+jsConnected)
 	if !eval[bool](alice, `!document.querySelector('[data-testid=member-panel]').hidden`) {

@@ -81,7 +81,7 @@ test('garbage in frames is ignored, not thrown', () => {
   assert.equal(p.count(1), 1);
 });
 
-test('a truncated snapshot: a big room, listed users online, the rest unknown', () => {
+test('a truncated snapshot (servers before the count-only one): a big room, listed users online, the rest unknown', () => {
   const p = new Presence();
   const first = users(1, CAP);
   p.apply({ type: 'presence', room_id: 1, online: first, count: 950, truncated: true });
@@ -94,6 +94,29 @@ test('a truncated snapshot: a big room, listed users online, the rest unknown', 
   // A count frame over a paged HTTP answer.
   assert.equal(p.applyHttp(2, { online: first, next_cursor: 'abc', count: 300 }, 0), true);
   assert.equal(p.big(2), true);
+});
+
+test('a count-only snapshot as the first frame of a room: big, everyone unknown until asked', () => {
+  const p = new Presence();
+  assert.equal(p.apply({ type: 'presence', room_id: 3, count: 950 }), 3);
+  assert.equal(p.big(3), true);
+  assert.equal(p.count(3), 950);
+  assert.equal(p.online(3, 1), 'unknown');
+  assert.deepEqual(p.list(3), []);
+  assert.deepEqual(p.summary(3), { count: 950, big: true, truncated: false });
+  assert.equal(p.drifted(3), false, 'a big room is never "drifted"');
+  // The rows on screen are asked with ?user_ids=.
+  const gen = p.gen(3);
+  assert.deepEqual(p.unknownAmong(3, [1, 2]), [1, 2]);
+  p.learn(3, [1, 2], { online: [u(1, 'amy')], count: 951 }, gen);
+  assert.equal(p.online(3, 1), true);
+  assert.equal(p.online(3, 2), false);
+  assert.equal(p.count(3), 951);
+  // Later count frames keep what was learned.
+  p.apply({ type: 'presence', room_id: 3, count: 960 });
+  assert.equal(p.online(3, 1), true);
+  assert.equal(p.online(3, 2), false);
+  assert.equal(p.count(3), 960);
 });
 
 test('crossing to big: count frames keep what was known, others become unknown; the user_ids answer fills in', () => {

@@ -87,15 +87,14 @@ type TypingFrame struct {
 	Username string `json:"username"`
 }
 
-// PresenceFrame is a room's presence snapshot: the first (at most 200)
-// online users by (username, user_id), and how many are online in all;
-// Truncated says Online does not hold them all.
+// PresenceFrame is the presence snapshot of a room with at most 200
+// online: all of them by (username, user_id), and their count. A bigger
+// room's snapshot is a PresenceCountFrame.
 type PresenceFrame struct {
-	Type      string    `json:"type"`
-	RoomID    int64     `json:"room_id"`
-	Online    []UserRef `json:"online"`
-	Count     int       `json:"count"`
-	Truncated bool      `json:"truncated,omitempty"`
+	Type   string    `json:"type"`
+	RoomID int64     `json:"room_id"`
+	Online []UserRef `json:"online"`
+	Count  int       `json:"count"`
 }
 
 // PresenceCountFrame is the presence of a room with more than 200 online:

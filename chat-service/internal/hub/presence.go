@@ -50,7 +50,9 @@ const (
 // compared with what subscribers were last told (the published set, kept
 // sorted in a B-tree for snapshots and paging) and one frame per room is
 // encoded once and queued to each subscriber: a presence_delta for rooms
-// of at most PresenceListMax, a count-only presence for bigger ones.
+// of at most PresenceListMax, a count-only presence for bigger ones. A new
+// subscriber's snapshot is likewise the full list or, past
+// PresenceListMax, the count-only frame.
 type presence struct {
 	h *Hub
 
@@ -517,7 +519,11 @@ func (p *presence) among(room int64, ids []int64) ([]chat.UserRef, int) {
 	return out, len(rp.pubName)
 }
 
-// snapshotLocked is the cached snapshot frame of room's published set.
+// snapshotLocked is the cached snapshot frame of room's published set: its
+// users when there are at most PresenceListMax, else the count-only frame
+// big rooms get. A list of the alphabetically first 200 of a big room is
+// of little use (the SPA asks ?user_ids= for the rows it shows) and would
+// cost every subscriber of a reconnect storm about 9 KB.
 func (p *presence) snapshotLocked(room int64) []byte {
 	rp := p.rooms[room]
 	if rp == nil {
@@ -527,13 +533,18 @@ func (p *presence) snapshotLocked(room int64) []byte {
 	if rp.snap != nil {
 		return rp.snap
 	}
-	online := make([]chat.UserRef, 0, min(rp.pub.Len(), PresenceListMax))
-	rp.pub.Ascend(func(u chat.UserRef) bool {
-		online = append(online, u)
-		return len(online) < PresenceListMax
-	})
-	f, err := JSONFrame(chat.PresenceFrame{Type: chat.EventPresence, RoomID: room, Online: online,
-		Count: len(rp.pubName), Truncated: len(rp.pubName) > len(online)})
+	var f []byte
+	var err error
+	if count := len(rp.pubName); count > PresenceListMax {
+		f, err = JSONFrame(chat.PresenceCountFrame{Type: chat.EventPresence, RoomID: room, Count: count})
+	} else {
+		online := make([]chat.UserRef, 0, count)
+		rp.pub.Ascend(func(u chat.UserRef) bool {
+			online = append(online, u)
+			return true
+		})
+		f, err = JSONFrame(chat.PresenceFrame{Type: chat.EventPresence, RoomID: room, Online: online, Count: count})
+	}
 	if err != nil {
 		return nil
 	}

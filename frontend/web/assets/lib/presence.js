@@ -1,7 +1,10 @@
 // Who is online, per room, from the frames of docs/PROTOCOL.md (presence):
-// a snapshot after subscribe (at most CAP users, `truncated` when the room
-// has more), `presence_delta` frames while the room has at most CAP online,
-// and bare counts (`presence` without `online`) for bigger rooms. In a big
+// a snapshot after subscribe (every user while the room has at most CAP
+// online; past CAP the bare count, as the first frame of the room), then
+// `presence_delta` frames while the room has at most CAP online, and bare
+// counts (`presence` without `online`) for bigger rooms. (A `truncated`
+// snapshot, from servers before the count-only one, is still read as a big
+// room.) In a big
 // room nobody's presence is known from the frames alone: what a snapshot
 // listed, what a delta said and what the `?user_ids=` query answered is
 // remembered per user, and anyone else is 'unknown'. No DOM, no I/O: the
