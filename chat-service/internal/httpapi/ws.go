@@ -137,11 +137,16 @@ func (w *wsServer) handle(c *gin.Context) {
 		httpx.Error(c, apperr.Forbidden("origin_not_allowed", "this origin may not open a WebSocket"))
 		return
 	}
+	// Admission is decided before the handshake answers, so a client whose
+	// handshake completed holds its slot (or knows it is shed) at once.
+	t, why, load := w.adm.admit()
 	ws, err := w.upgrader.Upgrade(c.Writer, c.Request, nil)
 	if err != nil {
+		if t != nil {
+			t.done()
+		}
 		return // gorilla answered the handshake error
 	}
-	t, why, load := w.adm.admit()
 	if t == nil {
 		w.adm.shed(ws, why, load)
 		return
