@@ -11,6 +11,10 @@
 #                     (http://HOST/, ws://HOST/ws) instead of the NodePorts
 #   --push            push the images to $REGISTRY instead of importing them
 #                     into the local K3s (needed for multi-node clusters)
+#   --local-cluster   target the development cluster of kube-local-cluster.sh
+#                     ($KCLUSTER_SCRIPT, default ../shared/tools/ beside the
+#                     repository) instead of K3s: start it if it is not
+#                     running, load the images into it, use its kubeconfig
 #   --tag TAG         image tag (default: git short commit, plus -dirty-<time>
 #                     when the work tree has changes)
 #   --no-build        do not build; the images [REGISTRY/]parley/*:TAG exist
@@ -18,6 +22,7 @@
 #   -h, --help        this help
 #
 # Environment: REGISTRY (with --push), GO_IMAGE (passed to build-all.sh),
+# KCLUSTER_SCRIPT (with --local-cluster),
 # KUBECTL (default "kubectl", else "k3s kubectl"), DOCKER (default "docker").
 # Importing into K3s runs `k3s ctr images import` and needs root (sudo is used
 # when available).
@@ -28,10 +33,10 @@ NATS_IMAGE=nats:2.10-alpine
 
 die() { echo "deploy-all: error: $*" >&2; exit 1; }
 log() { echo "deploy-all: $*" >&2; }
-usage() { sed -n '2,25s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,28s/^# \{0,1\}//p' "$0"; }
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-HOSTNET=0 HOST="" INGRESS=0 PUSH=0 BUILD=1 TAG="" TIMEOUT=300
+HOSTNET=0 HOST="" INGRESS=0 PUSH=0 BUILD=1 TAG="" TIMEOUT=300 LOCAL=0
 REGISTRY=${REGISTRY:-}
 DOCKER=${DOCKER:-docker}
 
@@ -41,6 +46,7 @@ while (($# > 0)); do
     --host) [[ $# -ge 2 ]] || die "--host needs a value"; HOST=$2; shift ;;
     --ingress) INGRESS=1 ;;
     --push) PUSH=1 ;;
+    --local-cluster) LOCAL=1 ;;
     --tag) [[ $# -ge 2 ]] || die "--tag needs a value"; TAG=$2; shift ;;
     --no-build) BUILD=0 ;;
     --timeout) [[ $# -ge 2 ]] || die "--timeout needs a value"; TIMEOUT=$2; shift ;;
@@ -54,6 +60,7 @@ done
 host_re='^[][A-Za-z0-9.:-]+$'  # a name, an IPv4 address or a bracketed IPv6 address
 [[ -z $HOST || $HOST =~ $host_re ]] || die "invalid --host '$HOST'"
 ((INGRESS == 0 || HOSTNET == 0)) || die "--ingress applies to k8s/ only (k8s-hostnetwork/ has no Ingress)"
+((LOCAL == 0 || PUSH == 0)) || die "--local-cluster loads the images into the local cluster: drop --push"
 
 if ((HOSTNET)); then
   DIR=k8s-hostnetwork NS=parley-hostnet
@@ -63,8 +70,16 @@ fi
 
 # ---------------------------------------------------------------- prerequisites
 missing=()
+KC=""
+if ((LOCAL)); then
+  KC=${KCLUSTER_SCRIPT:-$ROOT/../shared/tools/kube-local-cluster.sh}
+  [[ -f $KC ]] || missing+=("kube-local-cluster.sh (set KCLUSTER_SCRIPT to its path)")
+  ((EUID == 0)) || missing+=("root: the local cluster runs containerd, the kubelet and iptables")
+fi
 if [[ -n ${KUBECTL:-} ]]; then
   read -r -a KCTL <<<"$KUBECTL"
+elif ((LOCAL)); then
+  KCTL=(kubectl) # the cluster's own, on the PATH its export lines set
 elif command -v kubectl >/dev/null 2>&1; then
   KCTL=(kubectl)
 elif command -v k3s >/dev/null 2>&1; then
@@ -79,6 +94,8 @@ SUDO=()
 if ((EUID != 0)) && command -v sudo >/dev/null 2>&1; then SUDO=(sudo); fi
 if ((PUSH)); then
   [[ -n $REGISTRY ]] || missing+=("REGISTRY=host:port, the registry to push to (with --push)")
+elif ((LOCAL)); then
+  :
 else
   if ! command -v k3s >/dev/null 2>&1; then
     missing+=("k3s on this machine, to import the images (not a K3s node? use --push with REGISTRY)")
@@ -90,6 +107,11 @@ if ((${#missing[@]})); then
   echo "deploy-all: missing prerequisites:" >&2
   printf '  - %s\n' "${missing[@]}" >&2
   exit 1
+fi
+if ((LOCAL)); then
+  # start prints the cluster's export lines (and only those when it runs).
+  exports=$(bash "$KC" start | grep '^export ') || die "kube-local-cluster.sh start failed"
+  eval "$exports"
 fi
 kctl() { "${KCTL[@]}" "$@"; }
 kctl version --request-timeout=10s >/dev/null 2>&1 \
@@ -125,14 +147,19 @@ if ((PUSH == 0)); then
   if ((HOSTNET == 0)) && "$DOCKER" image inspect "$NATS_IMAGE" >/dev/null 2>&1; then
     images+=("$NATS_IMAGE")
   fi
-  log "importing ${#images[@]} image tags into K3s"
-  "$DOCKER" save "${images[@]}" | "${SUDO[@]}" k3s ctr images import - >/dev/null \
-    || die "k3s ctr images import failed"
+  if ((LOCAL)); then
+    log "loading ${#images[@]} image tags into the local cluster"
+    bash "$KC" load-images "${images[@]}" >/dev/null || die "kube-local-cluster.sh load-images failed"
+  else
+    log "importing ${#images[@]} image tags into K3s"
+    "$DOCKER" save "${images[@]}" | "${SUDO[@]}" k3s ctr images import - >/dev/null \
+      || die "k3s ctr images import failed"
+  fi
 fi
 
 if ((HOSTNET)); then
   # hostPath data must belong to the services' non-root user (see README).
-  if command -v k3s >/dev/null 2>&1; then
+  if ((LOCAL)) || command -v k3s >/dev/null 2>&1; then
     "${SUDO[@]}" install -d -o 10001 -g 10001 -m 0750 \
       /var/lib/parley/auth /var/lib/parley/users /var/lib/parley/chat \
       || die "cannot create /var/lib/parley/* (run as root?)"

@@ -62,6 +62,7 @@ func TestScriptsExplainMissingPrerequisites(t *testing.T) {
 		{"deploy-all.sh", nil, []string{"missing prerequisites", "kubectl (or k3s", "docker", "k3s on this machine"}},
 		{"deploy-all.sh", []string{"--push", "--no-build"}, []string{"missing prerequisites", "REGISTRY="}},
 		{"deploy-all.sh", []string{"--bogus"}, []string{"unknown argument '--bogus'"}},
+		{"deploy-all.sh", []string{"--local-cluster", "--push"}, []string{"drop --push"}},
 		{"scripts/offline-images.sh", nil, []string{"missing prerequisites", "go: install Go", "docker: install Docker"}},
 		{"scripts/offline-images.sh", []string{"--bogus"}, []string{"unknown argument '--bogus'"}},
 	}
