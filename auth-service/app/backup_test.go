@@ -20,10 +20,7 @@ import (
 // sessions (times included: PostgreSQL's TIMESTAMPTZ becomes auth's text).
 func TestBackupRestore(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, source sqldb.Target) {
-		url := source.DSN
-		if source.Dialect == sqldb.SQLite {
-			url = "sqlite://" + source.Path
-		}
+		url := source.URL()
 		old := start(t, map[string]string{"DATABASE_URL": url})
 		admin := login(t, old.URL, "admin", adminPassword)
 		alice := register(t, old.URL, "Alice", "password1")

@@ -61,15 +61,8 @@ func start(t *testing.T, extra map[string]string) *svc {
 // TEST_POSTGRES_DSN (skipped locally without it, required under CI).
 func eachDatabase(t *testing.T, fn func(t *testing.T, db map[string]string)) {
 	sqldbtest.Each(t, func(t *testing.T, target sqldb.Target) {
-		fn(t, map[string]string{"DATABASE_URL": databaseURL(target)})
+		fn(t, map[string]string{"DATABASE_URL": target.URL()})
 	})
-}
-
-func databaseURL(target sqldb.Target) string {
-	if target.Dialect == sqldb.SQLite {
-		return "sqlite://" + target.Path
-	}
-	return target.DSN
 }
 
 // counts reads the row counts of the service's database through a second

@@ -130,7 +130,7 @@ func fetchRoom(t *testing.T, base, tok string, room int64) roomHistory {
 func TestBackupUnderWriteLoad(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, source sqldb.Target) {
 		is := authntest.New(t)
-		env := map[string]string{"DATABASE_URL": databaseURL(source), "JWKS_URL": is.JWKSURL, "USER_SERVICE_URL": userDirectory(t, 1, 2), "LOG_LEVEL": "warn", "SEND_RATE": "100000", "SEND_BURST": "100000", "USER_RATE_LIMIT_RPS": "100000", "USER_RATE_LIMIT_BURST": "100000"}
+		env := map[string]string{"DATABASE_URL": source.URL(), "JWKS_URL": is.JWKSURL, "USER_SERVICE_URL": userDirectory(t, 1, 2), "LOG_LEVEL": "warn", "SEND_RATE": "100000", "SEND_BURST": "100000", "USER_RATE_LIMIT_RPS": "100000", "USER_RATE_LIMIT_BURST": "100000"}
 		orig := testkit.Start(t, "chat-original", app.Run, env)
 		alice := is.Token(t, 1, "alice", authn.RoleUser, time.Hour)
 		bob := is.Token(t, 2, "bob", authn.RoleUser, time.Hour)
@@ -182,7 +182,7 @@ func TestBackupUnderWriteLoad(t *testing.T) {
 		}
 		for _, target := range targets {
 			t.Run("into "+string(target.Dialect), func(t *testing.T) {
-				renv := map[string]string{"DATABASE_URL": databaseURL(target), "JWKS_URL": is.JWKSURL, "USER_SERVICE_URL": env["USER_SERVICE_URL"], "LOG_LEVEL": "warn"}
+				renv := map[string]string{"DATABASE_URL": target.URL(), "JWKS_URL": is.JWKSURL, "USER_SERVICE_URL": env["USER_SERVICE_URL"], "LOG_LEVEL": "warn"}
 				out.Reset()
 				if err := app.Run(ctx, []string{"chat-service", "restore", "--from", file1}, testkit.Env(renv), &out); err != nil {
 					t.Fatalf("restore: %v\n%s", err, out.String())

@@ -25,7 +25,7 @@ func TestReplyAndMentionAcrossReplicas(t *testing.T) {
 		natsURL := testkit.StartNATS(t)
 		is := authntest.New(t)
 		env := func() map[string]string {
-			return map[string]string{"DATABASE_URL": databaseURL(target), "JWKS_URL": is.JWKSURL, "NATS_URL": natsURL, "LOG_LEVEL": "warn"}
+			return map[string]string{"DATABASE_URL": target.URL(), "JWKS_URL": is.JWKSURL, "NATS_URL": natsURL, "LOG_LEVEL": "warn"}
 		}
 		a := testkit.Start(t, "chat-a", app.Run, env())
 		b := testkit.Start(t, "chat-b", app.Run, env())

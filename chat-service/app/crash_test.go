@@ -48,7 +48,7 @@ import (
 // users', sent before the kill, never acknowledged — may come that way;
 // everything acknowledged arrives live or by resume.
 func TestReplicaCrash(t *testing.T) {
-	sqldbtest.Each(t, func(t *testing.T, target sqldb.Target) { testReplicaCrash(t, databaseURL(target)) })
+	sqldbtest.Each(t, func(t *testing.T, target sqldb.Target) { testReplicaCrash(t, target.URL()) })
 }
 
 const (

@@ -17,17 +17,9 @@ import (
 	"github.com/parleychat/parley/chat-service/app"
 	"github.com/parleychat/parley/platform/authn"
 	"github.com/parleychat/parley/platform/authn/authntest"
-	"github.com/parleychat/parley/platform/sqldb"
 	"github.com/parleychat/parley/platform/sqldb/sqldbtest"
 	"github.com/parleychat/parley/platform/testkit"
 )
-
-func databaseURL(target sqldb.Target) string {
-	if target.Dialect == sqldb.SQLite {
-		return "sqlite://" + target.Path
-	}
-	return target.DSN
-}
 
 // api sends a request with a bearer token and a JSON body (nil for none)
 // and returns the status and raw answer.

@@ -193,7 +193,7 @@ func onlineNames(t *testing.T, url, tok string) string {
 // loses no acknowledged message once its clients resume on the other, and
 // its users leave presence at once.
 func TestTwoReplicas(t *testing.T) {
-	sqldbtest.Each(t, func(t *testing.T, target sqldb.Target) { testTwoReplicas(t, databaseURL(target)) })
+	sqldbtest.Each(t, func(t *testing.T, target sqldb.Target) { testTwoReplicas(t, target.URL()) })
 }
 
 func testTwoReplicas(t *testing.T, db string) {

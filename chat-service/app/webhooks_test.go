@@ -23,7 +23,7 @@ func TestWebhookAcrossReplicas(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, target sqldb.Target) {
 		natsURL := testkit.StartNATS(t)
 		is := authntest.New(t)
-		env := map[string]string{"DATABASE_URL": databaseURL(target), "JWKS_URL": is.JWKSURL, "NATS_URL": natsURL, "LOG_LEVEL": "warn"}
+		env := map[string]string{"DATABASE_URL": target.URL(), "JWKS_URL": is.JWKSURL, "NATS_URL": natsURL, "LOG_LEVEL": "warn"}
 		a := testkit.Start(t, "chat-a", app.Run, copyMap(env))
 		b := testkit.Start(t, "chat-b", app.Run, copyMap(env))
 		alice := is.Token(t, 1, "alice", authn.RoleUser, time.Hour)

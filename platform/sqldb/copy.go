@@ -611,11 +611,10 @@ func CopyCommand(ctx context.Context, args []string, stdout io.Writer, spec Copy
 	return nil
 }
 
+// describe is t's URL without a password, for help texts and logs.
 func describe(t Target) string {
-	if t.Dialect == SQLite {
-		return "sqlite://" + t.Path
-	}
-	return redact(t.DSN)
+	t.DSN = redact(t.DSN)
+	return t.URL()
 }
 
 // CopyDBCommand is a service's "copy-db" subcommand (see CopyCommand) as a

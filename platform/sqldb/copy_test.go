@@ -316,7 +316,7 @@ func TestCopyCommand(t *testing.T) {
 	if !strings.Contains(out.String(), "copied 9 rows") {
 		t.Fatalf("output:\n%s", out.String())
 	}
-	err := sqldb.CopyCommand(ctx, []string{"--from", "sqlite://" + srcTarget.Path, "--to", dstTarget.DSN}, &out, spec)
+	err := sqldb.CopyCommand(ctx, []string{"--from", srcTarget.URL(), "--to", dstTarget.DSN}, &out, spec)
 	if !errors.Is(err, sqldb.ErrTargetNotEmpty) {
 		t.Fatalf("second run: %v", err)
 	}

@@ -68,6 +68,17 @@ type Target struct {
 	DSN  string
 }
 
+// URL is the DATABASE_URL that ParseURL reads back as t: sqlite://path
+// for a SQLite file (sqlite:///abs/path for an absolute one), the DSN for
+// PostgreSQL. A SQLite path holding a '?' does not survive the round trip
+// (ParseURL cuts a query off).
+func (t Target) URL() string {
+	if t.Dialect == SQLite {
+		return "sqlite://" + t.Path
+	}
+	return t.DSN
+}
+
 // ParseURL resolves DATABASE_URL. Empty means a SQLite file named
 // defaultFile under dataDir. Accepted: sqlite:///abs/path.db,
 // sqlite://relative/path.db, a bare file path, postgres:// and postgresql://.

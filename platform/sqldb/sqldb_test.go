@@ -46,6 +46,28 @@ func TestParseURL(t *testing.T) {
 	}
 }
 
+// URL is what ParseURL reads back as the same target, so tests and tools
+// can hand a target to a service as its DATABASE_URL.
+func TestTargetURLRoundTrips(t *testing.T) {
+	for _, tt := range []struct {
+		target Target
+		url    string
+	}{
+		{Target{Dialect: SQLite, Path: "/var/lib/parley/chat.db"}, "sqlite:///var/lib/parley/chat.db"},
+		{Target{Dialect: SQLite, Path: "rel/chat.db"}, "sqlite://rel/chat.db"},
+		{Target{Dialect: Postgres, DSN: "postgres://u:p@127.0.0.1:5432/db?sslmode=disable"}, "postgres://u:p@127.0.0.1:5432/db?sslmode=disable"},
+		{Target{Dialect: Postgres, DSN: "postgresql://h/db"}, "postgresql://h/db"},
+	} {
+		if got := tt.target.URL(); got != tt.url {
+			t.Errorf("%+v.URL() = %q, want %q", tt.target, got, tt.url)
+		}
+		back, err := ParseURL(tt.target.URL(), "data", "chat.db")
+		if err != nil || back != tt.target {
+			t.Errorf("ParseURL(%q) = %+v, %v; want %+v", tt.target.URL(), back, err, tt.target)
+		}
+	}
+}
+
 func openTemp(t *testing.T, path string) *DB {
 	t.Helper()
 	db, err := Open(context.Background(), Target{Dialect: SQLite, Path: path})

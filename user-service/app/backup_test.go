@@ -22,10 +22,7 @@ import (
 // byte for byte as the original did.
 func TestBackupRestore(t *testing.T) {
 	sqldbtest.Each(t, func(t *testing.T, source sqldb.Target) {
-		url := source.DSN
-		if source.Dialect == sqldb.SQLite {
-			url = "sqlite://" + source.Path
-		}
+		url := source.URL()
 		old := start(t, map[string]string{"DATABASE_URL": url})
 		alice, bob := old.token(7, "alice"), old.token(8, "bob")
 		old.call(http.MethodPut, "/profiles/me", alice, `{"display_name":"Alice A.","bio":"line one\nline two","status_text":"here"}`, http.StatusOK, nil)
