@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/parleychat/parley/platform/backup"
@@ -19,48 +18,8 @@ import (
 	"github.com/parleychat/parley/platform/sqldb/sqldbtest"
 )
 
-// A small service schema in both dialects, the way services write them:
-// AUTOINCREMENT and BIGSERIAL ids, booleans, times as text in SQLite and
-// TIMESTAMPTZ in PostgreSQL, blobs, a seeded row.
-var schemaFS = map[sqldb.Dialect]fstest.MapFS{
-	sqldb.SQLite: {"migrations/0001_init.sql": {Data: []byte(`
-CREATE TABLE rooms (
-    id         INTEGER PRIMARY KEY AUTOINCREMENT,
-    name       TEXT    NOT NULL UNIQUE,
-    archived   INTEGER NOT NULL DEFAULT 0,
-    created_at TEXT    NOT NULL
-);
-CREATE TABLE notes (
-    id      INTEGER PRIMARY KEY AUTOINCREMENT,
-    room_id INTEGER NOT NULL REFERENCES rooms (id),
-    body    TEXT    NOT NULL,
-    blob    BLOB
-);
-INSERT INTO rooms (name, created_at) VALUES ('seeded', '2025-01-01T00:00:00.000Z');
-`)}},
-	sqldb.Postgres: {"migrations/0001_init.sql": {Data: []byte(`
-CREATE TABLE rooms (
-    id         BIGSERIAL   PRIMARY KEY,
-    name       TEXT        NOT NULL UNIQUE,
-    archived   BOOLEAN     NOT NULL DEFAULT false,
-    created_at TIMESTAMPTZ NOT NULL
-);
-CREATE TABLE notes (
-    id      BIGSERIAL PRIMARY KEY,
-    room_id BIGINT    NOT NULL REFERENCES rooms (id),
-    body    TEXT      NOT NULL,
-    blob    BYTEA
-);
-INSERT INTO rooms (name, created_at) VALUES ('seeded', '2025-01-01T00:00:00.000Z');
-`)}},
-}
-
-func testSchema(service string) sqldb.Schema {
-	return sqldb.Schema{
-		Service: service, SQLite: schemaFS[sqldb.SQLite], Postgres: schemaFS[sqldb.Postgres],
-		Tables: []string{"rooms", "notes"}, Seeded: []string{"rooms"}, TimeLayout: "2006-01-02T15:04:05.000Z",
-	}
-}
+// The service schema of copy-db's tests, with a seeded row.
+func testSchema(service string) sqldb.Schema { return sqldbtest.RoomsSchema(service, true) }
 
 var schema = testSchema("test-service")
 
@@ -87,7 +46,7 @@ func fill(t *testing.T, db *sqldb.DB) {
 	t.Helper()
 	for i, name := range []string{"general", "random", "gone"} {
 		exec(t, db, `INSERT INTO rooms (name, archived, created_at) VALUES (?, ?, ?)`, name, i == 1,
-			time.Date(2025, 3, i+1, 10, 0, 0, 123000000, time.UTC).Format("2006-01-02T15:04:05.000Z"))
+			time.Date(2025, 3, i+1, 10, 0, 0, 123000000, time.UTC).Format(sqldbtest.RoomsTimeLayout))
 	}
 	exec(t, db, `DELETE FROM rooms WHERE name = 'gone'`)
 	for i := range 50 {
@@ -112,7 +71,7 @@ func dump(t *testing.T, db *sqldb.DB) string {
 			t.Fatal(err)
 		}
 		if tm, ok := created.(time.Time); ok {
-			created = tm.UTC().Format("2006-01-02T15:04:05.000Z")
+			created = tm.UTC().Format(sqldbtest.RoomsTimeLayout)
 		}
 		b.WriteString(strings.Join([]string{name, boolText(archived), toText(created)}, "|") + "\n")
 	}

@@ -8,66 +8,16 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/parleychat/parley/platform/sqldb"
 	"github.com/parleychat/parley/platform/sqldb/sqldbtest"
 )
 
-// The same schema in each dialect, the way a service writes it: SQLite
-// integers for booleans, text times, BLOBs, AUTOINCREMENT, a WITHOUT ROWID
-// table; PostgreSQL booleans, TIMESTAMPTZ, BYTEA, BIGSERIAL and a
-// generated tsvector the copy must leave alone.
-var copySchemas = map[sqldb.Dialect]fstest.MapFS{
-	sqldb.SQLite: {"migrations/0001_init.sql": {Data: []byte(`
-CREATE TABLE rooms (
-    id         INTEGER PRIMARY KEY AUTOINCREMENT,
-    name       TEXT    NOT NULL UNIQUE,
-    archived   INTEGER NOT NULL DEFAULT 0,
-    created_at TEXT    NOT NULL
-);
-CREATE TABLE notes (
-    id      INTEGER PRIMARY KEY AUTOINCREMENT,
-    room_id INTEGER NOT NULL REFERENCES rooms (id),
-    body    TEXT    NOT NULL,
-    blob    BLOB,
-    seen_at TEXT
-);
-CREATE TABLE members (
-    room_id INTEGER NOT NULL REFERENCES rooms (id),
-    user_id INTEGER NOT NULL,
-    PRIMARY KEY (room_id, user_id)
-) WITHOUT ROWID;
-`)}},
-	sqldb.Postgres: {"migrations/0001_init.sql": {Data: []byte(`
-CREATE TABLE rooms (
-    id         BIGSERIAL   PRIMARY KEY,
-    name       TEXT        NOT NULL UNIQUE,
-    archived   BOOLEAN     NOT NULL DEFAULT false,
-    created_at TIMESTAMPTZ NOT NULL
-);
-CREATE TABLE notes (
-    id      BIGSERIAL PRIMARY KEY,
-    room_id BIGINT    NOT NULL REFERENCES rooms (id),
-    body    TEXT      NOT NULL,
-    blob    BYTEA,
-    seen_at TIMESTAMPTZ,
-    search  TSVECTOR GENERATED ALWAYS AS (to_tsvector('simple', body)) STORED
-);
-CREATE TABLE members (
-    room_id BIGINT NOT NULL REFERENCES rooms (id),
-    user_id BIGINT NOT NULL,
-    PRIMARY KEY (room_id, user_id)
-);
-`)}},
-}
+// copySchema has no seeded rows: a target is empty after its migrations.
+var copySchema = sqldbtest.RoomsSchema("test-service", false)
 
-var copyTables = []string{"rooms", "notes", "members"}
-
-var copySchema = sqldb.Schema{
-	Service: "test-service", SQLite: copySchemas[sqldb.SQLite], Postgres: copySchemas[sqldb.Postgres], Tables: copyTables,
-}
+var copyTables = copySchema.Tables
 
 func migrateCopySchema(ctx context.Context, db *sqldb.DB) error { return copySchema.Migrate(ctx, db) }
 
@@ -98,7 +48,7 @@ func fillSource(t *testing.T, src *sqldb.DB, notes int) {
 	t.Helper()
 	for i, name := range []string{"general", "random", "archive", "gone"} {
 		exec(t, src, `INSERT INTO rooms (name, archived, created_at) VALUES (?, ?, ?)`,
-			name, i == 2, time.Date(2025, 1, i+1, 10, 0, 0, 123000000, time.UTC).Format("2006-01-02T15:04:05.000Z"))
+			name, i == 2, time.Date(2025, 1, i+1, 10, 0, 0, 123000000, time.UTC).Format(sqldbtest.RoomsTimeLayout))
 	}
 	exec(t, src, `DELETE FROM rooms WHERE name = 'gone'`)
 	for i := 0; i < notes; i++ {
