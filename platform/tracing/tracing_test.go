@@ -7,13 +7,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"go.uber.org/goleak"
 
 	"github.com/parleychat/parley/platform/broker"
 	"github.com/parleychat/parley/platform/sqldb"
@@ -100,26 +100,20 @@ func exercise(t *testing.T, tp *tracing.Provider, natsURL string) string {
 	return <-seen
 }
 
-// settle polls until the number of goroutines is at most n, which the
-// exporter's and the test servers' connections reach once closed.
-func settle(t *testing.T, n int) {
+// settle fails the test if a goroutine started since ignore (goleak's
+// snapshot of the ones running before) is still there once the idle
+// client connections of the test servers are closed: the exporter and
+// its connections must be gone after Shutdown.
+func settle(t *testing.T, ignore goleak.Option) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > n {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines left, want at most %d:\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
-		}
-		http.DefaultTransport.(*http.Transport).CloseIdleConnections()
-		runtime.Gosched()
-		time.Sleep(10 * time.Millisecond)
-	}
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	goleak.VerifyNone(t, ignore)
 }
 
 func TestOffExportsNothingAndStartsNothing(t *testing.T) {
 	rcv := tracingtest.Start(t)
 	natsURL := testkit.StartNATS(t)
-	before := runtime.NumGoroutine()
+	before := goleak.IgnoreCurrent()
 	// Everything but the endpoint: still off.
 	tp, err := tracing.Init(context.Background(), "svc", env(map[string]string{"OTEL_TRACES_SAMPLER": "always_on", "OTEL_BSP_SCHEDULE_DELAY": "10"}))
 	if err != nil || tp != nil {
@@ -144,7 +138,7 @@ func TestOffExportsNothingAndStartsNothing(t *testing.T) {
 func TestOnExportsOneConnectedTrace(t *testing.T) {
 	rcv := tracingtest.Start(t)
 	natsURL := testkit.StartNATS(t)
-	before := runtime.NumGoroutine()
+	before := goleak.IgnoreCurrent()
 	tp, err := tracing.Init(context.Background(), "svc", env(map[string]string{
 		"OTEL_EXPORTER_OTLP_ENDPOINT": rcv.Endpoint(), "OTEL_TRACES_SAMPLER": "always_on",
 		"OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=test",
