@@ -54,12 +54,6 @@ type Observer interface{ Observe(seconds float64) }
 // every ExecContext into o. Call it before the database is used.
 func (db *DB) ObserveWrites(o Observer) { db.writes = o }
 
-func (db *DB) observeWrite(start time.Time) {
-	if db.writes != nil {
-		db.writes.Observe(time.Since(start).Seconds())
-	}
-}
-
 // Target is a parsed DATABASE_URL.
 type Target struct {
 	Dialect Dialect
@@ -251,38 +245,68 @@ func (db *DB) Check(ctx context.Context) error {
 // it refuses to commit into a file that was deleted or replaced under the
 // service: such a commit would be acknowledged and lost. The file is
 // checked once, just before the commit, where it matters.
-func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
-	defer db.observeWrite(time.Now())
-	ctx, span := db.span(ctx, "db.tx", "")
-	defer func() { tracing.End(span, err) }()
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return db.fault(fmt.Errorf("begin: %w", err))
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return db.fault(err)
-	}
-	if err := db.guard(); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return db.fault(fmt.Errorf("commit: %w", err))
-	}
-	return nil
+func (db *DB) Tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return db.write(ctx, "db.tx", "", func(ctx context.Context) (staged, error) {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return staged{}, db.fault(fmt.Errorf("begin: %w", err))
+		}
+		if err := fn(tx); err != nil {
+			_ = tx.Rollback()
+			return staged{}, db.fault(err)
+		}
+		commit := func() error {
+			if err := tx.Commit(); err != nil {
+				return db.fault(fmt.Errorf("commit: %w", err))
+			}
+			return nil
+		}
+		return staged{commit: commit, abort: tx.Rollback}, nil
+	})
 }
 
 // ExecContext runs a statement outside a transaction, guarded like Tx.
-func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (res sql.Result, err error) {
-	defer db.observeWrite(time.Now())
-	ctx, span := db.span(ctx, "db.exec", query)
-	defer func() { tracing.End(span, err) }()
-	if err := db.guard(); err != nil {
-		return nil, err
+func (db *DB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	var res sql.Result
+	err := db.write(ctx, "db.exec", query, func(ctx context.Context) (staged, error) {
+		return staged{commit: func() (err error) {
+			res, err = db.DB.ExecContext(ctx, query, args...)
+			return db.fault(err)
+		}}, nil
+	})
+	return res, err
+}
+
+// staged is a write whose work is done: commit makes it durable, abort
+// (when not nil) undoes it instead.
+type staged struct{ commit, abort func() error }
+
+// write is the one wrapper of every write, Tx and ExecContext alike. The
+// write is timed into the ObserveWrites observer, start to end and failures
+// too, and traced as a span below the caller's (name, and the statement
+// when there is one). stage does the work that needs no guard; the file
+// guard is consulted between it and the commit, so a write into a file
+// deleted or replaced meanwhile is aborted with ErrFileReplaced.
+func (db *DB) write(ctx context.Context, name, query string, stage func(ctx context.Context) (staged, error)) (err error) {
+	start := time.Now()
+	ctx, span := db.span(ctx, name, query)
+	defer func() {
+		tracing.End(span, err)
+		if db.writes != nil {
+			db.writes.Observe(time.Since(start).Seconds())
+		}
+	}()
+	w, err := stage(ctx)
+	if err != nil {
+		return err
 	}
-	res, err = db.DB.ExecContext(ctx, query, args...)
-	return res, db.fault(err)
+	if err := db.guard(); err != nil {
+		if w.abort != nil {
+			_ = w.abort()
+		}
+		return err
+	}
+	return w.commit()
 }
 
 // QueryContext is sql.DB's, under a span when the caller's trace is
