@@ -74,6 +74,9 @@ type Config struct {
 	HandshakeTimeout time.Duration
 	// Progress, when set, is called about once a second with a status line.
 	Progress func(line string)
+	// MaxBackoff caps the reconnect backoff of a resuming fleet
+	// (ConnectResuming; 30 s, the SPA's).
+	MaxBackoff time.Duration
 }
 
 // Fleet is a set of connected clients.
