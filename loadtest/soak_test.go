@@ -112,8 +112,11 @@ func TestSoakRollingRestart(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("soak ended before sending: %v\n%s", err, stderr.String())
 	}
-	r.restart(t, 0)
-	r.restart(t, 1)
+	for i := range r.chat {
+		began := time.Now()
+		r.restart(t, i)
+		t.Logf("replica %d restarted in %v", i, time.Since(began).Round(time.Millisecond))
+	}
 	if err := <-done; err != nil {
 		t.Fatalf("soak: %v\n%s", err, stderr.String())
 	}
@@ -123,6 +126,11 @@ func TestSoakRollingRestart(t *testing.T) {
 	}
 	m := rec.Metrics
 	t.Logf("soak: %s", strings.TrimSpace(stderr.String()))
+	for k, v := range m {
+		if strings.HasPrefix(k, "outage") {
+			t.Logf("%s = %v", k, v)
+		}
+	}
 	wantZero(t, rec, "lost", "duplicates", "not_resumed", "unacked", "refused", "bad_frames")
 	if m["caught_up"] != 1 || !rec.Clean {
 		t.Errorf("not caught up or not clean: %+v", m)
