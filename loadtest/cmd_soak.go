@@ -33,6 +33,7 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	distinct := fs.Int("distinct-users", 0, "users the clients share, client i being user i mod N (0: one user per client); Parley allows 20 sockets per user per replica")
 	handshake := fs.Duration("handshake-timeout", 30*time.Second, "longest one connection attempt (dial, auth, subscribe and replay) may take")
 	maxBackoff := fs.Duration("max-backoff", 30*time.Second, "cap of the reconnect backoff")
+	readIdle := fs.Duration("read-idle", time.Minute, "drop and reconnect a connection silent this long (the server pings every 25 s; a force-deleted pod may never close its sockets)")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -47,8 +48,8 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *rate <= 0 || *rate > maxRate || *duration <= 0 || *duration > maxDuration || *catchUp <= 0 || *catchUp > maxDuration {
 		return fmt.Errorf("-rate must be in (0,%d], -duration and -catch-up in (0,%v]", maxRate, maxDuration)
 	}
-	if *handshake <= 0 || *handshake > maxDuration || *maxBackoff < time.Second || *maxBackoff > time.Minute {
-		return fmt.Errorf("-handshake-timeout must be in (0,%v], -max-backoff in [1s,1m]", maxDuration)
+	if *handshake <= 0 || *handshake > maxDuration || *maxBackoff < time.Second || *maxBackoff > time.Minute || *readIdle < 30*time.Second || *readIdle > maxDuration {
+		return fmt.Errorf("-handshake-timeout must be in (0,%v], -max-backoff in [1s,1m], -read-idle in [30s,%v]", maxDuration, maxDuration)
 	}
 	if *senders <= 0 {
 		*senders = autoSenders(*rate, 5)
@@ -78,7 +79,7 @@ func cmdSoak(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fleet, err := wsload.ConnectResuming(ctx, wsload.Config{
 		Protocol: wsload.Parley, URLs: splitList(w.ws), Members: clients, RoomIDs: rooms, Subscribe: true,
 		MaxSenders: *senders, BodySize: w.body, ConnectConcurrency: w.conc, HandshakeTimeout: w.handshake,
-		MaxBackoff: *maxBackoff, Progress: c.progress,
+		MaxBackoff: *maxBackoff, ReadIdle: *readIdle, Progress: c.progress,
 	})
 	if err != nil {
 		return err

@@ -77,6 +77,9 @@ type Config struct {
 	// MaxBackoff caps the reconnect backoff of a resuming fleet
 	// (ConnectResuming; 30 s, the SPA's).
 	MaxBackoff time.Duration
+	// ReadIdle: a resuming client drops a connection silent this long
+	// (60 s, the server's WS_PONG_WAIT; the server pings every 25 s).
+	ReadIdle time.Duration
 }
 
 // Fleet is a set of connected clients.

@@ -139,6 +139,9 @@ func ConnectResuming(ctx context.Context, cfg Config) (*ResumingFleet, error) {
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = backoffCap
 	}
+	if cfg.ReadIdle <= 0 {
+		cfg.ReadIdle = 60 * time.Second
+	}
 	lctx, cancel := context.WithCancel(context.Background())
 	f := &ResumingFleet{cfg: cfg, tag: newTag(), origin: time.Now(), sem: make(chan struct{}, cfg.ConnectConcurrency),
 		ctx: lctx, cancel: cancel, closes: map[string]int{}, refused: map[string]int64{}, fatal: map[string]int{},
@@ -230,8 +233,10 @@ func (c *rclient) run() {
 			if strings.Contains(reason, "overloaded") {
 				f.sheds.Add(1)
 			}
-			wait, _ := retryDelay(err, attempt, f.cfg.MaxBackoff)
-			attempt++
+			wait, exponential := retryDelay(err, attempt, f.cfg.MaxBackoff)
+			if exponential {
+				attempt++
+			}
 			// A failed attempt moves to the next replica (a dead one is
 			// skipped); the 1013 shed hint says "or try another".
 			c.wmu.Lock()
@@ -417,10 +422,27 @@ func (c *rclient) awaitFrame(conn *websocket.Conn, want frameKind) ([]byte, erro
 	}
 }
 
-// readLoop is the connection's only reader once it is live.
+// readLoop is the connection's only reader once it is live. A connection
+// from which nothing (a frame or the server's ping, every 25 s) arrives
+// for ReadIdle is dropped: a replica killed without closing its sockets
+// (a pod deleted with --force) may never send a FIN.
 func (c *rclient) readLoop(conn *websocket.Conn) error {
+	idle := c.f.cfg.ReadIdle
+	conn.SetPingHandler(func(data string) error {
+		_ = conn.SetReadDeadline(time.Now().Add(idle))
+		err := conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+		if errors.Is(err, websocket.ErrCloseSent) {
+			return nil
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil
+		}
+		return err
+	})
 	var buf []byte
 	for {
+		_ = conn.SetReadDeadline(time.Now().Add(idle))
 		_, r, err := conn.NextReader()
 		if err != nil {
 			return err
@@ -631,12 +653,15 @@ func closeHint(ce *websocket.CloseError) (code string, wait time.Duration, ok bo
 // docs/PROTOCOL.md: the server's retry_after_ms when a close carries one;
 // 100 ms–1.1 s after a 1012 or 1013 without; else exponential backoff with
 // equal jitter (attempt n waits step/2 + rand×step/2, step = min(cap,
-// 500 ms × 2ⁿ)). hinted reports a server hint.
-func retryDelay(err error, attempt int, maxBackoff time.Duration) (d time.Duration, hinted bool) {
+// 500 ms × 2ⁿ)). exponential reports the last case: only those failures
+// count as attempts, since a shed or a restart is the server pacing its
+// clients, not a sign that it is unreachable (counting them put clients
+// shed a few times in a storm into 30 s waits).
+func retryDelay(err error, attempt int, maxBackoff time.Duration) (d time.Duration, exponential bool) {
 	var ce *websocket.CloseError
 	if errors.As(err, &ce) {
 		if _, wait, ok := closeHint(ce); ok && wait > 0 {
-			return wait, true
+			return wait, false
 		}
 		if ce.Code == websocket.CloseServiceRestart || ce.Code == websocket.CloseTryAgainLater {
 			return shortMin + rand.N(shortSpan), false
@@ -644,7 +669,7 @@ func retryDelay(err error, attempt int, maxBackoff time.Duration) (d time.Durati
 	}
 	step := backoffBase << min(attempt, 16)
 	step = min(step, maxBackoff)
-	return step/2 + rand.N(step/2+1), false
+	return step/2 + rand.N(step/2+1), true
 }
 
 // resend writes every send still unacknowledged, oldest first, on a new

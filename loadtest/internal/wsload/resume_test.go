@@ -36,24 +36,24 @@ func TestMessageHead(t *testing.T) {
 func TestRetryDelay(t *testing.T) {
 	closeErr := func(code int, text string) error { return &websocket.CloseError{Code: code, Text: text} }
 	for _, c := range []struct {
-		name    string
-		err     error
-		attempt int
-		lo, hi  time.Duration
-		hinted  bool
-		reason  string
+		name        string
+		err         error
+		attempt     int
+		lo, hi      time.Duration
+		exponential bool
+		reason      string
 	}{
 		{"restart", closeErr(1012, "server restart"), 0, shortMin, shortMin + shortSpan, false, "1012"},
-		{"rebalance hint", closeErr(1012, `{"code":"rebalance","retry_after_ms":2500}`), 3, 2500 * time.Millisecond, 2500 * time.Millisecond, true, "1012 rebalance"},
-		{"overloaded hint", closeErr(1013, `{"code":"overloaded","retry_after_ms":1200}`), 0, 1200 * time.Millisecond, 1200 * time.Millisecond, true, "1013 overloaded"},
+		{"rebalance hint", closeErr(1012, `{"code":"rebalance","retry_after_ms":2500}`), 3, 2500 * time.Millisecond, 2500 * time.Millisecond, false, "1012 rebalance"},
+		{"overloaded hint", closeErr(1013, `{"code":"overloaded","retry_after_ms":1200}`), 0, 1200 * time.Millisecond, 1200 * time.Millisecond, false, "1013 overloaded"},
 		{"slow reader", closeErr(1013, "too slow"), 0, shortMin, shortMin + shortSpan, false, "1013"},
-		{"eof, first", io.ErrUnexpectedEOF, 0, 250 * time.Millisecond, 500 * time.Millisecond, false, "1006 eof"},
-		{"eof, fourth", io.ErrUnexpectedEOF, 3, 2 * time.Second, 4 * time.Second, false, "1006 eof"},
-		{"capped", errors.New("x"), 20, 5 * time.Second, 10 * time.Second, false, "1006 read error"},
+		{"eof, first", io.ErrUnexpectedEOF, 0, 250 * time.Millisecond, 500 * time.Millisecond, true, "1006 eof"},
+		{"eof, fourth", io.ErrUnexpectedEOF, 3, 2 * time.Second, 4 * time.Second, true, "1006 eof"},
+		{"capped", errors.New("x"), 20, 5 * time.Second, 10 * time.Second, true, "1006 read error"},
 	} {
-		d, hinted := retryDelay(c.err, c.attempt, 10*time.Second)
-		if d < c.lo || d > c.hi || hinted != c.hinted {
-			t.Errorf("%s: retryDelay = %v, %v; want in [%v,%v], %v", c.name, d, hinted, c.lo, c.hi, c.hinted)
+		d, exponential := retryDelay(c.err, c.attempt, 10*time.Second)
+		if d < c.lo || d > c.hi || exponential != c.exponential {
+			t.Errorf("%s: retryDelay = %v, %v; want in [%v,%v], %v", c.name, d, exponential, c.lo, c.hi, c.exponential)
 		}
 		if r := closeReason(c.err, false); r != c.reason {
 			t.Errorf("%s: closeReason = %q, want %q", c.name, r, c.reason)
