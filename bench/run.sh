@@ -20,8 +20,8 @@
 # scenarios), BIGFAN_MEMBERS (10000) and BIGFAN_CLIENTS (1000: clients
 # of the fan-out in a big room with most members offline, beside a room of
 # BIGFAN_CLIENTS members), ROLL_N (BIG_N: resuming clients in one room
-# across a rolling restart of two replicas), ROLL_RATE (4 msg/s) from
-# ROLL_SENDERS (4, half on each replica),
+# across a rolling restart of two replicas), ROLL_RATE (2 msg/s) from
+# ROLL_SENDERS (2, one on each replica),
 # ROLL_DUR (90s), ROLL_PRE (15s before the first SIGTERM), ROLL_GAP (20s
 # between the restarts), STORM_TIMEOUT (4m), OUT (results directory), PORT_BASE (15000),
 # LOGIN_COST (10), CHART (docs/benchmarks-p99.png), KEEP=1 keeps the
@@ -64,7 +64,7 @@ read -r -a SINGLE_ENV <<<"${SINGLE_ENV:-}"
 BIG_N=${BIG_N:-$IDLE_BIG}
 BIGFAN_CLIENTS=${BIGFAN_CLIENTS:-1000}
 BIGFAN_MEMBERS=${BIGFAN_MEMBERS:-10000}
-ROLL_N=${ROLL_N:-$BIG_N}; ROLL_RATE=${ROLL_RATE:-4}; ROLL_SENDERS=${ROLL_SENDERS:-4}; ROLL_DUR=${ROLL_DUR:-90s}; ROLL_PRE=${ROLL_PRE:-15}; ROLL_GAP=${ROLL_GAP:-20}
+ROLL_N=${ROLL_N:-$BIG_N}; ROLL_RATE=${ROLL_RATE:-2}; ROLL_SENDERS=${ROLL_SENDERS:-2}; ROLL_DUR=${ROLL_DUR:-90s}; ROLL_PRE=${ROLL_PRE:-15}; ROLL_GAP=${ROLL_GAP:-20}
 USERS_N=${USERS_N:-$(( IDLE_BIG > BIG_N ? IDLE_BIG : BIG_N ))}
 USERS_N=$(( USERS_N > ROLL_N ? USERS_N : ROLL_N ))
 USERS_N=$(( USERS_N > BIGFAN_MEMBERS ? USERS_N : BIGFAN_MEMBERS ))
