@@ -11,14 +11,19 @@
 #   ONLY=fanout,http bench/run.sh
 #   STACK_ONLY=1 bench/run.sh    # start the stack, print its URLs, wait
 #   bench/run.sh bigroom         # only the big-room scenarios (ONLY=storm,bigidle,bigfan)
+#   ONLY=rolling bench/run.sh    # rolling restart of two replicas under ROLL_N resuming clients
 #
 # Environment: SERVICES_IN_HARNESS=1 (build one binary, the harness, and
 # run the services from it), REPS (3), QUICK (0), ONLY (all: fanout,saturate,idle,http,
-# persist,profile,login; the big-room ones storm, bigidle, bigfan run only
-# when named), BIG_N (10000: clients of the big-room storm and idle
+# persist,profile,login; the big-room ones storm, bigidle, bigfan, rolling
+# run only when named), BIG_N (10000: clients of the big-room storm and idle
 # scenarios), BIGFAN_MEMBERS (10000) and BIGFAN_CLIENTS (1000: clients
 # of the fan-out in a big room with most members offline, beside a room of
-# BIGFAN_CLIENTS members), STORM_TIMEOUT (4m), OUT (results directory), PORT_BASE (15000),
+# BIGFAN_CLIENTS members), ROLL_N (BIG_N: resuming clients in one room
+# across a rolling restart of two replicas), ROLL_RATE (2 msg/s) from
+# ROLL_SENDERS (2, one on each replica),
+# ROLL_DUR (90s), ROLL_PRE (15s before the first SIGTERM), ROLL_GAP (20s
+# between the restarts), STORM_TIMEOUT (4m), OUT (results directory), PORT_BASE (15000),
 # LOGIN_COST (10), CHART (docs/benchmarks-p99.png), KEEP=1 keeps the
 # temporary directory; for experiments FANOUT_TARGETS, REPLICA_ENV,
 # SINGLE_ENV and USERS_N (below). TRACING=1 turns OpenTelemetry tracing on
@@ -59,7 +64,9 @@ read -r -a SINGLE_ENV <<<"${SINGLE_ENV:-}"
 BIG_N=${BIG_N:-$IDLE_BIG}
 BIGFAN_CLIENTS=${BIGFAN_CLIENTS:-1000}
 BIGFAN_MEMBERS=${BIGFAN_MEMBERS:-10000}
+ROLL_N=${ROLL_N:-$BIG_N}; ROLL_RATE=${ROLL_RATE:-2}; ROLL_SENDERS=${ROLL_SENDERS:-2}; ROLL_DUR=${ROLL_DUR:-90s}; ROLL_PRE=${ROLL_PRE:-15}; ROLL_GAP=${ROLL_GAP:-20}
 USERS_N=${USERS_N:-$(( IDLE_BIG > BIG_N ? IDLE_BIG : BIG_N ))}
+USERS_N=$(( USERS_N > ROLL_N ? USERS_N : ROLL_N ))
 USERS_N=$(( USERS_N > BIGFAN_MEMBERS ? USERS_N : BIGFAN_MEMBERS ))
 FANOUT_CLIENTS=${FANOUT_CLIENTS:-1000}
 FANOUT_RATE=${FANOUT_RATE:-200}
@@ -67,6 +74,7 @@ FANOUT_RATE=${FANOUT_RATE:-200}
 P_GATEWAY=$PORT_BASE; P_AUTH=$((PORT_BASE + 1)); P_USER=$((PORT_BASE + 2)); P_CHAT=$((PORT_BASE + 3))
 P_CHAT_A=$((PORT_BASE + 4)); P_CHAT_B=$((PORT_BASE + 5)); P_CHAT_IDLE=$((PORT_BASE + 6))
 P_CHAT_PROF=$((PORT_BASE + 7)); P_PPROF=$((PORT_BASE + 60)); P_GORILLA=$((PORT_BASE + 80)); P_GORILLA_IDLE=$((PORT_BASE + 81))
+P_CHAT_RA=$((PORT_BASE + 11)); P_CHAT_RB=$((PORT_BASE + 12))
 P_HELLO=$((PORT_BASE + 99)); P_PROXY=$((PORT_BASE + 98)); P_GW_HELLO=$((PORT_BASE + 97)); P_NATS=$((PORT_BASE + 222)); P_CHAT_WD=$((PORT_BASE + 10))
 # chat-service with its write coalescing turned off (WS_WRITE_DELAY=0),
 # measured beside the default to show what coalescing buys.
@@ -330,6 +338,48 @@ bigfan() { # rep members: BIGFAN_CLIENTS clients in a room of that many members
     -clients "$BIGFAN_CLIENTS" -members "$members" -rate "$FANOUT_RATE" -duration "$FANOUT_DUR" -warmup "$FANOUT_WARM" -pid "${PIDS[chat]}"
 }
 
+# Rolling restart (issue 19): ROLL_N clients in one room, spread over two
+# replicas sharing chat.db and NATS, reconnecting and resuming (loadtest
+# soak), ROLL_RATE msg/s from senders on both. "restart": ROLL_PRE seconds
+# after every client is connected replica A gets SIGTERM (its sockets close
+# with 1012) and is started again; ROLL_GAP seconds after it is ready, the
+# same for B. "baseline": the same load with no restart, interleaved.
+replica_conns() { # port
+  curl -fsS "$(url "$1")/metrics" 2>/dev/null | awk '$1 == "chat_ws_connections" {n = int($2)} END {print n + 0}'
+}
+rolling() { # rep mode
+  local rep=$1 mode=$2 nats_started=0
+  if [ -z "${PIDS[nats]:-}" ]; then start nats "$P_NATS" -- "$LT" nats -addr "127.0.0.1:$P_NATS"; nats_started=1; fi
+  local renv=("${CHAT_ENV[@]}" "NATS_URL=nats://127.0.0.1:$P_NATS")
+  start chat-ra "$P_CHAT_RA" "${renv[@]}" "PORT=$P_CHAT_RA" -- "$BIN/chat-service"
+  start chat-rb "$P_CHAT_RB" "${renv[@]}" "PORT=$P_CHAT_RB" -- "$BIN/chat-service"
+  lt soak -name rolling -target "parley-$mode" -rep "$rep" -gateway "$GW" -users "$USERS" \
+    -ws "ws://127.0.0.1:$P_CHAT_RA/ws,ws://127.0.0.1:$P_CHAT_RB/ws" -clients "$ROLL_N" -rate "$ROLL_RATE" -senders "$ROLL_SENDERS" \
+    -duration "$ROLL_DUR" -catch-up 3m -conc 1000 -timeout 12m &
+  local soak=$!
+  if [ "$mode" = restart ]; then
+    for _ in $(seq 1 1200); do
+      local n=$(( $(replica_conns "$P_CHAT_RA" || echo 0) + $(replica_conns "$P_CHAT_RB" || echo 0) ))
+      [ "$n" -ge "$ROLL_N" ] && break
+      kill -0 "$soak" 2>/dev/null || break
+      sleep 0.5
+    done
+    sleep "$ROLL_PRE"
+    for r in ra rb; do
+      local port=$P_CHAT_RA; [ "$r" = rb ] && port=$P_CHAT_RB
+      echo "bench: $(date -u +%T.%N | cut -c1-12) SIGTERM chat-$r ($(replica_conns "$port") sockets), load $(cut -d' ' -f1 /proc/loadavg)" >&2
+      stop "chat-$r"
+      echo "bench: $(date -u +%T.%N | cut -c1-12) chat-$r exited; starting it again" >&2
+      start "chat-$r" "$port" "${renv[@]}" "PORT=$port" -- "$BIN/chat-service"
+      echo "bench: $(date -u +%T.%N | cut -c1-12) chat-$r ready" >&2
+      [ "$r" = ra ] && sleep "$ROLL_GAP"
+    done
+  fi
+  wait "$soak" || echo "bench: rolling $mode rep $rep failed" >&2
+  stop chat-ra; stop chat-rb
+  if [ "$nats_started" = 1 ]; then stop nats; fi
+}
+
 http_bench() { # rep target
   local rep=$1 target=$2
   case $target in
@@ -384,6 +434,9 @@ for rep in $(seq 1 "$REPS"); do
   fi
   if want bigfan; then
     for m in "$BIGFAN_MEMBERS" "$BIGFAN_CLIENTS"; do log "rep $rep: fan-out, $BIGFAN_CLIENTS clients in a room of $m members"; bigfan "$rep" "$m"; done
+  fi
+  if want rolling; then
+    for m in baseline restart; do log "rep $rep: rolling, $ROLL_N resuming clients in one room, $m"; rolling "$rep" "$m"; done
   fi
   if want persist; then
     log "rep $rep: persistence through the send path"

@@ -326,6 +326,10 @@ func headline(scen string, m map[string]float64) []string {
 		want = []string{"rooms_requests_per_s", "rooms_p50_ms", "rooms_p99_ms", "history_requests_per_s", "history_p50_ms", "history_p99_ms"}
 	case scen == "persist":
 		want = []string{"persisted_per_s", "ack_p50_ms", "ack_p99_ms", "server_cores", "server_cpu_us_per_msg", "send_errors"}
+	case scen == "rolling" || scen == "soak":
+		want = []string{"clients", "acked", "lost", "duplicates", "unacked", "reconnected", "resumed", "not_resumed", "resume_p99_ms", "resume_max_ms",
+			"outage1_all_resumed_s", "outage2_all_resumed_s", "outage1_other_ack_p99_ms", "outage2_other_ack_p99_ms", "baseline_ack_p99_ms",
+			"ack_direct_p99_ms", "ack_p99_ms", "redelivered", "close_1012", "catch_up_s"}
 	case scen == "sqlite":
 		want = []string{"commits_per_s", "p50_ms", "p99_ms"}
 	case scen == "login":

@@ -33,6 +33,7 @@ func commands() map[string]command {
 		"saturate":  {"step the send rate up until p99 or delivery breaks: the highest sustained delivery rate", cmdSaturate},
 		"idle":      {"N idle authenticated connections: server RSS per connection", cmdIdle},
 		"storm":     {"N clients connect and subscribe at once (one room by default): time until all subscribed, presence bytes per client, sheds", cmdStorm},
+		"soak":      {"clients that reconnect and resume while senders send (across replica restarts): lost, duplicates, resume times, ack p99 per second", cmdSoak},
 		"persist":   {"closed-loop senders: chat messages persisted per second through the WebSocket send path", cmdPersist},
 		"http":      {"closed-loop GETs of one URL: requests/s and latency", cmdHTTP},
 		"history":   {"room list and history paging through the gateway", cmdHistory},

@@ -74,6 +74,12 @@ type Config struct {
 	HandshakeTimeout time.Duration
 	// Progress, when set, is called about once a second with a status line.
 	Progress func(line string)
+	// MaxBackoff caps the reconnect backoff of a resuming fleet
+	// (ConnectResuming; 30 s, the SPA's).
+	MaxBackoff time.Duration
+	// ReadIdle: a resuming client drops a connection silent this long
+	// (60 s, the server's WS_PONG_WAIT; the server pings every 25 s).
+	ReadIdle time.Duration
 }
 
 // Fleet is a set of connected clients.
