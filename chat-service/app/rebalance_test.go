@@ -299,9 +299,20 @@ func TestRebalanceAfterScaleOut(t *testing.T) {
 	}()
 
 	conns := func(s *testkit.Service) float64 { return metricValue(t, s.URL, "chat_ws_connections") }
+	clientMoves := func() int {
+		n := 0
+		for _, m := range movers {
+			m.mu.Lock()
+			n += m.moves
+			m.mu.Unlock()
+		}
+		return n
+	}
+	// Balanced: A within the slack of the mean, every socket it asked to
+	// move closed and landed.
 	testkit.Eventually(t, "A within the slack of the mean", 60*time.Second, func() bool {
 		ca, cb := conns(a), conns(b)
-		return ca <= 1.2*(ca+cb)/2 && ca+cb == sockets+1
+		return ca <= 1.2*(ca+cb)/2 && ca+cb == sockets+1 && float64(clientMoves()) == metricValue(t, a.URL, "chat_ws_rebalanced_total")
 	})
 	moved := metricValue(t, a.URL, "chat_ws_rebalanced_total")
 	took := time.Since(scaled)
@@ -317,19 +328,14 @@ func TestRebalanceAfterScaleOut(t *testing.T) {
 	if moved < 1 || moved > sockets/2 {
 		t.Errorf("A asked %v sockets to move, want 1..%d", moved, sockets/2)
 	}
-	totalMoves := 0
 	for _, m := range movers {
 		m.mu.Lock()
-		totalMoves += m.moves
 		for _, h := range m.hints {
 			if h < 0 || h > 200 {
 				t.Errorf("%s: retry_after_ms %d outside 0..200", m.name, h)
 			}
 		}
 		m.mu.Unlock()
-	}
-	if float64(totalMoves) != moved {
-		t.Errorf("clients saw %d rebalance closes, A counted %v", totalMoves, moved)
 	}
 
 	// Zero loss, zero duplicates while sockets moved.

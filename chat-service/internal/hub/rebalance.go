@@ -44,8 +44,11 @@ type rebalanceReason struct {
 // RebalanceShed is how many sockets a replica holding own, whose live
 // peers hold peers, asks to move this round: 0 when it is alone, holds at
 // most minConns, or is within (1+slack) × the mean; otherwise its excess
-// over the mean (rounded up), at most share of own (at least one).
-func RebalanceShed(own int, peers []int, slack float64, minConns int, share float64) int {
+// over the mean (rounded up), at most share of own (at least one). The
+// mean counts at least floor sockets in all: sockets asked to move in the
+// last round and not yet counted anywhere are still somebody's, and
+// leaving them out would lower the mean and move too many.
+func RebalanceShed(own int, peers []int, floor int, slack float64, minConns int, share float64) int {
 	if len(peers) == 0 || own <= minConns {
 		return 0
 	}
@@ -53,6 +56,7 @@ func RebalanceShed(own int, peers []int, slack float64, minConns int, share floa
 	for _, n := range peers {
 		total += n
 	}
+	total = max(total, floor)
 	mean := float64(total) / float64(len(peers)+1)
 	if float64(own) <= (1+slack)*mean {
 		return 0
@@ -106,7 +110,10 @@ func (h *Hub) clusterConns() (conns, replicas int) {
 func (h *Hub) rebalanceLoop(ctx context.Context) {
 	t := time.NewTicker(h.o.RebalanceInterval)
 	defer t.Stop()
-	var settle time.Time // no round before every peer counted after this
+	var (
+		settle time.Time // no round before every peer counted after this
+		floor  int       // the cluster's sockets at the last round that moved some
+	)
 	for {
 		select {
 		case <-ctx.Done():
@@ -114,23 +121,31 @@ func (h *Hub) rebalanceLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		h.rm.rounds.Inc()
-		if moved := h.rebalance(settle); moved > 0 {
+		peers, fresh := h.presence.peerConns(settle)
+		if !fresh {
+			continue
+		}
+		moved, total := h.rebalance(peers, floor)
+		floor = 0
+		if moved > 0 {
 			settle = h.o.Now().Add(h.o.RebalanceRetryMax)
+			floor = total
 		}
 	}
 }
 
-// rebalance runs one round and returns how many sockets it asked to move.
-func (h *Hub) rebalance(settle time.Time) int {
-	peers, fresh := h.presence.peerConns(settle)
-	if !fresh {
-		return 0
-	}
+// rebalance runs one round against the live peers' counts and returns how
+// many sockets it asked to move and the cluster's total it saw.
+func (h *Hub) rebalance(peers []int, floor int) (moved, total int) {
 	now := h.clock()
 	minAge := int64(h.o.RebalanceInterval)
 	h.mu.RLock()
 	own := len(h.conns)
-	k := RebalanceShed(own, peers, h.o.RebalanceSlack, h.o.RebalanceMin, h.o.RebalanceShare)
+	total = own
+	for _, n := range peers {
+		total += n
+	}
+	k := RebalanceShed(own, peers, floor, h.o.RebalanceSlack, h.o.RebalanceMin, h.o.RebalanceShare)
 	var pick []*Conn
 	if k > 0 {
 		// Authenticated sockets open for at least a round: one that just
@@ -144,7 +159,7 @@ func (h *Hub) rebalance(settle time.Time) int {
 	}
 	h.mu.RUnlock()
 	if k == 0 || len(pick) == 0 {
-		return 0
+		return 0, total
 	}
 	k = min(k, len(pick))
 	for i := range k {
@@ -158,5 +173,5 @@ func (h *Hub) rebalance(settle time.Time) int {
 	}
 	h.rm.moved.Add(float64(k))
 	h.o.Logger.Info("rebalance: asked sockets to reconnect elsewhere", "moved", k, "conns", own, "peers", len(peers))
-	return k
+	return k, total
 }

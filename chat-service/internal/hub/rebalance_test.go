@@ -32,7 +32,7 @@ func TestRebalanceShed(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got := RebalanceShed(c.own, c.peers, DefaultRebalanceSlack, DefaultRebalanceMin, DefaultRebalanceShare)
+			got := RebalanceShed(c.own, c.peers, 0, DefaultRebalanceSlack, DefaultRebalanceMin, DefaultRebalanceShare)
 			if got != c.want {
 				t.Errorf("RebalanceShed(%d, %v) = %d, want %d", c.own, c.peers, got, c.want)
 			}
@@ -40,13 +40,23 @@ func TestRebalanceShed(t *testing.T) {
 	}
 	// With the defaults the share always binds (past the band the excess
 	// is over a sixth); a larger share stops at the mean.
-	if k := RebalanceShed(200, []int{0}, DefaultRebalanceSlack, DefaultRebalanceMin, 0.9); k != 100 {
+	if k := RebalanceShed(200, []int{0}, 0, DefaultRebalanceSlack, DefaultRebalanceMin, 0.9); k != 100 {
 		t.Errorf("share 0.9: sheds %d, want the excess 100", k)
+	}
+	// Sockets still moving: the last round saw 200 in all; now A holds 130
+	// and B counts 40, 30 are in flight. The floor keeps the mean at 100,
+	// so A moves at most 30 (share 1 here); without it the mean would be
+	// 85 and A would move 45, below its fair share.
+	if k := RebalanceShed(130, []int{40}, 200, DefaultRebalanceSlack, DefaultRebalanceMin, 1); k != 30 {
+		t.Errorf("with 30 in flight: sheds %d, want 30 (down to 100)", k)
+	}
+	if k := RebalanceShed(130, []int{40}, 0, DefaultRebalanceSlack, DefaultRebalanceMin, 1); k != 45 {
+		t.Errorf("without the floor: sheds %d, want 45 (down to 85)", k)
 	}
 	// The band: once shed to at most (1+slack) × mean nothing more goes,
 	// whatever the shares, so a replica that reached it stays.
 	for own := 0; own <= 1000; own++ {
-		if k := RebalanceShed(own, []int{500}, DefaultRebalanceSlack, DefaultRebalanceMin, DefaultRebalanceShare); k > 0 {
+		if k := RebalanceShed(own, []int{500}, 0, DefaultRebalanceSlack, DefaultRebalanceMin, DefaultRebalanceShare); k > 0 {
 			mean := float64(own+500) / 2
 			if float64(own) <= 1.2*mean || own-k < int(mean) {
 				t.Fatalf("own %d vs 500: sheds %d (mean %.1f)", own, k, mean)
@@ -80,9 +90,6 @@ func TestPeerConns(t *testing.T) {
 	counts, fresh := h.presence.peerConns(time.Time{})
 	if !slices.Equal(counts, []int{120}) || fresh {
 		t.Fatalf("b counted, c not: %v %v", counts, fresh)
-	}
-	if h.rebalance(time.Time{}) != 0 {
-		t.Fatal("rebalanced with an incomplete picture")
 	}
 	announce(t, b, presenceMsg{Kind: "bye", Rep: "c"})
 	counts, fresh = h.presence.peerConns(time.Time{})
