@@ -121,6 +121,19 @@ test('a plain 1012 restart, or a rebalance before ready, is no move', async () =
   }
 });
 
+test('going offline during a move ends it: the return is an ordinary reconnect', async () => {
+  const { s, statuses } = setup();
+  s.start();
+  const ws = await connect();
+  ws.serverClose(1012, rebalance(3000));
+  s.setOffline(true);
+  assert.equal(statuses.at(-1).status, Status.OFFLINE);
+  s.setOffline(false);
+  await flush();
+  assert.equal(statuses.at(-1).moving, false);
+  assert.equal(connectionLabel(statuses.at(-1), true).state, 'reconnecting');
+});
+
 test('a service outage still shows while a socket moves', () => {
   const b = connectionBanner({ down: true, status: 503, detail: 'chat-service is down.' }, 'moving');
   assert.equal(b.state, 'service');

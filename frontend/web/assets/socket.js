@@ -156,6 +156,7 @@ export class ChatSocket {
     this.offline = offline;
     if (this.stopped) return;
     if (offline) {
+      this.moving = false; // whatever comes back comes back from an outage
       if (!this.ws) {
         this.clearTimer(this.timers.reconnect);
         this.timers.reconnect = null;
