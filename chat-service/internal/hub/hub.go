@@ -684,6 +684,25 @@ func (h *Hub) deliverLocal(room int64, frame []byte) bool {
 	return len(set) > 0
 }
 
+// peerCount is the socket count the presence heartbeat announces: the
+// sockets not closing, or -1 (none) once the hub is closing.
+func (h *Hub) peerCount() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if h.closed {
+		return -1
+	}
+	n := 0
+	for c := range h.conns {
+		c.mu.Lock()
+		if !c.closing {
+			n++
+		}
+		c.mu.Unlock()
+	}
+	return n
+}
+
 // Conns is the number of open connections.
 func (h *Hub) Conns() int {
 	h.mu.RLock()
@@ -706,6 +725,9 @@ func (h *Hub) Close(ctx context.Context) error {
 		conns = append(conns, c)
 	}
 	h.mu.Unlock()
+	// Before any socket closes: a peer that saw this replica emptying
+	// would move sockets towards it.
+	h.presence.draining()
 	for _, c := range conns {
 		c.CloseWith(CloseServiceRestart, "server restart")
 	}

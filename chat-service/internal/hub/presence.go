@@ -687,9 +687,24 @@ func (p *presence) publishOutbox() {
 // digestLocked is this replica's heartbeat: constant size whatever its set,
 // with its socket count (taken before p.mu: the hub's lock is never taken
 // under the presence lock).
+// A negative count (a replica shutting down) is sent as none, so peers
+// stop rebalancing until it is gone rather than move sockets towards it.
 func (p *presence) digestLocked(conns int) presenceMsg {
 	p.sealLocked()
-	return presenceMsg{Kind: "hb", Seq: p.seq, N: p.localN, Hash: p.localHash, Conns: &conns}
+	m := presenceMsg{Kind: "hb", Seq: p.seq, N: p.localN, Hash: p.localHash}
+	if conns >= 0 {
+		m.Conns = &conns
+	}
+	return m
+}
+
+// draining tells the peers at once that this replica's socket count no
+// longer counts: it is closing them all.
+func (p *presence) draining() {
+	p.mu.Lock()
+	p.enqueue(p.digestLocked(-1))
+	p.mu.Unlock()
+	p.wake()
 }
 
 // peerConns returns the socket counts of the live replicas that announced
@@ -717,7 +732,7 @@ func (p *presence) peerConns(since time.Time) (counts []int, fresh bool) {
 }
 
 func (p *presence) run(ctx context.Context) {
-	conns := p.h.Conns()
+	conns := p.h.peerCount()
 	p.mu.Lock()
 	p.enqueue(presenceMsg{Kind: "sync"})
 	p.enqueue(p.digestLocked(conns))
@@ -739,7 +754,7 @@ func (p *presence) run(ctx context.Context) {
 		case <-p.kick:
 			p.publishOutbox()
 		case <-hb.C:
-			conns := p.h.Conns()
+			conns := p.h.peerCount()
 			p.mu.Lock()
 			p.enqueue(p.digestLocked(conns))
 			p.mu.Unlock()

@@ -112,7 +112,11 @@ func (h *Hub) rebalanceLoop(ctx context.Context) {
 	defer t.Stop()
 	var (
 		settle time.Time // no round before every peer counted after this
-		floor  int       // the cluster's sockets at the last round that moved some
+		// floor is the most sockets seen in all since moves began: until
+		// the total is back to it (or a few quiet rounds pass: people do
+		// leave), some of the moved sockets are still on their way.
+		floor int
+		quiet int
 	)
 	for {
 		select {
@@ -126,10 +130,11 @@ func (h *Hub) rebalanceLoop(ctx context.Context) {
 			continue
 		}
 		moved, total := h.rebalance(peers, floor)
-		floor = 0
 		if moved > 0 {
 			settle = h.o.Now().Add(h.o.RebalanceRetryMax)
-			floor = total
+			floor, quiet = max(floor, total), 0
+		} else if quiet++; quiet >= 3 || total >= floor {
+			floor = 0
 		}
 	}
 }
@@ -140,24 +145,30 @@ func (h *Hub) rebalance(peers []int, floor int) (moved, total int) {
 	now := h.clock()
 	minAge := int64(h.o.RebalanceInterval)
 	h.mu.RLock()
-	own := len(h.conns)
+	// Sockets already closing (moved last round, perhaps, and still in
+	// their close handshake) are neither counted nor picked again.
+	own := 0
+	pick := make([]*Conn, 0, len(h.conns))
+	for c := range h.conns {
+		c.mu.Lock()
+		closing := c.closing
+		c.mu.Unlock()
+		if closing {
+			continue
+		}
+		own++
+		// Authenticated sockets open for at least a round: one that just
+		// arrived (perhaps moved here) is not bounced again.
+		if c.userID != 0 && now-c.opened >= minAge {
+			pick = append(pick, c)
+		}
+	}
+	h.mu.RUnlock()
 	total = own
 	for _, n := range peers {
 		total += n
 	}
 	k := RebalanceShed(own, peers, floor, h.o.RebalanceSlack, h.o.RebalanceMin, h.o.RebalanceShare)
-	var pick []*Conn
-	if k > 0 {
-		// Authenticated sockets open for at least a round: one that just
-		// arrived (perhaps moved here) is not bounced again.
-		pick = make([]*Conn, 0, own)
-		for c := range h.conns {
-			if c.userID != 0 && now-c.opened >= minAge {
-				pick = append(pick, c)
-			}
-		}
-	}
-	h.mu.RUnlock()
 	if k == 0 || len(pick) == 0 {
 		return 0, total
 	}

@@ -111,4 +111,21 @@ func TestPeerConns(t *testing.T) {
 	if counts, _ := h.presence.peerConns(time.Time{}); len(counts) != 0 {
 		t.Fatalf("b past its TTL still counted: %v", counts)
 	}
+
+	// A replica shutting down says at once, before its sockets close and
+	// before its goodbye, that its count no longer counts: nobody moves
+	// sockets towards a replica that is emptying.
+	dsent := record(t, b, "d")
+	d, err := New(Options{Broker: b, ReplicaID: "d", Now: clk.Now, PresenceHeartbeat: time.Hour, PresenceTTL: 15 * time.Second, RebalanceOff: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	dsent.wait(t, "d's draining heartbeat, then its goodbye", func(ms []presenceMsg) bool {
+		drain := slices.IndexFunc(ms, func(m presenceMsg) bool { return m.Kind == "hb" && m.Conns == nil })
+		bye := slices.IndexFunc(ms, func(m presenceMsg) bool { return m.Kind == "bye" })
+		return drain >= 0 && bye > drain
+	})
 }
