@@ -3,7 +3,9 @@ package app_test
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -86,8 +88,18 @@ func (m *mover) start(url string, done *sync.WaitGroup) {
 }
 
 func (m *mover) run(url string, subbed chan error) {
+	dialFailures := 0
 	for {
 		code, reason, err := m.session(url, subbed)
+		var dialErr *net.OpError
+		if subbed == nil && errors.As(err, &dialErr) && dialErr.Op == "dial" && dialFailures < 100 {
+			// Moved to a replica still starting (its heartbeat can come
+			// before its listener): retry, as a client's backoff would.
+			dialFailures++
+			<-time.After(100 * time.Millisecond)
+			continue
+		}
+		dialFailures = 0
 		subbed = nil
 		if err != nil {
 			m.t.Errorf("%s: %v", m.name, err)
@@ -242,6 +254,11 @@ func TestRebalanceAfterScaleOut(t *testing.T) {
 		}
 	}
 	a := testkit.Start(t, "chat-a", app.Run, env())
+	// B's address is known before it starts: A may move sockets to it as
+	// soon as B's first heartbeat arrives, before Start returns.
+	bEnv := env()
+	bEnv["PORT"] = strconv.Itoa(testkit.FreePort(t))
+	bURL := "http://127.0.0.1:" + bEnv["PORT"]
 	var b *testkit.Service
 	var live sync.WaitGroup
 	var movers []*mover
@@ -260,7 +277,7 @@ func TestRebalanceAfterScaleOut(t *testing.T) {
 		u := int64(i%users + 1)
 		name := fmt.Sprintf("user%d", u)
 		m := &mover{t: t, name: fmt.Sprintf("%s/%d", name, i), tok: is.Token(t, u, name, authn.RoleUser, time.Hour),
-			next: func() string { return b.URL }, ids: map[int64]int{}, seqs: map[int64]bool{}}
+			next: func() string { return bURL }, ids: map[int64]int{}, seqs: map[int64]bool{}}
 		movers = append(movers, m)
 		m.start(a.URL, &live)
 	}
@@ -275,7 +292,7 @@ func TestRebalanceAfterScaleOut(t *testing.T) {
 	}
 
 	// Scale-out: B starts with nothing; a sender on B posts while A sheds.
-	b = testkit.Start(t, "chat-b", app.Run, env())
+	b = testkit.Start(t, "chat-b", app.Run, bEnv)
 	scaled := time.Now()
 	sender := newClient(t, "sender", is.Token(t, 99, "sender", authn.RoleUser, time.Hour))
 	sender.connect(b.URL, 0)
