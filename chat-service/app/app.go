@@ -92,6 +92,16 @@ type Config struct {
 	// PresenceBigInterval spaces the count frames of rooms with more than
 	// 200 online (PRESENCE_BIG_INTERVAL).
 	PresenceBigInterval time.Duration
+	// Rebalancing of sockets between replicas (hub/rebalance.go):
+	// WS_REBALANCE (on/off), WS_REBALANCE_INTERVAL, WS_REBALANCE_SLACK
+	// (the fraction over the mean tolerated), WS_REBALANCE_MIN (sockets a
+	// replica may hold whatever the mean), WS_REBALANCE_RETRY_MAX (the
+	// upper end of the jittered retry hint).
+	Rebalance         bool
+	RebalanceInterval time.Duration
+	RebalanceSlack    float64
+	RebalanceMin      int
+	RebalanceRetryMax time.Duration
 	// DrainDelay keeps /readyz failing before the listener closes.
 	DrainDelay time.Duration
 	// FileMaxBytes caps one uploaded file (FILE_MAX_BYTES, 25 MiB).
@@ -147,6 +157,11 @@ func ReadConfig(getenv func(string) string) (Config, error) {
 	c.PresenceTTL = env.Duration("PRESENCE_TTL", 15*time.Second)
 	c.PresenceFlush = env.Duration("PRESENCE_FLUSH", 200*time.Millisecond)
 	c.PresenceBigInterval = env.Duration("PRESENCE_BIG_INTERVAL", 2*time.Second)
+	c.Rebalance = env.Bool("WS_REBALANCE", true)
+	c.RebalanceInterval = env.Duration("WS_REBALANCE_INTERVAL", hub.DefaultRebalanceInterval)
+	c.RebalanceSlack = env.Float("WS_REBALANCE_SLACK", hub.DefaultRebalanceSlack, 0.01, 10)
+	c.RebalanceMin = env.Int("WS_REBALANCE_MIN", hub.DefaultRebalanceMin, 0, 1<<24)
+	c.RebalanceRetryMax = env.Duration("WS_REBALANCE_RETRY_MAX", hub.DefaultRebalanceRetryMax)
 	c.DrainDelay = env.Duration("SHUTDOWN_DRAIN_DELAY", 0)
 	c.FileMaxBytes = int64(env.Int("FILE_MAX_BYTES", chat.DefaultFileMaxBytes, 1, 1<<30))
 	c.PublicURL = env.URL("API_BASE_URL", "")
@@ -244,6 +259,8 @@ func run(ctx context.Context, getenv func(string) string, log *slog.Logger) erro
 		QueueSize: cfg.QueueSize, PingPeriod: cfg.PingPeriod, WriteDelay: cfg.WriteDelay, MaxReplay: cfg.MaxReplay, MaxConnsPerUser: cfg.MaxConnsPerUser,
 		PresenceHeartbeat: cfg.PresenceHeartbeat, PresenceTTL: cfg.PresenceTTL, PresenceBigInterval: cfg.PresenceBigInterval,
 		PresenceFlush: cfg.PresenceFlush,
+		RebalanceOff:  !cfg.Rebalance, RebalanceInterval: cfg.RebalanceInterval, RebalanceSlack: cfg.RebalanceSlack,
+		RebalanceMin: cfg.RebalanceMin, RebalanceRetryMax: cfg.RebalanceRetryMax,
 	})
 	if err != nil {
 		b.Close()

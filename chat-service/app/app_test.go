@@ -59,6 +59,9 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		"REVOCATION_POLL_INTERVAL": {"REVOCATION_POLL_INTERVAL": "soon"},
 		"USER_SERVICE_URL":         {"USER_SERVICE_URL": "user-service:5002"},
 		"DIRECTORY_TIMEOUT":        {"DIRECTORY_TIMEOUT": "1m"},
+		"WS_REBALANCE":             {"WS_REBALANCE": "sometimes"},
+		"WS_REBALANCE_SLACK":       {"WS_REBALANCE_SLACK": "0"},
+		"WS_REBALANCE_INTERVAL":    {"WS_REBALANCE_INTERVAL": "0s"},
 	}
 	for name, env := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -90,6 +90,8 @@ type Conn struct {
 	// Ctx ends when the connection is finished.
 	Ctx    context.Context
 	cancel context.CancelFunc
+	// opened is when the hub accepted it, on the hub's clock.
+	opened int64
 
 	mu         sync.Mutex
 	queue      [][]byte

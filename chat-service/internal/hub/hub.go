@@ -82,6 +82,18 @@ type Options struct {
 	// MaxConnsPerUser caps one user's sockets on this replica (default
 	// 20): a script opening thousands cannot exhaust the replica's memory.
 	MaxConnsPerUser int
+
+	// RebalanceOff disables rebalancing (rebalance.go): this replica then
+	// never asks its sockets to move. Every RebalanceInterval a replica
+	// holding more than (1+RebalanceSlack) × the live replicas' mean and
+	// more than RebalanceMin sockets closes at most RebalanceShare of its
+	// sockets with 1012 rebalance and a retry hint of 0..RebalanceRetryMax.
+	RebalanceOff      bool
+	RebalanceInterval time.Duration
+	RebalanceSlack    float64
+	RebalanceMin      int
+	RebalanceShare    float64
+	RebalanceRetryMax time.Duration
 }
 
 func (o *Options) defaults() {
@@ -117,6 +129,15 @@ func (o *Options) defaults() {
 	defd(&o.PresenceTTL, 15*time.Second)
 	defd(&o.PresenceFlush, 200*time.Millisecond)
 	defd(&o.PresenceBigInterval, 2*time.Second)
+	defd(&o.RebalanceInterval, DefaultRebalanceInterval)
+	defd(&o.RebalanceRetryMax, DefaultRebalanceRetryMax)
+	def(&o.RebalanceMin, DefaultRebalanceMin)
+	if o.RebalanceSlack <= 0 {
+		o.RebalanceSlack = DefaultRebalanceSlack
+	}
+	if o.RebalanceShare <= 0 || o.RebalanceShare > 1 {
+		o.RebalanceShare = DefaultRebalanceShare
+	}
 }
 
 // NewReplicaID names this process in presence announcements.
@@ -158,6 +179,7 @@ type Hub struct {
 	o        Options
 	m        metrics
 	fm       fanoutMetrics
+	rm       rebalanceMetrics
 	presence *presence
 
 	mu     sync.RWMutex
@@ -239,6 +261,7 @@ func New(o Options) (*Hub, error) {
 	}
 	h.fm = newFanoutMetrics(o.Registry, h)
 	h.presence = newPresence(h)
+	h.rm = newRebalanceMetrics(o.Registry, h)
 	unsub, err := o.Broker.Subscribe(subjectPrefix+">", h.receive)
 	if err != nil {
 		return nil, fmt.Errorf("hub subscribe: %w", err)
@@ -251,6 +274,13 @@ func New(o Options) (*Hub, error) {
 		defer h.loops.Done()
 		h.presence.run(ctx)
 	}()
+	if !o.RebalanceOff {
+		h.loops.Add(1)
+		go func() {
+			defer h.loops.Done()
+			h.rebalanceLoop(ctx)
+		}()
+	}
 	if o.WriteDelay > 0 {
 		h.loops.Add(1)
 		go func() {
@@ -406,7 +436,7 @@ func (h *Hub) Accept(ws *websocket.Conn) (*Conn, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Conn{
 		hub: h, ws: ws, nc: ws.NetConn(), Ctx: ctx, cancel: cancel,
-		subs: map[int64]*subState{},
+		subs: map[int64]*subState{}, opened: h.clock(),
 		wake: make(chan struct{}, 1), drained: make(chan struct{}, 1), writerDone: make(chan struct{}),
 	}
 	h.mu.Lock()
@@ -654,6 +684,25 @@ func (h *Hub) deliverLocal(room int64, frame []byte) bool {
 	return len(set) > 0
 }
 
+// peerCount is the socket count the presence heartbeat announces: the
+// sockets not closing, or -1 (none) once the hub is closing.
+func (h *Hub) peerCount() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if h.closed {
+		return -1
+	}
+	n := 0
+	for c := range h.conns {
+		c.mu.Lock()
+		if !c.closing {
+			n++
+		}
+		c.mu.Unlock()
+	}
+	return n
+}
+
 // Conns is the number of open connections.
 func (h *Hub) Conns() int {
 	h.mu.RLock()
@@ -676,6 +725,9 @@ func (h *Hub) Close(ctx context.Context) error {
 		conns = append(conns, c)
 	}
 	h.mu.Unlock()
+	// Before any socket closes: a peer that saw this replica emptying
+	// would move sockets towards it.
+	h.presence.draining()
 	for _, c := range conns {
 		c.CloseWith(CloseServiceRestart, "server restart")
 	}

@@ -89,7 +89,12 @@ type pairKey struct{ room, user int64 }
 
 // replicaView is what this replica knows of another one's set.
 type replicaView struct {
-	seen  time.Time
+	seen time.Time
+	// conns is the replica's socket count from its last heartbeat, taken
+	// at connsAt (zero: it sent none).
+	conns   int
+	connsAt time.Time
+
 	seq   uint64
 	pairs map[pairKey]string
 	hash  uint64
@@ -132,6 +137,9 @@ type presenceMsg struct {
 	Part int              `json:"p,omitempty"` // set: chunk index
 	Last bool             `json:"l,omitempty"` // set: final chunk
 	Ch   []presenceChange `json:"c,omitempty"` // d: changes; set: pairs
+	// Conns (hb) is the sender's open WebSockets, for rebalancing; absent
+	// from a replica that predates it.
+	Conns *int `json:"w,omitempty"`
 }
 
 type presenceChange struct {
@@ -359,6 +367,9 @@ func (p *presence) receive(data []byte) {
 	case "hb":
 		v := p.view(m.Rep)
 		v.seen = now
+		if m.Conns != nil {
+			v.conns, v.connsAt = *m.Conns, now
+		}
 		if v.stage != nil {
 			return // a resync is arriving
 		}
@@ -673,16 +684,58 @@ func (p *presence) publishOutbox() {
 	}
 }
 
-// digestLocked is this replica's heartbeat: constant size whatever its set.
-func (p *presence) digestLocked() presenceMsg {
+// digestLocked is this replica's heartbeat: constant size whatever its set,
+// with its socket count (taken before p.mu: the hub's lock is never taken
+// under the presence lock).
+// A negative count (a replica shutting down) is sent as none, so peers
+// stop rebalancing until it is gone rather than move sockets towards it.
+func (p *presence) digestLocked(conns int) presenceMsg {
 	p.sealLocked()
-	return presenceMsg{Kind: "hb", Seq: p.seq, N: p.localN, Hash: p.localHash}
+	m := presenceMsg{Kind: "hb", Seq: p.seq, N: p.localN, Hash: p.localHash}
+	if conns >= 0 {
+		m.Conns = &conns
+	}
+	return m
+}
+
+// draining tells the peers at once that this replica's socket count no
+// longer counts: it is closing them all.
+func (p *presence) draining() {
+	p.mu.Lock()
+	p.enqueue(p.digestLocked(-1))
+	p.mu.Unlock()
+	p.wake()
+}
+
+// peerConns returns the socket counts of the live replicas that announced
+// one, and whether every live replica announced one after since (a
+// replica that sends no count makes the picture incomplete).
+func (p *presence) peerConns(since time.Time) (counts []int, fresh bool) {
+	now := p.h.o.Now()
+	fresh = true
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, v := range p.remote {
+		if now.Sub(v.seen) > p.h.o.PresenceTTL {
+			continue
+		}
+		if v.connsAt.IsZero() {
+			fresh = false
+			continue
+		}
+		if !v.connsAt.After(since) {
+			fresh = false
+		}
+		counts = append(counts, v.conns)
+	}
+	return counts, fresh
 }
 
 func (p *presence) run(ctx context.Context) {
+	conns := p.h.peerCount()
 	p.mu.Lock()
 	p.enqueue(presenceMsg{Kind: "sync"})
-	p.enqueue(p.digestLocked())
+	p.enqueue(p.digestLocked(conns))
 	p.mu.Unlock()
 	hb := time.NewTicker(p.h.o.PresenceHeartbeat)
 	defer hb.Stop()
@@ -701,8 +754,9 @@ func (p *presence) run(ctx context.Context) {
 		case <-p.kick:
 			p.publishOutbox()
 		case <-hb.C:
+			conns := p.h.peerCount()
 			p.mu.Lock()
-			p.enqueue(p.digestLocked())
+			p.enqueue(p.digestLocked(conns))
 			p.mu.Unlock()
 		case <-sweep.C:
 			p.sweep()

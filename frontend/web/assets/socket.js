@@ -6,7 +6,7 @@
 // failed or dropped connection (lib/wspick.js). What the frames mean is the
 // ChatClient's business (chat.js); this module only moves them.
 
-import { backoffDelay, overloadDelay, overloadedRetryAfter, restartDelay } from './lib/backoff.js';
+import { backoffDelay, overloadDelay, overloadedRetryAfter, rebalanceRetryAfter, restartDelay } from './lib/backoff.js';
 import { ReplicaPicker } from './lib/wspick.js';
 
 /** Connection states reported through onStatus. */
@@ -22,7 +22,7 @@ export const Status = Object.freeze({
 /** Close codes the server uses (docs/ARCHITECTURE.md, Contract: WebSocket). */
 export const Close = Object.freeze({
   NORMAL: 1000,
-  RESTART: 1012,
+  RESTART: 1012, // restart, or (reason {"code":"rebalance","retry_after_ms"}) asked to move to a less loaded replica
   TRY_AGAIN: 1013, // too slow, or (reason {"code":"overloaded","retry_after_ms"}) shed under a storm
   UNAUTHENTICATED: 4401,
   FORBIDDEN: 4403,
@@ -37,9 +37,13 @@ export class ChatSocket {
    * → a promise of a renewed token (rejects when the session is over).
    * afterSeq(roomId) → the seq to resume a room after (or null).
    * onEvent(frame) gets every server frame, plus {type:'closed', code,
-   * wasReady, retryAfter} (retryAfter: the overloaded hint in ms, or null).
-   * onStatus({status, attempt, retryAt, code, replica, url}) reports the
-   * state; replica is the index in urls of the URL in use (or next tried).
+   * wasReady, retryAfter, moving} (retryAfter: the overloaded or rebalance
+   * hint in ms, or null; moving: the server asked this open connection to
+   * move to a less loaded replica).
+   * onStatus({status, attempt, retryAt, code, replica, url, moving})
+   * reports the state; replica is the index in urls of the URL in use (or
+   * next tried); moving is true from a rebalance close until the next
+   * ready or failure: an expected move, not an outage.
    */
   constructor({
     url,
@@ -70,6 +74,7 @@ export class ChatSocket {
     this.stopped = true;
     this.timers = { reconnect: null, auth: null, ping: null, pong: null };
     this.lastCode = null;
+    this.moving = false; // asked by the server to reconnect elsewhere
     this.replicas = new ReplicaPicker(urls.filter((u) => typeof u === 'string' && u !== ''), random);
   }
 
@@ -97,6 +102,7 @@ export class ChatSocket {
     const ws = this.ws;
     this.ws = null;
     this.ready = false;
+    this.moving = false;
     if (ws) {
       detach(ws);
       try {
@@ -150,6 +156,7 @@ export class ChatSocket {
     this.offline = offline;
     if (this.stopped) return;
     if (offline) {
+      this.moving = false; // whatever comes back comes back from an outage
       if (!this.ws) {
         this.clearTimer(this.timers.reconnect);
         this.timers.reconnect = null;
@@ -167,7 +174,7 @@ export class ChatSocket {
 
   _setStatus(status, extra = {}) {
     this.status = status;
-    this.onStatus({ status, attempt: this.attempt, code: this.lastCode, replica: this.replica, url: this.url, ...extra });
+    this.onStatus({ status, attempt: this.attempt, code: this.lastCode, replica: this.replica, url: this.url, moving: this.moving, ...extra });
   }
 
   _clearTimers() {
@@ -253,6 +260,7 @@ export class ChatSocket {
       const first = !this.ready;
       this.ready = true;
       this.attempt = 0;
+      this.moving = false;
       this.authFailures = 0;
       this.lastCode = null;
       this.replicas.connected();
@@ -300,8 +308,12 @@ export class ChatSocket {
       if (this.timers[k] != null) this.clearTimer(this.timers[k]);
       this.timers[k] = null;
     }
-    const retryAfter = code === Close.TRY_AGAIN ? overloadedRetryAfter(reason) : null;
-    this.onEvent({ type: 'closed', code, wasReady, retryAfter });
+    // A rebalance is honoured only on a connection that was open: one
+    // that never got ready has no place to move from.
+    const moveAfter = code === Close.RESTART && wasReady ? rebalanceRetryAfter(reason) : null;
+    this.moving = moveAfter != null;
+    const retryAfter = code === Close.TRY_AGAIN ? overloadedRetryAfter(reason) : moveAfter;
+    this.onEvent({ type: 'closed', code, wasReady, retryAfter, moving: this.moving });
     if (this.stopped) return;
     if (this.offline) {
       this._setStatus(Status.OFFLINE);
@@ -326,6 +338,13 @@ export class ChatSocket {
     // Anything else may be the replica's fault (down, restarting, not
     // answering): the next attempt goes to the next one in the list.
     this.replicas.failed();
+    if (this.moving) {
+      // Asked to move so that the replicas share the sockets: no failure,
+      // so no backoff step; come back after the hint, which the server
+      // already spread, and resume every room after its newest seq.
+      this._scheduleReconnect(moveAfter);
+      return;
+    }
     if (retryAfter != null) {
       // Shed by a replica under a storm: not before its hint, spread.
       this._scheduleReconnect(overloadDelay(retryAfter, this.attempt++, this.random));

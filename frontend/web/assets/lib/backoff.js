@@ -30,6 +30,21 @@ export const MAX_RETRY_AFTER_MS = 5 * 60_000;
  * (the "too slow" 1013, or one that does not parse).
  */
 export function overloadedRetryAfter(reason) {
+  return retryHint(reason, 'overloaded');
+}
+
+/**
+ * The retry hint of a replica that asked the connection to move to a less
+ * loaded one (close 1012 with {"code":"rebalance","retry_after_ms":N}, N
+ * already jittered by the server). Returns N (at most MAX_RETRY_AFTER_MS),
+ * or null for any other reason (a plain restart).
+ */
+export function rebalanceRetryAfter(reason) {
+  return retryHint(reason, 'rebalance');
+}
+
+/** N of a JSON close reason {"code": code, "retry_after_ms": N}, or null. */
+function retryHint(reason, code) {
   if (typeof reason !== 'string' || reason[0] !== '{') return null;
   let r;
   try {
@@ -37,7 +52,7 @@ export function overloadedRetryAfter(reason) {
   } catch {
     return null;
   }
-  if (!r || r.code !== 'overloaded') return null;
+  if (!r || r.code !== code) return null;
   const ms = Number(r.retry_after_ms);
   if (!Number.isFinite(ms) || ms < 0) return null;
   return Math.min(MAX_RETRY_AFTER_MS, Math.round(ms));

@@ -3,8 +3,31 @@
 // message}) and the WebSocket is not open (conn: connectionLabel's state).
 // Both are the same outage to the user, so they share one banner with one
 // Retry that retries both; the REST side, when down, names the culprit.
+// A socket that a replica asked to move (1012 rebalance) is no outage: the
+// indicator says so quietly and no banner shows while it reconnects.
 
 /**
+ * Maps the socket status (ChatSocket's onStatus) to what the indicator
+ * shows: {state, label}, state one of connected, connecting, reconnecting,
+ * moving, offline.
+ */
+export function connectionLabel(conn, everConnected) {
+  switch (conn?.status) {
+    case 'open':
+      return { state: 'connected', label: 'Connected' };
+    case 'offline':
+      return { state: 'offline', label: 'Offline' };
+    case 'waiting':
+    case 'connecting':
+      if (conn.moving) return { state: 'moving', label: 'Switching server…' };
+      return everConnected || conn.attempt > 0 ? { state: 'reconnecting', label: 'Reconnecting…' } : { state: 'connecting', label: 'Connecting…' };
+    default:
+      return { state: 'connecting', label: 'Connecting…' };
+  }
+}
+
+/**
+ * connState 'moving' (a rebalance) gets no banner of its own.
  * Returns null (no banner) or {state, title, text, retry, delayed}: state
  * is 'service', 'reconnecting' or 'offline'; retry whether a Retry button
  * makes sense (not while the device is offline); delayed whether the

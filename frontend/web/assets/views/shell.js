@@ -9,26 +9,11 @@ import { threadsNavLink } from './thread.js';
 import { displayName, documentTitle, preview } from '../lib/format.js';
 import { plainText } from '../lib/markdown.js';
 import { listTime } from '../lib/timefmt.js';
-import { connectionBanner } from '../lib/connbanner.js';
+import { connectionBanner, connectionLabel } from '../lib/connbanner.js';
 import { createRoomDialog } from './dialogs.js';
 import { newMessageDialog } from './newmessage.js';
 import { directTitle, groupAvatar } from './direct.js';
 import { previewText } from '../lib/uploads.js';
-
-/** Maps the socket status to what the indicator shows. */
-export function connectionLabel(conn, everConnected) {
-  switch (conn?.status) {
-    case 'open':
-      return { state: 'connected', label: 'Connected' };
-    case 'offline':
-      return { state: 'offline', label: 'Offline' };
-    case 'waiting':
-    case 'connecting':
-      return everConnected || conn.attempt > 0 ? { state: 'reconnecting', label: 'Reconnecting…' } : { state: 'connecting', label: 'Connecting…' };
-    default:
-      return { state: 'connecting', label: 'Connecting…' };
-  }
-}
 
 /**
  * Builds the shell; returns {el, main, setView, setTitle, headingReady,
