@@ -145,15 +145,15 @@ func TestPostgresStandIn(t *testing.T) {
 	size, _ := command(ctx, time.Minute, "", nil, "docker", "image", "inspect", "-f", "{{.Size}}", ref)
 	t.Logf("%s ready in %s, %s bytes", ref, time.Since(start).Round(time.Millisecond), strings.TrimSpace(size))
 
-	// The init scripts: the manifest's, one that records each run, and
-	// one the stand-in skips.
+	// The init scripts: the manifest's, one that records each run, and a
+	// file that is not a script.
 	initDir := filepath.Join(t.TempDir(), "init")
 	if err := os.Mkdir(initDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	scripts := manifestInitScripts(t, root)
 	scripts["20-runs.sql"] = "CREATE TABLE init_runs (at timestamptz NOT NULL DEFAULT now());\nINSERT INTO init_runs DEFAULT VALUES;\n"
-	scripts["30-skipped.sh"] = "echo not run\n"
+	scripts["30-notes.txt"] = "not a script\n" // the official image ignores it too
 	for name, body := range scripts {
 		if err := os.WriteFile(filepath.Join(initDir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
@@ -220,7 +220,7 @@ func TestPostgresStandIn(t *testing.T) {
 		t.Errorf("pg_isready: %v\n%s", err, out)
 	}
 	logs, _ := docker("logs", name)
-	if !strings.Contains(logs, "ignoring /docker-entrypoint-initdb.d/30-skipped.sh") {
+	if !strings.Contains(logs, "ignoring /docker-entrypoint-initdb.d/30-notes.txt") {
 		t.Errorf("no log line for the skipped script:\n%s", tail(logs, 30))
 	}
 

@@ -255,7 +255,7 @@ func initdb(c config, stdout io.Writer) error {
 // initialise runs the init scripts on a temporary server reachable only
 // through the Unix socket.
 func initialise(c config, stdout io.Writer) error {
-	files, skipped, err := initFiles(initDir)
+	files, err := initFiles(initDir)
 	if err != nil {
 		return err
 	}
@@ -272,13 +272,14 @@ func initialise(c config, stdout io.Writer) error {
 				return fmt.Errorf("create database %s: %w", c.DB, err)
 			}
 		}
-		for _, s := range skipped {
-			fmt.Fprintf(stdout, "docker-entrypoint: ignoring %s (this stand-in runs only *.sql files)\n", s)
-		}
 		for _, f := range files {
-			fmt.Fprintf(stdout, "docker-entrypoint: running %s\n", f)
-			if err := runTool(stdout, "psql", append(psql, "--dbname", c.DB, "-f", f)...); err != nil {
-				return fmt.Errorf("%s: %w", f, err)
+			if !f.SQL {
+				fmt.Fprintf(stdout, "docker-entrypoint: ignoring %s (this stand-in runs only *.sql files)\n", f.Path)
+				continue
+			}
+			fmt.Fprintf(stdout, "docker-entrypoint: running %s\n", f.Path)
+			if err := runTool(stdout, "psql", append(psql, "--dbname", c.DB, "-f", f.Path)...); err != nil {
+				return fmt.Errorf("%s: %w", f.Path, err)
 			}
 		}
 		return nil
@@ -289,16 +290,21 @@ func initialise(c config, stdout io.Writer) error {
 	return err
 }
 
-// initFiles lists dir's init scripts in name order: the *.sql files to run,
-// and the others, which are skipped. Hidden names (a ConfigMap volume's
-// ..data links) are not scripts.
-func initFiles(dir string) (run, skipped []string, err error) {
+// initFile is an entry of the init directory; only SQL files are run.
+type initFile struct {
+	Path string
+	SQL  bool
+}
+
+// initFiles lists dir's entries in name order. Hidden names (a ConfigMap
+// volume's ..data links) are not scripts.
+func initFiles(dir string) ([]initFile, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, nil
+		return nil, nil
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	names := make([]string, 0, len(entries))
 	for _, e := range entries {
@@ -307,19 +313,16 @@ func initFiles(dir string) (run, skipped []string, err error) {
 		}
 	}
 	sort.Strings(names)
+	files := make([]initFile, 0, len(names))
 	for _, n := range names {
 		p := filepath.Join(dir, n)
 		fi, err := os.Stat(p) // follows a ConfigMap's symlinks
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		if fi.Mode().IsRegular() && strings.HasSuffix(n, ".sql") {
-			run = append(run, p)
-		} else {
-			skipped = append(skipped, p)
-		}
+		files = append(files, initFile{Path: p, SQL: fi.Mode().IsRegular() && strings.HasSuffix(n, ".sql")})
 	}
-	return run, skipped, nil
+	return files, nil
 }
 
 func runTool(stdout io.Writer, name string, args ...string) error {

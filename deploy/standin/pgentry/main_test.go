@@ -86,16 +86,21 @@ func TestInitFiles(t *testing.T) {
 	if err := os.Symlink("..data/40-e.sql", filepath.Join(dir, "40-e.sql")); err != nil {
 		t.Fatal(err)
 	}
-	run, skipped, err := initFiles(dir)
+	files, err := initFiles(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantRun := []string{filepath.Join(dir, "10-a.sql"), filepath.Join(dir, "20-b.sql"), filepath.Join(dir, "40-e.sql")}
-	wantSkipped := []string{filepath.Join(dir, "15-c.sh"), filepath.Join(dir, "30-d.sql.gz")}
-	if !slices.Equal(run, wantRun) || !slices.Equal(skipped, wantSkipped) {
-		t.Errorf("run %q skipped %q; want %q and %q", run, skipped, wantRun, wantSkipped)
+	want := []initFile{
+		{filepath.Join(dir, "10-a.sql"), true},
+		{filepath.Join(dir, "15-c.sh"), false},
+		{filepath.Join(dir, "20-b.sql"), true},
+		{filepath.Join(dir, "30-d.sql.gz"), false},
+		{filepath.Join(dir, "40-e.sql"), true},
 	}
-	if run, skipped, err := initFiles(filepath.Join(dir, "absent")); err != nil || run != nil || skipped != nil {
-		t.Errorf("absent directory: %q %q %v", run, skipped, err)
+	if !slices.Equal(files, want) {
+		t.Errorf("init files %+v, want %+v", files, want)
+	}
+	if files, err := initFiles(filepath.Join(dir, "absent")); err != nil || files != nil {
+		t.Errorf("absent directory: %+v %v", files, err)
 	}
 }
