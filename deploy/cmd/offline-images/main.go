@@ -3,9 +3,11 @@
 // and nats:2.10-alpine) as offline stand-ins made from this machine's Go
 // toolchain and module cache, unless real images already exist under those
 // names. Then `docker-compose up --build` (or `docker compose up --build`)
-// needs no registry. See package standin; scripts/offline-images.sh runs it.
+// needs no registry. With -postgres it also provides k8s/postgres's
+// postgres:16-alpine, made from this machine's PostgreSQL packages. See
+// package standin; scripts/offline-images.sh runs it.
 //
-// Usage: go run ./cmd/offline-images [-root DIR]
+// Usage: go run ./cmd/offline-images [-root DIR] [-postgres]
 package main
 
 import (
@@ -29,14 +31,19 @@ func (stderrLog) Logf(format string, args ...any) {
 
 func main() {
 	root := flag.String("root", "", "the repository root (default: the nearest parent directory holding docker-compose.yml)")
+	postgres := flag.Bool("postgres", false, "also make k8s/postgres's PostgreSQL image from this machine's PostgreSQL packages (apt-get install postgresql)")
 	flag.Parse()
-	if err := run(*root); err != nil {
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "offline-images: error: unexpected arguments %q\n", flag.Args())
+		os.Exit(2)
+	}
+	if err := run(*root, *postgres); err != nil {
 		fmt.Fprintln(os.Stderr, "offline-images: error:", err)
 		os.Exit(1)
 	}
 }
 
-func run(root string) error {
+func run(root string, postgres bool) error {
 	if root == "" {
 		var err error
 		if root, err = findRoot(); err != nil {
@@ -57,6 +64,15 @@ func run(root string) error {
 	goImage, natsImage, _ := b.Images()
 	b.Log.Logf("%s and %s ready in %s; now run `docker-compose up --build` (or `docker compose up --build`)",
 		goImage, natsImage, time.Since(start).Round(time.Second))
+	if postgres {
+		start := time.Now()
+		ref, err := b.EnsurePostgres(ctx)
+		if err != nil {
+			return err
+		}
+		b.Log.Logf("%s ready in %s, for k8s/postgres (on K3s: docker save %s | sudo k3s ctr images import -)",
+			ref, time.Since(start).Round(time.Second), ref)
+	}
 	return nil
 }
 
