@@ -277,14 +277,8 @@ func overloaded(err error) (time.Duration, bool) {
 	if !errors.As(err, &ce) || ce.Code != websocket.CloseTryAgainLater {
 		return 0, false
 	}
-	var hint struct {
-		Code         string `json:"code"`
-		RetryAfterMS int64  `json:"retry_after_ms"`
-	}
-	if json.Unmarshal([]byte(ce.Text), &hint) != nil || hint.Code != "overloaded" {
-		return 0, false
-	}
-	return time.Duration(min(max(hint.RetryAfterMS, 0), 60_000)) * time.Millisecond, true
+	code, wait, ok := closeHint(ce)
+	return wait, ok && code == "overloaded"
 }
 
 func (c *client) connectOnce(ctx context.Context, d *websocket.Dialer) error {
