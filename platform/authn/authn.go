@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/MicahParks/jwkset"
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/gin-gonic/gin"
 	"github.com/golang-jwt/jwt/v5"
@@ -99,8 +100,10 @@ func NewVerifier(kf jwt.Keyfunc, issuer, audience string) *Verifier {
 }
 
 // NewJWKSVerifier fetches keys from jwksURL in the background for as long as
-// ctx lives. It does not fail when auth-service is not up yet: keys are
-// fetched on the first token with an unknown kid.
+// ctx lives. It does not fail when auth-service is not up yet: until the
+// first keys arrive it asks again with backoff (1 s doubling to 30 s), and a
+// token with an unknown kid asks at once, so /health heals by itself when
+// auth-service comes up after this service.
 func NewJWKSVerifier(ctx context.Context, jwksURL, issuer, audience string) (*Verifier, error) {
 	quiet := func(string) func(context.Context, error) { return func(context.Context, error) {} }
 	kf, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{jwksURL}, keyfunc.Override{
@@ -127,7 +130,27 @@ func NewJWKSVerifier(ctx context.Context, jwksURL, issuer, audience string) (*Ve
 		}
 		return nil
 	}
+	go fetchUntilLoaded(ctx, kf.Storage(), v.ready)
 	return v, nil
+}
+
+// fetchUntilLoaded retries the first JWKS fetch until keys are loaded or ctx
+// ends. Reading an unknown kid is the library's own refresh path (bounded by
+// its RefreshUnknownKID limiter), so no second fetcher is written here.
+func fetchUntilLoaded(ctx context.Context, keys jwkset.Storage, ready func(context.Context) error) {
+	wait := time.Second
+	for ready(ctx) != nil {
+		_, _ = keys.KeyRead(ctx, "parley-first-fetch")
+		if ready(ctx) == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
 }
 
 // Check reports whether signing keys are loaded (for /health).

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -139,6 +140,40 @@ func TestJWKSFetchedWhenIssuerStartsLate(t *testing.T) {
 	defer srv.Close()
 	if _, err := v.Verify(is.Token(t, 3, "bo", "user", time.Minute)); err != nil {
 		t.Fatalf("Verify after issuer came up: %v", err)
+	}
+}
+
+func TestJWKSHealthHealsWithoutATokenWhenIssuerStartsLate(t *testing.T) {
+	// As when chat-service's pods start before auth-service answers: no
+	// token arrives to make the verifier ask again, yet /health must heal.
+	is := authntest.New(t)
+	var asked atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if asked.Add(1) <= 2 {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		http.Redirect(w, r, is.JWKSURL, http.StatusTemporaryRedirect)
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v, err := authn.NewJWKSVerifier(ctx, srv.URL+"/.well-known/jwks.json", authn.DefaultIssuer, authn.DefaultAudience)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for v.Check(ctx) != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("Check still failing after %d JWKS requests: %v", asked.Load(), v.Check(ctx))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := asked.Load(); n < 3 {
+		t.Fatalf("keys loaded after %d requests, want the two refused ones first", n)
+	}
+	if _, err := v.Verify(is.Token(t, 3, "bo", "user", time.Minute)); err != nil {
+		t.Fatalf("Verify once healed: %v", err)
 	}
 }
 
