@@ -218,11 +218,15 @@ async function main() {
   }
 
   async function home() {
+    const asked = router.current;
     try {
       await chat.loadRooms();
     } catch (err) {
       toastError(err);
     }
+    // The user went somewhere else while the rooms loaded (a link in the
+    // password notice, a shortcut): their choice wins over the default room.
+    if (router.current !== asked) return;
     const rooms = store.state.rooms;
     const last = Number(localStorage.getItem(LAST_ROOM_KEY));
     const pick = rooms.find((r) => r.id === last && (r.is_member || r.kind === 'public')) ?? rooms.find((r) => r.is_default) ?? rooms.find((r) => r.is_member);
