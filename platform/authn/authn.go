@@ -101,7 +101,7 @@ func NewVerifier(kf jwt.Keyfunc, issuer, audience string) *Verifier {
 
 // NewJWKSVerifier fetches keys from jwksURL in the background for as long as
 // ctx lives. It does not fail when auth-service is not up yet: until the
-// first keys arrive it asks again with backoff (1 s doubling to 30 s), and a
+// first keys arrive it asks again with backoff (1 s doubling to 10 s), and a
 // token with an unknown kid asks at once, so /health heals by itself when
 // auth-service comes up after this service.
 func NewJWKSVerifier(ctx context.Context, jwksURL, issuer, audience string) (*Verifier, error) {
@@ -149,7 +149,7 @@ func fetchUntilLoaded(ctx context.Context, keys jwkset.Storage, ready func(conte
 			return
 		case <-time.After(wait):
 		}
-		wait = min(2*wait, 30*time.Second)
+		wait = min(2*wait, 10*time.Second)
 	}
 }
 
