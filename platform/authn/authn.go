@@ -10,9 +10,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
-	"github.com/MicahParks/jwkset"
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/gin-gonic/gin"
 	"github.com/golang-jwt/jwt/v5"
@@ -100,11 +100,63 @@ func NewVerifier(kf jwt.Keyfunc, issuer, audience string) *Verifier {
 }
 
 // NewJWKSVerifier fetches keys from jwksURL in the background for as long as
-// ctx lives. It does not fail when auth-service is not up yet: until the
-// first keys arrive it asks again with backoff (1 s doubling to 10 s), and a
-// token with an unknown kid asks at once, so /health heals by itself when
-// auth-service comes up after this service.
+// ctx lives. It does not fail when auth-service is not up yet: a token with
+// an unknown kid makes it ask again at once (at most twice per 5 s), and
+// until the first keys arrive it also asks by itself, with backoff (1 s
+// doubling to 10 s), so /health heals when auth-service comes up after this
+// service even if no token arrives.
 func NewJWKSVerifier(ctx context.Context, jwksURL, issuer, audience string) (*Verifier, error) {
+	first, err := newJWKS(ctx, jwksURL)
+	if err != nil {
+		return nil, err
+	}
+	var cur atomic.Pointer[jwks]
+	cur.Store(first)
+	v := NewVerifier(func(t *jwt.Token) (any, error) { return cur.Load().kf.Keyfunc(t) }, issuer, audience)
+	// Personal access tokens are opaque: auth-service, which serves the
+	// JWKS, answers for them.
+	v.pats = NewPATClient(IntrospectURL(jwksURL), nil, nil).Verify
+	v.ready = func(ctx context.Context) error {
+		if err := cur.Load().loaded(ctx); err != nil {
+			return fmt.Errorf("jwks: %w from %s", err, jwksURL)
+		}
+		return nil
+	}
+	go func() {
+		wait := time.Second
+		for cur.Load().loaded(ctx) != nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			wait = min(2*wait, 10*time.Second)
+			// A whole new key set, fetched once: retrying through the old
+			// set's unknown-kid refresh would spend the limiter that real
+			// tokens need the moment auth-service answers.
+			next, err := newJWKS(ctx, jwksURL)
+			if err != nil {
+				continue
+			}
+			if next.loaded(ctx) != nil {
+				next.stop()
+				continue
+			}
+			cur.Swap(next).stop()
+		}
+	}()
+	return v, nil
+}
+
+// jwks is one key set fetched from auth-service and refreshed in the
+// background until stop.
+type jwks struct {
+	kf   keyfunc.Keyfunc
+	stop context.CancelFunc
+}
+
+func newJWKS(ctx context.Context, jwksURL string) (*jwks, error) {
+	ctx, cancel := context.WithCancel(ctx)
 	quiet := func(string) func(context.Context, error) { return func(context.Context, error) {} }
 	kf, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{jwksURL}, keyfunc.Override{
 		HTTPTimeout:             5 * time.Second,
@@ -114,43 +166,22 @@ func NewJWKSVerifier(ctx context.Context, jwksURL, issuer, audience string) (*Ve
 		RefreshErrorHandlerFunc: quiet,
 	})
 	if err != nil {
+		cancel()
 		return nil, fmt.Errorf("jwks %s: %w", jwksURL, err)
 	}
-	v := NewVerifier(kf.Keyfunc, issuer, audience)
-	// Personal access tokens are opaque: auth-service, which serves the
-	// JWKS, answers for them.
-	v.pats = NewPATClient(IntrospectURL(jwksURL), nil, nil).Verify
-	v.ready = func(ctx context.Context) error {
-		keys, err := kf.Storage().KeyReadAll(ctx)
-		if err != nil {
-			return fmt.Errorf("jwks: %w", err)
-		}
-		if len(keys) == 0 {
-			return errors.New("jwks: no signing keys loaded yet from " + jwksURL)
-		}
-		return nil
-	}
-	go fetchUntilLoaded(ctx, kf.Storage(), v.ready)
-	return v, nil
+	return &jwks{kf: kf, stop: cancel}, nil
 }
 
-// fetchUntilLoaded retries the first JWKS fetch until keys are loaded or ctx
-// ends. Reading an unknown kid is the library's own refresh path (bounded by
-// its RefreshUnknownKID limiter), so no second fetcher is written here.
-func fetchUntilLoaded(ctx context.Context, keys jwkset.Storage, ready func(context.Context) error) {
-	wait := time.Second
-	for ready(ctx) != nil {
-		_, _ = keys.KeyRead(ctx, "parley-first-fetch")
-		if ready(ctx) == nil {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 10*time.Second)
+// loaded says whether the set holds signing keys.
+func (j *jwks) loaded(ctx context.Context) error {
+	keys, err := j.kf.Storage().KeyReadAll(ctx)
+	if err != nil {
+		return err
 	}
+	if len(keys) == 0 {
+		return errors.New("no signing keys loaded yet")
+	}
+	return nil
 }
 
 // Check reports whether signing keys are loaded (for /health).

@@ -177,6 +177,44 @@ func TestJWKSHealthHealsWithoutATokenWhenIssuerStartsLate(t *testing.T) {
 	}
 }
 
+func TestJWKSRetriesLeaveTheUnknownKIDRefreshToTokens(t *testing.T) {
+	// While auth-service is down the verifier keeps asking by itself; the
+	// first token after auth-service answers must still be verified at once
+	// (its unknown kid refreshes the keys), not wait behind those retries.
+	is := authntest.New(t)
+	var asked atomic.Int32
+	var up atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		if !up.Load() {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		http.Redirect(w, r, is.JWKSURL, http.StatusTemporaryRedirect)
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v, err := authn.NewJWKSVerifier(ctx, srv.URL+"/.well-known/jwks.json", authn.DefaultIssuer, authn.DefaultAudience)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for asked.Load() < 4 { // the first fetch and three retries
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d JWKS requests while auth-service was down", asked.Load())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	up.Store(true)
+	if _, err := v.Verify(is.Token(t, 3, "bo", "user", time.Minute)); err != nil {
+		t.Fatalf("the first token once auth-service answers: %v", err)
+	}
+	if err := v.Check(ctx); err != nil {
+		t.Fatalf("Check after the token loaded the keys: %v", err)
+	}
+}
+
 func TestRequireMiddleware(t *testing.T) {
 	is := authntest.New(t)
 	v := newVerifier(t, is)
