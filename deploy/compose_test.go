@@ -49,23 +49,25 @@ const (
 	maxImageMB = 45
 )
 
-// The published ports are picked free for each run (other stacks may hold
-// 8080/500x on a shared machine) and handed to compose with the
-// PARLEY_*_PORT variables; the browser-facing settings follow them exactly as
-// a user remapping ports would set them. Only loopback is published.
-var (
-	appOrigin  string
-	gatewayURL string
-	frontURL   string
-	chatURL    string
-	chat2URL   string
-	chatWS     string
-	chat2WS    string
-)
+// stack is where a running Parley answers: the browser's origin and the
+// published URLs. The compose and the cluster tests each have their own.
+type stack struct {
+	origin  string // the app's origin as a browser sends it (ALLOWED_ORIGINS)
+	front   string // the frontend, http://127.0.0.1:PORT
+	gateway string // the API gateway
+	chat    string // chat-service over HTTP (compose only)
+	chat2   string // the second chat replica (compose's scale profile)
+	chatWS  string // chat's WebSocket
+	chat2WS string
+}
 
 // pickPorts chooses four free loopback ports and returns the compose
-// environment that publishes on them.
-func pickPorts(t *testing.T) []string {
+// environment that publishes on them. Ports are picked free for each run
+// (other stacks may hold 8080/500x on a shared machine) and handed to
+// compose with the PARLEY_*_PORT variables; the browser-facing settings
+// follow them exactly as a user remapping ports would set them. Only
+// loopback is published.
+func pickPorts(t *testing.T) (*stack, []string) {
 	t.Helper()
 	var ports []int
 	var lns []net.Listener
@@ -81,21 +83,23 @@ func pickPorts(t *testing.T) []string {
 		ln.Close()
 	}
 	front, gw, chat, chat2 := ports[0], ports[1], ports[2], ports[3]
-	appOrigin = fmt.Sprintf("http://localhost:%d", front)
-	frontURL = fmt.Sprintf("http://127.0.0.1:%d", front)
-	gatewayURL = fmt.Sprintf("http://127.0.0.1:%d", gw)
-	chatURL = fmt.Sprintf("http://127.0.0.1:%d", chat)
-	chat2URL = fmt.Sprintf("http://127.0.0.1:%d", chat2)
-	chatWS = fmt.Sprintf("ws://127.0.0.1:%d/ws", chat)
-	chat2WS = fmt.Sprintf("ws://127.0.0.1:%d/ws", chat2)
+	st := &stack{
+		origin:  fmt.Sprintf("http://localhost:%d", front),
+		front:   fmt.Sprintf("http://127.0.0.1:%d", front),
+		gateway: fmt.Sprintf("http://127.0.0.1:%d", gw),
+		chat:    fmt.Sprintf("http://127.0.0.1:%d", chat),
+		chat2:   fmt.Sprintf("http://127.0.0.1:%d", chat2),
+		chatWS:  fmt.Sprintf("ws://127.0.0.1:%d/ws", chat),
+		chat2WS: fmt.Sprintf("ws://127.0.0.1:%d/ws", chat2),
+	}
 	t.Logf("published ports: app %d, gateway %d, chat %d, chat-2 %d", front, gw, chat, chat2)
-	return []string{
+	return st, []string{
 		"PARLEY_BIND=127.0.0.1",
 		fmt.Sprintf("PARLEY_FRONTEND_PORT=%d", front),
 		fmt.Sprintf("PARLEY_GATEWAY_PORT=%d", gw),
 		fmt.Sprintf("PARLEY_CHAT_PORT=%d", chat),
 		fmt.Sprintf("PARLEY_CHAT2_PORT=%d", chat2),
-		"ALLOWED_ORIGINS=" + appOrigin,
+		"ALLOWED_ORIGINS=" + st.origin,
 		fmt.Sprintf("API_BASE_URL=http://localhost:%d", gw),
 	}
 }
@@ -194,6 +198,9 @@ func cleanDocker(t *testing.T) {
 }
 
 func TestCompose(t *testing.T) {
+	// Beside TestCluster, which waits for the images built here.
+	t.Parallel()
+	defer imagesBuilt(errNoImages) // a no-op once the images are announced
 	needTool(t, "docker", "the compose end-to-end test builds and runs the images")
 	if out, err := run(t, 30*time.Second, "", nil, "docker", "info"); err != nil {
 		missing(t, "the Docker daemon is not reachable: %v\n%s", err, tail(out, 5))
@@ -225,17 +232,17 @@ func TestCompose(t *testing.T) {
 		t.Logf("%s: %s", name, timings[name])
 	}
 
-	ports := pickPorts(t)
+	st, ports := pickPorts(t)
 	base := append(ports, "TAG="+e2eTag, "VERSION=e2e", "ADMIN_PASSWORD=")
 	project := fmt.Sprintf("parleye2e%d", os.Getpid())
 	// The default stack; NATS_URL and the profiles empty as in a fresh checkout.
 	c := &composeRun{t: t, root: root, cmd: composeCmd, project: project,
-		env: append(slices.Clone(base), "NATS_URL=", "COMPOSE_PROFILES=", "CHAT_WS_URL="+browserWS(chatWS))}
+		env: append(slices.Clone(base), "NATS_URL=", "COMPOSE_PROFILES=", "CHAT_WS_URL="+browserWS(st.chatWS))}
 	// The scale profile as the README starts it: the env file decides the
 	// profile and NATS_URL; the shell's CHAT_WS_URL overrides the file's, as
 	// the ports were moved.
 	scale := &composeRun{t: t, root: root, cmd: composeCmd, opts: []string{"--env-file", scaleEnvFile}, project: project,
-		env: append(slices.Clone(base), "CHAT_WS_URL="+browserWS(chatWS)+","+browserWS(chat2WS))}
+		env: append(slices.Clone(base), "CHAT_WS_URL="+browserWS(st.chatWS)+","+browserWS(st.chat2WS))}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("compose logs:\n%s", scale.logs())
@@ -260,20 +267,21 @@ func TestCompose(t *testing.T) {
 	})
 	step("healthy", func() { waitHealthy(t, c, 5) })
 	checkImages(t)
+	imagesBuilt(nil)
 
 	// 2. The default stack.
 	var alice session
 	var roomID int64
 	step("register, room, WebSocket message, history", func() {
-		checkFrontend(t)
-		checkGatewayHealth(t)
-		alice = register(t, "alice")
-		roomID = createRoom(t, alice, "deploy-e2e")
-		ws := dialChat(t, chatWS, alice)
+		st.checkFrontend(t)
+		st.checkGatewayHealth(t)
+		alice = st.register(t, "alice")
+		roomID = st.createRoom(t, alice, "deploy-e2e")
+		ws := st.dialChat(t, st.chatWS, alice)
 		subscribe(t, ws, roomID)
 		msg := sendMessage(t, ws, roomID, "hello from compose", "e2e-1")
 		ws.Close()
-		history := messages(t, alice, roomID)
+		history := st.messages(t, alice, roomID)
 		if !containsBody(history, "hello from compose") || msg.Seq < 1 {
 			t.Fatalf("history %+v lacks the message sent over the WebSocket (seq %d)", history, msg.Seq)
 		}
@@ -282,7 +290,7 @@ func TestCompose(t *testing.T) {
 		}
 		// The WebSocket checks Origin against ALLOWED_ORIGINS.
 		h := http.Header{"Origin": {"http://evil.example"}}
-		if conn, resp, err := websocket.DefaultDialer.Dial(chatWS, h); err == nil {
+		if conn, resp, err := websocket.DefaultDialer.Dial(st.chatWS, h); err == nil {
 			conn.Close()
 			t.Errorf("a WebSocket from a foreign origin was accepted")
 		} else if resp == nil || resp.StatusCode != http.StatusForbidden {
@@ -296,14 +304,14 @@ func TestCompose(t *testing.T) {
 		waitHealthy(t, c, 5)
 	})
 	step("data after restart", func() {
-		if code, body := call(t, "GET", gatewayURL+"/api/auth/me", alice.Token, nil, nil); code != http.StatusOK {
+		if code, body := st.call(t, "GET", st.gateway+"/api/auth/me", alice.Token, nil, nil); code != http.StatusOK {
 			t.Errorf("the token issued before the restart is refused (%d %s): the signing key did not persist", code, body)
 		}
-		again := login(t, alice.Username)
+		again := st.login(t, alice.Username)
 		if again.UserID != alice.UserID {
 			t.Errorf("after restart user id %d, want %d", again.UserID, alice.UserID)
 		}
-		if !containsBody(messages(t, again, roomID), "hello from compose") {
+		if !containsBody(st.messages(t, again, roomID), "hello from compose") {
 			t.Errorf("the message did not survive the restart")
 		}
 	})
@@ -319,22 +327,22 @@ func TestCompose(t *testing.T) {
 		scale.must(10*time.Minute, "up", "--build", "-d")
 		waitHealthy(t, scale, 7)
 		// Both replicas ready: /readyz includes their NATS connection.
-		waitReady(t, chatURL)
-		waitReady(t, chat2URL)
+		waitReady(t, st.chat)
+		waitReady(t, st.chat2)
 	})
 	step("both chat URLs reach the browser", func() {
-		checkChatURLs(t, browserWS(chatWS), browserWS(chat2WS))
+		st.checkChatURLs(t, browserWS(st.chatWS), browserWS(st.chat2WS))
 	})
 	step("message across chat replicas", func() {
-		bob := register(t, "bob")
-		carol := register(t, "carol")
-		room := createRoom(t, bob, "across-replicas")
-		if code, body := call(t, "POST", fmt.Sprintf("%s/api/chat/rooms/%d/join", gatewayURL, room), carol.Token, map[string]any{}, nil); code/100 != 2 {
+		bob := st.register(t, "bob")
+		carol := st.register(t, "carol")
+		room := st.createRoom(t, bob, "across-replicas")
+		if code, body := st.call(t, "POST", fmt.Sprintf("%s/api/chat/rooms/%d/join", st.gateway, room), carol.Token, map[string]any{}, nil); code/100 != 2 {
 			t.Fatalf("join: %d %s", code, body)
 		}
-		onFirst := dialChat(t, chatWS, bob)
+		onFirst := st.dialChat(t, st.chatWS, bob)
 		defer onFirst.Close()
-		onSecond := dialChat(t, chat2WS, carol)
+		onSecond := st.dialChat(t, st.chat2WS, carol)
 		defer onSecond.Close()
 		subscribe(t, onFirst, room)
 		subscribe(t, onSecond, room)
@@ -480,7 +488,7 @@ func pause(d time.Duration) { <-time.After(d) }
 var httpClient = &http.Client{Timeout: 15 * time.Second}
 
 // call sends a JSON request and decodes a JSON answer into out (when non-nil).
-func call(t *testing.T, method, url, token string, body any, out any) (int, string) {
+func (st *stack) call(t *testing.T, method, url, token string, body any, out any) (int, string) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -491,7 +499,7 @@ func call(t *testing.T, method, url, token string, body any, out any) (int, stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Origin", appOrigin)
+	req.Header.Set("Origin", st.origin)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -512,11 +520,11 @@ func call(t *testing.T, method, url, token string, body any, out any) (int, stri
 	return resp.StatusCode, string(data)
 }
 
-func checkFrontend(t *testing.T) {
+func (st *stack) checkFrontend(t *testing.T) {
 	t.Helper()
-	resp, err := httpClient.Get(frontURL + "/")
+	resp, err := httpClient.Get(st.front + "/")
 	if err != nil {
-		t.Fatalf("the app at %s: %v", frontURL, err)
+		t.Fatalf("the app at %s: %v", st.front, err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
@@ -525,24 +533,24 @@ func checkFrontend(t *testing.T) {
 	var cfg struct {
 		API string `json:"api_base_url"`
 	}
-	if code, body := call(t, "GET", frontURL+"/config.json", "", nil, &cfg); code != http.StatusOK {
+	if code, body := st.call(t, "GET", st.front+"/config.json", "", nil, &cfg); code != http.StatusOK {
 		t.Fatalf("GET /config.json: %d %s", code, body)
 	}
-	if wantAPI := strings.Replace(gatewayURL, "127.0.0.1", "localhost", 1); cfg.API != wantAPI {
+	if wantAPI := strings.Replace(st.gateway, "127.0.0.1", "localhost", 1); cfg.API != wantAPI {
 		t.Errorf("config.json api_base_url = %q, want %s (API_BASE_URL)", cfg.API, wantAPI)
 	}
-	checkChatURLs(t, browserWS(chatWS))
+	st.checkChatURLs(t, browserWS(st.chatWS))
 }
 
 // checkChatURLs: the browser is told exactly these chat WebSocket URLs
 // (CHAT_WS_URL), the first also as chat_ws_url for one-URL clients.
-func checkChatURLs(t *testing.T, want ...string) {
+func (st *stack) checkChatURLs(t *testing.T, want ...string) {
 	t.Helper()
 	var cfg struct {
 		WS  string   `json:"chat_ws_url"`
 		WSs []string `json:"chat_ws_urls"`
 	}
-	if code, body := call(t, "GET", frontURL+"/config.json", "", nil, &cfg); code != http.StatusOK {
+	if code, body := st.call(t, "GET", st.front+"/config.json", "", nil, &cfg); code != http.StatusOK {
 		t.Fatalf("GET /config.json: %d %s", code, body)
 	}
 	if cfg.WS != want[0] || !slices.Equal(cfg.WSs, want) {
@@ -550,12 +558,12 @@ func checkChatURLs(t *testing.T, want ...string) {
 	}
 }
 
-func checkGatewayHealth(t *testing.T) {
+func (st *stack) checkGatewayHealth(t *testing.T) {
 	t.Helper()
 	var h struct {
 		Status string `json:"status"`
 	}
-	if code, body := call(t, "GET", gatewayURL+"/health", "", nil, &h); code != http.StatusOK {
+	if code, body := st.call(t, "GET", st.gateway+"/health", "", nil, &h); code != http.StatusOK {
 		t.Errorf("gateway /health: %d %s", code, body)
 	}
 }
@@ -568,18 +576,18 @@ type session struct {
 
 const e2ePassword = "correct horse battery staple"
 
-func register(t *testing.T, name string) session {
+func (st *stack) register(t *testing.T, name string) session {
 	t.Helper()
 	username := fmt.Sprintf("%s_%d", name, time.Now().UnixNano()%1e9)
-	return authenticate(t, "/api/auth/register", username, http.StatusCreated)
+	return st.authenticate(t, "/api/auth/register", username, http.StatusCreated)
 }
 
-func login(t *testing.T, username string) session {
+func (st *stack) login(t *testing.T, username string) session {
 	t.Helper()
-	return authenticate(t, "/api/auth/login", username, http.StatusOK)
+	return st.authenticate(t, "/api/auth/login", username, http.StatusOK)
 }
 
-func authenticate(t *testing.T, path, username string, want int) session {
+func (st *stack) authenticate(t *testing.T, path, username string, want int) session {
 	t.Helper()
 	var out struct {
 		User struct {
@@ -588,19 +596,19 @@ func authenticate(t *testing.T, path, username string, want int) session {
 		} `json:"user"`
 		AccessToken string `json:"access_token"`
 	}
-	code, body := call(t, "POST", gatewayURL+path, "", map[string]string{"username": username, "password": e2ePassword}, &out)
+	code, body := st.call(t, "POST", st.gateway+path, "", map[string]string{"username": username, "password": e2ePassword}, &out)
 	if code != want || out.AccessToken == "" || out.User.ID == 0 {
 		t.Fatalf("POST %s: %d %s", path, code, body)
 	}
 	return session{Username: username, UserID: out.User.ID, Token: out.AccessToken}
 }
 
-func createRoom(t *testing.T, s session, name string) int64 {
+func (st *stack) createRoom(t *testing.T, s session, name string) int64 {
 	t.Helper()
 	var room struct {
 		ID int64 `json:"id"`
 	}
-	code, body := call(t, "POST", gatewayURL+"/api/chat/rooms", s.Token,
+	code, body := st.call(t, "POST", st.gateway+"/api/chat/rooms", s.Token,
 		map[string]string{"name": fmt.Sprintf("%s-%d", name, time.Now().UnixNano()%1e6), "kind": "public"}, &room)
 	if code != http.StatusCreated || room.ID == 0 {
 		t.Fatalf("create room: %d %s", code, body)
@@ -615,12 +623,12 @@ type chatMessage struct {
 	Body   string `json:"body"`
 }
 
-func messages(t *testing.T, s session, room int64) []chatMessage {
+func (st *stack) messages(t *testing.T, s session, room int64) []chatMessage {
 	t.Helper()
 	var out struct {
 		Messages []chatMessage `json:"messages"`
 	}
-	if code, body := call(t, "GET", fmt.Sprintf("%s/api/chat/rooms/%d/messages", gatewayURL, room), s.Token, nil, &out); code != http.StatusOK {
+	if code, body := st.call(t, "GET", fmt.Sprintf("%s/api/chat/rooms/%d/messages", st.gateway, room), s.Token, nil, &out); code != http.StatusOK {
 		t.Fatalf("history: %d %s", code, body)
 	}
 	return out.Messages
@@ -645,10 +653,10 @@ type frame struct {
 	Ref         string          `json:"ref"`
 }
 
-func dialChat(t *testing.T, url string, s session) *websocket.Conn {
+func (st *stack) dialChat(t *testing.T, url string, s session) *websocket.Conn {
 	t.Helper()
 	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
-	conn, resp, err := d.Dial(url, http.Header{"Origin": {appOrigin}})
+	conn, resp, err := d.Dial(url, http.Header{"Origin": {st.origin}})
 	if err != nil {
 		t.Fatalf("dial %s: %v (%v)", url, err, resp)
 	}
