@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -143,32 +144,51 @@ func TestJWKSFetchedWhenIssuerStartsLate(t *testing.T) {
 	}
 }
 
-func TestJWKSHealthHealsWithoutATokenWhenIssuerStartsLate(t *testing.T) {
-	// As when chat-service's pods start before auth-service answers: no
-	// token arrives to make the verifier ask again, yet /health must heal.
-	is := authntest.New(t)
+// startingIssuer serves is's JWKS once answer(n), n counting the requests
+// from 1, says auth-service is up, and 503 before; it returns a verifier
+// reading it and the request counter.
+func startingIssuer(t *testing.T, is *authntest.Issuer, answer func(n int32) bool) (*authn.Verifier, *atomic.Int32) {
+	t.Helper()
 	var asked atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if asked.Add(1) <= 2 {
+		if !answer(asked.Add(1)) {
 			http.Error(w, "starting", http.StatusServiceUnavailable)
 			return
 		}
 		http.Redirect(w, r, is.JWKSURL, http.StatusTemporaryRedirect)
 	}))
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
 	v, err := authn.NewJWKSVerifier(ctx, srv.URL+"/.well-known/jwks.json", authn.DefaultIssuer, authn.DefaultAudience)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return v, &asked
+}
+
+// waitFor polls cond for up to 20 s.
+func waitFor(t *testing.T, what func() string, cond func() bool) {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
-	for v.Check(ctx) != nil {
+	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("Check still failing after %d JWKS requests: %v", asked.Load(), v.Check(ctx))
+			t.Fatalf("after 20 s: %s", what())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+func TestJWKSHealthHealsWithoutATokenWhenIssuerStartsLate(t *testing.T) {
+	// As when chat-service's pods start before auth-service answers: no
+	// token arrives to make the verifier ask again, yet /health must heal.
+	is := authntest.New(t)
+	v, asked := startingIssuer(t, is, func(n int32) bool { return n > 2 })
+	ctx := context.Background()
+	waitFor(t, func() string {
+		return fmt.Sprintf("Check still failing after %d JWKS requests: %v", asked.Load(), v.Check(ctx))
+	},
+		func() bool { return v.Check(ctx) == nil })
 	if n := asked.Load(); n < 3 {
 		t.Fatalf("keys loaded after %d requests, want the two refused ones first", n)
 	}
@@ -182,35 +202,15 @@ func TestJWKSRetriesLeaveTheUnknownKIDRefreshToTokens(t *testing.T) {
 	// first token after auth-service answers must still be verified at once
 	// (its unknown kid refreshes the keys), not wait behind those retries.
 	is := authntest.New(t)
-	var asked atomic.Int32
 	var up atomic.Bool
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		asked.Add(1)
-		if !up.Load() {
-			http.Error(w, "starting", http.StatusServiceUnavailable)
-			return
-		}
-		http.Redirect(w, r, is.JWKSURL, http.StatusTemporaryRedirect)
-	}))
-	defer srv.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	v, err := authn.NewJWKSVerifier(ctx, srv.URL+"/.well-known/jwks.json", authn.DefaultIssuer, authn.DefaultAudience)
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for asked.Load() < 4 { // the first fetch and three retries
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d JWKS requests while auth-service was down", asked.Load())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	v, asked := startingIssuer(t, is, func(int32) bool { return up.Load() })
+	waitFor(t, func() string { return fmt.Sprintf("only %d JWKS requests while auth-service was down", asked.Load()) },
+		func() bool { return asked.Load() >= 4 }) // the first fetch and three retries
 	up.Store(true)
 	if _, err := v.Verify(is.Token(t, 3, "bo", "user", time.Minute)); err != nil {
 		t.Fatalf("the first token once auth-service answers: %v", err)
 	}
-	if err := v.Check(ctx); err != nil {
+	if err := v.Check(context.Background()); err != nil {
 		t.Fatalf("Check after the token loaded the keys: %v", err)
 	}
 }
