@@ -118,7 +118,7 @@ func TestCluster(t *testing.T) {
 	}
 	rec.step("NodePorts: app, gateway, WebSocket; a message from the gateway reaches a socket", func() {
 		k.gatewayHealthy(st)
-		checkApp(t, st)
+		st.checkFrontend(t)
 		roundTrip(t, st, "hello from the cluster")
 	})
 
@@ -395,30 +395,6 @@ func (k *kcluster) gatewayHealthy(st *stack) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK, fmt.Sprintf("%d %s", resp.StatusCode, data)
 	})
-}
-
-// checkApp: the SPA and its config on the app's NodePort, a WebSocket on
-// chat's.
-func checkApp(t *testing.T, st *stack) {
-	t.Helper()
-	resp, err := httpClient.Get(st.front + "/")
-	if err != nil {
-		t.Fatalf("the app at %s: %v", st.front, err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
-		t.Errorf("GET / on the app's NodePort: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
-	var cfg struct {
-		API string `json:"api_base_url"`
-		WS  string `json:"chat_ws_url"`
-	}
-	if code, body := st.call(t, "GET", st.front+"/config.json", "", nil, &cfg); code != http.StatusOK {
-		t.Fatalf("GET /config.json: %d %s", code, body)
-	}
-	if cfg.API != "http://localhost:30000" || cfg.WS != "ws://localhost:30003/ws" {
-		t.Errorf("config.json points the browser at %q and %q, want the NodePorts", cfg.API, cfg.WS)
-	}
 }
 
 // roundTrip: a user registered through the gateway posts over HTTP; another
