@@ -82,6 +82,12 @@ type subState struct {
 // Conn is one WebSocket connection. Only its writer goroutine writes data
 // frames; everyone else queues. The queue is bounded: a connection that
 // cannot keep up is closed with 1013 instead of slowing anybody down.
+//
+// The writer runs only while there is something to write (frames, a due
+// ping, the close): kickLocked starts it, and it ends when it finds the
+// queue empty. An idle connection therefore holds one goroutine, its
+// reader, and a ping timer — not a second goroutine blocked in a select
+// with its stack and a ticker (docs/BENCHMARKS.md, Big rooms: idle memory).
 type Conn struct {
 	hub *Hub
 	ws  *websocket.Conn
@@ -108,10 +114,38 @@ type Conn struct {
 	// lastWrite is when the writer last took frames off the queue, on the
 	// hub's clock.
 	lastWrite int64
+	// writing: a writer goroutine is running, or has finished for good
+	// (closed writerDone); either way nobody starts another.
+	writing bool
+	// pingDue: the ping timer fired; the writer sends a ping.
+	pingDue bool
+	pinger  *time.Timer
 
-	wake       chan struct{}
 	drained    chan struct{}
 	writerDone chan struct{}
+}
+
+// kickLocked makes sure a writer will take what is queued. c.mu must be
+// held.
+func (c *Conn) kickLocked() {
+	if c.writing {
+		return
+	}
+	c.writing = true
+	go c.writeLoop()
+}
+
+// pingTick is the ping timer's function: every PingPeriod it has the writer
+// send a ping (the reader's deadline expects the pong).
+func (c *Conn) pingTick() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return
+	}
+	c.pingDue = true
+	c.kickLocked()
+	c.pinger.Reset(c.hub.o.PingPeriod)
 }
 
 // SetSession records the session of a renewed token.
@@ -177,7 +211,7 @@ func (c *Conn) enqueueLocked(frame []byte, deferred bool, now int64) bool {
 			return true
 		}
 	}
-	c.signal(c.wake)
+	c.kickLocked()
 	return true
 }
 
@@ -212,7 +246,7 @@ func (c *Conn) pushWait(ctx context.Context, frame []byte) error {
 		if len(c.queue) < c.hub.o.QueueSize && c.queueBytes+len(frame) <= c.hub.o.QueueBytes {
 			c.queue = append(c.queue, frame)
 			c.queueBytes += len(frame)
-			c.signal(c.wake)
+			c.kickLocked()
 			c.mu.Unlock()
 			return nil
 		}
@@ -266,39 +300,49 @@ func (c *Conn) closeLocked(code int, text string) {
 		clear(c.queue)
 		c.queue, c.queueBytes = nil, 0
 	}
-	c.signal(c.wake)
+	c.stopPingLocked()
+	c.kickLocked()
 }
 
-// writeLoop is the connection's only writer of data frames. It writes every
-// queued frame in one writev, pings on a timer, and ends with the close
-// handshake.
+func (c *Conn) stopPingLocked() {
+	if c.pinger != nil {
+		c.pinger.Stop()
+	}
+}
+
+// writeLoop is the connection's only writer of data frames. It writes
+// every queued frame in one writev (after a due ping), and ends when the
+// queue is empty — or for good after the close handshake or a failed write,
+// closing writerDone.
 func (c *Conn) writeLoop() {
-	defer close(c.writerDone)
-	ping := time.NewTicker(c.hub.o.PingPeriod)
-	defer ping.Stop()
 	var batch [][]byte
 	for {
-		select {
-		case <-c.wake:
-		case <-ping.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.hub.o.WriteWait)); err != nil {
-				c.abort()
-				return
-			}
-			continue
-		}
 		c.mu.Lock()
 		batch, c.queue = c.queue, batch[:0]
 		c.queueBytes = 0
+		ping := c.pingDue
+		c.pingDue = false
+		closing, code, text := c.closing, c.closeCode, c.closeText
+		if len(batch) == 0 && !ping && !closing {
+			c.queue = nil // an idle connection keeps no buffer
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
 		if len(batch) > 0 {
 			c.lastWrite = c.hub.clock()
 		}
-		closing, code, text := c.closing, c.closeCode, c.closeText
 		if cap(c.queue) > 64 {
 			c.queue = nil // let a burst's buffer go
 		}
 		c.mu.Unlock()
 		c.signal(c.drained)
+		if ping {
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.hub.o.WriteWait)); err != nil {
+				c.abort()
+				return
+			}
+		}
 		if len(batch) > 0 {
 			// Writing the shared frame bytes straight to the socket batches
 			// many frames per syscall; gorilla's own writes (control frames)
@@ -319,19 +363,22 @@ func (c *Conn) writeLoop() {
 			_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(c.hub.o.WriteWait))
 			// The reader ends on the peer's close reply, EOF, or this deadline.
 			_ = c.nc.SetReadDeadline(time.Now().Add(c.hub.o.CloseGrace))
+			close(c.writerDone)
 			return
 		}
 	}
 }
 
-// abort marks the connection closed after a write failure and unblocks the
-// reader.
+// abort marks the connection closed after a write failure, unblocks the
+// reader and ends the writer for good.
 func (c *Conn) abort() {
 	c.mu.Lock()
 	c.closing = true
 	c.queue, c.queueBytes = nil, 0
+	c.stopPingLocked()
 	c.mu.Unlock()
 	_ = c.nc.SetReadDeadline(time.Now())
+	close(c.writerDone)
 }
 
 // Finish is called once by the reader when it is done: it completes the

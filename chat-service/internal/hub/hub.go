@@ -244,8 +244,8 @@ func (h *Hub) flushLoop(ctx context.Context) {
 		for _, c := range list {
 			c.mu.Lock()
 			c.flushPending = false
+			c.kickLocked()
 			c.mu.Unlock()
-			c.signal(c.wake)
 		}
 		clear(list)
 	}
@@ -431,13 +431,14 @@ func containsID(ids []int64, id int64) bool {
 // ErrClosed is returned by Accept after Close.
 var ErrClosed = errors.New("hub: closed")
 
-// Accept registers a new WebSocket connection and starts its writer.
+// Accept registers a new WebSocket connection and starts its ping timer
+// (its writer starts when there is something to write).
 func (h *Hub) Accept(ws *websocket.Conn) (*Conn, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Conn{
 		hub: h, ws: ws, nc: ws.NetConn(), Ctx: ctx, cancel: cancel,
 		subs: map[int64]*subState{}, opened: h.clock(),
-		wake: make(chan struct{}, 1), drained: make(chan struct{}, 1), writerDone: make(chan struct{}),
+		drained: make(chan struct{}, 1), writerDone: make(chan struct{}),
 	}
 	h.mu.Lock()
 	if h.closed {
@@ -449,7 +450,9 @@ func (h *Hub) Accept(ws *websocket.Conn) (*Conn, error) {
 	h.live.Add(1)
 	h.mu.Unlock()
 	h.m.conns.Inc()
-	go c.writeLoop()
+	c.mu.Lock()
+	c.pinger = time.AfterFunc(h.o.PingPeriod, c.pingTick)
+	c.mu.Unlock()
 	return c, nil
 }
 
