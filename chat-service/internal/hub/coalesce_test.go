@@ -58,6 +58,12 @@ func readType(t *testing.T, ws *websocket.Conn) (string, int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return frameType(t, data)
+}
+
+// frameType returns a frame's "type" and message seq.
+func frameType(t *testing.T, data []byte) (string, int64) {
+	t.Helper()
 	var f struct {
 		Type    string `json:"type"`
 		Message struct {

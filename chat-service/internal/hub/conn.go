@@ -300,14 +300,8 @@ func (c *Conn) closeLocked(code int, text string) {
 		clear(c.queue)
 		c.queue, c.queueBytes = nil, 0
 	}
-	c.stopPingLocked()
+	c.pinger.Stop()
 	c.kickLocked()
-}
-
-func (c *Conn) stopPingLocked() {
-	if c.pinger != nil {
-		c.pinger.Stop()
-	}
 }
 
 // writeLoop is the connection's only writer of data frames. It writes
@@ -375,7 +369,7 @@ func (c *Conn) abort() {
 	c.mu.Lock()
 	c.closing = true
 	c.queue, c.queueBytes = nil, 0
-	c.stopPingLocked()
+	c.pinger.Stop()
 	c.mu.Unlock()
 	_ = c.nc.SetReadDeadline(time.Now())
 	close(c.writerDone)

@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -42,7 +41,7 @@ func TestIdleConnectionPingsWithoutAWriter(t *testing.T) {
 	})
 	// The client reads on its own goroutine (gorilla runs the ping handler
 	// inside reads); frames go to got.
-	got := make(chan string, 100)
+	got := make(chan []byte, 100)
 	closed := make(chan error, 1)
 	go func() {
 		for {
@@ -51,7 +50,7 @@ func TestIdleConnectionPingsWithoutAWriter(t *testing.T) {
 				closed <- err
 				return
 			}
-			got <- string(data)
+			got <- data
 		}
 	}()
 	for i := range 3 {
@@ -69,14 +68,8 @@ func TestIdleConnectionPingsWithoutAWriter(t *testing.T) {
 	for want := int64(1); want <= 5; want++ {
 		select {
 		case f := <-got:
-			var m struct {
-				Type    string `json:"type"`
-				Message struct {
-					Seq int64 `json:"seq"`
-				} `json:"message"`
-			}
-			if err := json.Unmarshal([]byte(f), &m); err != nil || m.Type != "message" || m.Message.Seq != want {
-				t.Fatalf("frame %s, want message %d", f, want)
+			if typ, seq := frameType(t, f); typ != "message" || seq != want {
+				t.Fatalf("got %s %d, want message %d", typ, seq, want)
 			}
 		case <-time.After(10 * time.Second):
 			t.Fatalf("message %d did not arrive", want)

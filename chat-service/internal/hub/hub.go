@@ -440,9 +440,14 @@ func (h *Hub) Accept(ws *websocket.Conn) (*Conn, error) {
 		subs: map[int64]*subState{}, opened: h.clock(),
 		drained: make(chan struct{}, 1), writerDone: make(chan struct{}),
 	}
+	// Set before anyone else can see c, so closing always finds the timer.
+	c.mu.Lock()
+	c.pinger = time.AfterFunc(h.o.PingPeriod, c.pingTick)
+	c.mu.Unlock()
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
+		c.pinger.Stop()
 		cancel()
 		return nil, ErrClosed
 	}
@@ -450,9 +455,6 @@ func (h *Hub) Accept(ws *websocket.Conn) (*Conn, error) {
 	h.live.Add(1)
 	h.mu.Unlock()
 	h.m.conns.Inc()
-	c.mu.Lock()
-	c.pinger = time.AfterFunc(h.o.PingPeriod, c.pingTick)
-	c.mu.Unlock()
 	return c, nil
 }
 
