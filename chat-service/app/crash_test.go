@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -119,7 +120,19 @@ func testReplicaCrash(t *testing.T, db string) {
 		// Nothing signals that the clients have read all B wrote before
 		// it froze; loopback delivers at once, so a short pause does.
 		time.Sleep(20 * time.Millisecond)
-		caught = committedUnacked(t, a.URL, tok, onB)
+		page, answered := lookWhileFrozen(t, a.URL, tok)
+		if !answered {
+			// B froze inside a critical section of the shared SQLite
+			// file's WAL index (a killed process's locks go with it; a
+			// frozen one keeps them), so A's read waits for B: let B go
+			// on, and look at another moment.
+			b.Signal(syscall.SIGCONT)
+			t.Logf("try %d: A's read waited on frozen B's database lock; B resumed", try)
+			<-page
+			time.Sleep(time.Duration(10+rand.IntN(30)) * time.Millisecond)
+			continue
+		}
+		caught = committedUnacked(<-page, onB)
 		if caught == "" {
 			b.Signal(syscall.SIGCONT)
 			// Run on for a random while: the next look is at another
@@ -355,14 +368,42 @@ func testReplicaCrash(t *testing.T, db string) {
 	t.Logf("%d messages, %s in all", len(final), time.Since(began).Round(10*time.Millisecond))
 }
 
+// frozenLookMax bounds the look at history while B is frozen; past it,
+// A's read is waiting on a lock the frozen B holds.
+const frozenLookMax = 2 * time.Second
+
+// lookWhileFrozen reads the room's history through A. The page arrives on
+// the channel; answered says whether it came within frozenLookMax (if
+// not, it comes once B runs again).
+func lookWhileFrozen(t *testing.T, url, tok string) (<-chan []histMessage, bool) {
+	page := make(chan []histMessage, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var p struct {
+			Messages []histMessage `json:"messages"`
+		}
+		status, raw, err := request("GET", url+"/rooms/1/messages?limit=200", tok, nil)
+		if err == nil && status == 200 {
+			err = json.Unmarshal(raw, &p)
+		}
+		if err != nil || status != 200 {
+			t.Errorf("GET history through A = %d %s (%v), want 200", status, raw, err)
+		}
+		page <- p.Messages
+	}()
+	select {
+	case <-done:
+		return page, true
+	case <-time.After(frozenLookMax):
+		return page, false
+	}
+}
+
 // committedUnacked names a client's last send if it is in history (read
 // through A) while the client has no ack for it.
-func committedUnacked(t *testing.T, url, tok string, senders []*sender) string {
-	var page struct {
-		Messages []histMessage `json:"messages"`
-	}
-	mustAPI(t, 200, "GET", url+"/rooms/1/messages?limit=200", tok, nil, &page)
-	h := indexHistory(page.Messages)
+func committedUnacked(messages []histMessage, senders []*sender) string {
+	h := indexHistory(messages)
 	for _, s := range senders {
 		sent := s.sentIDs()
 		m, ok := h.byCMID[clientKey{s.c.name, sent[len(sent)-1]}]
